@@ -1,0 +1,6 @@
+// Tests run every broker in memory, quietly, with metrics and the per-node health port off
+// unless a test turns them on.
+process.env.NODE_ENV = process.env.NODE_ENV || "test";
+process.env.LOG_LEVEL = process.env.LOG_LEVEL || "warn";
+process.env.METRICS_PORT = process.env.METRICS_PORT || "0";
+process.env.DATA_DIR = process.env.DATA_DIR || ":memory:";
