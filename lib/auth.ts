@@ -1,0 +1,80 @@
+/**
+ * JWT issue and verify (HS256 with JWT_SECRET by default; RS256 when a key pair is configured),
+ * and the rules the gateway applies to an action's declared `auth`.
+ */
+import jwt from "jsonwebtoken";
+import { config } from "./config";
+import { secret } from "./secrets";
+
+export type Role = "customer" | "supplier" | "courier" | "admin";
+export const ROLES: Role[] = ["customer", "supplier", "courier", "admin"];
+
+export interface AuthUser {
+	id: string;
+	role: Role;
+	status: string;
+	/** True when this token was issued after a TOTP check. */
+	mfa: boolean;
+	mfaEnabled: boolean;
+	supplierId?: string | null;
+}
+
+/** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */
+export type ActionAuth = "public" | { roles?: Role[]; mfa?: boolean } | undefined;
+
+function keys() {
+	const cfg = config();
+	if (cfg.jwtPrivateKey && cfg.jwtPublicKey)
+		return { sign: cfg.jwtPrivateKey, verify: cfg.jwtPublicKey, algorithm: "RS256" as const };
+	const s = secret("JWT_SECRET");
+	return { sign: s, verify: s, algorithm: "HS256" as const };
+}
+
+export function issueToken(user: AuthUser, expiresIn = config().jwtExpiresIn): string {
+	const k = keys();
+	return jwt.sign(
+		{
+			role: user.role,
+			status: user.status,
+			mfa: user.mfa,
+			mfaEnabled: user.mfaEnabled,
+			supplierId: user.supplierId || null,
+		},
+		k.sign,
+		{ algorithm: k.algorithm, subject: user.id, expiresIn: expiresIn as any },
+	);
+}
+
+/** The user a token names, or an error with type TOKEN_EXPIRED / INVALID_TOKEN. */
+export function verifyToken(token: string): AuthUser {
+	const k = keys();
+	const payload = jwt.verify(token, k.verify, { algorithms: [k.algorithm] }) as jwt.JwtPayload;
+	if (!payload.sub || !ROLES.includes(payload.role)) throw new jwt.JsonWebTokenError("token has no subject or role");
+	return {
+		id: payload.sub,
+		role: payload.role,
+		status: payload.status,
+		mfa: !!payload.mfa,
+		mfaEnabled: !!payload.mfaEnabled,
+		supplierId: payload.supplierId || null,
+	};
+}
+
+export function bearerToken(header: string | undefined): string | null {
+	if (!header) return null;
+	const match = /^Bearer\s+(\S+)$/i.exec(header);
+	return match ? match[1] : null;
+}
+
+/** null when allowed, else the reason ("unauthenticated" → 401, others → 403). */
+export function authorizationProblem(
+	auth: ActionAuth,
+	user: AuthUser | null,
+): null | "unauthenticated" | "role" | "mfa" | "inactive" {
+	if (auth === "public") return null;
+	if (!user) return "unauthenticated";
+	if (user.status === "suspended" || user.status === "deleted") return "inactive";
+	if (auth && auth.roles && !auth.roles.includes(user.role)) return "role";
+	if (auth && auth.mfa && user.mfaEnabled && !user.mfa) return "mfa";
+	return null;
+}

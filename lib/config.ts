@@ -1,0 +1,85 @@
+/**
+ * Every setting of GasRápido comes from an environment variable with a default that works on a
+ * laptop. This module is the single place that reads process.env; the README's table mirrors it.
+ */
+import os from "os";
+import path from "path";
+
+function str(name: string, fallback: string): string {
+	const value = process.env[name];
+	return value === undefined || value === "" ? fallback : value;
+}
+
+function int(name: string, fallback: number): number {
+	const raw = process.env[name];
+	if (raw === undefined || raw === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isFinite(value)) throw new Error(`Environment variable ${name} must be a number, got '${raw}'`);
+	return Math.trunc(value);
+}
+
+export const ALL_SERVICES = [
+	"api",
+	"users",
+	"invitations",
+	"verification",
+	"orders",
+	"products",
+	"couriers",
+	"notifications",
+	"payments",
+	"analytics",
+	"alerts",
+] as const;
+
+export function readConfig() {
+	const transporter = str("TRANSPORTER", "");
+	const dataDir = str("DATA_DIR", "./data");
+	return {
+		nodeID: str("NODE_ID", `${os.hostname()}-${process.pid}`),
+		namespace: str("NAMESPACE", ""),
+		services: str("SERVICES", ""),
+		transporter,
+		cacher: str("CACHER", "Memory"),
+		mongoUri: str("MONGO_URI", ""),
+		/** ":memory:" keeps NeDB in memory only (tests); otherwise a folder for NeDB files and documents. */
+		dataDir,
+		inMemoryStore: dataDir === ":memory:",
+		/** Durable events: explicit adapter URL, else NATS JetStream when the transporter is NATS, else in-process. */
+		channelsAdapter: str("CHANNELS_ADAPTER", transporter.startsWith("nats://") ? transporter : "Fake"),
+		port: int("PORT", 3000),
+		healthPort: int("HEALTH_PORT", 0),
+		metricsPort: int("METRICS_PORT", 3030),
+		jwtSecret: str("JWT_SECRET", ""),
+		jwtPrivateKey: str("JWT_PRIVATE_KEY", ""),
+		jwtPublicKey: str("JWT_PUBLIC_KEY", ""),
+		jwtExpiresIn: str("JWT_EXPIRES_IN", "12h"),
+		documentsKey: str("DOCUMENTS_KEY", ""),
+		adminEmail: str("ADMIN_EMAIL", ""),
+		adminPassword: str("ADMIN_PASSWORD", ""),
+		logLevel: str("LOG_LEVEL", "info"),
+		logFormat: str("LOG_FORMAT", "json"),
+		tracingExporter: str("TRACING_EXPORTER", "none"),
+		tracingEndpoint: str("TRACING_ENDPOINT", ""),
+		rateLimitWindowMs: int("RATE_LIMIT_WINDOW_MS", 60_000),
+		rateLimitMax: int("RATE_LIMIT_MAX", 600),
+		rateLimitRedis: str("RATE_LIMIT_REDIS", ""),
+		requestTimeoutMs: int("REQUEST_TIMEOUT_MS", 10_000),
+		shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 10_000),
+		bodyLimit: str("BODY_LIMIT", "100kb"),
+		smtpUrl: str("SMTP_URL", ""),
+		inviteTtlHours: int("INVITE_TTL_HOURS", 24 * 7),
+		requiredServices: str("REQUIRED_SERVICES", ""),
+	};
+}
+
+export type AppConfig = ReturnType<typeof readConfig>;
+
+/** Read per call so that tests can change the environment between brokers. */
+export function config(): AppConfig {
+	return readConfig();
+}
+
+export function dataPath(...parts: string[]): string {
+	return path.resolve(config().dataDir, ...parts);
+}

@@ -1,0 +1,50 @@
+/**
+ * Liveness and readiness of one node. Live: the process answers. Ready: the broker has started,
+ * is connected to the transporter (when there is one), every local service has started and its
+ * store is up, and the services named in REQUIRED_SERVICES are reachable.
+ */
+import http from "http";
+import { ServiceBroker } from "moleculer";
+import { config } from "./config";
+
+export interface Readiness {
+	ready: boolean;
+	nodeID: string;
+	checks: Record<string, boolean>;
+}
+
+export function nodeReadiness(broker: ServiceBroker): Readiness {
+	const b = broker as any;
+	const checks: Record<string, boolean> = {
+		brokerStarted: !!b.started,
+		transporter: b.transit ? !!b.transit.connected : true,
+	};
+	for (const svc of broker.services as any[]) {
+		if (svc.name.startsWith("$") || svc.name.startsWith("channels:")) continue;
+		const storeUp = typeof svc.storeIsUp === "function" ? !!svc.storeIsUp() : true;
+		const ownCheck = typeof svc.isReady === "function" ? !!svc.isReady() : true;
+		checks[`service:${svc.name}`] = storeUp && ownCheck && !!b.started;
+	}
+	for (const name of config().requiredServices.split(",").filter(Boolean)) {
+		checks[`requires:${name}`] = (broker.registry as any).hasService(name);
+	}
+	return { ready: Object.values(checks).every(Boolean), nodeID: broker.nodeID, checks };
+}
+
+/** A small HTTP server on HEALTH_PORT for Kubernetes probes: GET /live and GET /ready. */
+export function startHealthServer(broker: ServiceBroker, port: number): http.Server {
+	const server = http.createServer((req, res) => {
+		const send = (status: number, body: unknown) => {
+			res.writeHead(status, { "Content-Type": "application/json" });
+			res.end(JSON.stringify(body));
+		};
+		if (req.url === "/live") return send(200, { live: true, nodeID: broker.nodeID });
+		if (req.url === "/ready") {
+			const readiness = nodeReadiness(broker);
+			return send(readiness.ready ? 200 : 503, readiness);
+		}
+		send(404, { error: "not found" });
+	});
+	server.listen(port);
+	return server;
+}

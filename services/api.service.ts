@@ -1,0 +1,205 @@
+/**
+ * The gateway (moleculer-web). Only actions that declare `rest` are reachable, under /api, each
+ * with its declared `auth` (see lib/auth.ts): public, a set of roles, and MFA for sensitive ones.
+ * Errors become JSON bodies with the Moleculer error's type and data; the request id the client
+ * sent in X-Request-Id (or a new one) is ctx.requestID everywhere and is returned.
+ */
+import { Context, Errors, ServiceSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import path from "path";
+import { config } from "../lib/config";
+import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/auth";
+import { nodeReadiness } from "../lib/health";
+import { newId } from "../lib/ids";
+import { redisRateLimitStoreFactory } from "../lib/rate-limit-store";
+
+const { MoleculerClientError } = Errors;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** public/ at the project root, whether running from services/ (ts) or dist/services/ (js). */
+function publicFolder(): string {
+	const fromDist = __dirname.split(path.sep).includes("dist");
+	return path.resolve(__dirname, fromDist ? "../.." : "..", "public");
+}
+
+function clientIp(req: any): string {
+	return req.socket?.remoteAddress || "unknown";
+}
+
+function userFromRequest(req: any): AuthUser | null {
+	const token = bearerToken(req.headers.authorization);
+	if (!token) return null;
+	try {
+		return verifyToken(token);
+	} catch (err: any) {
+		const expired = err && err.name === "TokenExpiredError";
+		throw new MoleculerClientError(
+			expired ? "Token expired" : "Invalid token",
+			401,
+			expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
+		);
+	}
+}
+
+function rateLimitKey(req: any): string {
+	try {
+		const user = userFromRequest(req);
+		if (user) return `user:${user.id}`;
+	} catch {
+		// An invalid token is refused later with 401; count it against the client's address.
+	}
+	return `ip:${clientIp(req)}`;
+}
+
+function errorStatus(err: any): number {
+	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
+	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
+	return 500;
+}
+
+function errorBody(err: any, status: number) {
+	if (status === 413)
+		return { name: "PayloadTooLarge", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
+	if (status === 400 && err && err.type === "entity.parse.failed")
+		return { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" };
+	if (status >= 500 && !(err instanceof Errors.MoleculerError))
+		return { name: "InternalError", message: "Internal server error", code: status, type: "INTERNAL_ERROR" };
+	return { name: err.name, message: err.message, code: status, type: err.type || "ERROR", data: err.data };
+}
+
+const ApiService: ServiceSchema = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	settings: {
+		port: config().port,
+		ip: "0.0.0.0",
+		rest: "/",
+		use: [],
+		// Aliases are rebuilt from the registry this long after services come or go.
+		debounceTime: 100,
+		cors: {
+			origin: "*",
+			methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+			exposedHeaders: ["X-Request-Id", "Retry-After"],
+		},
+		// Validate the caller's X-Request-Id; anything odd is replaced by a fresh id.
+		rootCallOptions(this: any, options: any, req: any) {
+			const sent = req.headers["x-request-id"];
+			options.requestID = typeof sent === "string" && REQUEST_ID.test(sent) ? sent : newId();
+		},
+		routes: [
+			{
+				path: "/api",
+				autoAliases: true,
+				mappingPolicy: "restrict",
+				authentication: true,
+				authorization: true,
+				bodyParsers: { json: { limit: config().bodyLimit, strict: true }, urlencoded: false },
+				rateLimit: {
+					window: config().rateLimitWindowMs,
+					limit: config().rateLimitMax,
+					headers: true,
+					key: rateLimitKey,
+					...(config().rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(config().rateLimitRedis) } : {}),
+				},
+				onBeforeCall(ctx: Context<any, any>, route: any, req: any) {
+					const key = req.headers["idempotency-key"];
+					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;
+					ctx.meta.clientIp = clientIp(req);
+				},
+				callOptions: {},
+				logging: false,
+			},
+		],
+		assets: { folder: publicFolder(), options: {} },
+		onError(this: any, req: any, res: any, err: any) {
+			const status = errorStatus(err);
+			const body = errorBody(err, status);
+			if (status >= 500)
+				this.logger.error({ requestId: req.$ctx?.requestID, url: req.url }, `Request failed: ${err && err.message}`);
+			res.setHeader("Content-Type", "application/json; charset=utf-8");
+			if (req.$ctx?.requestID) res.setHeader("X-Request-Id", req.$ctx.requestID);
+			if (status === 429) {
+				const store = req.$route?.rateLimit?.store;
+				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
+				res.setHeader("Retry-After", String(seconds));
+			}
+			res.writeHead(status);
+			res.end(JSON.stringify(body));
+		},
+	},
+
+	actions: {
+		live: {
+			rest: "GET /health/live",
+			auth: "public",
+			params: {},
+			handler(this: any) {
+				return { live: true, nodeID: this.broker.nodeID };
+			},
+		},
+		ready: {
+			rest: "GET /health/ready",
+			auth: "public",
+			params: {},
+			handler(this: any, ctx: Context<any, any>) {
+				const readiness = nodeReadiness(this.broker);
+				if (!readiness.ready) ctx.meta.$statusCode = 503;
+				return readiness;
+			},
+		},
+	} as any,
+
+	methods: {
+		/** The gateway is ready once it has routes beyond its own health checks. */
+		isReady(this: any): boolean {
+			return this.aliases.some((alias: any) => alias.action && !alias.action.startsWith("api."));
+		},
+
+		/** Verifies the bearer token (401 when forged or expired) and refreshes status from the users service. */
+		async authenticate(ctx: Context<any, any>, route: any, req: any): Promise<AuthUser | null> {
+			const user = userFromRequest(req);
+			if (!user) return null;
+			return this.withCurrentStatus(ctx, user);
+		},
+
+		async authorize(ctx: Context<any, any>, route: any, req: any) {
+			const auth: ActionAuth = req.$action ? req.$action.auth : undefined;
+			const problem = authorizationProblem(auth, ctx.meta.user);
+			if (problem === "unauthenticated") throw new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+			if (problem === "inactive")
+				throw new MoleculerClientError("Account is suspended or deleted", 403, "ACCOUNT_INACTIVE");
+			if (problem === "role") throw new MoleculerClientError("Your role may not do this", 403, "FORBIDDEN_ROLE");
+			if (problem === "mfa")
+				throw new MoleculerClientError("This operation needs an MFA-verified login", 403, "MFA_REQUIRED");
+		},
+
+		/**
+		 * A token outlives changes to its user (approval, suspension): the users service's cached
+		 * view of the status wins. If the users service is unreachable the token's claims are used.
+		 */
+		async withCurrentStatus(ctx: Context, user: AuthUser): Promise<AuthUser> {
+			try {
+				const current: any = await ctx.call("users.authState", { id: user.id });
+				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
+				return {
+					...user,
+					status: current.status,
+					role: current.role,
+					supplierId: current.supplierId || null,
+					mfaEnabled: current.mfaEnabled,
+				};
+			} catch (err: any) {
+				if (err instanceof MoleculerClientError) throw err;
+				this.logger.warn(
+					{ requestId: ctx.requestID },
+					`users.authState unavailable, using token claims: ${err.message}`,
+				);
+				return user;
+			}
+		},
+	},
+};
+
+export = ApiService;
