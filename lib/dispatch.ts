@@ -1,0 +1,148 @@
+/**
+ * Dispatch rules, without a broker: which courier takes an order, how far we look as an order
+ * waits, when a waiting order raises an alert, and which location reports count.
+ */
+import { haversineKm, LatLng } from "./geo";
+
+export type CourierStatus = "offline" | "available" | "busy";
+export const COURIER_STATUSES: CourierStatus[] = ["offline", "available", "busy"];
+
+export interface CourierCandidate {
+	id: string;
+	status: CourierStatus;
+	/** Cylinders the vehicle carries. */
+	capacity: number;
+	/** The supplier the courier belongs to; null for an independent courier. */
+	supplierId: string | null;
+	/** Last known position; a courier that never reported one cannot be measured and is skipped. */
+	position: (LatLng & { at?: string }) | null;
+}
+
+export interface OrderToDispatch {
+	supplierId: string;
+	cylinders: number;
+	supplierLocation: LatLng;
+}
+
+export interface RankedCourier {
+	id: string;
+	distanceKm: number;
+	ownCourier: boolean;
+}
+
+export interface RankOptions {
+	radiusKm: number;
+	/** Positions older than this (relative to nowMs) are not trusted for dispatch. */
+	maxPositionAgeMs?: number;
+	nowMs?: number;
+}
+
+/**
+ * A courier may take an order from its own supplier, or any order when independent; a courier of
+ * another supplier works only for that supplier.
+ */
+export function mayServe(courier: CourierCandidate, order: OrderToDispatch): boolean {
+	return courier.supplierId === null || courier.supplierId === order.supplierId;
+}
+
+function positionIsFresh(courier: CourierCandidate, opts: RankOptions): boolean {
+	if (!courier.position) return false;
+	if (opts.maxPositionAgeMs === undefined || !courier.position.at) return true;
+	const age = (opts.nowMs ?? Date.now()) - Date.parse(courier.position.at);
+	return age <= opts.maxPositionAgeMs;
+}
+
+/**
+ * Couriers that could take the order, best first: the supplier's own couriers before independent
+ * ones, then nearest to the supplier (where the cylinders are picked up). The caller tries them
+ * in this order, because the first one may be taken by a concurrent dispatch.
+ */
+export function rankCouriers(
+	couriers: CourierCandidate[],
+	order: OrderToDispatch,
+	opts: RankOptions,
+): RankedCourier[] {
+	const ranked: RankedCourier[] = [];
+	for (const courier of couriers) {
+		if (courier.status !== "available" || courier.capacity < order.cylinders) continue;
+		if (!mayServe(courier, order) || !positionIsFresh(courier, opts)) continue;
+		const distanceKm = haversineKm(courier.position!, order.supplierLocation);
+		if (distanceKm > opts.radiusKm) continue;
+		ranked.push({ id: courier.id, distanceKm, ownCourier: courier.supplierId === order.supplierId });
+	}
+	return ranked.sort((a, b) => Number(b.ownCourier) - Number(a.ownCourier) || a.distanceKm - b.distanceKm);
+}
+
+/** The best courier for the order within the radius, or null. */
+export function nearestAvailableCourier(
+	couriers: CourierCandidate[],
+	order: OrderToDispatch,
+	opts: RankOptions,
+): RankedCourier | null {
+	return rankCouriers(couriers, order, opts)[0] || null;
+}
+
+export interface RadiusSchedule {
+	initialKm: number;
+	/** Factor applied at each retry step. */
+	growth: number;
+	maxKm: number;
+	/** Length of one retry step. */
+	stepMs: number;
+}
+
+/**
+ * How far to look for a courier for an order that has waited `waitedMs`: the radius grows by
+ * `growth` every step, up to `maxKm`. Derived from the waiting time rather than a stored counter,
+ * so every instance computes the same radius without writing on each retry.
+ */
+export function radiusForWait(waitedMs: number, schedule: RadiusSchedule): number {
+	const steps = Math.max(0, Math.floor(waitedMs / Math.max(1, schedule.stepMs)));
+	const radius = schedule.initialKm * Math.max(1, schedule.growth) ** steps;
+	return Math.min(schedule.maxKm, radius);
+}
+
+/** True once an order has waited long enough for an alert, and none was raised yet. */
+export function shouldAlertUnassigned(waitedMs: number, alertAfterMs: number, alreadyAlerted: boolean): boolean {
+	return !alreadyAlerted && waitedMs >= alertAfterMs;
+}
+
+export function waitedSeconds(sinceIso: string, nowMs = Date.now()): number {
+	return Math.max(0, Math.round((nowMs - Date.parse(sinceIso)) / 1000));
+}
+
+/** Whole minutes from confirmation to delivery (delivery.completed). */
+export function deliveryMinutes(confirmedAtIso: string, deliveredAtIso: string): number {
+	return Math.max(0, Math.round((Date.parse(deliveredAtIso) - Date.parse(confirmedAtIso)) / 60_000));
+}
+
+export type LocationVerdict = "accept" | "out_of_order" | "stale" | "future";
+
+export interface LocationRules {
+	/** Reports older than this (by the client's clock vs ours) are not worth showing. */
+	maxAgeMs: number;
+	/** Tolerated clock skew for reports that claim to be from the future. */
+	maxFutureSkewMs: number;
+}
+
+/**
+ * Whether a location report should replace the last known one: newer than it (reports can arrive
+ * out of order over mobile networks), not too old, not from the future beyond the clock skew.
+ */
+export function judgeLocationReport(
+	atIso: string,
+	lastAtIso: string | null | undefined,
+	rules: LocationRules,
+	nowMs = Date.now(),
+): LocationVerdict {
+	const at = Date.parse(atIso);
+	if (at > nowMs + rules.maxFutureSkewMs) return "future";
+	if (at < nowMs - rules.maxAgeMs) return "stale";
+	if (lastAtIso && at <= Date.parse(lastAtIso)) return "out_of_order";
+	return "accept";
+}
+
+/** ISO 8601 timestamp with a timezone (what clients must send as `at`). */
+export function isIsoTimestamp(value: string): boolean {
+	return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !isNaN(Date.parse(value));
+}

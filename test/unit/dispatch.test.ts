@@ -1,0 +1,120 @@
+import {
+	CourierCandidate,
+	deliveryMinutes,
+	isIsoTimestamp,
+	judgeLocationReport,
+	nearestAvailableCourier,
+	radiusForWait,
+	rankCouriers,
+	shouldAlertUnassigned,
+	waitedSeconds,
+} from "../../lib/dispatch";
+
+const supplierLocation = { lat: -23.55, lng: -46.63 };
+const order = { supplierId: "sup-1", cylinders: 2, supplierLocation };
+/** A point `km` north of the supplier (1° of latitude ≈ 111.19 km). */
+const north = (km: number) => ({ lat: supplierLocation.lat + km / 111.19, lng: supplierLocation.lng });
+
+function courier(id: string, km: number, extra: Partial<CourierCandidate> = {}): CourierCandidate {
+	return { id, status: "available", capacity: 4, supplierId: null, position: north(km), ...extra };
+}
+
+describe("rankCouriers / nearestAvailableCourier", () => {
+	it("picks the nearest available courier", () => {
+		const couriers = [courier("far", 3), courier("near", 1), courier("mid", 2)];
+		expect(nearestAvailableCourier(couriers, order, { radiusKm: 5 })!.id).toBe("near");
+		expect(rankCouriers(couriers, order, { radiusKm: 5 }).map((c) => c.id)).toEqual(["near", "mid", "far"]);
+	});
+
+	it("prefers the supplier's own couriers over nearer independent ones", () => {
+		const couriers = [courier("independent", 0.5), courier("own", 4, { supplierId: "sup-1" })];
+		const ranked = rankCouriers(couriers, order, { radiusKm: 5 });
+		expect(ranked.map((c) => c.id)).toEqual(["own", "independent"]);
+		expect(ranked[0].ownCourier).toBe(true);
+	});
+
+	it("never offers another supplier's courier", () => {
+		const couriers = [courier("other", 0.1, { supplierId: "sup-2" })];
+		expect(nearestAvailableCourier(couriers, order, { radiusKm: 5 })).toBeNull();
+	});
+
+	it("skips busy, offline, too small and unlocated couriers", () => {
+		const couriers = [
+			courier("busy", 0.1, { status: "busy" }),
+			courier("offline", 0.1, { status: "offline" }),
+			courier("small", 0.1, { capacity: 1 }),
+			courier("nowhere", 0.1, { position: null }),
+			courier("ok", 2),
+		];
+		expect(rankCouriers(couriers, order, { radiusKm: 5 }).map((c) => c.id)).toEqual(["ok"]);
+	});
+
+	it("looks only within the radius", () => {
+		const couriers = [courier("six-km", 6)];
+		expect(nearestAvailableCourier(couriers, order, { radiusKm: 5 })).toBeNull();
+		const found = nearestAvailableCourier(couriers, order, { radiusKm: 7 });
+		expect(found!.id).toBe("six-km");
+		expect(found!.distanceKm).toBeCloseTo(6, 1);
+	});
+
+	it("ignores positions older than the allowed age", () => {
+		const nowMs = Date.parse("2025-01-01T12:00:00Z");
+		const old = courier("old", 1, { position: { ...north(1), at: "2025-01-01T11:00:00Z" } });
+		const fresh = courier("fresh", 3, { position: { ...north(3), at: "2025-01-01T11:59:00Z" } });
+		const ranked = rankCouriers([old, fresh], order, { radiusKm: 5, maxPositionAgeMs: 10 * 60_000, nowMs });
+		expect(ranked.map((c) => c.id)).toEqual(["fresh"]);
+	});
+});
+
+describe("radiusForWait", () => {
+	const schedule = { initialKm: 5, growth: 2, maxKm: 30, stepMs: 1000 };
+	it("starts at the initial radius and grows each step up to the maximum", () => {
+		expect(radiusForWait(0, schedule)).toBe(5);
+		expect(radiusForWait(999, schedule)).toBe(5);
+		expect(radiusForWait(1000, schedule)).toBe(10);
+		expect(radiusForWait(2500, schedule)).toBe(20);
+		expect(radiusForWait(3000, schedule)).toBe(30);
+		expect(radiusForWait(60_000, schedule)).toBe(30);
+	});
+	it("never shrinks with a growth below 1 or a negative wait", () => {
+		expect(radiusForWait(5000, { ...schedule, growth: 0.5 })).toBe(5);
+		expect(radiusForWait(-100, schedule)).toBe(5);
+	});
+});
+
+describe("waiting and delivery times", () => {
+	it("alerts once, after the configured wait", () => {
+		expect(shouldAlertUnassigned(999, 1000, false)).toBe(false);
+		expect(shouldAlertUnassigned(1000, 1000, false)).toBe(true);
+		expect(shouldAlertUnassigned(5000, 1000, true)).toBe(false);
+	});
+	it("measures waited seconds and delivery minutes", () => {
+		expect(waitedSeconds("2025-01-01T12:00:00Z", Date.parse("2025-01-01T12:01:30Z"))).toBe(90);
+		expect(deliveryMinutes("2025-01-01T12:00:00Z", "2025-01-01T12:42:20Z")).toBe(42);
+	});
+});
+
+describe("judgeLocationReport", () => {
+	const rules = { maxAgeMs: 5 * 60_000, maxFutureSkewMs: 60_000 };
+	const now = Date.parse("2025-01-01T12:00:00Z");
+	it("accepts a newer report", () => {
+		expect(judgeLocationReport("2025-01-01T11:59:59Z", "2025-01-01T11:59:50Z", rules, now)).toBe("accept");
+		expect(judgeLocationReport("2025-01-01T11:59:59Z", null, rules, now)).toBe("accept");
+	});
+	it("ignores out-of-order and repeated reports", () => {
+		expect(judgeLocationReport("2025-01-01T11:59:40Z", "2025-01-01T11:59:50Z", rules, now)).toBe("out_of_order");
+		expect(judgeLocationReport("2025-01-01T11:59:50Z", "2025-01-01T11:59:50Z", rules, now)).toBe("out_of_order");
+	});
+	it("ignores stale reports and flags ones from the future", () => {
+		expect(judgeLocationReport("2025-01-01T11:50:00Z", null, rules, now)).toBe("stale");
+		expect(judgeLocationReport("2025-01-01T12:00:30Z", null, rules, now)).toBe("accept");
+		expect(judgeLocationReport("2025-01-01T12:05:00Z", null, rules, now)).toBe("future");
+	});
+	it("recognises ISO timestamps with a zone", () => {
+		expect(isIsoTimestamp("2025-01-01T12:00:00Z")).toBe(true);
+		expect(isIsoTimestamp("2025-01-01T12:00:00.123-03:00")).toBe(true);
+		expect(isIsoTimestamp("2025-01-01 12:00")).toBe(false);
+		expect(isIsoTimestamp("2025-13-45T12:00:00Z")).toBe(false);
+		expect(isIsoTimestamp("yesterday")).toBe(false);
+	});
+});
