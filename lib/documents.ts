@@ -1,0 +1,199 @@
+/**
+ * Verification documents without a broker: which documents each role needs, what metadata each
+ * carries, which file contents are accepted (by magic bytes, not by name), and how far a user's
+ * verification has come.
+ */
+import Validator from "fastest-validator";
+import { isValidCnpj, normalizeCnpj } from "./cnpj";
+
+export const SUPPLIER_DOCUMENTS = ["anp_authorization", "company_registration", "fire_safety_permit"] as const;
+export const COURIER_DOCUMENTS = ["drivers_licence", "vehicle_document", "courier_training"] as const;
+export const DOCUMENT_TYPES = [...SUPPLIER_DOCUMENTS, ...COURIER_DOCUMENTS] as const;
+export type DocumentType = (typeof DOCUMENT_TYPES)[number];
+
+export const REQUIRED_DOCUMENTS: Record<string, readonly DocumentType[]> = {
+	supplier: SUPPLIER_DOCUMENTS,
+	courier: COURIER_DOCUMENTS,
+};
+
+export function requiredDocuments(role: string): readonly DocumentType[] {
+	return REQUIRED_DOCUMENTS[role] || [];
+}
+
+export const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
+
+export const DOCUMENT_STATUSES = ["pending_review", "approved", "rejected", "superseded"] as const;
+export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
+
+export const LICENCE_CATEGORIES = ["A", "B", "C", "D", "E", "AB", "AC", "AD", "AE"] as const;
+export const VEHICLE_TYPES = ["motorcycle", "car", "pickup", "van", "truck"] as const;
+export const TRAINING_KINDS = ["dangerous_goods", "motorcycle_courier"] as const;
+
+const date = { type: "string", pattern: /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/ };
+const docNumber = { type: "string", trim: true, pattern: /^[A-Za-z0-9][A-Za-z0-9.\/ -]{2,39}$/ };
+// Old plates ABC1234 and Mercosul ABC1D23.
+const plate = { type: "string", trim: true, pattern: /^[A-Za-z]{3}-?[0-9][A-Za-z0-9][0-9]{2}$/ };
+
+const METADATA_SCHEMAS: Record<DocumentType, Record<string, unknown>> = {
+	anp_authorization: { number: docNumber, validUntil: { ...date, optional: true } },
+	company_registration: { cnpj: { type: "string", max: 20 }, legalName: { type: "string", max: 200, optional: true } },
+	fire_safety_permit: { number: docNumber, validUntil: date },
+	drivers_licence: {
+		number: { type: "string", pattern: /^\d{9,11}$/, optional: true },
+		category: { type: "enum", values: LICENCE_CATEGORIES },
+		issueDate: date,
+		validUntil: { ...date, optional: true },
+	},
+	vehicle_document: {
+		vehicleType: { type: "enum", values: VEHICLE_TYPES },
+		plate,
+		hasSidecar: { type: "boolean", optional: true },
+	},
+	courier_training: {
+		kind: { type: "enum", values: TRAINING_KINDS },
+		number: { ...docNumber, optional: true },
+		issueDate: date,
+	},
+};
+
+const validator = new Validator();
+const checks = Object.fromEntries(
+	Object.entries(METADATA_SCHEMAS).map(([type, props]) => [
+		type,
+		validator.compile({ $$root: true, type: "object", strict: true, props }),
+	]),
+) as unknown as Record<DocumentType, (value: unknown) => true | { field: string; message?: string }[]>;
+
+export interface MetadataProblem {
+	field: string;
+	message: string;
+}
+
+const today = (now: Date) => now.toISOString().slice(0, 10);
+const isRealDate = (value: string) => !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+
+/** Field problems of a document's metadata (empty when it is acceptable); trims strings in place. */
+export function metadataProblems(type: DocumentType, metadata: unknown, now: Date): MetadataProblem[] {
+	const result = checks[type](metadata);
+	if (result !== true) return result.map((p) => ({ field: `metadata.${p.field}`, message: p.message || "invalid" }));
+	const m = metadata as Record<string, any>;
+	const problems: MetadataProblem[] = [];
+	for (const field of ["validUntil", "issueDate"])
+		if (typeof m[field] === "string" && !isRealDate(m[field]))
+			problems.push({ field: `metadata.${field}`, message: "not a calendar date" });
+	if (problems.length) return problems;
+	if (typeof m.validUntil === "string" && m.validUntil < today(now))
+		problems.push({ field: "metadata.validUntil", message: "the document has expired" });
+	if (typeof m.issueDate === "string" && m.issueDate > today(now))
+		problems.push({ field: "metadata.issueDate", message: "the issue date is in the future" });
+	if (type === "company_registration" && !isValidCnpj(m.cnpj))
+		problems.push({ field: "metadata.cnpj", message: "not a valid CNPJ (check digits)" });
+	if (type === "vehicle_document" && m.vehicleType === "motorcycle" && m.hasSidecar !== true)
+		problems.push({ field: "metadata.hasSidecar", message: "a motorcycle needs a sidecar to carry gas cylinders" });
+	return problems;
+}
+
+/** Metadata as stored: normalized identifiers. */
+export function normalizeMetadata(type: DocumentType, metadata: Record<string, any>): Record<string, any> {
+	if (type === "company_registration") return { ...metadata, cnpj: normalizeCnpj(metadata.cnpj) };
+	if (type === "vehicle_document") return { ...metadata, plate: metadata.plate.replace("-", "").toUpperCase() };
+	return metadata;
+}
+
+/** Licence letters a category allows: a higher professional category includes the lower ones. */
+function licenceLetters(category: string): Set<string> {
+	const letters = new Set(category.split(""));
+	if (letters.has("E")) ["D", "C", "B"].forEach((l) => letters.add(l));
+	if (letters.has("D")) ["C", "B"].forEach((l) => letters.add(l));
+	if (letters.has("C")) letters.add("B");
+	return letters;
+}
+
+const LETTER_FOR_VEHICLE: Record<string, string> = { motorcycle: "A", car: "B", pickup: "B", van: "B", truck: "C" };
+
+export function licenceCoversVehicle(category: string, vehicleType: string): boolean {
+	return licenceLetters(category).has(LETTER_FOR_VEHICLE[vehicleType]);
+}
+
+export const CONTENT_TYPES = ["application/pdf", "image/jpeg", "image/png"] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];
+
+const SIGNATURES: { type: ContentType; bytes: number[] }[] = [
+	{ type: "application/pdf", bytes: [0x25, 0x50, 0x44, 0x46, 0x2d] }, // %PDF-
+	{ type: "image/png", bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
+	{ type: "image/jpeg", bytes: [0xff, 0xd8, 0xff] },
+];
+
+/** The content type the bytes really are, or null when they are none of PDF, JPEG, PNG. */
+export function sniffContentType(head: Buffer): ContentType | null {
+	const match = SIGNATURES.find((s) => head.length >= s.bytes.length && s.bytes.every((b, i) => head[i] === b));
+	return match ? match.type : null;
+}
+
+export function extensionFor(type: ContentType): string {
+	return { "application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png" }[type];
+}
+
+/** The client's file name for display only (never a path): last segment, printable, short. */
+export function displayName(clientName: unknown): string {
+	if (typeof clientName !== "string") return "document";
+	const last = clientName.split(/[\\/]/).pop() || "";
+	const clean = last.replace(/[\u0000-\u001f\u007f]/g, "").replace(/^\.+/, "").trim().slice(0, 120);
+	return clean || "document";
+}
+
+export interface StoredDocument {
+	_id: string;
+	type: DocumentType;
+	status: DocumentStatus;
+	uploadedAt: string;
+	metadata: Record<string, any>;
+	reason?: string;
+}
+
+/** The document that counts for each type: the latest one not superseded. */
+export function currentDocuments(docs: StoredDocument[]): Map<DocumentType, StoredDocument> {
+	const current = new Map<DocumentType, StoredDocument>();
+	for (const doc of docs) {
+		if (doc.status === "superseded") continue;
+		const seen = current.get(doc.type);
+		if (!seen || seen.uploadedAt < doc.uploadedAt) current.set(doc.type, doc);
+	}
+	return current;
+}
+
+export type RequestStatus = "awaiting_documents" | "in_review" | "approved";
+
+export interface Progress {
+	status: RequestStatus;
+	documents: { type: DocumentType; status: DocumentStatus | "missing"; documentId: string | null; reason: string | null }[];
+}
+
+/** Where a verification stands: every required document approved, all in and waiting, or some missing/rejected. */
+export function progress(required: readonly DocumentType[], docs: StoredDocument[]): Progress {
+	const current = currentDocuments(docs);
+	const documents = required.map((type) => {
+		const doc = current.get(type);
+		return {
+			type,
+			status: doc ? doc.status : ("missing" as const),
+			documentId: doc ? doc._id : null,
+			reason: doc && doc.status === "rejected" ? doc.reason || null : null,
+		};
+	});
+	let status: RequestStatus = "awaiting_documents";
+	if (documents.every((d) => d.status === "approved")) status = "approved";
+	else if (documents.every((d) => d.status === "approved" || d.status === "pending_review")) status = "in_review";
+	return { status, documents };
+}
+
+/** What approval establishes about a supplier, for the user record and the catalog. */
+export function verifiedFacts(docs: StoredDocument[]): { anpAuthorization?: string; cnpj?: string } {
+	const current = currentDocuments(docs);
+	const facts: { anpAuthorization?: string; cnpj?: string } = {};
+	const anp = current.get("anp_authorization");
+	const registration = current.get("company_registration");
+	if (anp && anp.status === "approved") facts.anpAuthorization = anp.metadata.number;
+	if (registration && registration.status === "approved") facts.cnpj = registration.metadata.cnpj;
+	return facts;
+}

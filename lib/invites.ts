@@ -1,0 +1,86 @@
+/**
+ * Invitation rules without a broker: who may invite whom, the code, expiry, and why an invite
+ * can no longer be used.
+ */
+import { secureCode } from "./ids";
+import { normalizeEmail } from "./users";
+
+export const INVITE_ROLES = ["supplier", "courier"] as const;
+export type InviteRole = (typeof INVITE_ROLES)[number];
+
+/** pending → claimed (registration in progress) → accepted; pending → revoked | expired; claimed → pending (registration failed). */
+export const INVITE_STATUSES = ["pending", "claimed", "accepted", "revoked", "expired"] as const;
+export type InviteStatus = (typeof INVITE_STATUSES)[number];
+
+/** Why an invite cannot be used. */
+export type InviteProblem = "expired" | "revoked" | "used";
+
+export interface InviteLike {
+	status: InviteStatus;
+	expiresAt: string;
+	email: string;
+}
+
+export interface Inviter {
+	id: string;
+	role: string;
+	status?: string;
+}
+
+/** 32 random bytes = 256 bits, URL-safe (43 characters). */
+export function newInviteCode(): string {
+	return secureCode(32);
+}
+
+export function expiresAt(now: Date, ttlHours: number): string {
+	return new Date(now.getTime() + ttlHours * 3_600_000).toISOString();
+}
+
+/** null when `inviter` may invite someone as `role`, else the reason. */
+export function invitePermissionProblem(inviter: Inviter, role: InviteRole): string | null {
+	if (inviter.role === "admin") return null;
+	if (inviter.role === "supplier") {
+		if (role !== "courier") return "A supplier can only invite couriers";
+		if (inviter.status !== "active") return "A supplier can invite couriers once verified";
+		return null;
+	}
+	return "Only admins and suppliers can invite";
+}
+
+/** The status as seen now: a pending invite past its expiry is expired even before the sweep runs. */
+export function effectiveStatus(invite: Pick<InviteLike, "status" | "expiresAt">, now: Date): InviteStatus {
+	if (invite.status === "pending" && invite.expiresAt <= now.toISOString()) return "expired";
+	return invite.status;
+}
+
+export function inviteProblem(invite: Pick<InviteLike, "status" | "expiresAt">, now: Date): InviteProblem | null {
+	switch (effectiveStatus(invite, now)) {
+		case "pending":
+			return null;
+		case "expired":
+			return "expired";
+		case "revoked":
+			return "revoked";
+		default:
+			return "used";
+	}
+}
+
+export function emailMatches(invite: Pick<InviteLike, "email">, email: string): boolean {
+	return normalizeEmail(invite.email) === normalizeEmail(email);
+}
+
+/** Error type and HTTP status for a problem, as the API reports it. */
+export function problemError(problem: InviteProblem): { code: 409 | 410; type: string; message: string } {
+	if (problem === "expired") return { code: 410, type: "INVITE_EXPIRED", message: "This invite has expired" };
+	if (problem === "revoked") return { code: 410, type: "INVITE_REVOKED", message: "This invite was revoked" };
+	return { code: 409, type: "INVITE_USED", message: "This invite has already been used" };
+}
+
+/** Store query for invites with a given status as seen at `now`. */
+export function statusQuery(status: InviteStatus, now: Date): Record<string, unknown> {
+	const nowIso = now.toISOString();
+	if (status === "pending") return { status: "pending", expiresAt: { $gt: nowIso } };
+	if (status === "expired") return { $or: [{ status: "expired" }, { status: "pending", expiresAt: { $lte: nowIso } }] };
+	return { status };
+}
