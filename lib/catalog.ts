@@ -1,0 +1,142 @@
+/**
+ * The price comparison customers come for: which suppliers deliver to an address (their radius
+ * covers it and they are open now), and their products sorted by price or distance.
+ * Opening hours are the supplier's local wall-clock times ("HH:MM", default zone America/Sao_Paulo);
+ * a range whose close is before its open runs past midnight.
+ */
+import { haversineKm, LatLng } from "./geo";
+import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
+
+export const CYLINDER_TYPES = ["P2", "P5", "P8", "P13", "P20", "P45", "water"] as const;
+export type CylinderType = (typeof CYLINDER_TYPES)[number];
+
+export interface OpeningHours {
+	open: string;
+	close: string;
+}
+
+export interface SupplierProfile {
+	supplierId: string;
+	name: string;
+	location: LatLng | null;
+	deliveryRadiusKm: number;
+	openingHours: OpeningHours;
+	rating: number;
+	active?: boolean;
+}
+
+export interface CatalogProduct {
+	id: string;
+	supplierId: string;
+	type: string;
+	priceCents: number;
+	depositCents: number;
+	stock: number;
+	active?: boolean;
+}
+
+export interface Offer<P extends CatalogProduct = CatalogProduct> {
+	product: P;
+	supplier: SupplierProfile;
+	distanceKm: number | null;
+	deliveryFeeCents: number | null;
+}
+
+export interface OfferFilter {
+	type?: string;
+	supplierId?: string;
+	deliverTo?: LatLng;
+	/** Only suppliers open at `now` (applies when set). */
+	openAt?: Date;
+	timeZone?: string;
+	inStockOnly?: boolean;
+	sort?: "price" | "distance";
+	feeRule?: DeliveryFeeRule;
+}
+
+export const DEFAULT_TIME_ZONE = "America/Sao_Paulo";
+
+function minutesOf(hhmm: string): number {
+	const [h, m] = hhmm.split(":").map(Number);
+	return h * 60 + m;
+}
+
+/** Minutes since local midnight at `at` in `timeZone`. */
+export function localMinutes(at: Date, timeZone = DEFAULT_TIME_ZONE): number {
+	const parts = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+		.formatToParts(at)
+		.reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
+	return Number(parts.hour) * 60 + Number(parts.minute);
+}
+
+/** Open from `open` up to and including the minute `close` (so 00:00–23:59 is always open). */
+export function isOpenAt(hours: OpeningHours, at: Date, timeZone = DEFAULT_TIME_ZONE): boolean {
+	const now = localMinutes(at, timeZone);
+	const open = minutesOf(hours.open);
+	const close = minutesOf(hours.close);
+	if (open === close) return true;
+	if (open < close) return now >= open && now <= close;
+	return now >= open || now <= close;
+}
+
+export function distanceTo(supplier: SupplierProfile, point: LatLng): number | null {
+	return supplier.location ? haversineKm(supplier.location, point) : null;
+}
+
+export function deliversTo(supplier: SupplierProfile, point: LatLng): boolean {
+	const km = distanceTo(supplier, point);
+	return km !== null && km <= supplier.deliveryRadiusKm;
+}
+
+function compareOffers(sort: "price" | "distance") {
+	const price = (o: Offer) => o.product.priceCents + (o.deliveryFeeCents || 0);
+	const distance = (o: Offer) => (o.distanceKm === null ? Number.POSITIVE_INFINITY : o.distanceKm);
+	return (a: Offer, b: Offer) => {
+		const primary = sort === "distance" ? distance(a) - distance(b) : price(a) - price(b);
+		if (primary !== 0) return primary;
+		const secondary = sort === "distance" ? price(a) - price(b) : distance(a) - distance(b);
+		return secondary !== 0 ? secondary : a.product.id.localeCompare(b.product.id);
+	};
+}
+
+/** Offers matching the filter, sorted: by price (cylinder plus delivery) or by distance, ties by the other. */
+export function findOffers<P extends CatalogProduct>(
+	products: P[],
+	suppliers: SupplierProfile[],
+	filter: OfferFilter = {},
+): Offer<P>[] {
+	const supplierById = new Map(suppliers.map((s) => [s.supplierId, s]));
+	const offers: Offer<P>[] = [];
+	for (const product of products) {
+		const supplier = supplierById.get(product.supplierId);
+		if (!supplier || supplier.active === false || product.active === false) continue;
+		if (filter.type && product.type !== filter.type) continue;
+		if (filter.supplierId && product.supplierId !== filter.supplierId) continue;
+		if (filter.inStockOnly && product.stock <= 0) continue;
+		if (filter.openAt && !isOpenAt(supplier.openingHours, filter.openAt, filter.timeZone)) continue;
+		let distanceKm: number | null = null;
+		let fee: number | null = null;
+		if (filter.deliverTo) {
+			if (!deliversTo(supplier, filter.deliverTo)) continue;
+			distanceKm = distanceTo(supplier, filter.deliverTo);
+			fee = deliveryFeeCents(distanceKm as number, filter.feeRule || DEFAULT_DELIVERY_FEE);
+		}
+		offers.push({ product, supplier, distanceKm, deliveryFeeCents: fee });
+	}
+	return offers.sort(compareOffers(filter.sort || "price"));
+}
+
+export function offerView(offer: Offer) {
+	return {
+		...offer.product,
+		priceWithoutExchangeCents: priceWithoutExchangeCents(offer.product),
+		supplier: {
+			id: offer.supplier.supplierId,
+			name: offer.supplier.name,
+			rating: offer.supplier.rating,
+			openingHours: offer.supplier.openingHours,
+		},
+		distanceKm: offer.distanceKm === null ? null : Math.round(offer.distanceKm * 100) / 100,
+		deliveryFeeCents: offer.deliveryFeeCents,
+	};
+}

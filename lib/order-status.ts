@@ -1,0 +1,141 @@
+/**
+ * The order state machine: which status may follow which, who may make each move and what it needs.
+ * `created → confirmed → in_transit → delivered`, and `cancelled` from created or confirmed.
+ * Pure: the orders service asks `checkTransition` and applies the answer with a compare-and-set.
+ */
+export const ORDER_STATUSES = ["created", "confirmed", "in_transit", "delivered", "cancelled"] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** "system" is the saga (payment events) acting without a user. */
+export type ActorRole = "customer" | "supplier" | "courier" | "admin" | "system";
+
+export interface Actor {
+	id: string;
+	role: ActorRole;
+}
+
+export interface OrderParties {
+	status: OrderStatus;
+	customerId: string;
+	supplierId: string;
+	courierId?: string | null;
+	handoverCode?: string;
+}
+
+export interface TransitionInput {
+	reason?: string;
+	handoverCode?: string;
+}
+
+export type TransitionProblem =
+	| { code: 409; type: "INVALID_TRANSITION"; message: string }
+	| { code: 403; type: "FORBIDDEN"; message: string }
+	| { code: 422; type: "REASON_REQUIRED" | "HANDOVER_CODE_REQUIRED" | "WRONG_HANDOVER_CODE"; message: string };
+
+const NEXT: Record<OrderStatus, OrderStatus[]> = {
+	created: ["confirmed", "cancelled"],
+	confirmed: ["in_transit", "cancelled"],
+	in_transit: ["delivered"],
+	delivered: [],
+	cancelled: [],
+};
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+	return NEXT[from].includes(to);
+}
+
+export function isFinal(status: OrderStatus): boolean {
+	return NEXT[status].length === 0;
+}
+
+/** The ISO timestamp field set when an order enters a status. */
+export function timestampField(status: OrderStatus): string {
+	return { created: "createdAt", confirmed: "confirmedAt", in_transit: "inTransitAt", delivered: "deliveredAt", cancelled: "cancelledAt" }[
+		status
+	];
+}
+
+function isParty(order: OrderParties, actor: Actor): boolean {
+	if (actor.role === "customer") return order.customerId === actor.id;
+	if (actor.role === "supplier") return order.supplierId === actor.id;
+	if (actor.role === "courier") return !!order.courierId && order.courierId === actor.id;
+	return true;
+}
+
+const forbidden = (message: string): TransitionProblem => ({ code: 403, type: "FORBIDDEN", message });
+
+function confirmProblem(actor: Actor): TransitionProblem | null {
+	if (actor.role === "system" || actor.role === "admin") return null;
+	return forbidden("Orders are confirmed by their payment (or by an admin)");
+}
+
+function inTransitProblem(order: OrderParties, actor: Actor): TransitionProblem | null {
+	if (actor.role === "admin") return null;
+	if (actor.role === "courier" && isParty(order, actor)) return null;
+	return forbidden("Only the assigned courier (or an admin) can start the delivery");
+}
+
+function deliveredProblem(order: OrderParties, actor: Actor, input: TransitionInput): TransitionProblem | null {
+	if (actor.role === "admin") return null;
+	if (actor.role !== "courier" || !isParty(order, actor))
+		return forbidden("Only the assigned courier (or an admin) can mark the order delivered");
+	if (!input.handoverCode)
+		return { code: 422, type: "HANDOVER_CODE_REQUIRED", message: "Ask the customer for the handover code" };
+	if (input.handoverCode !== order.handoverCode)
+		return { code: 422, type: "WRONG_HANDOVER_CODE", message: "The handover code does not match" };
+	return null;
+}
+
+function cancelProblem(order: OrderParties, actor: Actor, input: TransitionInput): TransitionProblem | null {
+	if (actor.role === "courier") return forbidden("Couriers cannot cancel orders");
+	if (!isParty(order, actor)) return forbidden("This is not your order");
+	// The customer may change their mind without explaining; anyone else cancelling someone's order says why.
+	const needsReason = actor.role === "supplier" || actor.role === "admin";
+	if (needsReason && !(input.reason && input.reason.trim()))
+		return { code: 422, type: "REASON_REQUIRED", message: "Say why the order is cancelled" };
+	return null;
+}
+
+/** null when `actor` may move `order` to `to` with `input`; otherwise what is wrong (code = HTTP status). */
+export function checkTransition(
+	order: OrderParties,
+	to: OrderStatus,
+	actor: Actor,
+	input: TransitionInput = {},
+): TransitionProblem | null {
+	if (!canTransition(order.status, to))
+		return { code: 409, type: "INVALID_TRANSITION", message: `An order cannot go from ${order.status} to ${to}` };
+	switch (to) {
+		case "confirmed":
+			return confirmProblem(actor);
+		case "in_transit":
+			return inTransitProblem(order, actor);
+		case "delivered":
+			return deliveredProblem(order, actor, input);
+		case "cancelled":
+			return cancelProblem(order, actor, input);
+		default:
+			return { code: 409, type: "INVALID_TRANSITION", message: `An order cannot go to ${to}` };
+	}
+}
+
+export interface HistoryEntry {
+	status: OrderStatus;
+	at: string;
+	by: string;
+	role: ActorRole;
+	reason?: string;
+	note?: string;
+}
+
+export function historyEntry(
+	status: OrderStatus,
+	actor: Actor,
+	at: string,
+	extra: { reason?: string; note?: string } = {},
+): HistoryEntry {
+	const entry: HistoryEntry = { status, at, by: actor.id, role: actor.role };
+	if (extra.reason) entry.reason = extra.reason;
+	if (extra.note) entry.note = extra.note;
+	return entry;
+}

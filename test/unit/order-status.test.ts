@@ -1,0 +1,94 @@
+import { canTransition, checkTransition, historyEntry, isFinal, OrderParties, timestampField } from "../../lib/order-status";
+
+const order = (status: OrderParties["status"], extra: Partial<OrderParties> = {}): OrderParties => ({
+	status,
+	customerId: "cust",
+	supplierId: "sup",
+	courierId: "cour",
+	handoverCode: "1234",
+	...extra,
+});
+const customer = { id: "cust", role: "customer" as const };
+const otherCustomer = { id: "other", role: "customer" as const };
+const supplier = { id: "sup", role: "supplier" as const };
+const courier = { id: "cour", role: "courier" as const };
+const otherCourier = { id: "c2", role: "courier" as const };
+const admin = { id: "adm", role: "admin" as const };
+const system = { id: "system", role: "system" as const };
+
+describe("order status machine", () => {
+	it("allows exactly the documented moves", () => {
+		expect(canTransition("created", "confirmed")).toBe(true);
+		expect(canTransition("confirmed", "in_transit")).toBe(true);
+		expect(canTransition("in_transit", "delivered")).toBe(true);
+		expect(canTransition("created", "cancelled")).toBe(true);
+		expect(canTransition("confirmed", "cancelled")).toBe(true);
+		expect(canTransition("in_transit", "cancelled")).toBe(false);
+		expect(canTransition("created", "delivered")).toBe(false);
+		expect(canTransition("delivered", "cancelled")).toBe(false);
+		expect(canTransition("cancelled", "confirmed")).toBe(false);
+		expect(isFinal("delivered")).toBe(true);
+		expect(isFinal("confirmed")).toBe(false);
+	});
+
+	it("rejects moves the machine does not have with 409, whoever asks", () => {
+		expect(checkTransition(order("delivered"), "cancelled", admin)).toMatchObject({ code: 409, type: "INVALID_TRANSITION" });
+		expect(checkTransition(order("created"), "in_transit", admin)).toMatchObject({ code: 409 });
+		expect(checkTransition(order("cancelled"), "cancelled", customer)).toMatchObject({ code: 409 });
+	});
+
+	it("confirms only through the saga or an admin", () => {
+		expect(checkTransition(order("created"), "confirmed", system)).toBeNull();
+		expect(checkTransition(order("created"), "confirmed", admin)).toBeNull();
+		expect(checkTransition(order("created"), "confirmed", supplier)).toMatchObject({ code: 403 });
+		expect(checkTransition(order("created"), "confirmed", customer)).toMatchObject({ code: 403 });
+	});
+
+	it("lets only the assigned courier or an admin start the delivery", () => {
+		expect(checkTransition(order("confirmed"), "in_transit", courier)).toBeNull();
+		expect(checkTransition(order("confirmed"), "in_transit", admin)).toBeNull();
+		expect(checkTransition(order("confirmed"), "in_transit", otherCourier)).toMatchObject({ code: 403 });
+		expect(checkTransition(order("confirmed", { courierId: null }), "in_transit", courier)).toMatchObject({ code: 403 });
+		expect(checkTransition(order("confirmed"), "in_transit", supplier)).toMatchObject({ code: 403 });
+	});
+
+	it("needs the right handover code from the courier to deliver", () => {
+		expect(checkTransition(order("in_transit"), "delivered", courier, { handoverCode: "1234" })).toBeNull();
+		expect(checkTransition(order("in_transit"), "delivered", courier, { handoverCode: "9999" })).toMatchObject({
+			code: 422,
+			type: "WRONG_HANDOVER_CODE",
+		});
+		expect(checkTransition(order("in_transit"), "delivered", courier)).toMatchObject({ type: "HANDOVER_CODE_REQUIRED" });
+		expect(checkTransition(order("in_transit"), "delivered", otherCourier, { handoverCode: "1234" })).toMatchObject({
+			code: 403,
+		});
+		expect(checkTransition(order("in_transit"), "delivered", admin)).toBeNull();
+		expect(checkTransition(order("in_transit"), "delivered", customer)).toMatchObject({ code: 403 });
+	});
+
+	it("cancels by the order's parties, with a reason when it is not the customer", () => {
+		expect(checkTransition(order("created"), "cancelled", customer)).toBeNull();
+		expect(checkTransition(order("confirmed"), "cancelled", customer)).toBeNull();
+		expect(checkTransition(order("created"), "cancelled", otherCustomer)).toMatchObject({ code: 403 });
+		expect(checkTransition(order("created"), "cancelled", supplier)).toMatchObject({ code: 422, type: "REASON_REQUIRED" });
+		expect(checkTransition(order("created"), "cancelled", supplier, { reason: "no truck" })).toBeNull();
+		expect(checkTransition(order("created"), "cancelled", { id: "s2", role: "supplier" }, { reason: "x" })).toMatchObject({
+			code: 403,
+		});
+		expect(checkTransition(order("created"), "cancelled", admin, { reason: "   " })).toMatchObject({ code: 422 });
+		expect(checkTransition(order("created"), "cancelled", courier, { reason: "x" })).toMatchObject({ code: 403 });
+		expect(checkTransition(order("created"), "cancelled", system, { reason: "payment_failed" })).toBeNull();
+	});
+
+	it("builds history entries and timestamp names", () => {
+		expect(historyEntry("cancelled", customer, "2024-01-01T00:00:00.000Z", { reason: "changed mind" })).toEqual({
+			status: "cancelled",
+			at: "2024-01-01T00:00:00.000Z",
+			by: "cust",
+			role: "customer",
+			reason: "changed mind",
+		});
+		expect(historyEntry("confirmed", system, "t")).not.toHaveProperty("reason");
+		expect(timestampField("in_transit")).toBe("inTransitAt");
+	});
+});

@@ -1,0 +1,68 @@
+import {
+	pixCopyPasteCode,
+	ProviderTimeoutError,
+	refundableCents,
+	SimulatedProvider,
+	TEST_CARDS,
+	withTimeout,
+} from "../../lib/payment-provider";
+
+const provider = new SimulatedProvider();
+const base = { paymentId: "pay1", orderId: "ord1", amountCents: 12345 };
+
+describe("simulated payment provider", () => {
+	it("captures the success card and declines the documented ones", async () => {
+		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.success })).resolves.toMatchObject({
+			status: "captured",
+		});
+		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.declined })).resolves.toMatchObject({
+			status: "declined",
+			reason: "card_declined",
+		});
+		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.insufficientFunds })).resolves.toMatchObject({
+			reason: "insufficient_funds",
+		});
+		await expect(provider.charge({ ...base, method: "card", token: "4111111111111111" })).resolves.toMatchObject({
+			status: "declined",
+			reason: "unknown_test_card",
+		});
+	});
+
+	it("is deterministic: the same payment gets the same reference", async () => {
+		const a = await provider.charge({ ...base, method: "card", token: TEST_CARDS.success });
+		const b = await provider.charge({ ...base, method: "card", token: TEST_CARDS.success });
+		expect(a.providerRef).toBe(b.providerRef);
+	});
+
+	it("times out on the timeout card", async () => {
+		const started = Date.now();
+		await expect(
+			withTimeout(30, (signal) => provider.charge({ ...base, method: "card", token: TEST_CARDS.timeout, signal })),
+		).rejects.toBeInstanceOf(ProviderTimeoutError);
+		expect(Date.now() - started).toBeLessThan(1000);
+	});
+
+	it("authorizes cash and leaves PIX pending with a copy-paste code", async () => {
+		await expect(provider.charge({ ...base, method: "cash" })).resolves.toMatchObject({ status: "authorized" });
+		const pix: any = await provider.charge({ ...base, method: "pix" });
+		expect(pix.status).toBe("pending");
+		expect(pix.pixCode).toMatch(/^000201.*BR\.GOV\.BCB\.PIX.*123\.45/);
+		expect(pixCopyPasteCode("pay1", 12345)).toBe(pix.pixCode);
+	});
+
+	it("refunds with a reference per refund", async () => {
+		const r1 = await provider.refund({ paymentId: "p", providerRef: "x", refundId: "r1", amountCents: 1 });
+		const r2 = await provider.refund({ paymentId: "p", providerRef: "x", refundId: "r2", amountCents: 1 });
+		expect(r1.providerRef).not.toBe(r2.providerRef);
+	});
+
+	it("never lets refunds exceed what was captured", () => {
+		expect(refundableCents({ capturedCents: 1000, refundedCents: 400 })).toBe(600);
+		expect(refundableCents({ capturedCents: 1000, refundedCents: 1000 })).toBe(0);
+		expect(refundableCents({ capturedCents: 0, refundedCents: 0 })).toBe(0);
+	});
+
+	it("passes a result through withTimeout when the provider answers in time", async () => {
+		await expect(withTimeout(1000, async () => 42)).resolves.toBe(42);
+	});
+});
