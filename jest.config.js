@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 30000,
   transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
   setupFiles: ["<rootDir>/test/setup-env.ts"],
+  globalSetup: "<rootDir>/test/global-setup.ts",
 };
