@@ -139,3 +139,30 @@ export function historyEntry(
 	if (extra.note) entry.note = extra.note;
 	return entry;
 }
+
+/** Minutes within which a confirmed order without a scheduled slot is promised. */
+export const DEFAULT_PROMISE_MINUTES = 60;
+
+export interface TimeSlot {
+	from: string;
+	to: string;
+}
+
+/** Why a requested delivery slot is unacceptable, or null: ISO times, in the future, 30 min–4 h long, within 7 days. */
+export function scheduledSlotProblem(slot: TimeSlot, now: Date): string | null {
+	const from = Date.parse(slot.from);
+	const to = Date.parse(slot.to);
+	if (!Number.isFinite(from) || !Number.isFinite(to)) return "The slot's times must be ISO dates";
+	if (to <= from) return "The slot must end after it starts";
+	if (from < now.getTime() - 60_000) return "The slot must start in the future";
+	const minutes = (to - from) / 60_000;
+	if (minutes < 30 || minutes > 240) return "The slot must last between 30 minutes and 4 hours";
+	if (from > now.getTime() + 7 * 24 * 3600_000) return "The slot must start within 7 days";
+	return null;
+}
+
+/** When a confirmed order is promised: the end of its slot, or `minutes` after confirmation. */
+export function promisedBy(confirmedAt: string, slot?: TimeSlot | null, minutes = DEFAULT_PROMISE_MINUTES): string {
+	if (slot) return new Date(Date.parse(slot.to)).toISOString();
+	return new Date(Date.parse(confirmedAt) + minutes * 60_000).toISOString();
+}

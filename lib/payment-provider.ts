@@ -141,3 +141,61 @@ export class SimulatedProvider implements PaymentProvider {
 export function refundableCents(payment: { capturedCents: number; refundedCents: number }): number {
 	return Math.max(0, payment.capturedCents - payment.refundedCents);
 }
+
+// ---- Reconciliation: does an order's status agree with its payment? ----
+
+export interface OrderState {
+	orderId: string;
+	status: string;
+	totalCents: number;
+	paymentMethod: string;
+	updatedAt: string;
+}
+
+export interface PaymentState {
+	paymentId: string;
+	orderId: string;
+	status: string;
+	method: string;
+	amountCents: number;
+	capturedCents: number;
+	refundedCents: number;
+	updatedAt: string;
+}
+
+export type MismatchProblem =
+	| "order_missing"
+	| "amount_mismatch"
+	| "active_order_not_paid"
+	| "cancelled_order_not_refunded"
+	| "cash_not_captured"
+	| "paid_order_not_confirmed"
+	| "payment_stuck";
+
+const ACTIVE_ORDER = ["confirmed", "in_transit", "delivered"];
+const UNPAID = ["new", "failed", "voided"];
+
+/**
+ * What is wrong between an order and its payment, ignoring states younger than `graceMs` (the saga
+ * may still be moving them). An empty list means they agree.
+ */
+export function reconciliationProblems(
+	order: OrderState | null,
+	payment: PaymentState,
+	now: Date,
+	graceMs: number,
+): MismatchProblem[] {
+	if (!order) return ["order_missing"];
+	const settled = (iso: string) => now.getTime() - Date.parse(iso) >= graceMs;
+	const problems: MismatchProblem[] = [];
+	if (payment.amountCents !== order.totalCents) problems.push("amount_mismatch");
+	if (ACTIVE_ORDER.includes(order.status) && UNPAID.includes(payment.status)) problems.push("active_order_not_paid");
+	const stillHeld = payment.capturedCents - payment.refundedCents;
+	if (order.status === "cancelled" && stillHeld > 0 && settled(payment.updatedAt)) problems.push("cancelled_order_not_refunded");
+	if (order.status === "delivered" && payment.method === "cash" && payment.status === "authorized" && settled(order.updatedAt))
+		problems.push("cash_not_captured");
+	if (order.status === "created" && ["captured", "authorized"].includes(payment.status) && settled(payment.updatedAt))
+		problems.push("paid_order_not_confirmed");
+	if (payment.status === "processing" && settled(payment.updatedAt)) problems.push("payment_stuck");
+	return problems;
+}

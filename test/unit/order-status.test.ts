@@ -92,3 +92,24 @@ describe("order status machine", () => {
 		expect(timestampField("in_transit")).toBe("inTransitAt");
 	});
 });
+
+describe("delivery promises", () => {
+	const { scheduledSlotProblem, promisedBy } = require("../../lib/order-status");
+	const now = new Date("2024-06-03T12:00:00.000Z");
+
+	it("accepts a future slot of reasonable length and refuses the others", () => {
+		expect(scheduledSlotProblem({ from: "2024-06-03T14:00:00Z", to: "2024-06-03T16:00:00Z" }, now)).toBeNull();
+		expect(scheduledSlotProblem({ from: "2024-06-03T10:00:00Z", to: "2024-06-03T11:00:00Z" }, now)).toMatch(/future/);
+		expect(scheduledSlotProblem({ from: "2024-06-03T16:00:00Z", to: "2024-06-03T14:00:00Z" }, now)).toMatch(/end after/);
+		expect(scheduledSlotProblem({ from: "2024-06-03T14:00:00Z", to: "2024-06-03T14:10:00Z" }, now)).toMatch(/between/);
+		expect(scheduledSlotProblem({ from: "2024-06-20T14:00:00Z", to: "2024-06-20T15:00:00Z" }, now)).toMatch(/7 days/);
+		expect(scheduledSlotProblem({ from: "tomorrow", to: "later" }, now)).toMatch(/ISO/);
+	});
+
+	it("promises the slot's end, or an hour after confirmation", () => {
+		expect(promisedBy("2024-06-03T12:00:00.000Z")).toBe("2024-06-03T13:00:00.000Z");
+		expect(promisedBy("2024-06-03T12:00:00.000Z", { from: "2024-06-03T14:00:00Z", to: "2024-06-03T16:00:00Z" })).toBe(
+			"2024-06-03T16:00:00.000Z",
+		);
+	});
+});

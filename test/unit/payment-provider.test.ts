@@ -66,3 +66,51 @@ describe("simulated payment provider", () => {
 		await expect(withTimeout(1000, async () => 42)).resolves.toBe(42);
 	});
 });
+
+describe("reconciliation rules", () => {
+	const { reconciliationProblems } = require("../../lib/payment-provider");
+	const now = new Date("2024-06-03T12:10:00.000Z");
+	const old = "2024-06-03T12:00:00.000Z";
+	const fresh = "2024-06-03T12:09:59.000Z";
+	const order = (status: string, extra = {}) => ({ orderId: "o", status, totalCents: 1000, paymentMethod: "card", updatedAt: old, ...extra });
+	const payment = (status: string, extra = {}) => ({
+		paymentId: "p",
+		orderId: "o",
+		status,
+		method: "card",
+		amountCents: 1000,
+		capturedCents: status === "captured" ? 1000 : 0,
+		refundedCents: 0,
+		updatedAt: old,
+		...extra,
+	});
+	const check = (o: any, p: any) => reconciliationProblems(o, p, now, 60_000);
+
+	it("finds nothing wrong when order and payment agree", () => {
+		expect(check(order("confirmed"), payment("captured"))).toEqual([]);
+		expect(check(order("cancelled"), payment("refunded", { capturedCents: 1000, refundedCents: 1000 }))).toEqual([]);
+		expect(check(order("cancelled"), payment("failed"))).toEqual([]);
+		expect(check(order("delivered", { paymentMethod: "cash" }), payment("captured", { method: "cash" }))).toEqual([]);
+	});
+
+	it("reports a confirmed order whose payment failed, and a cancelled paid order without refund", () => {
+		expect(check(order("confirmed"), payment("failed"))).toEqual(["active_order_not_paid"]);
+		expect(check(order("cancelled"), payment("captured"))).toEqual(["cancelled_order_not_refunded"]);
+		expect(check(order("cancelled"), payment("partially_refunded", { capturedCents: 1000, refundedCents: 300 }))).toEqual([
+			"cancelled_order_not_refunded",
+		]);
+	});
+
+	it("waits for the grace period before reporting what the saga may still fix", () => {
+		expect(check(order("cancelled"), payment("captured", { updatedAt: fresh }))).toEqual([]);
+		expect(check(order("created"), payment("captured", { updatedAt: fresh }))).toEqual([]);
+		expect(check(order("created"), payment("captured"))).toEqual(["paid_order_not_confirmed"]);
+		expect(check(order("created"), payment("processing"))).toEqual(["payment_stuck"]);
+	});
+
+	it("reports missing orders, amount differences and uncollected cash", () => {
+		expect(check(null, payment("captured"))).toEqual(["order_missing"]);
+		expect(check(order("confirmed", { totalCents: 999 }), payment("captured"))).toEqual(["amount_mismatch"]);
+		expect(check(order("delivered"), payment("authorized", { method: "cash" }))).toEqual(["cash_not_captured"]);
+	});
+});

@@ -1,0 +1,524 @@
+/**
+ * Orders: a customer orders cylinders from a supplier; the order runs as a saga.
+ *
+ *   POST /api/orders ──► products.reserveStock (sync: the last cylinder is decided here, 409 if gone)
+ *        │               order stored `created`, order.created published (with the payment token)
+ *        ▼
+ *   payments charges ──► payment.processed (captured / authorized) ──► `confirmed`, order.confirmed
+ *                   └──► payment.failed ──► `cancelled`, stock released, order.cancelled
+ *   cancelled after payment ──► order.cancelled { wasPaid } ──► payments refunds
+ *   courier.assigned ──► courierId recorded; courier: in_transit, then delivered with the handover code
+ *
+ * Every status change goes through lib/order-status (who may do what) and a compare-and-set on the
+ * current status, and appends { status, at, by, role, reason } to the history. The side effects of
+ * a status (stock, the event) are idempotent: a redelivered event or a retried handler finds the
+ * status already reached and only finishes what was not done (`sent.<status>` marks the event).
+ *
+ * The payment token (a provider token; for the simulated provider a test card number) is passed
+ * through in order.created for payments and never stored here.
+ */
+import { Context, Errors, ServiceSchema } from "moleculer";
+import crypto from "crypto";
+import { DbMixin } from "../mixins/db.mixin";
+import { EventsMixin } from "../mixins/events.mixin";
+import { AuthUser } from "../lib/auth";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
+import { EventEnvelope } from "../lib/events";
+import { newId, nowIso, numericCode } from "../lib/ids";
+import {
+	Actor,
+	checkTransition,
+	historyEntry,
+	ORDER_STATUSES,
+	OrderStatus,
+	promisedBy,
+	scheduledSlotProblem,
+	timestampField,
+} from "../lib/order-status";
+import { cylinderCount, orderLines, orderTotals } from "../lib/pricing";
+
+type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
+type Doc = Record<string, any>;
+
+const SYSTEM: Actor = { id: "system", role: "system" };
+const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent"];
+/** Payment states in the order they may follow each other (a late "pending" never overwrites "captured"). */
+const PAYMENT_RANK: Record<string, number> = { none: 0, pending: 1, failed: 1, authorized: 2, captured: 3, refunded: 4 };
+
+const id = { type: "string", min: 1, max: 64 };
+const isoTime = { type: "string", max: 40, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/ };
+/** Clients may echo what their cart showed; the server computes every amount itself and ignores these. */
+const ignoredCents = { type: "number", optional: true };
+
+const OrdersService: ServiceSchema = {
+	name: "orders",
+	mixins: [
+		DbMixin({
+			collection: "orders",
+			indexes: [
+				{ fields: { customerId: 1 } },
+				{ fields: { supplierId: 1 } },
+				{ fields: { courierId: 1 } },
+				{ fields: { status: 1 } },
+				{ fields: { idempotencyKey: 1 }, unique: true, sparse: true },
+			],
+		}),
+		EventsMixin,
+	],
+	settings: { rest: "/" },
+
+	actions: {
+		create: {
+			rest: "POST /orders",
+			auth: { roles: ["customer"] },
+			params: {
+				supplierId: id,
+				items: {
+					type: "array",
+					min: 1,
+					max: 20,
+					items: {
+						type: "object",
+						strict: true,
+						props: {
+							productId: id,
+							quantity: { type: "number", integer: true, min: 1, max: 50 },
+							exchange: { type: "boolean", default: true },
+							unitPriceCents: ignoredCents,
+							priceCents: ignoredCents,
+						},
+					},
+				},
+				deliveryAddress: {
+					type: "object",
+					strict: true,
+					props: {
+						street: { type: "string", max: 200, optional: true },
+						number: { type: "string", max: 20, optional: true },
+						complement: { type: "string", max: 100, optional: true },
+						city: { type: "string", max: 100, optional: true },
+						notes: { type: "string", max: 300, optional: true },
+						lat: { type: "number", min: -90, max: 90 },
+						lng: { type: "number", min: -180, max: 180 },
+					},
+				},
+				paymentMethod: { type: "enum", values: ["card", "pix", "cash"] },
+				paymentToken: { type: "string", min: 1, max: 200, optional: true },
+				scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTime, to: isoTime } },
+				totalCents: ignoredCents,
+				itemsCents: ignoredCents,
+				depositsCents: ignoredCents,
+				deliveryFeeCents: ignoredCents,
+			},
+			async handler(this: any, ctx: Ctx) {
+				this.checkOrderRequest(ctx.params);
+				const key = ctx.meta.idempotencyKey ? `${ctx.meta.user!.id}:${ctx.meta.idempotencyKey}` : undefined;
+				const hash = this.requestHash(ctx.params);
+				if (key) {
+					const replay = await this.replayOrNull(ctx, key, hash);
+					if (replay) return replay;
+				}
+				const order = await this.placeOrder(ctx, key, hash);
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/orders/${order._id}`;
+				return this.orderView(order, ctx.meta.user!);
+			},
+		},
+
+		list: {
+			rest: "GET /orders",
+			params: {
+				status: { type: "enum", values: ORDER_STATUSES, optional: true },
+				from: { ...isoTime, optional: true },
+				to: { ...isoTime, optional: true },
+				supplierId: { ...id, optional: true },
+				customerId: { ...id, optional: true },
+				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
+				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
+			},
+			async handler(this: any, ctx: Ctx) {
+				const { page, pageSize } = ctx.params;
+				const query = this.listQuery(ctx.meta.user!, ctx.params);
+				const [rows, total] = await Promise.all([
+					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
+					this.countEntities(query),
+				]);
+				return { rows: rows.map((o: Doc) => this.orderView(o, ctx.meta.user!)), total, page, pageSize };
+			},
+		},
+
+		get: {
+			rest: "GET /orders/:id",
+			params: { id },
+			async handler(this: any, ctx: Ctx) {
+				const order = await this.visibleOrderOr404(ctx, ctx.params.id);
+				return { ...this.orderView(order, ctx.meta.user!), courier: await this.courierPosition(ctx, order) };
+			},
+		},
+
+		updateStatus: {
+			rest: "PUT /orders/:id/status",
+			params: {
+				id,
+				status: { type: "enum", values: ["confirmed", "in_transit", "delivered", "cancelled"] },
+				reason: { type: "string", min: 1, max: 500, trim: true, optional: true },
+				handoverCode: { type: "string", pattern: /^\d{4,8}$/, optional: true },
+			},
+			async handler(this: any, ctx: Ctx) {
+				const me = ctx.meta.user!;
+				const order = await this.visibleOrderOr404(ctx, ctx.params.id);
+				const actor: Actor = { id: me.id, role: me.role };
+				const problem = checkTransition(order, ctx.params.status, actor, ctx.params);
+				if (problem) throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { status: order.status });
+				const updated = await this.transition(ctx, order, ctx.params.status, actor, { reason: ctx.params.reason });
+				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
+				return this.orderView(updated, me);
+			},
+		},
+
+		/** Internal: the state of some orders, for payments' reconciliation and payment retries. */
+		statusesFor: {
+			visibility: "public",
+			params: { orderIds: { type: "array", min: 1, max: 1000, items: id } },
+			async handler(this: any, ctx: Ctx) {
+				const orders = await this.findEntities({ query: { _id: { $in: ctx.params.orderIds } } });
+				return orders.map((o: Doc) => ({
+					orderId: o._id,
+					status: o.status,
+					customerId: o.customerId,
+					supplierId: o.supplierId,
+					totalCents: o.totalCents,
+					paymentMethod: o.paymentMethod,
+					paymentStatus: o.paymentStatus,
+					wasPaid: !!o.wasPaid,
+					createdAt: o.createdAt,
+					updatedAt: o.updatedAt,
+				}));
+			},
+		},
+
+		/** Internal: ids of orders changed since a time (reconciliation looks at these). */
+		changedSince: {
+			visibility: "public",
+			params: { since: isoTime, limit: { type: "number", integer: true, min: 1, max: 5000, default: 1000 } },
+			async handler(this: any, ctx: Ctx) {
+				const orders = await this.findEntities({
+					query: { updatedAt: { $gte: ctx.params.since } },
+					sort: ["updatedAt"],
+					limit: ctx.params.limit,
+				});
+				return orders.map((o: Doc) => o._id);
+			},
+		},
+	} as any,
+
+	businessEvents: {
+		async "payment.processed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
+			const { orderId, paymentId, status } = envelope.data;
+			await this.recordPayment(ctx, orderId, paymentId, status);
+			if (status === "captured" || status === "authorized") await this.moveBySaga(ctx, orderId, "confirmed");
+		},
+		async "payment.failed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
+			const { orderId, paymentId, reason } = envelope.data;
+			await this.recordPayment(ctx, orderId, paymentId, "failed");
+			await this.moveBySaga(ctx, orderId, "cancelled", `payment_failed: ${reason || "unknown"}`);
+		},
+		async "refund.processed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
+			const { orderId, amountCents, fullyRefunded } = envelope.data;
+			await this.compareAndSet(
+				ctx,
+				{ _id: orderId },
+				{
+					$inc: { refundedCents: amountCents || 0 },
+					$set: { updatedAt: nowIso(), ...(fullyRefunded ? { paymentStatus: "refunded" } : {}) },
+				},
+			);
+		},
+		async "courier.assigned"(this: any, envelope: EventEnvelope, ctx: Ctx) {
+			await this.assignCourier(ctx, envelope.data);
+		},
+	},
+
+	methods: {
+		checkOrderRequest(params: Doc) {
+			const ids = params.items.map((i: Doc) => i.productId);
+			if (new Set(ids).size !== ids.length)
+				throw unprocessable("List each product once, with its quantity", { fields: ["items"] });
+			if (params.paymentMethod === "card" && !params.paymentToken)
+				throw unprocessable("A card payment needs a paymentToken", { fields: ["paymentToken"] });
+			if (params.scheduledSlot) {
+				const problem = scheduledSlotProblem(params.scheduledSlot, new Date());
+				if (problem) throw unprocessable(problem, { fields: ["scheduledSlot"] });
+			}
+		},
+
+		/** What makes two requests "the same" for an Idempotency-Key (the token is left out: it may be re-issued). */
+		requestHash(params: Doc): string {
+			const { paymentToken: _t, ...rest } = params;
+			return crypto.createHash("sha256").update(JSON.stringify(rest)).digest("hex");
+		},
+
+		async replayOrNull(this: any, ctx: Ctx, key: string, hash: string) {
+			const existing = await this.findOneEntity({ idempotencyKey: key });
+			if (!existing) return null;
+			if (existing.requestHash !== hash)
+				throw new Errors.MoleculerClientError(
+					"This Idempotency-Key was used for a different order",
+					422,
+					"IDEMPOTENCY_KEY_REUSED",
+				);
+			ctx.meta.$statusCode = 200;
+			ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
+			return this.orderView(existing, ctx.meta.user!);
+		},
+
+		/** Reserve stock (authoritative prices come back with it), store the order, start the saga. */
+		async placeOrder(this: any, ctx: Ctx, key: string | undefined, hash: string) {
+			const p = ctx.params;
+			const orderId = newId();
+			const deliveryLocation = { lat: p.deliveryAddress.lat, lng: p.deliveryAddress.lng };
+			const reservation: Doc = await ctx.call("products.reserveStock", {
+				orderId,
+				supplierId: p.supplierId,
+				items: p.items.map((i: Doc) => ({ productId: i.productId, quantity: i.quantity })),
+				deliverTo: deliveryLocation,
+			});
+			let order: Doc;
+			try {
+				order = await this.insertEntity(ctx, this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash));
+			} catch (err: any) {
+				await ctx.call("products.releaseStock", { orderId }).catch((e: Error) => this.logger.error(e.message));
+				// Two retries with one key raced: the other one stored the order; answer with it.
+				if (key && err && err.code === 409) {
+					const replay = await this.replayOrNull(ctx, key, hash);
+					if (replay) return replay;
+				}
+				throw err;
+			}
+			await this.publishEvent("order.created", this.createdEventData(order, p.paymentToken), ctx);
+			return order;
+		},
+
+		newOrder(ctx: Ctx, orderId: string, reservation: Doc, deliveryLocation: Doc, key: string | undefined, hash: string) {
+			const p = ctx.params;
+			const me = ctx.meta.user!;
+			const lines = orderLines(reservation.products, p.items);
+			const totals = orderTotals(lines, reservation.distanceKm);
+			const now = nowIso();
+			const { lat: _lat, lng: _lng, ...addressText } = p.deliveryAddress;
+			return {
+				_id: orderId,
+				kind: "order",
+				customerId: me.id,
+				supplierId: p.supplierId,
+				supplierName: reservation.supplier.name,
+				items: lines,
+				totals,
+				totalCents: totals.totalCents,
+				distanceKm: Math.round(reservation.distanceKm * 100) / 100,
+				deliveryAddress: addressText,
+				deliveryLocation,
+				supplierLocation: reservation.supplier.location,
+				paymentMethod: p.paymentMethod,
+				paymentStatus: "none",
+				paymentId: null,
+				scheduledSlot: p.scheduledSlot || null,
+				status: "created",
+				history: [historyEntry("created", { id: me.id, role: me.role }, now)],
+				handoverCode: numericCode(4),
+				courierId: null,
+				refundedCents: 0,
+				...(key ? { idempotencyKey: key } : {}),
+				requestHash: hash,
+				sent: {},
+				createdAt: now,
+				updatedAt: now,
+			};
+		},
+
+		createdEventData(order: Doc, paymentToken?: string) {
+			return {
+				orderId: order._id,
+				customerId: order.customerId,
+				supplierId: order.supplierId,
+				totalCents: order.totalCents,
+				paymentMethod: order.paymentMethod,
+				items: order.items.map((l: Doc) => ({ productId: l.productId, type: l.type, quantity: l.quantity, exchange: l.exchange })),
+				deliveryLocation: order.deliveryLocation,
+				scheduledSlot: order.scheduledSlot,
+				paymentToken: paymentToken || null,
+			};
+		},
+
+		/**
+		 * Moves an order from the status it was read in to `to` (compare-and-set), appends the history
+		 * entry and runs the status's side effects. null when the order changed meanwhile.
+		 */
+		async transition(this: any, ctx: Ctx, order: Doc, to: OrderStatus, actor: Actor, extra: { reason?: string } = {}) {
+			const now = nowIso();
+			const set: Doc = { status: to, [timestampField(to)]: now, updatedAt: now };
+			if (to === "confirmed") set.promisedBy = promisedBy(now, order.scheduledSlot, this.settings.promiseMinutes);
+			if (to === "cancelled") {
+				set.cancelReason = extra.reason || null;
+				set.cancelledBy = actor.id;
+				set.wasPaid = order.paymentStatus === "captured";
+			}
+			const updated = await this.compareAndSet(
+				ctx,
+				{ _id: order._id, status: order.status },
+				{ $set: set, $push: { history: historyEntry(to, actor, now, extra) } },
+			);
+			if (updated) await this.afterTransition(ctx, updated);
+			return updated;
+		},
+
+		/** The side effects of reaching a status; each idempotent, so a retry finishes what a crash left. */
+		async afterTransition(this: any, ctx: Ctx, order: Doc) {
+			if (order.status === "cancelled") await ctx.call("products.releaseStock", { orderId: order._id });
+			if (order.status === "delivered") await ctx.call("products.commitStock", { orderId: order._id });
+			await this.publishOnce(ctx, order);
+		},
+
+		async publishOnce(this: any, ctx: Ctx, order: Doc) {
+			const status: OrderStatus = order.status;
+			if (status === "created" || (order.sent && order.sent[status])) return;
+			await this.publishEvent(`order.${status}`, this.statusEventData(order), ctx);
+			await this.compareAndSet(ctx, { _id: order._id }, { $set: { [`sent.${status}`]: true } });
+		},
+
+		statusEventData(order: Doc) {
+			const base = {
+				orderId: order._id,
+				customerId: order.customerId,
+				supplierId: order.supplierId,
+				courierId: order.courierId || null,
+				totalCents: order.totalCents,
+				paymentMethod: order.paymentMethod,
+			};
+			switch (order.status as OrderStatus) {
+				case "confirmed":
+					return {
+						...base,
+						cylinders: cylinderCount(order.items),
+						deliveryLocation: order.deliveryLocation,
+						supplierLocation: order.supplierLocation,
+						confirmedAt: order.confirmedAt,
+						promisedBy: order.promisedBy,
+					};
+				case "delivered":
+					return { ...base, confirmedAt: order.confirmedAt, deliveredAt: order.deliveredAt, promisedBy: order.promisedBy };
+				case "cancelled":
+					return { ...base, reason: order.cancelReason, cancelledBy: order.cancelledBy, wasPaid: !!order.wasPaid };
+				default:
+					return { ...base, inTransitAt: order.inTransitAt };
+			}
+		},
+
+		/** A saga step: move the order if it is still where the step expects it; finish side effects if already there. */
+		async moveBySaga(this: any, ctx: Ctx, orderId: string, to: OrderStatus, reason?: string): Promise<void> {
+			const order = await this.findEntity(orderId);
+			if (!order) {
+				this.logger.warn({ requestId: ctx.requestID, orderId }, `Saga step for an unknown order (${to})`);
+				return;
+			}
+			if (order.status === to) return this.afterTransition(ctx, order);
+			// Payment outcomes only move orders still waiting for them; e.g. a customer already cancelled it.
+			if (order.status !== "created") return;
+			const updated = await this.transition(ctx, order, to, SYSTEM, { reason });
+			if (!updated) return this.moveBySaga(ctx, orderId, to, reason);
+		},
+
+		/** Records the latest payment state on the order, never going back (a late "pending" after "captured"). */
+		async recordPayment(this: any, ctx: Ctx, orderId: string, paymentId: string, status: string) {
+			const lower = Object.keys(PAYMENT_RANK).filter((s) => PAYMENT_RANK[s] < (PAYMENT_RANK[status] ?? 0));
+			if (status === "failed") lower.push("pending");
+			await this.compareAndSet(
+				ctx,
+				{ _id: orderId, paymentStatus: { $in: lower } },
+				{ $set: { paymentStatus: status, paymentId, updatedAt: nowIso() } },
+			);
+		},
+
+		async assignCourier(this: any, ctx: Ctx, data: Doc) {
+			const { orderId, courierId, etaMinutes } = data;
+			const now = nowIso();
+			const order = await this.findEntity(orderId);
+			if (!order || order.courierId === courierId) return;
+			const entry = { ...historyEntry(order.status, SYSTEM, now, { note: "courier assigned" }), courierId };
+			const updated = await this.compareAndSet(
+				ctx,
+				{ _id: orderId, courierId: order.courierId, status: { $in: ["created", "confirmed"] } },
+				{
+					$set: { courierId, assignedAt: now, etaMinutes: etaMinutes ?? null, updatedAt: now },
+					$push: { history: entry },
+				},
+			);
+			if (!updated) this.logger.warn({ requestId: ctx.requestID, orderId }, "courier.assigned ignored: order moved on");
+		},
+
+		listQuery(me: AuthUser, p: Doc): Doc {
+			const query: Doc = { kind: "order" };
+			if (me.role === "customer") query.customerId = me.id;
+			else if (me.role === "supplier") query.supplierId = me.id;
+			else if (me.role === "courier") query.courierId = me.id;
+			if (me.role === "admin" || me.role === "courier") {
+				if (p.supplierId) query.supplierId = p.supplierId;
+			}
+			if (me.role === "admin" || me.role === "supplier") {
+				if (p.customerId) query.customerId = p.customerId;
+			}
+			if (p.status) query.status = p.status;
+			if (p.from || p.to) {
+				query.createdAt = {};
+				if (p.from) query.createdAt.$gte = new Date(p.from).toISOString();
+				if (p.to) query.createdAt.$lte = new Date(p.to).toISOString();
+			}
+			return query;
+		},
+
+		isParty(order: Doc, me: AuthUser): boolean {
+			if (me.role === "admin") return true;
+			if (me.role === "customer") return order.customerId === me.id;
+			if (me.role === "supplier") return order.supplierId === me.id;
+			if (me.role === "courier") return !!order.courierId && order.courierId === me.id;
+			return false;
+		},
+
+		async visibleOrderOr404(this: any, ctx: Ctx, orderId: string): Promise<Doc> {
+			const order = await this.findEntity(orderId);
+			if (!order || order.kind !== "order") throw notFound("order", orderId);
+			if (!this.isParty(order, ctx.meta.user!)) throw forbidden("This is not your order");
+			return order;
+		},
+
+		/** The handover code is for the customer to give the courier: only they (and admins) see it. */
+		orderView(this: any, order: Doc, me: AuthUser): Doc {
+			const hidden = [...ALWAYS_HIDDEN];
+			if (!(me.role === "admin" || (me.role === "customer" && order.customerId === me.id))) hidden.push("handoverCode");
+			return this.toPublic(order, hidden);
+		},
+
+		/** Live courier position and ETA, when a courier is on it; null if couriers is absent or slow. */
+		async courierPosition(this: any, ctx: Ctx, order: Doc) {
+			if (!order.courierId || !["confirmed", "in_transit"].includes(order.status)) return null;
+			if (!this.broker.registry.hasService("couriers")) return null;
+			try {
+				return await ctx.call(
+					"couriers.eta",
+					{ courierId: order.courierId, to: order.deliveryLocation },
+					{ timeout: this.settings.etaTimeoutMs, retries: 0 },
+				);
+			} catch (err: any) {
+				this.logger.warn({ requestId: ctx.requestID, orderId: order._id }, `couriers.eta unavailable: ${err.message}`);
+				return null;
+			}
+		},
+	},
+
+	created(this: any) {
+		this.settings.promiseMinutes = Number(process.env.ORDER_PROMISE_MINUTES || 60);
+		this.settings.etaTimeoutMs = Number(process.env.ORDER_ETA_TIMEOUT_MS || 500);
+	},
+};
+
+export = OrdersService;
