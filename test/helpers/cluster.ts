@@ -11,6 +11,7 @@
  * file under the cluster's tmp dir; `clusterTest` prints the tail of every node's log when a test fails.
  */
 import { ChildProcess, spawn } from "child_process";
+import { ServiceBroker } from "moleculer";
 import crypto from "crypto";
 import fs from "fs";
 import net from "net";
@@ -115,6 +116,7 @@ export class Cluster {
 	readonly dir: string;
 	readonly nodes = new Map<string, ClusterNode>();
 	readonly sharedEnv: Record<string, string>;
+	private clients: ServiceBroker[] = [];
 
 	constructor(readonly opts: ClusterOptions = {}) {
 		this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `gasrapido-${this.namespace}-`));
@@ -281,8 +283,31 @@ export class Cluster {
 			process.stderr.write(`\n----- ${name} (${this.node(name).logFile}) last ${lines} lines -----\n${this.tail(name, lines)}\n`);
 	}
 
+	/**
+	 * A broker in the test process that joins the cluster (no services of its own unless given), for
+	 * internal actions (`call(..., { nodeID })`) and for watching events as a caller sees them.
+	 */
+	async clientBroker(services: any[] = []): Promise<ServiceBroker> {
+		const broker = new ServiceBroker({
+			namespace: this.namespace,
+			nodeID: `tester-${this.clients.length}-${this.namespace}`,
+			transporter: this.sharedEnv.TRANSPORTER,
+			serializer: "JSON",
+			logger: false,
+			heartbeatInterval: 2,
+			heartbeatTimeout: 6,
+			requestTimeout: 10_000,
+		});
+		for (const schema of services) broker.createService(schema);
+		await broker.start();
+		this.clients.push(broker);
+		return broker;
+	}
+
 	/** Stops every node (SIGTERM, then SIGKILL after a grace period) and drops the namespace's streams. */
 	async stopAll(): Promise<void> {
+		await Promise.all(this.clients.map((broker) => broker.stop().catch(() => undefined)));
+		this.clients = [];
 		await Promise.all([...this.nodes.keys()].map((name) => this.kill(name, "SIGTERM", 3000)));
 		await this.dropStreams();
 	}
