@@ -114,11 +114,10 @@ const OrdersService: ServiceSchema = {
 				this.checkOrderRequest(ctx.params);
 				const key = ctx.meta.idempotencyKey ? `${ctx.meta.user!.id}:${ctx.meta.idempotencyKey}` : undefined;
 				const hash = this.requestHash(ctx.params);
-				if (key) {
-					const replay = await this.replayOrNull(ctx, key, hash);
-					if (replay) return replay;
-				}
-				const order = await this.placeOrder(ctx, key, hash);
+				const earlier = key ? await this.orderForKey(key, hash) : null;
+				if (earlier) return this.replay(ctx, earlier);
+				const { order, replayed } = await this.placeOrder(ctx, key, hash);
+				if (replayed) return this.replay(ctx, order);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/orders/${order._id}`;
 				return this.orderView(order, ctx.meta.user!);
@@ -258,22 +257,26 @@ const OrdersService: ServiceSchema = {
 			return crypto.createHash("sha256").update(JSON.stringify(rest)).digest("hex");
 		},
 
-		async replayOrNull(this: any, ctx: Ctx, key: string, hash: string) {
+		/** The order an earlier request with this Idempotency-Key created (422 if that request was different). */
+		async orderForKey(this: any, key: string, hash: string): Promise<Doc | null> {
 			const existing = await this.findOneEntity({ idempotencyKey: key });
-			if (!existing) return null;
-			if (existing.requestHash !== hash)
+			if (existing && existing.requestHash !== hash)
 				throw new Errors.MoleculerClientError(
 					"This Idempotency-Key was used for a different order",
 					422,
 					"IDEMPOTENCY_KEY_REUSED",
 				);
+			return existing;
+		},
+
+		replay(this: any, ctx: Ctx, order: Doc) {
 			ctx.meta.$statusCode = 200;
 			ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
-			return this.orderView(existing, ctx.meta.user!);
+			return this.orderView(order, ctx.meta.user!);
 		},
 
 		/** Reserve stock (authoritative prices come back with it), store the order, start the saga. */
-		async placeOrder(this: any, ctx: Ctx, key: string | undefined, hash: string) {
+		async placeOrder(this: any, ctx: Ctx, key: string | undefined, hash: string): Promise<{ order: Doc; replayed: boolean }> {
 			const p = ctx.params;
 			const orderId = newId();
 			const deliveryLocation = { lat: p.deliveryAddress.lat, lng: p.deliveryAddress.lng };
@@ -289,14 +292,12 @@ const OrdersService: ServiceSchema = {
 			} catch (err: any) {
 				await ctx.call("products.releaseStock", { orderId }).catch((e: Error) => this.logger.error(e.message));
 				// Two retries with one key raced: the other one stored the order; answer with it.
-				if (key && err && err.code === 409) {
-					const replay = await this.replayOrNull(ctx, key, hash);
-					if (replay) return replay;
-				}
+				const winner = key && err && err.code === 409 ? await this.orderForKey(key, hash) : null;
+				if (winner) return { order: winner, replayed: true };
 				throw err;
 			}
 			await this.publishEvent("order.created", this.createdEventData(order, p.paymentToken), ctx);
-			return order;
+			return { order, replayed: false };
 		},
 
 		newOrder(ctx: Ctx, orderId: string, reservation: Doc, deliveryLocation: Doc, key: string | undefined, hash: string) {
