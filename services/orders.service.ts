@@ -454,7 +454,10 @@ const OrdersService: ServiceSchema = {
 					$push: { history: entry },
 				},
 			);
-			if (!updated) this.logger.warn({ requestId: ctx.requestID, orderId }, "courier.assigned ignored: order moved on");
+			if (updated) return;
+			const current = await this.findEntity(orderId);
+			if (current && current.courierId !== courierId)
+				this.logger.warn({ requestId: ctx.requestID, orderId }, `courier.assigned ignored: order is ${current.status}`);
 		},
 
 		listQuery(me: AuthUser, p: Doc): Doc {
