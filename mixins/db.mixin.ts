@@ -67,9 +67,7 @@ function isUniqueViolation(err: any): boolean {
 }
 
 export function DbMixin(opts: DbMixinOptions): Partial<ServiceSchema> {
-	const cfg = config();
 	const indexes = opts.indexes || [];
-	const useMongo = !!cfg.mongoUri;
 	const schema: Record<string, any> = {
 		mixins: [DbService],
 		settings: { idField: "id" },
@@ -84,6 +82,29 @@ export function DbMixin(opts: DbMixinOptions): Partial<ServiceSchema> {
 			update: false,
 			remove: false,
 		} as any,
+		/**
+		 * The store is chosen when the service is created (not when this file is imported), so each
+		 * broker gets its own adapter and the environment of that moment decides Mongo or NeDB.
+		 */
+		merged(this: any, merged: any) {
+			const cfg = config();
+			const store = cfg.mongoUri
+				? mongoStore(cfg.mongoUri, opts.collection, indexes)
+				: nedbStore(cfg, opts.collection, indexes);
+			const ownAfterConnected = merged.afterConnected;
+			if (store.schema.stopped) {
+				merged.stopped = [].concat(merged.stopped || [], store.schema.stopped);
+				delete store.schema.stopped;
+			}
+			Object.assign(merged, store.schema);
+			if (ownAfterConnected && store.schema.afterConnected) {
+				merged.afterConnected = async function (this: any) {
+					await store.schema.afterConnected.call(this);
+					await ownAfterConnected.call(this);
+				};
+			}
+			merged.methods = { ...merged.methods, ...store.methods };
+		},
 		methods: {
 			async insertEntity(ctx: Context | null, doc: Doc): Promise<Doc> {
 				const toInsert = { _id: newId(), ...doc };
@@ -161,49 +182,68 @@ export function DbMixin(opts: DbMixinOptions): Partial<ServiceSchema> {
 			},
 		},
 	};
-
-	if (useMongo) {
-		schema.adapter = new (PerServiceMongooseAdapter as any)(cfg.mongoUri, { serverSelectionTimeoutMS: 5000 });
-		schema.schema = mongoSchema(indexes);
-		schema.modelName = opts.collection;
-		schema.methods.openEventLedger = async function (this: any) {
-			this.eventLedger = this.adapter.conn.collection("processed_events");
-		};
-		schema.methods.eventLedgerFind = function (this: any, id: string) {
-			return this.eventLedger.findOne({ _id: id });
-		};
-		schema.methods.eventLedgerInsert = function (this: any, id: string) {
-			return this.eventLedger.insertOne({ _id: id, at: new Date() });
-		};
-		schema.methods.storeIsUp = function (this: any) {
-			return this.adapter.conn && this.adapter.conn.readyState === 1;
-		};
-	} else {
-		const file = (name: string) => (cfg.inMemoryStore ? undefined : path.resolve(cfg.dataDir, `${name}.db`));
-		if (!cfg.inMemoryStore) fs.mkdirSync(path.resolve(cfg.dataDir), { recursive: true });
-		const datastore = new Datastore({ filename: file(opts.collection), autoload: false });
-		schema.adapter = new DbService.MemoryAdapter(datastore as any);
-		schema.afterConnected = async function (this: any) {
-			for (const index of indexes) {
-				for (const fieldName of Object.keys(index.fields)) {
-					await this.adapter.db.ensureIndex({ fieldName, unique: !!index.unique, sparse: !!index.sparse });
-				}
-			}
-			if (!cfg.inMemoryStore) this.adapter.db.persistence.setAutocompactionInterval(5 * 60_000);
-		};
-		schema.methods.openEventLedger = async function (this: any) {
-			this.eventLedger = new Datastore({ filename: file(`${opts.collection}.processed-events`) });
-			await this.eventLedger.loadDatabaseAsync();
-		};
-		schema.methods.eventLedgerFind = function (this: any, id: string) {
-			return this.eventLedger.findOneAsync({ _id: id });
-		};
-		schema.methods.eventLedgerInsert = function (this: any, id: string) {
-			return this.eventLedger.insertAsync({ _id: id, at: new Date().toISOString() });
-		};
-		schema.methods.storeIsUp = function (this: any) {
-			return !!this.adapter.db;
-		};
-	}
 	return schema as Partial<ServiceSchema>;
+}
+
+type StoreParts = { schema: Record<string, any>; methods: Record<string, (...args: any[]) => any> };
+
+function mongoStore(uri: string, collection: string, indexes: IndexSpec[]): StoreParts {
+	return {
+		schema: {
+			adapter: new (PerServiceMongooseAdapter as any)(uri, { serverSelectionTimeoutMS: 5000 }),
+			schema: mongoSchema(indexes),
+			modelName: collection,
+		},
+		methods: {
+			async openEventLedger(this: any) {
+				this.eventLedger = this.adapter.conn.collection("processed_events");
+			},
+			eventLedgerFind(this: any, id: string) {
+				return this.eventLedger.findOne({ _id: id });
+			},
+			eventLedgerInsert(this: any, id: string) {
+				return this.eventLedger.insertOne({ _id: id, at: new Date() });
+			},
+			storeIsUp(this: any) {
+				return !!this.adapter.conn && this.adapter.conn.readyState === 1;
+			},
+		},
+	};
+}
+
+function nedbStore(cfg: ReturnType<typeof config>, collection: string, indexes: IndexSpec[]): StoreParts {
+	const file = (name: string) => (cfg.inMemoryStore ? undefined : path.resolve(cfg.dataDir, `${name}.db`));
+	if (!cfg.inMemoryStore) fs.mkdirSync(path.resolve(cfg.dataDir), { recursive: true });
+	const datastore = new Datastore({ filename: file(collection), autoload: false });
+	return {
+		schema: {
+			adapter: new DbService.MemoryAdapter(datastore as any),
+			async afterConnected(this: any) {
+				for (const index of indexes) {
+					for (const fieldName of Object.keys(index.fields)) {
+						await this.adapter.db.ensureIndex({ fieldName, unique: !!index.unique, sparse: !!index.sparse });
+					}
+				}
+				if (!cfg.inMemoryStore) this.adapter.db.setAutocompactionInterval(5 * 60_000);
+			},
+			stopped(this: any) {
+				if (this.adapter.db && this.adapter.db.stopAutocompaction) this.adapter.db.stopAutocompaction();
+			},
+		},
+		methods: {
+			async openEventLedger(this: any) {
+				this.eventLedger = new Datastore({ filename: file(`${collection}.processed-events`) });
+				await this.eventLedger.loadDatabaseAsync();
+			},
+			eventLedgerFind(this: any, id: string) {
+				return this.eventLedger.findOneAsync({ _id: id });
+			},
+			eventLedgerInsert(this: any, id: string) {
+				return this.eventLedger.insertAsync({ _id: id, at: new Date().toISOString() });
+			},
+			storeIsUp(this: any) {
+				return !!this.adapter.db;
+			},
+		},
+	};
 }

@@ -71,8 +71,23 @@ const ApiService: ServiceSchema = {
 	name: "api",
 	mixins: [ApiGateway],
 
+	/** Port, body limit and rate limit are read when the service is created (not when this file is imported). */
+	merged(this: any, schema: any) {
+		const cfg = config();
+		const route = schema.settings.routes[0];
+		schema.settings.port = cfg.port;
+		route.bodyParsers.json.limit = cfg.bodyLimit;
+		route.rateLimit = {
+			window: cfg.rateLimitWindowMs,
+			limit: cfg.rateLimitMax,
+			headers: true,
+			key: rateLimitKey,
+			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis) } : {}),
+		};
+	},
+
 	settings: {
-		port: config().port,
+		port: 3000,
 		ip: "0.0.0.0",
 		rest: "/",
 		use: [],
@@ -95,14 +110,8 @@ const ApiService: ServiceSchema = {
 				mappingPolicy: "restrict",
 				authentication: true,
 				authorization: true,
-				bodyParsers: { json: { limit: config().bodyLimit, strict: true }, urlencoded: false },
-				rateLimit: {
-					window: config().rateLimitWindowMs,
-					limit: config().rateLimitMax,
-					headers: true,
-					key: rateLimitKey,
-					...(config().rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(config().rateLimitRedis) } : {}),
-				},
+				bodyParsers: { json: { limit: "100kb", strict: true }, urlencoded: false },
+				rateLimit: null,
 				onBeforeCall(ctx: Context<any, any>, route: any, req: any) {
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;

@@ -7,7 +7,8 @@ import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
 import { AuthUser, issueToken, ROLES } from "../lib/auth";
 import { config } from "../lib/config";
-import { conflict, forbidden, notFound, unauthorized } from "../lib/errors";
+import { secret } from "../lib/secrets";
+import { conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/errors";
 import { nowIso, secureCode } from "../lib/ids";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords";
 import { newTotpSecret, totpUri, verifyTotp } from "../lib/totp";
@@ -68,25 +69,12 @@ const UsersService: ServiceSchema = {
 			params: { email, password, ...profileFields, inviteCode: { type: "string", min: 16, max: 64, optional: true } },
 			async handler(this: any, ctx: Ctx) {
 				const { inviteCode, password: plain, ...profile } = ctx.params;
-				if (!inviteCode) return this.createUser(ctx, { ...profile, role: "customer", status: "active" }, plain);
-				const invite: any = await ctx.call("invitations.claim", { code: inviteCode, email: profile.email });
-				try {
-					return await this.createUser(
-						ctx,
-						{
-							...profile,
-							role: invite.role,
-							status: "pending_verification",
-							inviteId: invite.id,
-							supplierId: invite.supplierId || null,
-							invitedBy: invite.invitedBy,
-						},
-						plain,
-					);
-				} catch (err) {
-					await ctx.call("invitations.releaseClaim", { id: invite.id }).catch(() => undefined);
-					throw err;
-				}
+				const created = inviteCode
+					? await this.registerInvited(ctx, inviteCode, profile, plain)
+					: await this.createUser(ctx, { ...profile, role: "customer", status: "active" }, plain);
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/users/${created.id}`;
+				return created;
 			},
 		},
 
@@ -181,6 +169,7 @@ const UsersService: ServiceSchema = {
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { id, ...changes } = ctx.params;
+				if (Object.keys(changes).length === 0) throw unprocessable("Nothing to change");
 				if (!canEditUser(ctx.meta.user!, id, Object.keys(changes)))
 					throw forbidden("You may not change these fields of this user");
 				const user = await this.getEntityOr404(id, "user");
@@ -319,6 +308,28 @@ const UsersService: ServiceSchema = {
 	} as any,
 
 	methods: {
+		/** Claims the invite first (a racing second registration gets 409), releases it if creation fails. */
+		async registerInvited(this: any, ctx: Ctx, inviteCode: string, profile: Record<string, any>, plain: string) {
+			const invite: any = await ctx.call("invitations.claim", { code: inviteCode, email: profile.email });
+			try {
+				return await this.createUser(
+					ctx,
+					{
+						...profile,
+						role: invite.role,
+						status: "pending_verification",
+						inviteId: invite.id,
+						supplierId: invite.supplierId || null,
+						invitedBy: invite.invitedBy,
+					},
+					plain,
+				);
+			} catch (err) {
+				await ctx.call("invitations.releaseClaim", { id: invite.id }).catch(() => undefined);
+				throw err;
+			}
+		},
+
 		async createUser(this: any, ctx: Ctx, fields: Record<string, any>, plainPassword: string) {
 			const emailNorm = normalizeEmail(fields.email);
 			if (await this.findOneEntity({ email: emailNorm }))
@@ -405,6 +416,8 @@ const UsersService: ServiceSchema = {
 	},
 
 	started(this: any) {
+		// Resolve the signing secret now, so a generated dev secret is announced at start.
+		secret("JWT_SECRET", (msg) => this.logger.warn(msg));
 		// After the whole broker is up, so that user.created reaches every consumer.
 		this.broker
 			.whenEventsReady()
