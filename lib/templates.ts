@@ -271,10 +271,11 @@ export function plannedMessages(
 		case "refund.processed":
 			return plan("refund_processed", user(d.customerId), CUSTOMER_CHANNELS, { ref, amountCents: d.amountCents });
 		case "inventory.updated":
-			if (!d.lowStock || !["reserved", "committed"].includes(d.reason)) return [];
+			if (!d.lowStock || d.reason !== "reserved") return [];
 			return plan("low_stock", user(d.supplierId), WORK_CHANNELS, {
 				product: d.productName || d.type || d.productId,
-				available: typeof d.stock === "number" ? d.stock - (d.reserved || 0) : "?",
+				// `stock` is what can still be ordered (reservations are already taken out of it).
+				available: typeof d.stock === "number" ? d.stock : "?",
 				threshold: d.lowStockThreshold ?? "?",
 			});
 		case "invitation.created":

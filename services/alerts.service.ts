@@ -288,7 +288,7 @@ const AlertsService: ServiceSchema = {
 				await this.raiseAlert(ctx, {
 					rule: "low_stock",
 					subject: d.productId,
-					summary: `Low stock: product ${d.productId} has ${d.stock - (d.reserved || 0)} available (threshold ${d.lowStockThreshold})`,
+					summary: `Low stock: product ${d.productId} has ${d.stock} available (threshold ${d.lowStockThreshold})`,
 					details: { productId: d.productId, supplierId: d.supplierId, stock: d.stock, reserved: d.reserved },
 				});
 			} else await this.autoResolve(ctx, dedupKey("low_stock", d.productId), "stock is above its threshold again");

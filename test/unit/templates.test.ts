@@ -46,7 +46,7 @@ describe("templates", () => {
 		const low = { productId: "p", supplierId: "s", stock: 4, reserved: 1, lowStock: true, lowStockThreshold: 5 };
 		const [msg] = plannedMessages({ type: "inventory.updated", data: { ...low, reason: "reserved" } }, opts);
 		expect(msg.template).toBe("low_stock");
-		expect(render("low_stock", "en", msg.vars).body).toContain("3 units of p left (threshold 5)");
+		expect(render("low_stock", "en", msg.vars).body).toContain("4 units of p left (threshold 5)");
 		expect(plannedMessages({ type: "inventory.updated", data: { ...low, reason: "restocked" } }, opts)).toEqual([]);
 		expect(plannedMessages({ type: "inventory.updated", data: { ...low, lowStock: false, reason: "reserved" } }, opts)).toEqual([]);
 	});
