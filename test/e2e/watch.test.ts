@@ -122,7 +122,7 @@ describe("watching real marketplace flows", () => {
 		expect(await waitFor(async () => (await templatesIn(courier.token)).includes("new_assignment"))).toBe(true);
 
 		const mail = await waitFor(() => mails.find((x) => x.to.includes(customer.email) && x.raw.includes(confirmedMsg.subject)));
-		expect(mail.raw).toContain(`Subject: ${confirmedMsg.subject}`);
+		expect(mail!.raw).toContain(`Subject: ${confirmedMsg.subject}`);
 	});
 
 	test("the delivered order shows in the supplier's figures and reports", async () => {
