@@ -1,6 +1,6 @@
 /**
- * Real multi-process clusters for tests: each node is moleculer-runner on the compiled dist/ (as
- * `node scripts/start.js` runs it; dist/ is built once by test/global-setup.ts) with its own ports, all nodes sharing a
+ * Real multi-process clusters for tests: each node is `node scripts/start.js` (moleculer-runner on
+ * the compiled dist/, built by test/global-setup.ts and again here if a source changed since) with its own ports, all nodes sharing a
  * random NAMESPACE, JWT secret and documents key, talking over NATS.
  *
  *   const cluster = await startCluster([{ name: "gateway", services: ["api"] }, { name: "onboarding", services: ["users"] }]);
@@ -19,22 +19,13 @@ import os from "os";
 import path from "path";
 import { DEAD_LETTER_TOPIC, TOPICS } from "../../lib/events";
 import { channelName } from "../../mixins/events.mixin";
+import { buildDistIfNeeded } from "../global-setup";
 import { ADMIN } from "./broker";
 import { INFRA } from "./infra";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
-/**
- * What scripts/start.js runs once dist/ is built. The harness calls the runner directly because
- * test/global-setup.ts has built dist/ already: with start.js every node would rebuild (all at
- * once) whenever a source file changed after the global setup.
- */
-const RUNNER_ARGS = [
-	path.join(ROOT, "node_modules", "moleculer", "bin", "moleculer-runner.js"),
-	"--config",
-	path.join(ROOT, "dist", "moleculer.config.js"),
-];
-const SERVICE_DIR = path.join(ROOT, "dist", "services");
+const START_SCRIPT = path.join(ROOT, "scripts", "start.js");
 const READY_TIMEOUT_MS = Number(process.env.CLUSTER_READY_TIMEOUT_MS || 30_000);
 /** moleculer-web rebuilds its aliases this long (its debounceTime, with margin) after services change. */
 const ALIAS_SETTLE_MS = 300;
@@ -152,6 +143,8 @@ export class Cluster {
 
 	/** Adds nodes and waits until every one of them is ready. */
 	async add(specs: NodeSpec[]): Promise<void> {
+		// built here, once, so that the nodes' start.js never builds (all at once) after a source changed
+		buildDistIfNeeded();
 		if (this.nodes.size === 0 && this.opts.ensureStreams !== false) await this.ensureStreams();
 		const all = [...this.nodes.values()].map((n) => n.spec).concat(specs);
 		const prepared = await Promise.all(specs.map((spec) => this.prepare(spec, all)));
@@ -169,7 +162,6 @@ export class Cluster {
 		const env: Record<string, string> = {
 			...this.sharedEnv,
 			NODE_ID: nodeID,
-			SERVICEDIR: SERVICE_DIR,
 			SERVICES: spec.services.map(serviceEntry).join(","),
 			HEALTH_PORT: String(healthPort),
 			PORT: String(port || 0),
@@ -193,7 +185,7 @@ export class Cluster {
 
 	private launch(node: ClusterNode): void {
 		const file = fs.createWriteStream(node.logFile, { flags: "a" });
-		const child = spawn(process.execPath, RUNNER_ARGS, {
+		const child = spawn(process.execPath, [START_SCRIPT], {
 			cwd: ROOT,
 			env: { ...process.env, ...node.env },
 			stdio: ["ignore", "pipe", "pipe"],
