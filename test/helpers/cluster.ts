@@ -378,13 +378,18 @@ export function clusterTest(getCluster: () => Cluster | undefined) {
 }
 
 /** Polls fn until it returns a truthy value (or throws its last error after timeoutMs). */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
+type Falsy = false | null | undefined | 0 | "";
+export async function eventually<T>(
+	fn: () => T | Falsy | Promise<T | Falsy>,
+	timeoutMs = 10_000,
+	intervalMs = 100,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	let last: any;
 	for (;;) {
 		try {
 			const value = await fn();
-			if (value) return value;
+			if (value) return value as T;
 			last = undefined;
 		} catch (err) {
 			last = err;
