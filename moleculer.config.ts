@@ -169,15 +169,16 @@ function brokerOptions(): BrokerOptions {
 		// Calls that outlive this fail with RequestTimeoutError (the gateway answers 504).
 		requestTimeout: cfg.requestTimeoutMs,
 
-		// Retry only what is safe to retry (transport and node failures are retryable; business errors
-		// are not), with exponential backoff so a restarting node is not hammered.
+		// Retry only what is safe to retry (a node that vanished or refused; never business errors or
+		// timeouts), with exponential backoff so a restarting node is not hammered.
 		retryPolicy: {
 			enabled: true,
 			retries: 3,
 			delay: 100,
 			maxDelay: 2000,
 			factor: 2,
-			check: (err: any) => err && !!err.retryable,
+			// A timed-out call may still complete on its node: retrying it could do a write twice.
+			check: (err: any) => err && !!err.retryable && err.name !== "RequestTimeoutError",
 		},
 
 		// Heartbeats find dead nodes quickly; a kill -9'd node drops out of the registry in seconds.

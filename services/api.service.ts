@@ -140,6 +140,10 @@ const ApiService: ServiceSchema = {
 	},
 
 	actions: {
+		// The gateway's own entry action must not be retried as a whole: the calls it makes are
+		// retried by the broker's policy already, and re-running a whole HTTP request would repeat
+		// its side effects (and answer 404 once the request's stream has been consumed).
+		rest: { retryPolicy: { enabled: false } },
 		live: {
 			rest: "GET /health/live",
 			auth: "public",
