@@ -344,9 +344,18 @@ const NotificationsService: ServiceSchema = {
 
 		/** Pending messages whose time has come (after a restart, or a missed timer). */
 		async deliverDue(this: any) {
+			await this.reclaimAbandoned();
 			const due = await this.findEntities({ query: { status: "pending", nextAttemptAt: { $lte: nowIso() } }, limit: 100 });
 			for (const n of due) await this.attemptDelivery(n._id);
 			return { attempted: due.length };
+		},
+
+		/** A message claimed by an instance that died while sending goes back to pending. */
+		async reclaimAbandoned(this: any) {
+			const before = new Date(Date.now() - this.claimTimeoutMs).toISOString();
+			const stuck = await this.findEntities({ query: { status: "sending", claimedAt: { $lt: before } }, limit: 100 });
+			for (const n of stuck)
+				await this.compareAndSet(null, { _id: n._id, status: "sending", claimedAt: n.claimedAt }, { $set: { status: "pending" } });
 		},
 
 		publicNotification(this: any, n: Doc) {
@@ -364,6 +373,8 @@ const NotificationsService: ServiceSchema = {
 		this.publicUrl = process.env.PUBLIC_URL || "http://localhost:3000";
 		this.maxAttempts = envNumber("NOTIFY_MAX_ATTEMPTS", 5);
 		this.retryBaseMs = envNumber("NOTIFY_RETRY_BASE_MS", 30_000);
+		// Longer than any sender's timeout (10 s), so a slow send is never taken for a dead one.
+		this.claimTimeoutMs = envNumber("NOTIFY_CLAIM_TIMEOUT_MS", 2 * 60_000);
 		this.senders = sendersFromConfig({
 			smtpUrl: cfg.smtpUrl,
 			mailFrom: process.env.MAIL_FROM || "GasRápido <no-reply@gasrapido.local>",

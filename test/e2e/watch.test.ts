@@ -6,7 +6,7 @@
  */
 import { SMTPServer } from "smtp-server";
 import { AddressInfo } from "net";
-import { CARDS, createProduct, createSupplier, login, Market, MARKET_SERVICES, orderBody, startMarket, waitForStatus } from "../helpers/market";
+import { adminToken, CARDS, createProduct, createSupplier, login, Market, MARKET_SERVICES, orderBody, startMarket, waitForStatus } from "../helpers/market";
 import { ADMIN, waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/events";
@@ -71,9 +71,9 @@ describe("watching real marketplace flows", () => {
 		const port = (smtp.server.address() as AddressInfo).port;
 		m = await startMarket(
 			{ SMTP_URL: `smtp://127.0.0.1:${port}`, NOTIFY_RETRY_BASE_MS: "20", DISPATCH_RETRY_MS: "60000", DISPATCH_ALERT_AFTER_MS: "600000" },
-			[...MARKET_SERVICES, "couriers", "notifications", "analytics", "alerts"],
+			[...MARKET_SERVICES, "couriers", "invitations", "notifications", "analytics", "alerts"],
 		);
-		admin = await login(m.api, ADMIN.email, ADMIN.password);
+		admin = await adminToken(m.api);
 		supplier = await createSupplier(m, { location: SAO_PAULO, deliveryRadiusKm: 10 });
 		product = await createProduct(m, supplier.token, { stock: 4, lowStockThreshold: 2, priceCents: 11000 });
 
@@ -98,6 +98,16 @@ describe("watching real marketplace flows", () => {
 	afterAll(async () => {
 		await m.stop();
 		await new Promise((resolve) => smtp.close(() => resolve(null)));
+	});
+
+	test("an invitee receives the invitation link by e-mail", async () => {
+		const res = await m.api.post("/api/invites", { email: "newcourier@example.com", role: "courier", message: "Bem-vindo!" }, { token: admin });
+		expect(res.status).toBe(201);
+		const invite = m.events.ofType("invitation.created").find((e) => e.data.inviteId === res.body.id);
+		const mail = await waitFor(() => mails.find((x) => x.to.includes("newcourier@example.com")));
+		const text = mail.raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+		expect(text).toContain(`http://localhost:3000/#/register?invite=${invite.data.code}`);
+		expect(text).toContain("como entregador");
 	});
 
 	test("an order delivered end to end: everyone is told, in their language and by e-mail", async () => {
