@@ -105,7 +105,7 @@ describe("watching real marketplace flows", () => {
 		expect(res.status).toBe(201);
 		const invite = m.events.ofType("invitation.created").find((e) => e.data.inviteId === res.body.id);
 		const mail = await waitFor(() => mails.find((x) => x.to.includes("newcourier@example.com")));
-		const text = mail.raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+		const text = mail!.raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 		expect(text).toContain(`http://localhost:3000/#/register?invite=${invite.data.code}`);
 		expect(text).toContain("como entregador");
 	});
