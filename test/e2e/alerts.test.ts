@@ -58,7 +58,7 @@ describe("alerts", () => {
 		broker = await startBroker({
 			services: ["api", "users", "notifications", "alerts"],
 			extraServices: [probe as any, flaky as any, recorder.schema],
-			env: { EVENT_MAX_ATTEMPTS: "2", EVENT_RETRY_BASE_MS: "5" },
+			env: { EVENT_MAX_ATTEMPTS: "2", EVENT_RETRY_BASE_MS: "5", ALERT_ESCALATION_CHECK_MS: "50" },
 		});
 		api = client(gatewayUrl(broker));
 		adminToken = (await waitFor(() => api.post("/api/auth/login", ADMIN).then((r) => r.body.token))) as string;
@@ -236,5 +236,17 @@ describe("alerts", () => {
 		await new Promise((r) => setTimeout(r, 300));
 		expect(await snapshot()).toEqual(before);
 		expect(recorder.ofType("alert.triggered").length).toBe(triggeredBefore);
+	});
+
+	test("the escalation timer escalates on its own when the policy's delays are short", async () => {
+		const rule = await api.put("/api/alerts/rules/manual", { escalationMinutes: [0.002, 0.002] }, { token: adminToken });
+		expect(rule.status).toBe(200);
+		const raised = await api.post("/api/alerts", { summary: "Disk filling up", key: "disk" }, { token: adminToken });
+		expect(raised.status).toBe(201);
+		const top = await waitFor(async () => {
+			const a = (await api.get(`/api/alerts/${raised.body.id}`, { token: adminToken })).body;
+			return a.level === 3 && a;
+		}, 3000);
+		expect(top.history.map((h: any) => h.action)).toEqual(["triggered", "escalated", "escalated"]);
 	});
 });
