@@ -180,7 +180,7 @@ const OrdersService: ServiceSchema = {
 			visibility: "public",
 			params: { orderIds: { type: "array", min: 1, max: 1000, items: id } },
 			async handler(this: any, ctx: Ctx) {
-				const orders = await this.findEntities({ query: { _id: { $in: ctx.params.orderIds } } });
+				const orders = await this.findEntities({ query: { _id: { $in: ctx.params.orderIds }, kind: "order" } });
 				return orders.map((o: Doc) => ({
 					orderId: o._id,
 					status: o.status,
@@ -202,7 +202,7 @@ const OrdersService: ServiceSchema = {
 			params: { since: isoTime, limit: { type: "number", integer: true, min: 1, max: 5000, default: 1000 } },
 			async handler(this: any, ctx: Ctx) {
 				const orders = await this.findEntities({
-					query: { updatedAt: { $gte: ctx.params.since } },
+					query: { kind: "order", updatedAt: { $gte: ctx.params.since } },
 					sort: ["updatedAt"],
 					limit: ctx.params.limit,
 				});
@@ -226,7 +226,7 @@ const OrdersService: ServiceSchema = {
 			const { orderId, amountCents, fullyRefunded } = envelope.data;
 			await this.compareAndSet(
 				ctx,
-				{ _id: orderId },
+				{ _id: orderId, kind: "order" },
 				{
 					$inc: { refundedCents: amountCents || 0 },
 					$set: { updatedAt: nowIso(), ...(fullyRefunded ? { paymentStatus: "refunded" } : {}) },
@@ -235,6 +235,17 @@ const OrdersService: ServiceSchema = {
 		},
 		async "courier.assigned"(this: any, envelope: EventEnvelope, ctx: Ctx) {
 			await this.assignCourier(ctx, envelope.data);
+		},
+		// Local read model: who the customers are and what the catalog holds, so order views can name them.
+		async "user.created"(this: any, envelope: EventEnvelope) {
+			const { userId, name, role } = envelope.data;
+			if (role === "customer") await this.upsertReadModel(`user:${userId}`, { kind: "user", userId, name, role });
+		},
+		async "product.created"(this: any, envelope: EventEnvelope) {
+			await this.upsertProduct(envelope.data);
+		},
+		async "product.updated"(this: any, envelope: EventEnvelope) {
+			await this.upsertProduct(envelope.data);
 		},
 	},
 
@@ -288,7 +299,9 @@ const OrdersService: ServiceSchema = {
 			});
 			let order: Doc;
 			try {
-				order = await this.insertEntity(ctx, this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash));
+				const doc = this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash);
+				doc.customerName = await this.customerName(doc.customerId);
+				order = await this.insertEntity(ctx, doc);
 			} catch (err: any) {
 				await ctx.call("products.releaseStock", { orderId }).catch((e: Error) => this.logger.error(e.message));
 				// Two retries with one key raced: the other one stored the order; answer with it.
@@ -418,7 +431,7 @@ const OrdersService: ServiceSchema = {
 		/** A saga step: move the order if it is still where the step expects it; finish side effects if already there. */
 		async moveBySaga(this: any, ctx: Ctx, orderId: string, to: OrderStatus, reason?: string): Promise<void> {
 			const order = await this.findEntity(orderId);
-			if (!order) {
+			if (!order || order.kind !== "order") {
 				this.logger.warn({ requestId: ctx.requestID, orderId }, `Saga step for an unknown order (${to})`);
 				return;
 			}
@@ -444,7 +457,7 @@ const OrdersService: ServiceSchema = {
 			const { orderId, courierId, etaMinutes } = data;
 			const now = nowIso();
 			const order = await this.findEntity(orderId);
-			if (!order || order.courierId === courierId) return;
+			if (!order || order.kind !== "order" || order.courierId === courierId) return;
 			const entry = { ...historyEntry(order.status, SYSTEM, now, { note: "courier assigned" }), courierId };
 			const updated = await this.compareAndSet(
 				ctx,
@@ -458,6 +471,27 @@ const OrdersService: ServiceSchema = {
 			const current = await this.findEntity(orderId);
 			if (current && current.courierId !== courierId)
 				this.logger.warn({ requestId: ctx.requestID, orderId }, `courier.assigned ignored: order is ${current.status}`);
+		},
+
+		upsertProduct(this: any, data: Doc) {
+			const { productId, supplierId, type, priceCents } = data;
+			return this.upsertReadModel(`product:${productId}`, { kind: "product", productId, supplierId, type, priceCents });
+		},
+
+		async upsertReadModel(this: any, docId: string, fields: Doc) {
+			const set = { ...fields, updatedAt: nowIso() };
+			if (await this.compareAndSet(null, { _id: docId }, { $set: set })) return;
+			try {
+				await this.insertEntity(null, { _id: docId, ...set });
+			} catch (err: any) {
+				if (!(err && err.code === 409)) throw err;
+				await this.compareAndSet(null, { _id: docId }, { $set: set });
+			}
+		},
+
+		async customerName(this: any, customerId: string): Promise<string | null> {
+			const customer = await this.findEntity(`user:${customerId}`);
+			return customer ? customer.name : null;
 		},
 
 		listQuery(me: AuthUser, p: Doc): Doc {

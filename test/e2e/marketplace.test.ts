@@ -373,3 +373,76 @@ describe("privacy and trust", () => {
 		expect((await m.api.get("/api/orders", { token: customer.token })).body.total).toBe(0);
 	});
 });
+
+describe("order lists and views", () => {
+	it("lists orders by role with filters and paging, and names the customer for the supplier", async () => {
+		const supplier = await createSupplier(m);
+		const other = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 20 });
+		const otherProduct = await createProduct(m, other.token, { stock: 20 });
+		const customer = await createCustomer(m);
+		const ids: string[] = [];
+		for (let i = 0; i < 3; i++)
+			ids.push((await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token })).body.id);
+		const declined = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }), { token: customer.token });
+		await m.api.post("/api/orders", orderBody(other.id, otherProduct.id), { token: customer.token });
+		await waitForStatus(m, declined.body.id, customer.token, "cancelled");
+		for (const id of ids) await waitForStatus(m, id, customer.token, "confirmed");
+
+		const theirs = (await m.api.get("/api/orders?pageSize=2", { token: supplier.token })).body;
+		expect(theirs.total).toBe(4);
+		expect(theirs.rows).toHaveLength(2);
+		expect(theirs.rows[0]).toMatchObject({ supplierId: supplier.id, customerName: "Maria Cliente" });
+		expect(theirs.rows[0]).not.toHaveProperty("handoverCode");
+		const page2 = (await m.api.get("/api/orders?pageSize=2&page=2", { token: supplier.token })).body;
+		expect(new Set([...theirs.rows, ...page2.rows].map((o: any) => o.id)).size).toBe(4);
+		const cancelled = (await m.api.get("/api/orders?status=cancelled", { token: supplier.token })).body;
+		expect(cancelled.rows.map((o: any) => o.id)).toEqual([declined.body.id]);
+		const future = (await m.api.get(`/api/orders?from=${encodeURIComponent("2999-01-01T00:00:00Z")}`, { token: supplier.token })).body;
+		expect(future.total).toBe(0);
+		expect((await m.api.get("/api/orders", { token: customer.token })).body.total).toBe(5);
+		const admin = await adminToken(m.api);
+		expect((await m.api.get(`/api/orders?supplierId=${other.id}`, { token: admin })).body.total).toBe(1);
+		expect((await m.api.get("/api/orders?pageSize=101", { token: admin })).status).toBe(422);
+		expect((await m.api.get("/api/orders?status=lost", { token: admin })).status).toBe(422);
+		expect((await m.api.get("/api/orders/nope", { token: admin })).status).toBe(404);
+	});
+
+	it("promises a scheduled order by the end of its slot", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token);
+		const customer = await createCustomer(m);
+		const from = new Date(Date.now() + 2 * 3600_000);
+		const to = new Date(from.getTime() + 2 * 3600_000);
+		const slot = { from: from.toISOString(), to: to.toISOString() };
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { scheduledSlot: slot }), { token: customer.token });
+		expect(res.status).toBe(201);
+		await waitForStatus(m, res.body.id, customer.token, "confirmed");
+		const event = m.events.ofType("order.confirmed").find((e) => e.data.orderId === res.body.id);
+		expect(event.data.promisedBy).toBe(to.toISOString());
+	});
+});
+
+describe("admin refunds with MFA on", () => {
+	it("needs an MFA-verified token once the admin has enabled MFA", async () => {
+		const { currentTotp } = require("../../lib/totp");
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token);
+		const customer = await createCustomer(m);
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+		await waitForStatus(m, res.body.id, customer.token, "confirmed");
+		const plain = await adminToken(m.api);
+		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: plain })).body.rows[0];
+
+		const setup = await m.api.post("/api/auth/mfa/setup", {}, { token: plain });
+		const enabled = await m.api.post("/api/auth/mfa/enable", { code: currentTotp(setup.body.secret) }, { token: plain });
+		expect(enabled.status).toBe(200);
+		const refund = (token: string) => m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 100, reason: "test" }, { token });
+		const without = await refund(plain);
+		expect(without.status).toBe(403);
+		expect(without.body.type).toBe("MFA_REQUIRED");
+		const withMfa = await refund(enabled.body.token);
+		expect(withMfa.status).toBe(200);
+		expect(withMfa.body.refundedCents).toBe(100);
+	});
+});
