@@ -239,6 +239,7 @@ export class Cluster {
 		await this.kill(name, signal);
 		const node = this.node(name);
 		node.output.push(`\n[harness] restarting ${name}\n`);
+		buildDistIfNeeded();
 		this.launch(node);
 		await this.waitReady(node);
 	}
@@ -294,6 +295,33 @@ export class Cluster {
 		await broker.start();
 		this.clients.push(broker);
 		return broker;
+	}
+
+	/**
+	 * A broker in the test process with the real broker options (durable events over JetStream
+	 * included), for test services such as eventRecorder() that consume business events as their
+	 * own consumer group. Quiet, no ports.
+	 */
+	async joinBroker(services: any[] = []): Promise<ServiceBroker> {
+		const env = { ...this.sharedEnv, HEALTH_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "error", PORT: "0" };
+		const saved: Record<string, string | undefined> = {};
+		for (const [k, v] of Object.entries(env)) {
+			saved[k] = process.env[k];
+			process.env[k] = v;
+		}
+		try {
+			const brokerOptions = require("../../moleculer.config");
+			const broker = new ServiceBroker({ ...brokerOptions(), nodeID: `joined-${this.clients.length}-${this.namespace}` });
+			for (const schema of services) broker.createService(schema);
+			await broker.start();
+			this.clients.push(broker);
+			return broker;
+		} finally {
+			for (const [k, v] of Object.entries(saved)) {
+				if (v === undefined) delete process.env[k];
+				else process.env[k] = v;
+			}
+		}
 	}
 
 	/** Stops every node (SIGTERM, then SIGKILL after a grace period) and drops the namespace's streams. */
