@@ -505,7 +505,8 @@ const CouriersService: ServiceSchema = {
 				{ $set: { status: "assigned", courierId, assignedAt: now, radiusKm } },
 			);
 			if (!assigned) {
-				await this.releaseCourier(ctx, courierId, dispatch.orderId);
+				// Lost the order to a concurrent dispatch: the courier goes back, and may suit another waiting order.
+				if (await this.releaseCourier(ctx, courierId, dispatch.orderId)) this.dispatchWaitingSoon();
 				return null;
 			}
 			this.announceCourierState(ctx, courier);
