@@ -301,6 +301,15 @@ describe("couriers, dispatch and tracking", () => {
 		expect(sse.events[0]).toMatchObject({ event: "status", data: { orderId: order.id, status: "confirmed", courierId: nearest.id } });
 		expect(sse.events[0].data.position.etaMinutes).toBeGreaterThan(0);
 
+		// A client that goes away leaves no listener behind.
+		const bus = (m.broker.getLocalService("couriers") as any).trackingBus;
+		const listeners = () => bus.listenerCount(`order:${order.id}`) + bus.listenerCount(`courier:${nearest.id}`);
+		const leaving = openSse(base, `/api/orders/${order.id}/track`, shop.customer.token);
+		await waitFor(() => leaving.events.length >= 1, 3000);
+		expect(listeners()).toBe(4);
+		leaving.close();
+		await waitFor(() => listeners() === 2, 3000);
+
 		// The courier rides to the customer, reporting positions.
 		const onTheWay = north(shop.home, 0.5);
 		expect((await report(m.api, nearest, north(CITIES.saoPaulo, 0.2))).status).toBe(202);
@@ -325,6 +334,7 @@ describe("couriers, dispatch and tracking", () => {
 
 		await sse.ended; // the stream ends by itself after delivery
 		expect(sse.events[sse.events.length - 1]).toMatchObject({ event: "status", data: { status: "delivered" } });
+		expect(listeners()).toBe(0);
 
 		const completed = await waitFor(() => m.events.ofType("delivery.completed").find((e) => e.data.orderId === order.id));
 		expect(completed.data).toMatchObject({ courierId: nearest.id, supplierId: shop.supplier.id });
