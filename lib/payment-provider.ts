@@ -165,6 +165,7 @@ export interface PaymentState {
 
 export type MismatchProblem =
 	| "order_missing"
+	| "order_without_payment"
 	| "amount_mismatch"
 	| "active_order_not_paid"
 	| "cancelled_order_not_refunded"
@@ -174,6 +175,11 @@ export type MismatchProblem =
 
 const ACTIVE_ORDER = ["confirmed", "in_transit", "delivered"];
 const UNPAID = ["new", "failed", "voided"];
+
+/** An order that has waited longer than `graceMs` in `created` without any payment being recorded. */
+export function orderWithoutPayment(order: OrderState, hasPayment: boolean, now: Date, graceMs: number): boolean {
+	return !hasPayment && order.status === "created" && now.getTime() - Date.parse(order.updatedAt) >= graceMs;
+}
 
 /**
  * What is wrong between an order and its payment, ignoring states younger than `graceMs` (the saga

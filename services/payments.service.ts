@@ -30,6 +30,7 @@ import { newId, nowIso } from "../lib/ids";
 import {
 	ChargeResult,
 	OrderState,
+	orderWithoutPayment,
 	PaymentState,
 	PaymentProvider,
 	ProviderTimeoutError,
@@ -422,7 +423,8 @@ const PaymentsService: ServiceSchema = {
 		},
 
 		async reconcile(this: any, ctx: Ctx | null, graceMs: number) {
-			const payments: Doc[] = await this.findEntities({ query: {}, sort: ["createdAt"], limit: 5000 });
+			// The newest payments: what the saga may have left unfinished is recent.
+			const payments: Doc[] = await this.findEntities({ query: {}, sort: ["-createdAt"], limit: 5000 });
 			const mismatches: Doc[] = [];
 			for (let i = 0; i < payments.length; i += 1000) {
 				const batch = payments.slice(i, i + 1000);
@@ -438,9 +440,28 @@ const PaymentsService: ServiceSchema = {
 					for (const problem of problems) mismatches.push({ orderId: p.orderId, paymentId: p._id, problem });
 				}
 			}
+			mismatches.push(...(await this.ordersWithoutPayment(payments, graceMs)));
 			for (const m of mismatches) await this.publishEvent("reconciliation.mismatch", m, ctx);
 			if (mismatches.length) this.logger.warn(`Reconciliation found ${mismatches.length} mismatch(es)`);
 			return { checked: payments.length, mismatches };
+		},
+
+		/** Orders of the last day still `created` with no payment at all (order.created lost or never handled). */
+		async ordersWithoutPayment(this: any, payments: Doc[], graceMs: number): Promise<Doc[]> {
+			const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+			const orderIds: string[] = await this.broker.call("orders.changedSince", { since, limit: 5000 });
+			const seen = new Set(payments.map((p) => p.orderId));
+			const unseen = orderIds.filter((orderId) => !seen.has(orderId));
+			const paid = new Set((await this.findEntities({ query: { orderId: { $in: unseen } } })).map((p: Doc) => p.orderId));
+			const unpaidIds = unseen.filter((orderId) => !paid.has(orderId));
+			const found: Doc[] = [];
+			for (let i = 0; i < unpaidIds.length; i += 1000) {
+				const orders: Doc[] = await this.broker.call("orders.statusesFor", { orderIds: unpaidIds.slice(i, i + 1000) });
+				for (const o of orders)
+					if (orderWithoutPayment(o as OrderState, false, new Date(), graceMs))
+						found.push({ orderId: o.orderId, paymentId: null, problem: "order_without_payment" });
+			}
+			return found;
 		},
 
 		paymentView(this: any, payment: Doc) {

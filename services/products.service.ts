@@ -429,7 +429,8 @@ const ProductsService: ServiceSchema = {
 				if (!ok) {
 					for (const back of taken)
 						await this.compareAndSet(ctx, { _id: back.productId }, { $inc: { stock: back.quantity, reserved: -back.quantity } });
-					await this.updateEntity(ctx, reservationId(orderId), { $set: { state: "failed", updatedAt: nowIso() } });
+					// A refused order leaves nothing behind: not even the reservation record.
+					await this.adapter.removeById(reservationId(orderId));
 					const product = await this.findEntity(item.productId);
 					throw outOfStock(item.productId, product ? product.stock : 0);
 				}

@@ -295,4 +295,23 @@ describe("reconciliation", () => {
 			m.events.ofType("reconciliation.mismatch").find((e) => e.data.orderId === order.id && e.data.problem === "active_order_not_paid"),
 		);
 	});
+
+	it("reports an order that never got a payment", async () => {
+		const orders: any = m.broker.getLocalService("orders");
+		const long = new Date(Date.now() - 3600_000).toISOString();
+		const orphan = await orders.insertEntity(null, {
+			kind: "order",
+			status: "created",
+			customerId: "c",
+			supplierId: "s",
+			totalCents: 100,
+			paymentMethod: "card",
+			paymentStatus: "none",
+			createdAt: long,
+			updatedAt: long,
+		});
+		const report = (await m.broker.call("payments.reconcile", { graceMs: 60_000 })) as any;
+		expect(report.mismatches).toContainEqual({ orderId: orphan._id, paymentId: null, problem: "order_without_payment" });
+		expect(report.mismatches.filter((x: any) => x.problem === "order_without_payment")).toHaveLength(1);
+	});
 });

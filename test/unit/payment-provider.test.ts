@@ -114,3 +114,16 @@ describe("reconciliation rules", () => {
 		expect(check(order("delivered"), payment("authorized", { method: "cash" }))).toEqual(["cash_not_captured"]);
 	});
 });
+
+describe("orders without a payment", () => {
+	const { orderWithoutPayment } = require("../../lib/payment-provider");
+	const now = new Date("2024-06-03T12:10:00.000Z");
+	const order = (status: string, updatedAt: string) => ({ orderId: "o", status, totalCents: 1, paymentMethod: "card", updatedAt });
+
+	it("flags a created order left without a payment past the grace period only", () => {
+		expect(orderWithoutPayment(order("created", "2024-06-03T12:00:00.000Z"), false, now, 60_000)).toBe(true);
+		expect(orderWithoutPayment(order("created", "2024-06-03T12:09:30.000Z"), false, now, 60_000)).toBe(false);
+		expect(orderWithoutPayment(order("created", "2024-06-03T12:00:00.000Z"), true, now, 60_000)).toBe(false);
+		expect(orderWithoutPayment(order("cancelled", "2024-06-03T12:00:00.000Z"), false, now, 60_000)).toBe(false);
+	});
+});
