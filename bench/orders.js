@@ -172,7 +172,7 @@ async function fireOrders(base, supplier, customers) {
 				stats.latenciesMs.push(Number(process.hrtime.bigint() - started) / 1e6);
 				stats.byStatus[res.status] = (stats.byStatus[res.status] || 0) + 1;
 				if (res.status === 201) stats.created.push(res.body.id);
-			} catch (err) {
+			} catch {
 				stats.errors++;
 			}
 		}

@@ -13,8 +13,7 @@ function toRadians(degrees: number): number {
 export function haversineKm(a: { lat: number; lng: number }, b: { lat: number; lng: number }): number {
 	const dLat = toRadians(b.lat - a.lat);
 	const dLng = toRadians(b.lng - a.lng);
-	const h =
-		Math.sin(dLat / 2) ** 2 + Math.cos(toRadians(a.lat)) * Math.cos(toRadians(b.lat)) * Math.sin(dLng / 2) ** 2;
+	const h = Math.sin(dLat / 2) ** 2 + Math.cos(toRadians(a.lat)) * Math.cos(toRadians(b.lat)) * Math.sin(dLng / 2) ** 2;
 	return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 

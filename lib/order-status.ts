@@ -50,9 +50,13 @@ export function isFinal(status: OrderStatus): boolean {
 
 /** The ISO timestamp field set when an order enters a status. */
 export function timestampField(status: OrderStatus): string {
-	return { created: "createdAt", confirmed: "confirmedAt", in_transit: "inTransitAt", delivered: "deliveredAt", cancelled: "cancelledAt" }[
-		status
-	];
+	return {
+		created: "createdAt",
+		confirmed: "confirmedAt",
+		in_transit: "inTransitAt",
+		delivered: "deliveredAt",
+		cancelled: "cancelledAt",
+	}[status];
 }
 
 function isParty(order: OrderParties, actor: Actor): boolean {

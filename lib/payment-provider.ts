@@ -109,7 +109,8 @@ export class SimulatedProvider implements PaymentProvider {
 	async charge(req: ChargeRequest): Promise<ChargeResult> {
 		const providerRef = ref("sim", req.paymentId, "charge");
 		if (req.method === "cash") return { status: "authorized", providerRef };
-		if (req.method === "pix") return { status: "pending", providerRef, pixCode: pixCopyPasteCode(req.paymentId, req.amountCents) };
+		if (req.method === "pix")
+			return { status: "pending", providerRef, pixCode: pixCopyPasteCode(req.paymentId, req.amountCents) };
 		switch (req.token) {
 			case TEST_CARDS.success:
 				return { status: "captured", providerRef };
@@ -197,8 +198,14 @@ export function reconciliationProblems(
 	if (payment.amountCents !== order.totalCents) problems.push("amount_mismatch");
 	if (ACTIVE_ORDER.includes(order.status) && UNPAID.includes(payment.status)) problems.push("active_order_not_paid");
 	const stillHeld = payment.capturedCents - payment.refundedCents;
-	if (order.status === "cancelled" && stillHeld > 0 && settled(payment.updatedAt)) problems.push("cancelled_order_not_refunded");
-	if (order.status === "delivered" && payment.method === "cash" && payment.status === "authorized" && settled(order.updatedAt))
+	if (order.status === "cancelled" && stillHeld > 0 && settled(payment.updatedAt))
+		problems.push("cancelled_order_not_refunded");
+	if (
+		order.status === "delivered" &&
+		payment.method === "cash" &&
+		payment.status === "authorized" &&
+		settled(order.updatedAt)
+	)
 		problems.push("cash_not_captured");
 	if (order.status === "created" && ["captured", "authorized"].includes(payment.status) && settled(payment.updatedAt))
 		problems.push("paid_order_not_confirmed");

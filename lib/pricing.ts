@@ -75,7 +75,11 @@ export function orderLines(products: PricedProduct[], items: OrderItemRequest[])
 	});
 }
 
-export function orderTotals(lines: OrderLine[], distanceKm: number, rule: DeliveryFeeRule = DEFAULT_DELIVERY_FEE): OrderTotals {
+export function orderTotals(
+	lines: OrderLine[],
+	distanceKm: number,
+	rule: DeliveryFeeRule = DEFAULT_DELIVERY_FEE,
+): OrderTotals {
 	const itemsCents = lines.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
 	const depositsCents = lines.reduce((sum, l) => sum + l.quantity * l.depositCents, 0);
 	const fee = deliveryFeeCents(distanceKm, rule);

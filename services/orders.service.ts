@@ -43,10 +43,21 @@ type Doc = Record<string, any>;
 const SYSTEM: Actor = { id: "system", role: "system" };
 const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent"];
 /** Payment states in the order they may follow each other (a late "pending" never overwrites "captured"). */
-const PAYMENT_RANK: Record<string, number> = { none: 0, pending: 1, failed: 1, authorized: 2, captured: 3, refunded: 4 };
+const PAYMENT_RANK: Record<string, number> = {
+	none: 0,
+	pending: 1,
+	failed: 1,
+	authorized: 2,
+	captured: 3,
+	refunded: 4,
+};
 
 const id = { type: "string", min: 1, max: 64 };
-const isoTime = { type: "string", max: 40, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/ };
+const isoTime = {
+	type: "string",
+	max: 40,
+	pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/,
+};
 /** Clients may echo what their cart showed; the server computes every amount itself and ignores these. */
 const ignoredCents = { type: "number", optional: true };
 
@@ -168,7 +179,8 @@ const OrdersService: ServiceSchema = {
 				const order = await this.visibleOrderOr404(ctx, ctx.params.id);
 				const actor: Actor = { id: me.id, role: me.role };
 				const problem = checkTransition(order, ctx.params.status, actor, ctx.params);
-				if (problem) throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { status: order.status });
+				if (problem)
+					throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { status: order.status });
 				const updated = await this.transition(ctx, order, ctx.params.status, actor, { reason: ctx.params.reason });
 				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
 				return this.orderView(updated, me);
@@ -287,7 +299,12 @@ const OrdersService: ServiceSchema = {
 		},
 
 		/** Reserve stock (authoritative prices come back with it), store the order, start the saga. */
-		async placeOrder(this: any, ctx: Ctx, key: string | undefined, hash: string): Promise<{ order: Doc; replayed: boolean }> {
+		async placeOrder(
+			this: any,
+			ctx: Ctx,
+			key: string | undefined,
+			hash: string,
+		): Promise<{ order: Doc; replayed: boolean }> {
 			const p = ctx.params;
 			const orderId = newId();
 			const deliveryLocation = { lat: p.deliveryAddress.lat, lng: p.deliveryAddress.lng };
@@ -313,7 +330,14 @@ const OrdersService: ServiceSchema = {
 			return { order, replayed: false };
 		},
 
-		newOrder(ctx: Ctx, orderId: string, reservation: Doc, deliveryLocation: Doc, key: string | undefined, hash: string) {
+		newOrder(
+			ctx: Ctx,
+			orderId: string,
+			reservation: Doc,
+			deliveryLocation: Doc,
+			key: string | undefined,
+			hash: string,
+		) {
 			const p = ctx.params;
 			const me = ctx.meta.user!;
 			const lines = orderLines(reservation.products, p.items);
@@ -357,7 +381,12 @@ const OrdersService: ServiceSchema = {
 				supplierId: order.supplierId,
 				totalCents: order.totalCents,
 				paymentMethod: order.paymentMethod,
-				items: order.items.map((l: Doc) => ({ productId: l.productId, type: l.type, quantity: l.quantity, exchange: l.exchange })),
+				items: order.items.map((l: Doc) => ({
+					productId: l.productId,
+					type: l.type,
+					quantity: l.quantity,
+					exchange: l.exchange,
+				})),
 				deliveryLocation: order.deliveryLocation,
 				scheduledSlot: order.scheduledSlot,
 				paymentToken: paymentToken || null,
@@ -420,7 +449,12 @@ const OrdersService: ServiceSchema = {
 						promisedBy: order.promisedBy,
 					};
 				case "delivered":
-					return { ...base, confirmedAt: order.confirmedAt, deliveredAt: order.deliveredAt, promisedBy: order.promisedBy };
+					return {
+						...base,
+						confirmedAt: order.confirmedAt,
+						deliveredAt: order.deliveredAt,
+						promisedBy: order.promisedBy,
+					};
 				case "cancelled":
 					return { ...base, reason: order.cancelReason, cancelledBy: order.cancelledBy, wasPaid: !!order.wasPaid };
 				default:

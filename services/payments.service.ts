@@ -176,7 +176,7 @@ const PaymentsService: ServiceSchema = {
 	methods: {
 		/** The order behind a customer's POST /api/payments: theirs, and still waiting for payment. */
 		async orderForPayment(this: any, ctx: Ctx, orderId: string): Promise<Doc> {
-			const [order] = await ctx.call("orders.statusesFor", { orderIds: [orderId] }) as Doc[];
+			const [order] = (await ctx.call("orders.statusesFor", { orderIds: [orderId] })) as Doc[];
 			if (!order) throw notFound("order", orderId);
 			if (order.customerId !== ctx.meta.user!.id) throw forbidden("This is not your order");
 			if (order.status !== "created") throw conflict(`This order is ${order.status}`, { status: order.status });
@@ -293,7 +293,8 @@ const PaymentsService: ServiceSchema = {
 				amountCents: payment.amountCents,
 				method: payment.method,
 			};
-			if (outcome === "failed") await this.publishEvent("payment.failed", { ...data, reason: payment.failureReason }, ctx);
+			if (outcome === "failed")
+				await this.publishEvent("payment.failed", { ...data, reason: payment.failureReason }, ctx);
 			else
 				await this.publishEvent(
 					"payment.processed",
@@ -316,7 +317,8 @@ const PaymentsService: ServiceSchema = {
 					$push: { transactions: { id: newId(), kind: "void", status: "voided", amountCents: 0, at: nowIso() } },
 				},
 			);
-			if (voided && voided.providerRef) await this.provider.void({ paymentId: voided._id, providerRef: voided.providerRef });
+			if (voided && voided.providerRef)
+				await this.provider.void({ paymentId: voided._id, providerRef: voided.providerRef });
 		},
 
 		/** The automatic refund of a cancelled order's payment: claimed once, whatever the redelivery. */
@@ -343,13 +345,23 @@ const PaymentsService: ServiceSchema = {
 				{ $inc: { refundedCents: amountCents } },
 			);
 			if (!reserved)
-				throw new Errors.MoleculerClientError("A refund cannot exceed what is left of the payment", 409, "REFUND_EXCEEDS_PAID", {
-					refundableCents: refundableCents(await this.findEntity(payment._id)),
-				});
+				throw new Errors.MoleculerClientError(
+					"A refund cannot exceed what is left of the payment",
+					409,
+					"REFUND_EXCEEDS_PAID",
+					{
+						refundableCents: refundableCents(await this.findEntity(payment._id)),
+					},
+				);
 			const entry = { id: refundId, kind: "refund", amountCents, reason, by, at: nowIso() };
 			let providerRef: string;
 			try {
-				({ providerRef } = await this.provider.refund({ paymentId: payment._id, providerRef: payment.providerRef, refundId, amountCents }));
+				({ providerRef } = await this.provider.refund({
+					paymentId: payment._id,
+					providerRef: payment.providerRef,
+					refundId,
+					amountCents,
+				}));
 			} catch (err: any) {
 				await this.updateEntity(ctx, payment._id, {
 					$inc: { refundedCents: -amountCents },
@@ -367,7 +379,15 @@ const PaymentsService: ServiceSchema = {
 			});
 			await this.publishEvent(
 				"refund.processed",
-				{ paymentId: payment._id, refundId, orderId: payment.orderId, customerId: payment.customerId, amountCents, fullyRefunded, reason },
+				{
+					paymentId: payment._id,
+					refundId,
+					orderId: payment.orderId,
+					customerId: payment.customerId,
+					amountCents,
+					fullyRefunded,
+					reason,
+				},
 				ctx,
 			);
 			return final;
@@ -383,7 +403,14 @@ const PaymentsService: ServiceSchema = {
 				{
 					$set: { status: "captured", capturedCents: payment.amountCents, updatedAt: now },
 					$push: {
-						transactions: { id: newId(), kind: "charge", method: "pix", status: "captured", amountCents: payment.amountCents, at: now },
+						transactions: {
+							id: newId(),
+							kind: "charge",
+							method: "pix",
+							status: "captured",
+							amountCents: payment.amountCents,
+							at: now,
+						},
 					},
 				},
 			);
@@ -398,7 +425,9 @@ const PaymentsService: ServiceSchema = {
 			if (this.settings.provider !== "simulated" || !(this.settings.pixAutoConfirmMs > 0)) return;
 			const timer = setTimeout(() => {
 				this.pixTimers.delete(timer);
-				this.confirmPix(null, paymentId).catch((err: Error) => this.logger.error(`PIX auto-confirm failed: ${err.message}`));
+				this.confirmPix(null, paymentId).catch((err: Error) =>
+					this.logger.error(`PIX auto-confirm failed: ${err.message}`),
+				);
 			}, this.settings.pixAutoConfirmMs);
 			this.pixTimers.add(timer);
 		},
@@ -413,12 +442,23 @@ const PaymentsService: ServiceSchema = {
 				{
 					$set: { status: "captured", capturedCents: payment.amountCents, updatedAt: now },
 					$push: {
-						transactions: { id: newId(), kind: "capture", method: "cash", status: "captured", amountCents: payment.amountCents, at: now },
+						transactions: {
+							id: newId(),
+							kind: "capture",
+							method: "cash",
+							status: "captured",
+							amountCents: payment.amountCents,
+							at: now,
+						},
 					},
 				},
 			);
 			if (!captured) return;
-			await this.provider.capture({ paymentId: payment._id, providerRef: payment.providerRef, amountCents: payment.amountCents });
+			await this.provider.capture({
+				paymentId: payment._id,
+				providerRef: payment.providerRef,
+				amountCents: payment.amountCents,
+			});
 			await this.announceIfSilent(ctx, captured);
 		},
 
@@ -452,7 +492,9 @@ const PaymentsService: ServiceSchema = {
 			const orderIds: string[] = await this.broker.call("orders.changedSince", { since, limit: 5000 });
 			const seen = new Set(payments.map((p) => p.orderId));
 			const unseen = orderIds.filter((orderId) => !seen.has(orderId));
-			const paid = new Set((await this.findEntities({ query: { orderId: { $in: unseen } } })).map((p: Doc) => p.orderId));
+			const paid = new Set(
+				(await this.findEntities({ query: { orderId: { $in: unseen } } })).map((p: Doc) => p.orderId),
+			);
 			const unpaidIds = unseen.filter((orderId) => !paid.has(orderId));
 			const found: Doc[] = [];
 			for (let i = 0; i < unpaidIds.length; i += 1000) {

@@ -121,7 +121,9 @@ const ProductsService: ServiceSchema = {
 				const product = await this.ownProductOr404(ctx, id);
 				await this.activeSupplierOr403(product.supplierId);
 				if (Object.keys(changes).length === 0 && stock === undefined)
-					throw unprocessable("Nothing to change", { fields: ["name", "priceCents", "depositCents", "stock", "active"] });
+					throw unprocessable("Nothing to change", {
+						fields: ["name", "priceCents", "depositCents", "stock", "active"],
+					});
 				let updated = product;
 				if (Object.keys(changes).length > 0)
 					updated = await this.updateEntity(ctx, id, { $set: { ...changes, updatedAt: nowIso() } });
@@ -140,7 +142,10 @@ const ProductsService: ServiceSchema = {
 				const updated = await this.compareAndSet(
 					ctx,
 					{ _id: product._id, kind: "product", deleted: { $ne: true } },
-					{ $set: { active: false, deleted: true, deletedAt: nowIso(), updatedAt: nowIso() }, $unset: { supplierType: true } },
+					{
+						$set: { active: false, deleted: true, deletedAt: nowIso(), updatedAt: nowIso() },
+						$unset: { supplierType: true },
+					},
 				);
 				if (!updated) throw notFound("product", product._id);
 				await this.publishProductEvent("product.deleted", updated, ctx);
@@ -174,15 +179,19 @@ const ProductsService: ServiceSchema = {
 					this.findEntities({ query: this.productQuery(p) }),
 					this.findEntities({ query: { kind: "supplier" } }),
 				]);
-				const offers = findOffers(products.map((d: Doc) => this.productView(d)), suppliers, {
-					type: p.type,
-					supplierId: p.supplierId,
-					deliverTo,
-					openAt: (p.openNow ?? !!deliverTo) ? new Date() : undefined,
-					timeZone: this.settings.timeZone,
-					inStockOnly: p.inStock ?? true,
-					sort: p.sort || "price",
-				});
+				const offers = findOffers(
+					products.map((d: Doc) => this.productView(d)),
+					suppliers,
+					{
+						type: p.type,
+						supplierId: p.supplierId,
+						deliverTo,
+						openAt: (p.openNow ?? !!deliverTo) ? new Date() : undefined,
+						timeZone: this.settings.timeZone,
+						inStockOnly: p.inStock ?? true,
+						sort: p.sort || "price",
+					},
+				);
 				const start = (p.page - 1) * p.pageSize;
 				return {
 					rows: offers.slice(start, start + p.pageSize).map(offerView),
@@ -204,7 +213,12 @@ const ProductsService: ServiceSchema = {
 				return {
 					...this.productView(product),
 					supplier: supplier
-						? { id: supplier.supplierId, name: supplier.name, rating: supplier.rating, openingHours: supplier.openingHours }
+						? {
+								id: supplier.supplierId,
+								name: supplier.name,
+								rating: supplier.rating,
+								openingHours: supplier.openingHours,
+							}
 						: null,
 				};
 			},
@@ -347,7 +361,8 @@ const ProductsService: ServiceSchema = {
 			const product = await this.findEntity(id);
 			if (!product || product.kind !== "product" || product.deleted) throw notFound("product", id);
 			const me = ctx.meta.user!;
-			if (me.role !== "admin" && product.supplierId !== me.id) throw forbidden("This product belongs to another supplier");
+			if (me.role !== "admin" && product.supplierId !== me.id)
+				throw forbidden("This product belongs to another supplier");
 			return product;
 		},
 
@@ -368,8 +383,7 @@ const ProductsService: ServiceSchema = {
 					{ $set: { stock, updatedAt: nowIso() } },
 				);
 				if (updated) {
-					if (stock !== current.stock)
-						await this.publishInventoryFor(ctx, updated, stock - current.stock, "restocked");
+					if (stock !== current.stock) await this.publishInventoryFor(ctx, updated, stock - current.stock, "restocked");
 					return updated;
 				}
 			}
@@ -428,7 +442,11 @@ const ProductsService: ServiceSchema = {
 				);
 				if (!ok) {
 					for (const back of taken)
-						await this.compareAndSet(ctx, { _id: back.productId }, { $inc: { stock: back.quantity, reserved: -back.quantity } });
+						await this.compareAndSet(
+							ctx,
+							{ _id: back.productId },
+							{ $inc: { stock: back.quantity, reserved: -back.quantity } },
+						);
 					// A refused order leaves nothing behind: not even the reservation record.
 					await this.adapter.removeById(reservationId(orderId));
 					const product = await this.findEntity(item.productId);

@@ -32,7 +32,12 @@ afterAll(async () => {
 
 async function createCourier() {
 	const email = `courier-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}@test.local`;
-	const user: any = await m.broker.call("users.create", { email, password: "courier-pass-1", name: "Zé Entregador", role: "courier" });
+	const user: any = await m.broker.call("users.create", {
+		email,
+		password: "courier-pass-1",
+		name: "Zé Entregador",
+		role: "courier",
+	});
 	return { id: user.id as string, token: await login(m.api, email, "courier-pass-1") };
 }
 
@@ -70,7 +75,9 @@ describe("delivery", () => {
 		expect(seen.courierId).toBe(courier.id);
 		expect(seen).not.toHaveProperty("handoverCode");
 		expect(seen.history.filter((h: any) => h.note === "courier assigned")).toHaveLength(1);
-		expect((await m.api.get("/api/orders", { token: courier.token })).body.rows.map((o: any) => o.id)).toEqual([order.id]);
+		expect((await m.api.get("/api/orders", { token: courier.token })).body.rows.map((o: any) => o.id)).toEqual([
+			order.id,
+		]);
 
 		expect((await put({ status: "in_transit" }, stranger.token)).status).toBe(403);
 		expect((await put({ status: "delivered", handoverCode: order.handoverCode }, courier.token)).status).toBe(409);
@@ -87,15 +94,27 @@ describe("delivery", () => {
 		const delivered = await put({ status: "delivered", handoverCode: order.handoverCode }, courier.token);
 		expect(delivered.status).toBe(200);
 		expect(delivered.body.status).toBe("delivered");
-		expect(delivered.body.history.map((h: any) => h.status)).toEqual(["created", "confirmed", "confirmed", "in_transit", "delivered"]);
+		expect(delivered.body.history.map((h: any) => h.status)).toEqual([
+			"created",
+			"confirmed",
+			"confirmed",
+			"in_transit",
+			"delivered",
+		]);
 		const p = await waitFor(async () => {
 			const s = await stockOf(product.id);
 			return s.reserved === 0 && s;
 		});
 		expect(p.stock).toBe(9);
 		const event = await waitFor(() => m.events.ofType("order.delivered").find((e) => e.data.orderId === order.id));
-		expect(event.data).toMatchObject({ courierId: courier.id, confirmedAt: expect.any(String), deliveredAt: expect.any(String) });
-		expect(m.events.ofType("order.in_transit").find((e) => e.data.orderId === order.id).data.courierId).toBe(courier.id);
+		expect(event.data).toMatchObject({
+			courierId: courier.id,
+			confirmedAt: expect.any(String),
+			deliveredAt: expect.any(String),
+		});
+		expect(m.events.ofType("order.in_transit").find((e) => e.data.orderId === order.id).data.courierId).toBe(
+			courier.id,
+		);
 	});
 
 	it("shows the courier's position and ETA from couriers, and still answers when couriers is slow or absent", async () => {
@@ -114,7 +133,11 @@ describe("delivery", () => {
 			actions: {
 				async eta(ctx: any) {
 					if (slow) await new Promise((r) => setTimeout(r, 800));
-					return { position: { lat: -23.555, lng: -46.635, at: new Date().toISOString() }, etaMinutes: 4, to: ctx.params.to };
+					return {
+						position: { lat: -23.555, lng: -46.635, at: new Date().toISOString() },
+						etaMinutes: 4,
+						to: ctx.params.to,
+					};
 				},
 			},
 		});
@@ -138,8 +161,12 @@ describe("delivery", () => {
 		const admin = await adminToken(m.api);
 		const before = (await m.api.get(`/api/payments?orderId=${order.id}`, { token: customer.token })).body.rows[0];
 		expect(before).toMatchObject({ method: "cash", status: "authorized", capturedCents: 0 });
-		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: admin })).status).toBe(200);
-		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "delivered" }, { token: admin })).status).toBe(200);
+		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: admin })).status).toBe(
+			200,
+		);
+		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "delivered" }, { token: admin })).status).toBe(
+			200,
+		);
 		const after = await waitFor(async () => {
 			const p = (await m.api.get(`/api/payments?orderId=${order.id}`, { token: customer.token })).body.rows[0];
 			return p.status === "captured" && p;
@@ -168,9 +195,13 @@ describe("PIX", () => {
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token);
 		const customer = await createCustomer(m);
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentMethod: "pix", paymentToken: undefined }), {
-			token: customer.token,
-		});
+		const res = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentMethod: "pix", paymentToken: undefined }),
+			{
+				token: customer.token,
+			},
+		);
 		const pending = await waitFor(async () => {
 			const p = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token })).body.rows[0];
 			return p && p.status === "pending" && p;
@@ -189,13 +220,23 @@ describe("PIX", () => {
 		const product = await createProduct(m, supplier.token);
 		const customer = await createCustomer(m);
 		const other = await createCustomer(m);
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentMethod: "pix", paymentToken: undefined }), {
-			token: customer.token,
-		});
-		await waitFor(async () => (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token })).body.rows[0]?.status === "pending");
+		const res = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentMethod: "pix", paymentToken: undefined }),
+			{
+				token: customer.token,
+			},
+		);
+		await waitFor(
+			async () =>
+				(await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token })).body.rows[0]?.status ===
+				"pending",
+		);
 		const body = { orderId: res.body.id, method: "card", paymentToken: "4242424242424242" };
 		expect((await m.api.post("/api/payments", body, { token: other.token })).status).toBe(403);
-		expect((await m.api.post("/api/payments", { ...body, paymentToken: undefined }, { token: customer.token })).status).toBe(422);
+		expect(
+			(await m.api.post("/api/payments", { ...body, paymentToken: undefined }, { token: customer.token })).status,
+		).toBe(422);
 		const paid = await m.api.post("/api/payments", body, { token: customer.token });
 		expect(paid.status).toBe(200);
 		expect(paid.body).toMatchObject({ status: "captured", method: "card", attempts: 2 });
@@ -227,9 +268,13 @@ describe("catalog management", () => {
 		expect(notActive.status).toBe(403);
 		expect(notActive.body.type).toBe("SUPPLIER_NOT_ACTIVE");
 		expect((await m.api.post("/api/products", { ...body, type: "P99" }, { token: supplier.token })).status).toBe(422);
-		expect((await m.api.post("/api/products", { ...body, priceCents: -1 }, { token: supplier.token })).status).toBe(422);
+		expect((await m.api.post("/api/products", { ...body, priceCents: -1 }, { token: supplier.token })).status).toBe(
+			422,
+		);
 		expect((await m.api.post("/api/products", { ...body, discount: 5 }, { token: supplier.token })).status).toBe(422);
-		expect((await m.api.post("/api/products", { ...body, supplierId: other.id }, { token: supplier.token })).status).toBe(403);
+		expect(
+			(await m.api.post("/api/products", { ...body, supplierId: other.id }, { token: supplier.token })).status,
+		).toBe(403);
 
 		const created = await m.api.post("/api/products", body, { token: supplier.token });
 		expect(created.status).toBe(201);
@@ -251,9 +296,13 @@ describe("catalog management", () => {
 		const updated = await put(supplier.token, { priceCents: 39000, stock: 7 });
 		expect(updated.body).toMatchObject({ priceCents: 39000, stock: 7 });
 		expect((await list()).body.rows[0]).toMatchObject({ priceCents: 39000, stock: 7 });
-		const restock = await waitFor(() => m.events.ofType("inventory.updated").find((e) => e.data.productId === created.body.id));
+		const restock = await waitFor(() =>
+			m.events.ofType("inventory.updated").find((e) => e.data.productId === created.body.id),
+		);
 		expect(restock.data).toMatchObject({ reason: "restocked", change: 4, stock: 7 });
-		expect(m.events.ofType("product.updated").find((e) => e.data.productId === created.body.id).data.priceCents).toBe(39000);
+		expect(m.events.ofType("product.updated").find((e) => e.data.productId === created.body.id).data.priceCents).toBe(
+			39000,
+		);
 
 		const removed = await m.api.del(`/api/products/${created.body.id}`, { token: supplier.token });
 		expect(removed.status).toBe(200);
@@ -264,7 +313,11 @@ describe("catalog management", () => {
 
 	it("leaves closed suppliers out of the comparison and validates the filters", async () => {
 		const now = new Date();
-		const local = new Intl.DateTimeFormat("en-GB", { timeZone: "America/Sao_Paulo", hour: "2-digit", hourCycle: "h23" }).format(now);
+		const local = new Intl.DateTimeFormat("en-GB", {
+			timeZone: "America/Sao_Paulo",
+			hour: "2-digit",
+			hourCycle: "h23",
+		}).format(now);
 		const h = (n: number) => String((Number(local) + n + 24) % 24).padStart(2, "0") + ":00";
 		const closed = await createSupplier(m, { openingHours: { open: h(2), close: h(3) } });
 		const product = await createProduct(m, closed.token, { type: "P20", priceCents: 100 });
@@ -290,9 +343,15 @@ describe("reconciliation", () => {
 		const payment = await payments.findOneEntity({ orderId: order.id });
 		await payments.updateEntity(null, payment._id, { $set: { status: "failed" } });
 		const report = (await m.broker.call("payments.reconcile", { graceMs: 0 })) as any;
-		expect(report.mismatches).toContainEqual({ orderId: order.id, paymentId: payment._id, problem: "active_order_not_paid" });
+		expect(report.mismatches).toContainEqual({
+			orderId: order.id,
+			paymentId: payment._id,
+			problem: "active_order_not_paid",
+		});
 		await waitFor(() =>
-			m.events.ofType("reconciliation.mismatch").find((e) => e.data.orderId === order.id && e.data.problem === "active_order_not_paid"),
+			m.events
+				.ofType("reconciliation.mismatch")
+				.find((e) => e.data.orderId === order.id && e.data.problem === "active_order_not_paid"),
 		);
 	});
 
@@ -311,7 +370,11 @@ describe("reconciliation", () => {
 			updatedAt: long,
 		});
 		const report = (await m.broker.call("payments.reconcile", { graceMs: 60_000 })) as any;
-		expect(report.mismatches).toContainEqual({ orderId: orphan._id, paymentId: null, problem: "order_without_payment" });
+		expect(report.mismatches).toContainEqual({
+			orderId: orphan._id,
+			paymentId: null,
+			problem: "order_without_payment",
+		});
 		expect(report.mismatches.filter((x: any) => x.problem === "order_without_payment")).toHaveLength(1);
 	});
 });

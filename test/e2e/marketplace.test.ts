@@ -34,14 +34,28 @@ async function stockOf(productId: string): Promise<number> {
 
 describe("browse and compare → order → paid → confirmed", () => {
 	it("lists the suppliers that deliver to the address, cheapest first, and takes an order to confirmed", async () => {
-		const near = await createSupplier(m, { businessName: "Perto Gás", location: { lat: -23.56, lng: -46.64 }, deliveryRadiusKm: 5 });
-		const far = await createSupplier(m, { businessName: "Longe Gás", location: { lat: -23.6, lng: -46.7 }, deliveryRadiusKm: 15 });
-		const outOfRange = await createSupplier(m, { businessName: "Fora", location: { lat: -22.9, lng: -43.2 }, deliveryRadiusKm: 10 });
+		const near = await createSupplier(m, {
+			businessName: "Perto Gás",
+			location: { lat: -23.56, lng: -46.64 },
+			deliveryRadiusKm: 5,
+		});
+		const far = await createSupplier(m, {
+			businessName: "Longe Gás",
+			location: { lat: -23.6, lng: -46.7 },
+			deliveryRadiusKm: 15,
+		});
+		const outOfRange = await createSupplier(m, {
+			businessName: "Fora",
+			location: { lat: -22.9, lng: -43.2 },
+			deliveryRadiusKm: 10,
+		});
 		const pNear = await createProduct(m, near.token, { type: "P13", priceCents: 12000 });
 		const pFar = await createProduct(m, far.token, { type: "P13", priceCents: 10000 });
 		await createProduct(m, outOfRange.token, { type: "P13", priceCents: 5000 });
 
-		const byPrice = await m.api.get(`/api/products?type=P13&lat=${HOME.lat}&lng=${HOME.lng}&sort=price&supplierId=${""}`);
+		const byPrice = await m.api.get(
+			`/api/products?type=P13&lat=${HOME.lat}&lng=${HOME.lng}&sort=price&supplierId=${""}`,
+		);
 		expect(byPrice.status).toBe(422); // empty supplierId is not a valid filter
 
 		const list = await m.api.get(`/api/products?type=P13&lat=${HOME.lat}&lng=${HOME.lng}&sort=price`);
@@ -82,7 +96,9 @@ describe("browse and compare → order → paid → confirmed", () => {
 		expect(created.data.totalCents).toBe(12500);
 		const payments = await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token });
 		expect(payments.body.rows[0]).toMatchObject({ status: "captured", amountCents: 12500 });
-		expect(payments.body.rows[0].transactions).toEqual([expect.objectContaining({ kind: "charge", status: "captured" })]);
+		expect(payments.body.rows[0].transactions).toEqual([
+			expect.objectContaining({ kind: "charge", status: "captured" }),
+		]);
 	});
 });
 
@@ -99,7 +115,10 @@ describe("payment failures", () => {
 		await waitFor(async () => (await stockOf(product.id)) === 3);
 		// The stock was taken for the order, then given back (the saga may be faster than a GET in between).
 		const moves = await waitFor(() => {
-			const reasons = m.events.ofType("inventory.updated").filter((e) => e.data.productId === product.id).map((e) => e.data.reason);
+			const reasons = m.events
+				.ofType("inventory.updated")
+				.filter((e) => e.data.productId === product.id)
+				.map((e) => e.data.reason);
 			return reasons.length === 2 && reasons;
 		});
 		expect(moves).toEqual(["reserved", "released"]);
@@ -109,7 +128,9 @@ describe("payment failures", () => {
 		const cancelled = m.events.ofType("order.cancelled").filter((e) => e.data.orderId === res.body.id);
 		expect(cancelled).toHaveLength(1);
 		expect(cancelled[0].data).toMatchObject({ wasPaid: false, cancelledBy: "system" });
-		expect(m.events.ofType("payment.failed").find((e) => e.data.orderId === res.body.id).data.reason).toBe("card_declined");
+		expect(m.events.ofType("payment.failed").find((e) => e.data.orderId === res.body.id).data.reason).toBe(
+			"card_declined",
+		);
 	});
 
 	it("fails a payment whose provider call times out, and cancels the order", async () => {
@@ -134,7 +155,11 @@ describe("cancelling a paid order", () => {
 		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
 		await waitForStatus(m, res.body.id, customer.token, "confirmed");
 
-		const cancel = await m.api.put(`/api/orders/${res.body.id}/status`, { status: "cancelled", reason: "changed my mind" }, { token: customer.token });
+		const cancel = await m.api.put(
+			`/api/orders/${res.body.id}/status`,
+			{ status: "cancelled", reason: "changed my mind" },
+			{ token: customer.token },
+		);
 		expect(cancel.status).toBe(200);
 		expect(cancel.body.status).toBe("cancelled");
 		expect(cancel.body.wasPaid).toBe(true);
@@ -155,7 +180,11 @@ describe("cancelling a paid order", () => {
 		expect(order.history.at(-1)).toMatchObject({ status: "cancelled", by: customer.id, reason: "changed my mind" });
 
 		// Cancelling again is not a transition: 409 and nothing changes.
-		const again = await m.api.put(`/api/orders/${res.body.id}/status`, { status: "cancelled" }, { token: customer.token });
+		const again = await m.api.put(
+			`/api/orders/${res.body.id}/status`,
+			{ status: "cancelled" },
+			{ token: customer.token },
+		);
 		expect(again.status).toBe(409);
 		expect(m.events.ofType("refund.processed").filter((e) => e.data.orderId === res.body.id)).toHaveLength(1);
 	});
@@ -170,19 +199,39 @@ describe("cancelling a paid order", () => {
 		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: admin })).body.rows[0];
 		const total = payment.amountCents;
 
-		const byCustomer = await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 100, reason: "x" }, { token: customer.token });
+		const byCustomer = await m.api.post(
+			`/api/payments/${payment.id}/refund`,
+			{ amountCents: 100, reason: "x" },
+			{ token: customer.token },
+		);
 		expect(byCustomer.status).toBe(403);
-		const part = await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 1000, reason: "late delivery" }, { token: admin });
+		const part = await m.api.post(
+			`/api/payments/${payment.id}/refund`,
+			{ amountCents: 1000, reason: "late delivery" },
+			{ token: admin },
+		);
 		expect(part.status).toBe(200);
 		expect(part.body).toMatchObject({ status: "partially_refunded", refundedCents: 1000 });
-		const tooMuch = await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: total - 999, reason: "x" }, { token: admin });
+		const tooMuch = await m.api.post(
+			`/api/payments/${payment.id}/refund`,
+			{ amountCents: total - 999, reason: "x" },
+			{ token: admin },
+		);
 		expect(tooMuch.status).toBe(409);
 		expect(tooMuch.body.type).toBe("REFUND_EXCEEDS_PAID");
 		const rest = await m.api.post(`/api/payments/${payment.id}/refund`, { reason: "goodwill" }, { token: admin });
 		expect(rest.body).toMatchObject({ status: "refunded", refundedCents: total });
-		const none = await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 1, reason: "x" }, { token: admin });
+		const none = await m.api.post(
+			`/api/payments/${payment.id}/refund`,
+			{ amountCents: 1, reason: "x" },
+			{ token: admin },
+		);
 		expect(none.status).toBe(409);
-		const badField = await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 1, reason: "x", to: "me" }, { token: admin });
+		const badField = await m.api.post(
+			`/api/payments/${payment.id}/refund`,
+			{ amountCents: 1, reason: "x", to: "me" },
+			{ token: admin },
+		);
 		expect(badField.status).toBe(422);
 	});
 
@@ -213,7 +262,9 @@ describe("idempotent retries", () => {
 		const product = await createProduct(m, supplier.token, { stock: 10 });
 		const customer = await createCustomer(m);
 		const headers = { "Idempotency-Key": `retry-${Date.now()}` };
-		const body = orderBody(supplier.id, product.id, { items: [{ productId: product.id, quantity: 2, exchange: true }] });
+		const body = orderBody(supplier.id, product.id, {
+			items: [{ productId: product.id, quantity: 2, exchange: true }],
+		});
 		const first = await m.api.post("/api/orders", body, { token: customer.token, headers });
 		const second = await m.api.post("/api/orders", body, { token: customer.token, headers });
 		const concurrent = await Promise.all(
@@ -227,7 +278,11 @@ describe("idempotent retries", () => {
 		const mine = (await m.api.get("/api/orders", { token: customer.token })).body;
 		expect(mine.total).toBe(1);
 
-		const different = await m.api.post("/api/orders", { ...body, items: [{ productId: product.id, quantity: 1 }] }, { token: customer.token, headers });
+		const different = await m.api.post(
+			"/api/orders",
+			{ ...body, items: [{ productId: product.id, quantity: 1 }] },
+			{ token: customer.token, headers },
+		);
 		expect(different.status).toBe(422);
 		expect(different.body.type).toBe("IDEMPOTENCY_KEY_REUSED");
 
@@ -249,10 +304,15 @@ describe("idempotent retries", () => {
 		const { makeEnvelope } = require("../../lib/events");
 		// The same event (same id) again, and the same business event under a new envelope id.
 		await (m.broker as any).sendToChannel(channelName("order.events"), created);
-		await (m.broker as any).sendToChannel(channelName("order.events"), makeEnvelope("order.created", created.data, "system", null));
+		await (m.broker as any).sendToChannel(
+			channelName("order.events"),
+			makeEnvelope("order.created", created.data, "system", null),
+		);
 		const processed = m.events.ofType("payment.processed").filter((e) => e.data.orderId === res.body.id);
 		await new Promise((r) => setTimeout(r, 300));
-		expect(m.events.ofType("payment.processed").filter((e) => e.data.orderId === res.body.id)).toHaveLength(processed.length);
+		expect(m.events.ofType("payment.processed").filter((e) => e.data.orderId === res.body.id)).toHaveLength(
+			processed.length,
+		);
 		expect(processed).toHaveLength(1);
 		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token })).body.rows[0];
 		expect(payment.transactions).toHaveLength(1);
@@ -315,7 +375,9 @@ describe("privacy and trust", () => {
 		expect(peek.text).not.toContain(res.body.handoverCode);
 		const cancel = await m.api.put(`/api/orders/${res.body.id}/status`, { status: "cancelled" }, { token: bob.token });
 		expect(cancel.status).toBe(403);
-		expect((await m.api.get("/api/orders", { token: bob.token })).body.rows.map((o: any) => o.id)).not.toContain(res.body.id);
+		expect((await m.api.get("/api/orders", { token: bob.token })).body.rows.map((o: any) => o.id)).not.toContain(
+			res.body.id,
+		);
 		const anonymous = await m.api.get(`/api/orders/${res.body.id}`);
 		expect(anonymous.status).toBe(401);
 		// The supplier sees the order, but not the handover code meant for the courier.
@@ -342,7 +404,12 @@ describe("privacy and trust", () => {
 		expect(res.status).toBe(201);
 		const expected = 2 * 11000 + 2 * 15000 + 500;
 		expect(res.body.totalCents).toBe(expected);
-		expect(res.body.totals).toEqual({ itemsCents: 22000, depositsCents: 30000, deliveryFeeCents: 500, totalCents: expected });
+		expect(res.body.totals).toEqual({
+			itemsCents: 22000,
+			depositsCents: 30000,
+			deliveryFeeCents: 500,
+			totalCents: expected,
+		});
 		await waitForStatus(m, res.body.id, customer.token, "confirmed");
 		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: customer.token })).body.rows[0];
 		expect(payment.amountCents).toBe(expected);
@@ -362,7 +429,11 @@ describe("privacy and trust", () => {
 			await post(orderBody(supplier.id, product.id, { deliveryAddress: { lat: -22.9, lng: -43.2 } })),
 			await post(orderBody(supplier.id, "no-such-product")),
 			await post(orderBody(supplier.id, product.id, { items: [{ productId: product.id, quantity: 5 }] })),
-			await post(orderBody(supplier.id, product.id, { scheduledSlot: { from: "2020-01-01T10:00:00Z", to: "2020-01-01T11:00:00Z" } })),
+			await post(
+				orderBody(supplier.id, product.id, {
+					scheduledSlot: { from: "2020-01-01T10:00:00Z", to: "2020-01-01T11:00:00Z" },
+				}),
+			),
 			await post(orderBody(supplier.id, product.id), supplier.token),
 			await post(orderBody(customer.id, product.id)),
 		];
@@ -383,8 +454,14 @@ describe("order lists and views", () => {
 		const customer = await createCustomer(m);
 		const ids: string[] = [];
 		for (let i = 0; i < 3; i++)
-			ids.push((await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token })).body.id);
-		const declined = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }), { token: customer.token });
+			ids.push(
+				(await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token })).body.id,
+			);
+		const declined = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }),
+			{ token: customer.token },
+		);
 		await m.api.post("/api/orders", orderBody(other.id, otherProduct.id), { token: customer.token });
 		await waitForStatus(m, declined.body.id, customer.token, "cancelled");
 		for (const id of ids) await waitForStatus(m, id, customer.token, "confirmed");
@@ -398,7 +475,9 @@ describe("order lists and views", () => {
 		expect(new Set([...theirs.rows, ...page2.rows].map((o: any) => o.id)).size).toBe(4);
 		const cancelled = (await m.api.get("/api/orders?status=cancelled", { token: supplier.token })).body;
 		expect(cancelled.rows.map((o: any) => o.id)).toEqual([declined.body.id]);
-		const future = (await m.api.get(`/api/orders?from=${encodeURIComponent("2999-01-01T00:00:00Z")}`, { token: supplier.token })).body;
+		const future = (
+			await m.api.get(`/api/orders?from=${encodeURIComponent("2999-01-01T00:00:00Z")}`, { token: supplier.token })
+		).body;
 		expect(future.total).toBe(0);
 		expect((await m.api.get("/api/orders", { token: customer.token })).body.total).toBe(5);
 		const admin = await adminToken(m.api);
@@ -415,7 +494,9 @@ describe("order lists and views", () => {
 		const from = new Date(Date.now() + 2 * 3600_000);
 		const to = new Date(from.getTime() + 2 * 3600_000);
 		const slot = { from: from.toISOString(), to: to.toISOString() };
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { scheduledSlot: slot }), { token: customer.token });
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { scheduledSlot: slot }), {
+			token: customer.token,
+		});
 		expect(res.status).toBe(201);
 		await waitForStatus(m, res.body.id, customer.token, "confirmed");
 		const event = m.events.ofType("order.confirmed").find((e) => e.data.orderId === res.body.id);
@@ -435,9 +516,14 @@ describe("admin refunds with MFA on", () => {
 		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: plain })).body.rows[0];
 
 		const setup = await m.api.post("/api/auth/mfa/setup", {}, { token: plain });
-		const enabled = await m.api.post("/api/auth/mfa/enable", { code: currentTotp(setup.body.secret) }, { token: plain });
+		const enabled = await m.api.post(
+			"/api/auth/mfa/enable",
+			{ code: currentTotp(setup.body.secret) },
+			{ token: plain },
+		);
 		expect(enabled.status).toBe(200);
-		const refund = (token: string) => m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 100, reason: "test" }, { token });
+		const refund = (token: string) =>
+			m.api.post(`/api/payments/${payment.id}/refund`, { amountCents: 100, reason: "test" }, { token });
 		const without = await refund(plain);
 		expect(without.status).toBe(403);
 		expect(without.body.type).toBe("MFA_REQUIRED");

@@ -17,7 +17,12 @@ const far: SupplierProfile = {
 	openingHours: { open: "00:00", close: "23:59" },
 	rating: 4,
 };
-const tiny: SupplierProfile = { ...near, supplierId: "tiny", location: { lat: -23.6, lng: -46.7 }, deliveryRadiusKm: 2 };
+const tiny: SupplierProfile = {
+	...near,
+	supplierId: "tiny",
+	location: { lat: -23.6, lng: -46.7 },
+	deliveryRadiusKm: 2,
+};
 const noon = new Date("2024-06-03T15:00:00Z"); // 12:00 in São Paulo
 const night = new Date("2024-06-04T02:00:00Z"); // 23:00 in São Paulo
 
@@ -50,7 +55,12 @@ describe("catalog", () => {
 	});
 
 	it("compares prices for an address: only suppliers that deliver there, cheapest delivered price first", () => {
-		const offers = findOffers(products, [near, far, tiny], { type: "P13", deliverTo: home, openAt: noon, inStockOnly: true });
+		const offers = findOffers(products, [near, far, tiny], {
+			type: "P13",
+			deliverTo: home,
+			openAt: noon,
+			inStockOnly: true,
+		});
 		expect(offers.map((o) => o.product.id)).toEqual(["b", "a"]);
 		// far: 10000 + fee for ~8.7 km (500 + 6×150); near: 12000 + 500
 		expect(offers[0].deliveryFeeCents).toBe(1400);

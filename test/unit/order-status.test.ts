@@ -1,4 +1,11 @@
-import { canTransition, checkTransition, historyEntry, isFinal, OrderParties, timestampField } from "../../lib/order-status";
+import {
+	canTransition,
+	checkTransition,
+	historyEntry,
+	isFinal,
+	OrderParties,
+	timestampField,
+} from "../../lib/order-status";
 
 const order = (status: OrderParties["status"], extra: Partial<OrderParties> = {}): OrderParties => ({
 	status,
@@ -32,7 +39,10 @@ describe("order status machine", () => {
 	});
 
 	it("rejects moves the machine does not have with 409, whoever asks", () => {
-		expect(checkTransition(order("delivered"), "cancelled", admin)).toMatchObject({ code: 409, type: "INVALID_TRANSITION" });
+		expect(checkTransition(order("delivered"), "cancelled", admin)).toMatchObject({
+			code: 409,
+			type: "INVALID_TRANSITION",
+		});
 		expect(checkTransition(order("created"), "in_transit", admin)).toMatchObject({ code: 409 });
 		expect(checkTransition(order("cancelled"), "cancelled", customer)).toMatchObject({ code: 409 });
 	});
@@ -48,7 +58,9 @@ describe("order status machine", () => {
 		expect(checkTransition(order("confirmed"), "in_transit", courier)).toBeNull();
 		expect(checkTransition(order("confirmed"), "in_transit", admin)).toBeNull();
 		expect(checkTransition(order("confirmed"), "in_transit", otherCourier)).toMatchObject({ code: 403 });
-		expect(checkTransition(order("confirmed", { courierId: null }), "in_transit", courier)).toMatchObject({ code: 403 });
+		expect(checkTransition(order("confirmed", { courierId: null }), "in_transit", courier)).toMatchObject({
+			code: 403,
+		});
 		expect(checkTransition(order("confirmed"), "in_transit", supplier)).toMatchObject({ code: 403 });
 	});
 
@@ -58,7 +70,9 @@ describe("order status machine", () => {
 			code: 422,
 			type: "WRONG_HANDOVER_CODE",
 		});
-		expect(checkTransition(order("in_transit"), "delivered", courier)).toMatchObject({ type: "HANDOVER_CODE_REQUIRED" });
+		expect(checkTransition(order("in_transit"), "delivered", courier)).toMatchObject({
+			type: "HANDOVER_CODE_REQUIRED",
+		});
 		expect(checkTransition(order("in_transit"), "delivered", otherCourier, { handoverCode: "1234" })).toMatchObject({
 			code: 403,
 		});
@@ -70,9 +84,14 @@ describe("order status machine", () => {
 		expect(checkTransition(order("created"), "cancelled", customer)).toBeNull();
 		expect(checkTransition(order("confirmed"), "cancelled", customer)).toBeNull();
 		expect(checkTransition(order("created"), "cancelled", otherCustomer)).toMatchObject({ code: 403 });
-		expect(checkTransition(order("created"), "cancelled", supplier)).toMatchObject({ code: 422, type: "REASON_REQUIRED" });
+		expect(checkTransition(order("created"), "cancelled", supplier)).toMatchObject({
+			code: 422,
+			type: "REASON_REQUIRED",
+		});
 		expect(checkTransition(order("created"), "cancelled", supplier, { reason: "no truck" })).toBeNull();
-		expect(checkTransition(order("created"), "cancelled", { id: "s2", role: "supplier" }, { reason: "x" })).toMatchObject({
+		expect(
+			checkTransition(order("created"), "cancelled", { id: "s2", role: "supplier" }, { reason: "x" }),
+		).toMatchObject({
 			code: 403,
 		});
 		expect(checkTransition(order("created"), "cancelled", admin, { reason: "   " })).toMatchObject({ code: 422 });
@@ -100,7 +119,9 @@ describe("delivery promises", () => {
 	it("accepts a future slot of reasonable length and refuses the others", () => {
 		expect(scheduledSlotProblem({ from: "2024-06-03T14:00:00Z", to: "2024-06-03T16:00:00Z" }, now)).toBeNull();
 		expect(scheduledSlotProblem({ from: "2024-06-03T10:00:00Z", to: "2024-06-03T11:00:00Z" }, now)).toMatch(/future/);
-		expect(scheduledSlotProblem({ from: "2024-06-03T16:00:00Z", to: "2024-06-03T14:00:00Z" }, now)).toMatch(/end after/);
+		expect(scheduledSlotProblem({ from: "2024-06-03T16:00:00Z", to: "2024-06-03T14:00:00Z" }, now)).toMatch(
+			/end after/,
+		);
 		expect(scheduledSlotProblem({ from: "2024-06-03T14:00:00Z", to: "2024-06-03T14:10:00Z" }, now)).toMatch(/between/);
 		expect(scheduledSlotProblem({ from: "2024-06-20T14:00:00Z", to: "2024-06-20T15:00:00Z" }, now)).toMatch(/7 days/);
 		expect(scheduledSlotProblem({ from: "tomorrow", to: "later" }, now)).toMatch(/ISO/);

@@ -19,7 +19,9 @@ describe("simulated payment provider", () => {
 			status: "declined",
 			reason: "card_declined",
 		});
-		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.insufficientFunds })).resolves.toMatchObject({
+		await expect(
+			provider.charge({ ...base, method: "card", token: TEST_CARDS.insufficientFunds }),
+		).resolves.toMatchObject({
 			reason: "insufficient_funds",
 		});
 		await expect(provider.charge({ ...base, method: "card", token: "4111111111111111" })).resolves.toMatchObject({
@@ -72,7 +74,14 @@ describe("reconciliation rules", () => {
 	const now = new Date("2024-06-03T12:10:00.000Z");
 	const old = "2024-06-03T12:00:00.000Z";
 	const fresh = "2024-06-03T12:09:59.000Z";
-	const order = (status: string, extra = {}) => ({ orderId: "o", status, totalCents: 1000, paymentMethod: "card", updatedAt: old, ...extra });
+	const order = (status: string, extra = {}) => ({
+		orderId: "o",
+		status,
+		totalCents: 1000,
+		paymentMethod: "card",
+		updatedAt: old,
+		...extra,
+	});
 	const payment = (status: string, extra = {}) => ({
 		paymentId: "p",
 		orderId: "o",
@@ -96,9 +105,9 @@ describe("reconciliation rules", () => {
 	it("reports a confirmed order whose payment failed, and a cancelled paid order without refund", () => {
 		expect(check(order("confirmed"), payment("failed"))).toEqual(["active_order_not_paid"]);
 		expect(check(order("cancelled"), payment("captured"))).toEqual(["cancelled_order_not_refunded"]);
-		expect(check(order("cancelled"), payment("partially_refunded", { capturedCents: 1000, refundedCents: 300 }))).toEqual([
-			"cancelled_order_not_refunded",
-		]);
+		expect(
+			check(order("cancelled"), payment("partially_refunded", { capturedCents: 1000, refundedCents: 300 })),
+		).toEqual(["cancelled_order_not_refunded"]);
 	});
 
 	it("waits for the grace period before reporting what the saga may still fix", () => {
@@ -118,7 +127,13 @@ describe("reconciliation rules", () => {
 describe("orders without a payment", () => {
 	const { orderWithoutPayment } = require("../../lib/payment-provider");
 	const now = new Date("2024-06-03T12:10:00.000Z");
-	const order = (status: string, updatedAt: string) => ({ orderId: "o", status, totalCents: 1, paymentMethod: "card", updatedAt });
+	const order = (status: string, updatedAt: string) => ({
+		orderId: "o",
+		status,
+		totalCents: 1,
+		paymentMethod: "card",
+		updatedAt,
+	});
 
 	it("flags a created order left without a payment past the grace period only", () => {
 		expect(orderWithoutPayment(order("created", "2024-06-03T12:00:00.000Z"), false, now, 60_000)).toBe(true);
