@@ -26,6 +26,8 @@ import { INFRA } from "./infra";
 export const ROOT = path.resolve(__dirname, "../..");
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
 const START_SCRIPT = path.join(ROOT, "scripts", "start.js");
+/** Keeps start.js from building: the harness builds dist/ itself, once (see the file). */
+const NO_BUILD = path.join(FIXTURES, "no-build.js");
 const READY_TIMEOUT_MS = Number(process.env.CLUSTER_READY_TIMEOUT_MS || 30_000);
 /** moleculer-web rebuilds its aliases this long (its debounceTime, with margin) after services change. */
 const ALIAS_SETTLE_MS = 300;
@@ -185,7 +187,7 @@ export class Cluster {
 
 	private launch(node: ClusterNode): void {
 		const file = fs.createWriteStream(node.logFile, { flags: "a" });
-		const child = spawn(process.execPath, [START_SCRIPT], {
+		const child = spawn(process.execPath, ["-r", NO_BUILD, START_SCRIPT], {
 			cwd: ROOT,
 			env: { ...process.env, ...node.env },
 			stdio: ["ignore", "pipe", "pipe"],
