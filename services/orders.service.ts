@@ -577,7 +577,12 @@ const OrdersService: ServiceSchema = {
 			try {
 				return await ctx.call(
 					"couriers.eta",
-					{ courierId: order.courierId, to: order.deliveryLocation },
+					{
+						courierId: order.courierId,
+						to: order.deliveryLocation,
+						// Not picked up yet: the courier goes by the supplier first.
+						...(order.status === "confirmed" && order.supplierLocation ? { via: order.supplierLocation } : {}),
+					},
 					{ timeout: this.settings.etaTimeoutMs, retries: 0 },
 				);
 			} catch (err: any) {
