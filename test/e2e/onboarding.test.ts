@@ -11,6 +11,7 @@ import path from "path";
 import { ServiceBroker } from "moleculer";
 import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpers/broker";
 import { client } from "../helpers/http";
+import { currentTotp } from "../../lib/totp";
 
 jest.setTimeout(60_000);
 
@@ -124,7 +125,7 @@ const review = (id: string, body: Record<string, unknown>, token = adminToken) =
 const status = (token: string, query = "") => api.get(`/api/verification/status${query}`, { token });
 const storedFiles = () => (fs.existsSync(documentsDir) ? fs.readdirSync(documentsDir).sort() : []);
 
-const state: { supplier?: any; supplierDocs?: any; courier?: any; courierDocs?: any; pendingCode?: string } = {};
+const state: Record<string, any> = {};
 
 afterAll(async () => {
 	if (broker) await broker.stop();
@@ -368,19 +369,47 @@ describe("onboarding", () => {
 		state.courier = { code: bySupplier.body.code, inviteId: bySupplier.body.id };
 	});
 
+	test("a registration that fails after claiming the code releases the invite", async () => {
+		const created = await invite(adminToken, "customer@example.com", "courier");
+		const refused = await register("customer@example.com", created.body.code);
+		expect(refused.status).toBe(409); // the e-mail is already a customer's
+		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({ valid: true, reason: null });
+		const listed = await api.get("/api/invites?status=pending", { token: adminToken });
+		expect(listed.body.rows.find((i: any) => i.id === created.body.id).status).toBe("pending");
+		expect(recorder.ofType("invitation.accepted").find((e) => e.data.inviteId === created.body.id)).toBeUndefined();
+	});
+
 	test("two registrations racing on one code: one wins, the other gets 409", async () => {
 		const [a, b] = await Promise.all([
 			register("courier.one@example.com", state.courier.code, { name: "Racer A" }),
 			register("courier.one@example.com", state.courier.code, { name: "Racer B" }),
 		]);
-		expect([a.status, b.status].sort()).toEqual([a.status < 300 ? a.status : b.status, 409].sort());
-		const winner = a.status < 300 ? a : b;
+		const winners = [a, b].filter((r) => r.status < 300);
+		const losers = [a, b].filter((r) => r.status >= 300);
+		expect(winners.length).toBe(1);
+		expect(losers.map((r) => r.status)).toEqual([409]);
+		const winner = winners[0];
 		expect(winner.body).toMatchObject({ role: "courier", status: "pending_verification", supplierId: state.supplier.userId });
 		const accepted = await waitFor(() => recorder.ofType("invitation.accepted").find((e) => e.data.userId === winner.body.id));
 		expect(accepted.data).toMatchObject({ role: "courier", supplierId: state.supplier.userId, inviteId: state.courier.inviteId });
 		await new Promise((r) => setTimeout(r, 100));
 		expect(recorder.ofType("invitation.accepted").filter((e) => e.data.inviteId === state.courier.inviteId).length).toBe(1);
 		state.courier.userId = winner.body.id;
+		expect((await api.get(`/api/invites/${state.courier.code}`)).body).toMatchObject({ valid: false, reason: "used" });
+	});
+
+	test("invitations.claim itself is atomic: of ten concurrent claims exactly one wins", async () => {
+		const created = await invite(adminToken, "claim.race@example.com", "courier");
+		const results = await Promise.allSettled(
+			Array.from({ length: 10 }, () => broker.call("invitations.claim", { code: created.body.code, email: "Claim.Race@example.com" })),
+		);
+		const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<any>[];
+		const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+		expect(won.length).toBe(1);
+		expect(won[0].value).toEqual({ id: created.body.id, role: "courier", supplierId: null, invitedBy: expect.any(String) });
+		expect(lost.map((r) => r.reason.code)).toEqual(Array(9).fill(409));
+		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: true });
+		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: false });
 	});
 
 	test("the courier uploads (vehicle rules enforced), gets reviewed and becomes active", async () => {
@@ -420,6 +449,7 @@ describe("onboarding", () => {
 		expect(Buffer.from(await res.arrayBuffer()).equals(content)).toBe(true);
 		expect((await status(adminToken, `?userId=${state.supplier.userId}`)).body.status).toBe("approved");
 		expect((await register("halfway@example.com", halfway.code)).status).toBe(409);
+		state.halfwayDocumentId = doc.body.id;
 	});
 });
 
@@ -444,5 +474,21 @@ describe("expiry", () => {
 		expect(list.body.rows.map((i: any) => i.id)).toContain(created.body.id);
 		expect(recorder.ofType("invitation.expired").filter((e) => e.data.inviteId === created.body.id).length).toBe(1);
 		expect((await api.post(`/api/invites/${created.body.id}/revoke`, {}, { token: adminToken })).body.type).toBe("INVITE_EXPIRED");
+	});
+
+	// Last: once the admin has MFA, ADMIN's plain password login no longer works in this file.
+	test("with MFA on, reviewing and downloading need an MFA-verified admin token", async () => {
+		const id = state.halfwayDocumentId;
+		const setup = await api.post("/api/auth/mfa/setup", {}, { token: adminToken });
+		expect(setup.status).toBe(200);
+		const enabled = await api.post("/api/auth/mfa/enable", { code: currentTotp(setup.body.secret) }, { token: adminToken });
+		expect(enabled.status).toBe(200);
+		const withoutMfa = await review(id, { decision: "approve" });
+		expect(withoutMfa.status).toBe(403);
+		expect(withoutMfa.body.type).toBe("MFA_REQUIRED");
+		expect((await api.get(`/api/verification/documents/${id}/file`, { token: adminToken })).status).toBe(403);
+		const approved = await review(id, { decision: "approve" }, enabled.body.token);
+		expect(approved.status).toBe(200);
+		expect(approved.body).toMatchObject({ status: "approved", reviewedBy: expect.any(String) });
 	});
 });
