@@ -36,9 +36,12 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
     && mkdir -p /app/data && chown node:node /app/data
 COPY --from=build /app/dist ./dist
 COPY public ./public
+COPY scripts ./scripts
 
 USER node
 EXPOSE 3000 3001 3030
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.HEALTH_PORT||3001)+'/live',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
-CMD ["node", "node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"]
+# scripts/start.js: moleculer-runner with dist/moleculer.config.js, without the runner's own
+# env-to-options overwrite (every setting is read in lib/config.ts).
+CMD ["node", "scripts/start.js"]

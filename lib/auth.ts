@@ -22,12 +22,22 @@ export interface AuthUser {
 /** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */
 export type ActionAuth = "public" | { roles?: Role[]; mfa?: boolean } | undefined;
 
-function keys() {
+type Keys = { sign: string; verify: string; algorithm: "RS256" | "HS256" };
+let cachedKeys: { basis: string; keys: Keys } | null = null;
+
+/** Signing and verification keys, resolved once per configuration (this runs on every request). */
+function keys(): Keys {
+	const basis = `${process.env.JWT_SECRET || ""}|${process.env.JWT_PRIVATE_KEY || ""}|${process.env.JWT_PUBLIC_KEY || ""}`;
+	if (cachedKeys && cachedKeys.basis === basis) return cachedKeys.keys;
 	const cfg = config();
-	if (cfg.jwtPrivateKey && cfg.jwtPublicKey)
-		return { sign: cfg.jwtPrivateKey, verify: cfg.jwtPublicKey, algorithm: "RS256" as const };
-	const s = secret("JWT_SECRET");
-	return { sign: s, verify: s, algorithm: "HS256" as const };
+	let resolved: Keys;
+	if (cfg.jwtPrivateKey && cfg.jwtPublicKey) resolved = { sign: cfg.jwtPrivateKey, verify: cfg.jwtPublicKey, algorithm: "RS256" };
+	else {
+		const s = secret("JWT_SECRET");
+		resolved = { sign: s, verify: s, algorithm: "HS256" };
+	}
+	cachedKeys = { basis, keys: resolved };
+	return resolved;
 }
 
 export function issueToken(user: AuthUser, expiresIn = config().jwtExpiresIn): string {

@@ -96,7 +96,7 @@ const ApiService: ServiceSchema = {
 		cors: {
 			origin: "*",
 			methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-			exposedHeaders: ["X-Request-Id", "Retry-After"],
+			exposedHeaders: ["X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed"],
 		},
 		// Validate the caller's X-Request-Id; anything odd is replaced by a fresh id.
 		rootCallOptions(this: any, options: any, req: any) {
@@ -112,7 +112,10 @@ const ApiService: ServiceSchema = {
 				authorization: true,
 				bodyParsers: { json: { limit: "100kb", strict: true }, urlencoded: false },
 				rateLimit: null,
-				onBeforeCall(ctx: Context<any, any>, route: any, req: any) {
+				onBeforeCall(ctx: Context<any, any>, route: any, req: any, res: any, alias: any) {
+					// busboy throws on anything but multipart: answer 415 before it sees the request.
+					if (alias && alias.type === "multipart" && !/^multipart\/form-data/i.test(String(req.headers["content-type"] || "")))
+						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;
 					ctx.meta.clientIp = clientIp(req);
@@ -123,6 +126,8 @@ const ApiService: ServiceSchema = {
 		],
 		assets: { folder: publicFolder(), options: {} },
 		onError(this: any, req: any, res: any, err: any) {
+			// A failed upload can report twice; the first answer stands.
+			if (res.headersSent) return;
 			const status = errorStatus(err);
 			const body = errorBody(err, status);
 			if (status >= 500)

@@ -362,14 +362,10 @@ describe("Dockerfile", () => {
 		).toEqual(["3000", "3001", "3030"]);
 	});
 
-	it("starts moleculer-runner with the compiled config", () => {
+	it("starts the node with scripts/start.js (moleculer-runner with the compiled config)", () => {
 		const [cmd] = find(final, "CMD");
-		expect(cmdOf(cmd.args).slice(0, 4)).toEqual([
-			"node",
-			"node_modules/moleculer/bin/moleculer-runner.js",
-			"--config",
-			"dist/moleculer.config.js",
-		]);
+		expect(cmdOf(cmd.args)).toEqual(["node", "scripts/start.js"]);
+		expect(find(final, "COPY").some((c) => /^scripts\s/.test(c.args))).toBe(true);
 	});
 
 	describe("HEALTHCHECK", () => {
@@ -417,6 +413,7 @@ describe("Dockerfile", () => {
 		const app = fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-image-"));
 		try {
 			fs.mkdirSync(path.join(app, "dist/services"), { recursive: true });
+			fs.cpSync(path.join(ROOT, "scripts"), path.join(app, "scripts"), { recursive: true });
 			fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
 			for (const s of ALL_SERVICES) {
 				fs.writeFileSync(
