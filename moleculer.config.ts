@@ -9,6 +9,8 @@ import http from "http";
 import { AppConfig, config } from "./lib/config";
 import { startHealthServer } from "./lib/health";
 import { StrictValidator } from "./lib/validator";
+import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/events";
+import { channelName } from "./mixins/events.mixin";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -120,6 +122,24 @@ const RequestLogMiddleware: Middleware = {
 } as any;
 
 /**
+ * JetStream keeps messages only on subjects that have a stream, and the channels adapter creates a
+ * stream when a consumer subscribes. Create every topic's stream up front so a publisher on a fresh
+ * NATS (before any consumer ever ran) does not get "no responders", and nothing is lost meanwhile.
+ */
+async function ensureDurableTopics(broker: any) {
+	const adapter = broker.channelAdapter;
+	if (!adapter || !adapter.manager || typeof adapter.createStream !== "function") return;
+	for (const topic of [...TOPICS, DEAD_LETTER_TOPIC]) {
+		const subject = channelName(topic);
+		try {
+			await adapter.createStream(subject.split(".").join("_"), [subject], {});
+		} catch (err: any) {
+			broker.logger.warn(`Could not create the stream for ${subject}: ${err && err.message}`);
+		}
+	}
+}
+
+/**
  * Marks the moment the node can publish durable events: after Channels (listed before this one)
  * has connected and subscribed. `broker.whenEventsReady()` resolves then.
  */
@@ -130,7 +150,8 @@ const EventsReadyMiddleware: Middleware = {
 		broker.whenEventsReady = () =>
 			broker.eventsReady ? Promise.resolve() : new Promise((resolve) => broker.localBus.once("$events.ready", resolve));
 	},
-	started(broker: any) {
+	async started(broker: any) {
+		await ensureDurableTopics(broker);
 		broker.eventsReady = true;
 		broker.localBus.emit("$events.ready");
 	},

@@ -13,11 +13,24 @@ export interface Readiness {
 	checks: Record<string, boolean>;
 }
 
+/**
+ * Moleculer's NATS transporter (nats v2 client) does not clear `transit.connected` while the
+ * client is reconnecting, so ask the client itself when there is one.
+ */
+function transporterConnected(b: any): boolean {
+	if (!b.transit) return true;
+	if (!b.transit.connected) return false;
+	const client = b.transit.tx && b.transit.tx.client;
+	if (client && typeof client.isClosed === "function" && client.isClosed()) return false;
+	if (client && client.protocol && client.protocol.connected === false) return false;
+	return true;
+}
+
 export function nodeReadiness(broker: ServiceBroker): Readiness {
 	const b = broker as any;
 	const checks: Record<string, boolean> = {
 		brokerStarted: !!b.started,
-		transporter: b.transit ? !!b.transit.connected : true,
+		transporter: transporterConnected(b),
 	};
 	for (const svc of broker.services as any[]) {
 		if (svc.name.startsWith("$") || svc.name.startsWith("channels:")) continue;
