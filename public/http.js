@@ -1,0 +1,157 @@
+/**
+ * Talking to the gateway: the session (token in sessionStorage, never logged), JSON requests,
+ * errors with their field problems, multipart uploads, downloads and Server-Sent Events read
+ * through fetch() (EventSource cannot send an Authorization header).
+ */
+const SESSION_KEY = "gasrapido.session";
+
+export function getSession() {
+	try {
+		return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+	} catch {
+		return null;
+	}
+}
+
+export function saveSession(session) {
+	sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+export function clearSession() {
+	sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** An answer that is not 2xx: status, the server's message and its field problems ({ field, message }). */
+export class ApiError extends Error {
+	constructor(status, body) {
+		super((body && body.message) || `HTTP ${status}`);
+		this.status = status;
+		this.type = (body && body.type) || null;
+		this.data = (body && body.data) || null;
+		this.fields = fieldProblems(this.data);
+	}
+}
+
+/** Field problems in the shapes the services use: a validation array, { field } or { fields: [] }. */
+function fieldProblems(data) {
+	if (Array.isArray(data)) return data.filter((p) => p && p.field).map((p) => ({ field: p.field, message: p.message || "" }));
+	if (data && typeof data.field === "string") return [{ field: data.field, message: "" }];
+	if (data && Array.isArray(data.fields)) return data.fields.map((field) => ({ field: String(field), message: "" }));
+	return [];
+}
+
+function authHeaders(extra = {}) {
+	const session = getSession();
+	const headers = { ...extra };
+	if (session && session.token) headers.Authorization = `Bearer ${session.token}`;
+	return headers;
+}
+
+function withQuery(path, query) {
+	if (!query) return path;
+	const params = new URLSearchParams();
+	for (const [key, value] of Object.entries(query))
+		if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+	const text = params.toString();
+	return text ? `${path}?${text}` : path;
+}
+
+/** A signed-in request that comes back 401 ends the session (expired or revoked token). */
+function onUnauthorized(res) {
+	if (res.status === 401 && getSession()) {
+		clearSession();
+		window.dispatchEvent(new CustomEvent("session-ended"));
+	}
+}
+
+async function parse(res) {
+	const text = await res.text();
+	let body = null;
+	try {
+		body = text ? JSON.parse(text) : null;
+	} catch {
+		body = { message: text.slice(0, 200) };
+	}
+	if (!res.ok) {
+		onUnauthorized(res);
+		throw new ApiError(res.status, body);
+	}
+	return body;
+}
+
+/** JSON request to /api…; resolves with the parsed body or rejects with ApiError. */
+export async function request(method, path, { body, query, headers } = {}) {
+	const init = { method, headers: authHeaders(headers) };
+	if (body !== undefined) {
+		init.headers["Content-Type"] = "application/json";
+		init.body = JSON.stringify(body);
+	}
+	return parse(await fetch(withQuery(path, query), init));
+}
+
+export const get = (path, query) => request("GET", path, { query });
+export const post = (path, body, opts = {}) => request("POST", path, { ...opts, body });
+export const put = (path, body, opts = {}) => request("PUT", path, { ...opts, body });
+
+/** Multipart upload: the FormData's fields go in the order they were appended. */
+export async function upload(path, formData) {
+	return parse(await fetch(path, { method: "POST", headers: authHeaders(), body: formData }));
+}
+
+/** Fetches a protected file and hands it to the browser as a download. */
+export async function download(path, fallbackName) {
+	const res = await fetch(path, { headers: authHeaders() });
+	if (!res.ok) return parse(res);
+	const disposition = res.headers.get("Content-Disposition") || "";
+	const match = /filename="([^"]+)"/.exec(disposition);
+	const url = URL.createObjectURL(await res.blob());
+	const link = Object.assign(document.createElement("a"), { href: url, download: match ? match[1] : fallbackName });
+	document.body.append(link);
+	link.click();
+	link.remove();
+	setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * Reads a text/event-stream response and calls onEvent(name, data) per event until the stream
+ * ends or `signal` aborts. Comment lines (": keep-alive") are skipped.
+ */
+export async function streamEvents(path, onEvent, signal) {
+	const res = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream" }), signal });
+	if (!res.ok) return parse(res);
+	const reader = res.body.getReader();
+	const decoder = new TextDecoder();
+	let buffer = "";
+	for (;;) {
+		const { value, done } = await reader.read();
+		if (done) break;
+		buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+		let end;
+		while ((end = buffer.indexOf("\n\n")) >= 0) {
+			const block = buffer.slice(0, end);
+			buffer = buffer.slice(end + 2);
+			const event = parseSseBlock(block);
+			if (event) onEvent(event.name, event.data);
+		}
+	}
+}
+
+export function parseSseBlock(block) {
+	let name = "message";
+	const data = [];
+	for (const line of block.split("\n")) {
+		if (!line || line.startsWith(":")) continue;
+		const colon = line.indexOf(":");
+		const field = colon < 0 ? line : line.slice(0, colon);
+		const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+		if (field === "event") name = value;
+		else if (field === "data") data.push(value);
+	}
+	if (data.length === 0) return null;
+	const text = data.join("\n");
+	try {
+		return { name, data: JSON.parse(text) };
+	} catch {
+		return { name, data: text };
+	}
+}

@@ -1,0 +1,234 @@
+/**
+ * Orders for every role (the server decides which: the customer's own, the supplier's incoming,
+ * the courier's deliveries, all for admins) and one order in detail: status history, handover
+ * code, the courier's position and ETA, live over GET /api/orders/:id/track, and the moves the
+ * signed-in role may make.
+ */
+import { get, put, streamEvents } from "../http.js";
+import {
+	badge,
+	dateTime,
+	distanceKm,
+	empty,
+	errorLine,
+	field,
+	form,
+	h,
+	input,
+	km,
+	money,
+	paymentText,
+	replace,
+	roleText,
+	section,
+	select,
+	statusText,
+	t,
+} from "../ui.js";
+
+const FINAL = ["delivered", "cancelled"];
+const shortId = (id) => id.slice(-6).toUpperCase();
+
+export async function list(root, { user }) {
+	const rows = h("div", { id: "orders-list" });
+	const titles = {
+		customer: t("Meus pedidos", "My orders"),
+		supplier: t("Pedidos recebidos", "Incoming orders"),
+		courier: t("Minhas entregas", "My deliveries"),
+		admin: t("Pedidos", "Orders"),
+	};
+	const statusFilter = select("status", [["", t("Todos", "All")], ...["created", "confirmed", "in_transit", "delivered", "cancelled"].map((s) => [s, statusText(s)])]);
+	const load = async () => {
+		try {
+			const res = await get("/api/orders", { status: statusFilter.value, pageSize: 50 });
+			replace(rows, res.rows.length ? orderTable(res.rows, user) : empty(t("Nenhum pedido ainda.", "No orders yet.")));
+		} catch (err) {
+			replace(rows, errorLine(err));
+		}
+	};
+	statusFilter.addEventListener("change", load);
+	replace(root, section(titles[user.role], field(t("Situação", "Status"), statusFilter), rows));
+	await load();
+	const timer = setInterval(load, 15_000);
+	return () => clearInterval(timer);
+}
+
+function orderTable(orders, user) {
+	return h(
+		"table",
+		{ class: "table" },
+		h("thead", {}, h("tr", {}, h("th", {}, t("Pedido", "Order")), h("th", {}, t("Data", "Date")), user.role === "customer" ? h("th", {}, t("Revenda", "Supplier")) : null, h("th", {}, t("Itens", "Items")), h("th", {}, "Total"), h("th", {}, t("Situação", "Status")))),
+		h(
+			"tbody",
+			{},
+			orders.map((o) =>
+				h(
+					"tr",
+					{ dataset: { orderId: o.id } },
+					h("td", {}, h("a", { href: `#/orders/${o.id}` }, `#${shortId(o.id)}`)),
+					h("td", {}, dateTime(o.createdAt)),
+					user.role === "customer" ? h("td", {}, o.supplierName || "—") : null,
+					h("td", {}, itemsSummary(o.items)),
+					h("td", {}, money(o.totalCents)),
+					h("td", {}, badge(o.status)),
+				),
+			),
+		),
+	);
+}
+
+const itemsSummary = (items) => (items || []).map((i) => `${i.quantity}× ${i.type}${i.exchange ? "" : t(" (sem troca)", " (no exchange)")}`).join(", ");
+
+export async function detail(root, { params, user }) {
+	const state = { order: null, live: null, stopped: false };
+	const controller = new AbortController();
+	const liveBox = h("div", { id: "courier-live", class: "live" });
+
+	const repaint = () => paintDetail(root, state, user, liveBox, reload);
+	async function reload() {
+		state.order = await get(`/api/orders/${encodeURIComponent(params.id)}`);
+		if (state.order.courier) state.live = { ...state.order.courier.position, etaMinutes: state.order.courier.etaMinutes };
+		repaint();
+	}
+	await reload();
+
+	const mayTrack = ["customer", "admin"].includes(user.role);
+	if (mayTrack && !FINAL.includes(state.order.status)) track(state, controller.signal, liveBox, reload);
+	return () => {
+		state.stopped = true;
+		controller.abort();
+	};
+}
+
+/** Follows the SSE stream; reconnects after a drop until the order is final or the view is left. */
+async function track(state, signal, liveBox, reload) {
+	while (!state.stopped && !FINAL.includes(state.order.status)) {
+		try {
+			await streamEvents(
+				`/api/orders/${encodeURIComponent(state.order.id)}/track`,
+				(name, data) => {
+					if (name === "position" || (data && data.position)) {
+						state.live = name === "position" ? data : data.position;
+						paintLive(liveBox, state);
+					}
+					if (name === "status" && data && data.status && data.status !== state.order.status) reload().catch(() => undefined);
+				},
+				signal,
+			);
+		} catch (err) {
+			if (signal.aborted) return;
+		}
+		if (state.stopped) return;
+		await new Promise((r) => setTimeout(r, 3000));
+		await reload().catch(() => undefined);
+	}
+}
+
+function paintDetail(root, state, user, liveBox, reload) {
+	const o = state.order;
+	const actions = h("div", { class: "actions" }, orderActions(o, user, reload));
+	paintLive(liveBox, state);
+	replace(
+		root,
+		h(
+			"section",
+			{ class: "card order-detail", dataset: { status: o.status } },
+			h("div", { class: "offer-head" }, h("h2", {}, t("Pedido ", "Order "), `#${shortId(o.id)}`), h("span", { id: "order-status" }, badge(o.status))),
+			o.handoverCode && !FINAL.includes(o.status)
+				? h("p", { class: "handover" }, t("Código de entrega: ", "Handover code: "), h("strong", { id: "handover-code" }, o.handoverCode), h("small", {}, t(" — informe ao entregador ao receber", " — tell the courier when you receive it")))
+				: null,
+			["confirmed", "in_transit"].includes(o.status) ? liveBox : null,
+			o.status === "created" ? h("p", { class: "muted" }, t("Aguardando confirmação do pagamento…", "Waiting for the payment to be confirmed…")) : null,
+			h("dl", { class: "facts" },
+				fact(t("Revenda", "Supplier"), o.supplierName || o.supplierId),
+				fact(t("Itens", "Items"), itemsSummary(o.items)),
+				fact(t("Produtos", "Products"), money(o.totals && o.totals.itemsCents)),
+				o.totals && o.totals.depositsCents ? fact(t("Vasilhames", "Cylinder deposits"), money(o.totals.depositsCents)) : null,
+				fact(t("Entrega", "Delivery"), `${money(o.totals && o.totals.deliveryFeeCents)} (${km(o.distanceKm)})`),
+				fact("Total", h("strong", {}, money(o.totalCents))),
+				fact(t("Pagamento", "Payment"), `${paymentText(o.paymentMethod)} · ${statusText(o.paymentStatus)}`),
+				fact(t("Endereço", "Address"), addressText(o)),
+				o.promisedBy ? fact(t("Previsto até", "Promised by"), dateTime(o.promisedBy)) : null,
+				o.cancelReason ? fact(t("Motivo do cancelamento", "Cancel reason"), o.cancelReason) : null,
+			),
+			actions,
+			h("h3", {}, t("Histórico", "History")),
+			h("ol", { class: "history", id: "history" }, (o.history || []).map((entry) =>
+				h("li", {}, badge(entry.status), " ", dateTime(entry.at), " · ", roleText(entry.role) || entry.role, entry.reason ? ` · ${entry.reason}` : "", entry.note ? ` · ${entry.note}` : ""),
+			)),
+			h("p", {}, h("a", { href: "#/orders" }, t("← Voltar aos pedidos", "← Back to orders"))),
+		),
+	);
+	if (o.paymentMethod === "pix" && o.paymentStatus === "pending" && user.role === "customer") showPixCode(actions, o.id);
+}
+
+const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
+
+function addressText(o) {
+	const a = o.deliveryAddress || {};
+	const parts = [[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean);
+	return parts.length ? parts.join(" · ") : `${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)}`;
+}
+
+function paintLive(box, state) {
+	const p = state.live;
+	const o = state.order;
+	if (!p || !Number.isFinite(p.lat)) {
+		replace(box, h("p", { class: "muted" }, o && o.courierId ? t("Entregador designado; aguardando a posição…", "Courier assigned; waiting for their position…") : t("Procurando um entregador…", "Looking for a courier…")));
+		return;
+	}
+	const away = o && o.deliveryLocation ? distanceKm(p, o.deliveryLocation) : null;
+	replace(
+		box,
+		h("p", {}, t("Entregador a ", "Courier "), h("strong", {}, km(away)), t(" de você", " away")),
+		Number.isFinite(p.etaMinutes) ? h("p", { id: "eta" }, t("Chega em cerca de ", "Arrives in about "), h("strong", {}, `${Math.max(1, Math.round(p.etaMinutes))} min`)) : null,
+		h("small", { class: "muted" }, `${p.lat.toFixed(5)}, ${p.lng.toFixed(5)} · ${t("atualizado", "updated")} ${dateTime(p.at)}`),
+	);
+}
+
+async function showPixCode(container, orderId) {
+	try {
+		const res = await get("/api/payments", { orderId });
+		const payment = res.rows.find((p) => p.pixCode);
+		if (payment) container.prepend(h("p", { class: "pix" }, t("PIX copia e cola: ", "PIX code: "), h("code", {}, payment.pixCode)));
+	} catch {
+		// the order still shows; the code can be fetched again by reloading
+	}
+}
+
+/** The moves this role may make on the order now. */
+export function orderActions(o, user, onChanged) {
+	const out = [];
+	const move = async (body) => {
+		await put(`/api/orders/${encodeURIComponent(o.id)}/status`, body);
+		await onChanged();
+	};
+	const mine = user.role === "courier" && o.courierId === user.id;
+	if (mine && o.status === "confirmed")
+		out.push(form({ class: "inline", id: "start-delivery" }, [h("button", { type: "submit" }, t("Saí para entrega", "Start delivery"))], () => move({ status: "in_transit" })));
+	if (mine && o.status === "in_transit")
+		out.push(
+			form(
+				{ class: "inline", id: "deliver-form" },
+				[field(t("Código de entrega do cliente", "Customer's handover code"), input("handoverCode", { inputmode: "numeric", pattern: "\\d{4,8}", required: true })), h("button", { type: "submit" }, t("Confirmar entrega", "Confirm delivery"))],
+				(values) => move({ status: "delivered", handoverCode: values.handoverCode }),
+			),
+		);
+	if (["created", "confirmed"].includes(o.status) && user.role !== "courier") {
+		const needsReason = user.role !== "customer";
+		out.push(
+			form(
+				{ class: "inline", id: "cancel-form" },
+				[
+					field(needsReason ? t("Motivo do cancelamento", "Why cancel") : t("Motivo (opcional)", "Reason (optional)"), input("reason", { required: needsReason, maxlength: 500 })),
+					h("button", { type: "submit", class: "danger" }, t("Cancelar pedido", "Cancel order")),
+				],
+				(values) => {
+					if (!confirm(t("Cancelar este pedido?", "Cancel this order?"))) return;
+					return move(values.reason ? { status: "cancelled", reason: values.reason } : { status: "cancelled" });
+				},
+			),
+		);
+	}
+	return out;
+}
