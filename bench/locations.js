@@ -4,7 +4,7 @@
  * at once for a fixed time; prints updates per second and latency percentiles.
  *
  *   npm run build && LOG_LEVEL=warn node bench/locations.js [--couriers 200] [--duration 10]
- *        [--interval 0] [--target http://host:port]
+ *        [--interval 0] [--warmup 3] [--target http://host:port]
  *
  * Without --target it starts api + users + couriers in this process from dist/ (in memory) and
  * measures that; load generator and server then share one CPU core, so the figures are a floor.
@@ -25,6 +25,7 @@ const COURIERS = Number(option("couriers", 200));
 const DURATION_S = Number(option("duration", 10));
 const INTERVAL_MS = Number(option("interval", 0));
 const TARGET = option("target", "");
+const WARMUP_S = Number(option("warmup", 3));
 const PASSWORD = "bench-password-1";
 const CENTER = { lat: -23.5505, lng: -46.6333 };
 
@@ -77,7 +78,11 @@ function request(base, method, urlPath, body, token) {
 				resolve({ status: res.statusCode, body: json });
 			});
 		});
-		req.on("error", reject);
+		req.on("error", (err) => {
+			// A kept-alive socket the server closed just as we reused it: send again on a fresh one.
+			if (req.reusedSocket && err.code === "ECONNRESET") request(base, method, urlPath, body, token).then(resolve, reject);
+			else reject(err);
+		});
 		if (payload) req.write(payload);
 		req.end();
 	});
@@ -132,6 +137,10 @@ async function main() {
 	const ids = Array.from({ length: COURIERS }, (_, i) => i);
 	const couriers = await inBatches(ids, 20, (n) => setUpCourier(broker, base, n));
 	console.log(`${COURIERS} couriers ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; sending for ${DURATION_S} s to ${base}` + (INTERVAL_MS ? `, one update every ${INTERVAL_MS} ms each` : ", closed loop"));
+
+	// Warm-up (not measured): connections opened, code paths compiled, caches filled.
+	const warmup = { latenciesMs: [], byStatus: {}, accepted: 0, errors: 0 };
+	await Promise.all(couriers.map((c) => courierLoop(base, c, Date.now() + WARMUP_S * 1000, warmup)));
 
 	const stats = { latenciesMs: [], byStatus: {}, accepted: 0, errors: 0 };
 	const started = Date.now();
