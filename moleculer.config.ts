@@ -130,7 +130,7 @@ async function ensureDurableTopics(broker: any) {
 	const adapter = broker.channelAdapter;
 	if (!adapter || !adapter.manager || typeof adapter.createStream !== "function") return;
 	for (const topic of [...TOPICS, DEAD_LETTER_TOPIC]) {
-		const subject = channelName(topic);
+		const subject = adapter.addPrefixTopic(channelName(topic));
 		try {
 			await adapter.createStream(subject.split(".").join("_"), [subject], {});
 		} catch (err: any) {

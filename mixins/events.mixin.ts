@@ -18,9 +18,12 @@ const MAX_ATTEMPTS = () => Number(process.env.EVENT_MAX_ATTEMPTS || 4);
 const RETRY_BASE_MS = () => Number(process.env.EVENT_RETRY_BASE_MS || 200);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The channel a topic travels on. The channels adapter itself prefixes it with the Moleculer
+ * namespace (NAMESPACE), which keeps clusters (and test runs) sharing one NATS apart.
+ */
 export function channelName(topic: string): string {
-	const ns = process.env.NAMESPACE;
-	return ns ? `${ns}.${topic}` : topic;
+	return topic;
 }
 
 function topicsFor(types: string[]): string[] {

@@ -89,11 +89,8 @@ describeWithInfra(["nats"], "cluster: publishing before any consumer has subscri
 		await cluster?.stopAll();
 	});
 
-	// KNOWN BUG (shared events mixin, not this suite): JetStream streams are created only when a consumer
-	// subscribes, so on a fresh NATS a publisher without consumers gets 503 (first admin not created,
-	// registration 500). Fix: create the topic streams when the channels adapter connects. When it is
-	// fixed this test starts failing: turn `test.failing` into `test`.
-	test.failing("a user registers on a fresh NATS where nobody consumes user.events yet", async () => {
+	// Streams are created when a node connects (moleculer.config.ts), not only when a consumer subscribes.
+	clusterTest(() => cluster)("a user registers on a fresh NATS where nobody consumes user.events yet", async () => {
 		const res = await client(cluster!.gatewayUrl).post("/api/users", {
 			email: "first@example.com",
 			password: "secret-pass-3",

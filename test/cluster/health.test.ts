@@ -77,12 +77,7 @@ describeWithInfra(["nats"], "cluster: health probes and NATS restarts", () => {
 		expect((await api.post("/api/auth/login", { email: "before@example.com", password: "secret-pass-1" })).status).toBe(200);
 	});
 
-	// KNOWN BUG (lib/health.ts, not this suite): with the nats v2 client Moleculer's NATS transporter
-	// never clears `transit.connected` on a disconnect, so /ready stays 200 while NATS is gone.
-	// Fix: in nodeReadiness, `transporter: b.transit ? !!b.transit.connected && natsUp(b) : true` with
-	// natsUp = !(client = b.transit.tx?.client)?.protocol || client.protocol.connected (checked by hand:
-	// this test then passes). When fixed, turn `test.failing` into `it`.
-	test.failing("a node that loses NATS turns not-ready (still live) within seconds, and ready again when NATS is back", async () => {
+	it("a node that loses NATS turns not-ready (still live) within seconds, and ready again when NATS is back", async () => {
 		const api = client(cluster!.gatewayUrl);
 		await nats.stop();
 		try {

@@ -97,12 +97,7 @@ describeWithInfra(["nats", "redis"], "cluster: Redis shared by the nodes", () =>
 		expect(keys).toHaveLength(1);
 	});
 
-	// KNOWN BUG (scripts/start.js + Dockerfile CMD, not this suite): moleculer-runner overwrites broker
-	// options from env vars named like them, so CACHER=redis://… replaces moleculer.config.ts's cacher
-	// object by the bare URL: keys get the default MOL- prefix and NO TTL (entries never expire).
-	// Fix: start nodes with a Runner subclass whose overwriteFromEnv(obj) returns obj (all settings come
-	// from lib/config.ts), and use it in the Dockerfile's CMD. When fixed, turn `test.failing` into `it`.
-	test.failing("the Redis cacher uses moleculer.config.ts's prefix and TTL", async () => {
+	it("the Redis cacher uses moleculer.config.ts's prefix and TTL", async () => {
 		const { redis, keys } = await cachedAuthStateKeys("cache2@example.com");
 		try {
 			expect(keys).toHaveLength(1);
