@@ -216,26 +216,79 @@ describeWithChromium("web app in a browser", () => {
 		await page.waitForSelector("#assigned-orders .empty");
 		await customerPage.waitForSelector("#order-status .badge-delivered", { timeout: 5000 });
 		await page.close();
+
+		// The customer was told along the way; reading marks the notifications read.
+		await customerPage.click("#nav a[href='#/notifications']");
+		await customerPage.waitForSelector("#notifications-list li.unread");
+		expect(Number(await customerPage.textContent("#unread-badge"))).toBeGreaterThan(0);
+		await customerPage.click("#mark-all-read");
+		await customerPage.waitForSelector("#notifications-list li.read");
+		expect(await customerPage.locator("#notifications-list li.unread").count()).toBe(0);
+		await customerPage.waitForSelector("#unread-badge", { state: "hidden" });
 	});
 
-	test("an admin sees the day's orders in the metrics table", async () => {
-		const page = await context.newPage();
-		await page.goto(`${base}/#/login`);
-		await page.fill("#login-form [name=email]", ADMIN.email);
-		await page.fill("#login-form [name=password]", ADMIN.password);
-		await page.click("#login-form button[type=submit]");
-		await page.waitForURL(/#\/admin\/verification$/);
-		await page.click("#nav a[href='#/metrics']");
-		const ordersCreated = () => page.locator("#metrics-table tr.totals td").first().textContent();
-		// Analytics counts from the event stream; the page is reloaded until the order is in.
+	test("an admin invites a supplier, who registers with the link and uploads a document the admin approves", async () => {
+		const admin = await context.newPage();
+		await admin.goto(`${base}/#/login`);
+		await admin.fill("#login-form [name=email]", ADMIN.email);
+		await admin.fill("#login-form [name=password]", ADMIN.password);
+		await admin.click("#login-form button[type=submit]");
+		await admin.waitForURL(/#\/admin\/verification$/);
+
+		// The day's order is in the metrics (analytics counts from the event stream: reload until it is).
+		await admin.click("#nav a[href='#/metrics']");
 		await waitFor(async () => {
-			await page.locator("#metrics-table tr.totals").waitFor();
-			if (((await ordersCreated()) || "").trim() === "1") return true;
-			await page.reload();
+			await admin.locator("#metrics-table tr.totals").waitFor();
+			if (((await admin.locator("#metrics-table tr.totals td").first().textContent()) || "").trim() === "1") return true;
+			await admin.reload();
 			return false;
 		}, 8000);
-		expect(await page.textContent("#metrics-table thead")).toContain("Pedidos");
-		await screenshot(page, "metrics");
-		await page.close();
+		await screenshot(admin, "metrics");
+
+		const email = `revenda-${Date.now().toString(36)}@test.local`;
+		await admin.click("#nav a[href='#/invites']");
+		await admin.fill("#invite-form [name=email]", email);
+		await admin.selectOption("#invite-form [name=role]", "supplier");
+		await admin.click("#invite-form button[type=submit]");
+		const link = (await admin.locator(".invite-link").textContent())!;
+		expect(link).toMatch(/#\/register\?invite=[A-Za-z0-9_-]{16,}$/);
+		await admin.waitForSelector("#invites-list tr .badge-pending");
+
+		const page = await context.newPage();
+		await page.goto(link);
+		expect(await page.textContent(".invite-info")).toContain("Revendedor");
+		expect(await page.textContent(".invite-info")).toContain("Administrator");
+		await page.fill("#register-form [name=name]", "João Revenda");
+		await page.fill("#register-form [name=email]", email);
+		await page.fill("#register-form [name=password]", "supplier-pass-1");
+		await page.fill("#register-form [name=businessName]", "Gás do João");
+		await page.click("#register-form button:has-text('localização')");
+		await waitFor(async () => (await page.inputValue("#register-form [name=lat]")) !== "", 5000);
+		await page.click("#register-form button[type=submit]");
+		await page.waitForURL(/#\/orders$/);
+		expect(await page.textContent(".who")).toContain("Revendedor");
+
+		await page.click("#nav a[href='#/verification']");
+		await page.waitForSelector("#verification-status .badge-awaiting_documents");
+		await page.selectOption("#upload-form [name=type]", "company_registration");
+		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-00");
+		await page.setInputFiles("#upload-form [name=file]", { name: "cnpj.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% GasRápido test\n") });
+		await page.click("#upload-form button[type=submit]");
+		// A CNPJ with wrong check digits is refused at its field.
+		await page.waitForSelector("#upload-form .field-error");
+		expect(await page.getAttribute("#upload-form [name=cnpj]", "class")).toContain("invalid");
+		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-81");
+		await page.click("#upload-form button[type=submit]");
+		await page.waitForSelector("li[data-type=company_registration] .badge-pending_review");
+
+		await admin.click("#nav a[href='#/admin/verification']");
+		const card = admin.locator("#review-queue article", { hasText: "11222333000181" });
+		await card.locator(".approve-form button").click();
+		await admin.waitForSelector("#review-queue .empty");
+
+		await page.reload();
+		await page.waitForSelector("li[data-type=company_registration] .badge-approved");
+		await screenshot(page, "verification");
+		await Promise.all([admin.close(), page.close()]);
 	});
 });
