@@ -213,14 +213,10 @@ describe("onboarding", () => {
 		expect(recorder.ofType("document.uploaded").filter((e) => e.data.userId === state.supplier.userId)).toEqual([]);
 	});
 
-	// Known gap, outside this service: moleculer-web's multipart alias constructs busboy, which throws
-	// synchronously on a non-multipart Content-Type, so the gateway answers 500. Needs the api
-	// service to refuse such requests in onBeforeCall (see the onboarding report). Flip to `test`
-	// once that lands.
-	test.failing("a JSON body sent to the upload route is a 4xx, not a 500 (needs a gateway change)", async () => {
+	test("a JSON body sent to the upload route is a 415, not a 500", async () => {
 		const asJson = await api.post("/api/verification/documents", { type: "anp_authorization" }, { token: state.supplier.token });
-		expect(asJson.status).toBeGreaterThanOrEqual(400);
-		expect(asJson.status).toBeLessThan(500);
+		expect(asJson.status).toBe(415);
+		expect(asJson.body.type).toBe("UNSUPPORTED_MEDIA_TYPE");
 	});
 
 	test("a path-traversal file name never becomes a path", async () => {
