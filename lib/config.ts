@@ -69,7 +69,31 @@ export function readConfig() {
 		bodyLimit: str("BODY_LIMIT", "100kb"),
 		smtpUrl: str("SMTP_URL", ""),
 		inviteTtlHours: int("INVITE_TTL_HOURS", 24 * 7),
+		inviteExpirySweepMs: int("INVITE_EXPIRY_SWEEP_MS", 60_000),
 		requiredServices: str("REQUIRED_SERVICES", ""),
+		eventMaxAttempts: int("EVENT_MAX_ATTEMPTS", 4),
+		eventRetryBaseMs: int("EVENT_RETRY_BASE_MS", 200),
+		/** Verification documents (encrypted); default DATA_DIR/documents. */
+		documentsDir: str("DOCUMENTS_DIR", ""),
+		publicUrl: str("PUBLIC_URL", "http://localhost:3000"),
+		mailFrom: str("MAIL_FROM", "GasRápido <no-reply@gasrapido.local>"),
+		notify: {
+			maxAttempts: int("NOTIFY_MAX_ATTEMPTS", 5),
+			retryBaseMs: int("NOTIFY_RETRY_BASE_MS", 30_000),
+			claimTimeoutMs: int("NOTIFY_CLAIM_TIMEOUT_MS", 2 * 60_000),
+			sweepMs: int("NOTIFY_SWEEP_MS", 60_000),
+		},
+		alertEscalationCheckMs: int("ALERT_ESCALATION_CHECK_MS", 30_000),
+		orderPromiseMinutes: int("ORDER_PROMISE_MINUTES", 60),
+		orderEtaTimeoutMs: int("ORDER_ETA_TIMEOUT_MS", 500),
+		supplierTimeZone: str("SUPPLIER_TIME_ZONE", "America/Sao_Paulo"),
+		payments: {
+			provider: str("PAYMENT_PROVIDER", "simulated"),
+			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),
+			pixAutoConfirmMs: int("PIX_AUTO_CONFIRM_MS", 3000),
+			reconcileIntervalMs: int("RECONCILE_INTERVAL_MS", 300_000),
+			reconcileGraceMs: int("RECONCILE_GRACE_MS", 60_000),
+		},
 	};
 }
 

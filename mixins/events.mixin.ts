@@ -11,11 +11,12 @@
  */
 import { Context, ServiceSchema } from "moleculer";
 import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, makeEnvelope, retryDelayMs, topicOf } from "../lib/events";
+import { config } from "../lib/config";
 
 export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;
 
-const MAX_ATTEMPTS = () => Number(process.env.EVENT_MAX_ATTEMPTS || 4);
-const RETRY_BASE_MS = () => Number(process.env.EVENT_RETRY_BASE_MS || 200);
+const MAX_ATTEMPTS = () => config().eventMaxAttempts;
+const RETRY_BASE_MS = () => config().eventRetryBaseMs;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

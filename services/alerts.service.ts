@@ -33,6 +33,7 @@ import {
 	watchChanges,
 	windowStats,
 } from "../lib/alert-rules";
+import { config } from "../lib/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
@@ -543,7 +544,7 @@ const AlertsService: ServiceSchema = {
 	},
 
 	started(this: any) {
-		const everyMs = Number(process.env.ALERT_ESCALATION_CHECK_MS || 30_000);
+		const everyMs = config().alertEscalationCheckMs;
 		this.timer = setInterval(() => {
 			this.runTimers().catch((err: Error) => this.logger.warn(`Alert timers failed: ${err.message}`));
 		}, everyMs);

@@ -289,7 +289,7 @@ const InvitationsService: ServiceSchema = {
 	created(this: any) {
 		// Read at creation, like every setting, so each broker (and each test) sees its own environment.
 		this.inviteTtlHours = config().inviteTtlHours;
-		this.sweepIntervalMs = Number(process.env.INVITE_EXPIRY_SWEEP_MS || 60_000);
+		this.sweepIntervalMs = config().inviteExpirySweepMs;
 	},
 
 	started(this: any) {

@@ -38,10 +38,6 @@ interface Contact {
 /** Fields of a stored message its recipient does not need to see. */
 const INTERNAL_FIELDS = ["notifKey", "claimedAt"];
 
-function envNumber(name: string, fallback: number): number {
-	const value = Number(process.env[name]);
-	return process.env[name] && Number.isFinite(value) ? value : fallback;
-}
 
 const NotificationsService: ServiceSchema = {
 	name: "notifications",
@@ -370,20 +366,20 @@ const NotificationsService: ServiceSchema = {
 	started(this: any) {
 		// Read here, not at module load: tests start brokers with their own environment.
 		const cfg = config();
-		this.publicUrl = process.env.PUBLIC_URL || "http://localhost:3000";
-		this.maxAttempts = envNumber("NOTIFY_MAX_ATTEMPTS", 5);
-		this.retryBaseMs = envNumber("NOTIFY_RETRY_BASE_MS", 30_000);
+		this.publicUrl = cfg.publicUrl;
+		this.maxAttempts = cfg.notify.maxAttempts;
+		this.retryBaseMs = cfg.notify.retryBaseMs;
 		// Longer than any sender's timeout (10 s), so a slow send is never taken for a dead one.
-		this.claimTimeoutMs = envNumber("NOTIFY_CLAIM_TIMEOUT_MS", 2 * 60_000);
+		this.claimTimeoutMs = cfg.notify.claimTimeoutMs;
 		this.senders = sendersFromConfig({
 			smtpUrl: cfg.smtpUrl,
-			mailFrom: process.env.MAIL_FROM || "GasRápido <no-reply@gasrapido.local>",
+			mailFrom: cfg.mailFrom,
 			log: (line: string) => this.logger.info(line),
 		});
 		this.stopping = false;
 		this.sweeper = setInterval(
 			() => this.deliverDue().catch((err: Error) => this.logger.warn(`Delivery sweep failed: ${err.message}`)),
-			envNumber("NOTIFY_SWEEP_MS", 60_000),
+			cfg.notify.sweepMs,
 		);
 		this.sweeper.unref?.();
 	},

@@ -36,6 +36,7 @@ import {
 	timestampField,
 } from "../lib/order-status";
 import { cylinderCount, orderLines, orderTotals } from "../lib/pricing";
+import { config } from "../lib/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
@@ -593,8 +594,8 @@ const OrdersService: ServiceSchema = {
 	},
 
 	created(this: any) {
-		this.settings.promiseMinutes = Number(process.env.ORDER_PROMISE_MINUTES || 60);
-		this.settings.etaTimeoutMs = Number(process.env.ORDER_ETA_TIMEOUT_MS || 500);
+		this.settings.promiseMinutes = config().orderPromiseMinutes;
+		this.settings.etaTimeoutMs = config().orderEtaTimeoutMs;
 	},
 };
 

@@ -39,6 +39,7 @@ import {
 	SimulatedProvider,
 	withTimeout,
 } from "../lib/payment-provider";
+import { config } from "../lib/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
@@ -46,10 +47,6 @@ type Doc = Record<string, any>;
 const HIDDEN_FIELDS = ["announced", "autoRefunded"];
 const REFUNDABLE = ["captured", "partially_refunded"];
 const id = { type: "string", min: 1, max: 64 };
-const envInt = (name: string, fallback: number) => {
-	const raw = process.env[name];
-	return raw === undefined || raw === "" ? fallback : Number(raw);
-};
 
 function providerFor(name: string): PaymentProvider {
 	if (name === "simulated") return new SimulatedProvider();
@@ -513,13 +510,7 @@ const PaymentsService: ServiceSchema = {
 
 	created(this: any) {
 		// Read when the service is created (not when the module loads), so each broker gets its environment.
-		Object.assign(this.settings, {
-			provider: process.env.PAYMENT_PROVIDER || "simulated",
-			providerTimeoutMs: envInt("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),
-			pixAutoConfirmMs: envInt("PIX_AUTO_CONFIRM_MS", 3000),
-			reconcileIntervalMs: envInt("RECONCILE_INTERVAL_MS", 300_000),
-			reconcileGraceMs: envInt("RECONCILE_GRACE_MS", 60_000),
-		});
+		Object.assign(this.settings, config().payments);
 		this.provider = providerFor(this.settings.provider);
 		this.pixTimers = new Set();
 	},

@@ -21,6 +21,7 @@ import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
 import { EventEnvelope } from "../lib/events";
 import { nowIso } from "../lib/ids";
 import { priceWithoutExchangeCents } from "../lib/pricing";
+import { config } from "../lib/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
@@ -579,7 +580,7 @@ const ProductsService: ServiceSchema = {
 	},
 
 	created(this: any) {
-		this.settings.timeZone = process.env.SUPPLIER_TIME_ZONE || DEFAULT_TIME_ZONE;
+		this.settings.timeZone = config().supplierTimeZone || DEFAULT_TIME_ZONE;
 	},
 };
 

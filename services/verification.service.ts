@@ -425,9 +425,9 @@ const VerificationService: ServiceSchema = {
 		this.maxDocumentBytes = MAX_DOCUMENT_BYTES;
 		this.documentsKey = parseKey(secret("DOCUMENTS_KEY", (msg) => this.logger.warn(msg)));
 		// In-memory stores (tests) get a throwaway folder, removed when the service stops.
-		this.ownsDocumentsDir = !process.env.DOCUMENTS_DIR && cfg.inMemoryStore;
-		this.documentsDir = process.env.DOCUMENTS_DIR
-			? path.resolve(process.env.DOCUMENTS_DIR)
+		this.ownsDocumentsDir = !cfg.documentsDir && cfg.inMemoryStore;
+		this.documentsDir = cfg.documentsDir
+			? path.resolve(cfg.documentsDir)
 			: cfg.inMemoryStore
 				? fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-documents-"))
 				: path.resolve(cfg.dataDir, "documents");
