@@ -72,6 +72,9 @@ function priceFields(p = {}) {
 /** Form values → the product fields the API takes (money in cents). */
 function productBody(values) {
 	const body = { priceCents: toCents(values.price), depositCents: values.deposit === "" ? 0 : toCents(values.deposit), stock: Number(values.stock) };
+	const notMoney = [["price", body.priceCents], ["deposit", body.depositCents]].filter(([, cents]) => Number.isNaN(cents));
+	if (notMoney.length)
+		throw { message: t("Informe valores em reais, por exemplo 110,00", "Enter amounts in reais, e.g. 110.00"), fields: notMoney.map(([field]) => ({ field, message: t("valor inválido", "not an amount") })) };
 	if (values.name) body.name = values.name;
 	if (values.lowStockThreshold !== "") body.lowStockThreshold = Number(values.lowStockThreshold);
 	return body;
