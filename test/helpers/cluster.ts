@@ -46,9 +46,8 @@ export interface ClusterOptions {
 	/** Env for every node (before each node's own env). */
 	env?: Record<string, string>;
 	/**
-	 * Create the namespace's JetStream streams before the nodes start (default true), as a deployed
-	 * NATS has them from earlier runs. Publishing to a topic nobody has subscribed to yet fails
-	 * otherwise (see the `test.failing` in foundation.test.ts).
+	 * Create the namespace's JetStream streams before the nodes start (default false: every node
+	 * creates them when it connects, and the tests should see that work).
 	 */
 	ensureStreams?: boolean;
 }
@@ -147,7 +146,7 @@ export class Cluster {
 	async add(specs: NodeSpec[]): Promise<void> {
 		// built here, once, so that the nodes' start.js never builds (all at once) after a source changed
 		buildDistIfNeeded();
-		if (this.nodes.size === 0 && this.opts.ensureStreams !== false) await this.ensureStreams();
+		if (this.nodes.size === 0 && this.opts.ensureStreams) await this.ensureStreams();
 		const all = [...this.nodes.values()].map((n) => n.spec).concat(specs);
 		const prepared = await Promise.all(specs.map((spec) => this.prepare(spec, all)));
 		for (const node of prepared) this.launch(node);
