@@ -152,7 +152,8 @@ const NotificationsService: ServiceSchema = {
 					const plan = { ...planned, recipient: { kind: "user" as const, userId: id } };
 					created.push(...(await this.createMessages(ctx, { id: messageId, type: "admin.message" }, plan)));
 				}
-				ctx.meta.$statusCode = 201;
+				// Accepted: the messages are stored and go out on their channels asynchronously.
+				ctx.meta.$statusCode = 202;
 				return { messageId, recipients: recipientIds.length, notifications: created.map((n) => n._id) };
 			},
 		},

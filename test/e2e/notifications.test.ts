@@ -233,14 +233,14 @@ describe("notifications", () => {
 			{ role: "courier", subject: "Treinamento", body: "Sábado às 9h", channels: ["inapp", "email"] },
 			{ token: adminToken },
 		);
-		expect(toRole.status).toBe(201);
+		expect(toRole.status).toBe(202);
 		expect(toRole.body.recipients).toBe(1);
 		const courierBox = await inbox("courier");
 		expect(courierBox.rows[0]).toMatchObject({ subject: "Treinamento", body: "Sábado às 9h", read: false });
 		await waitFor(() => mailsTo("cou@example.com").length === 1);
 
 		const toUser = await api.post("/api/notifications", { userId: users.bia.id, subject: "Oi", body: "Olá" }, { token: adminToken });
-		expect(toUser.status).toBe(201);
+		expect(toUser.status).toBe(202);
 		expect(toUser.body.notifications).toHaveLength(1);
 
 		const count = (await storedNotifications()).length;
