@@ -114,7 +114,10 @@ function percentile(sorted, p) {
 }
 
 async function courierLoop(base, courier, until, stats) {
+	// Couriers report on their own clocks: spread their first report over one interval.
+	if (INTERVAL_MS > 0) await new Promise((r) => setTimeout(r, Math.random() * INTERVAL_MS));
 	while (Date.now() < until) {
+		const loopStarted = Date.now();
 		const started = process.hrtime.bigint();
 		courier.lat += (Math.random() - 0.5) * 0.0005;
 		courier.lng += (Math.random() - 0.5) * 0.0005;
@@ -127,7 +130,7 @@ async function courierLoop(base, courier, until, stats) {
 		} catch (err) {
 			stats.errors++;
 		}
-		if (INTERVAL_MS > 0) await new Promise((r) => setTimeout(r, INTERVAL_MS));
+		if (INTERVAL_MS > 0) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(INTERVAL_MS - (Date.now() - loopStarted), until - Date.now()))));
 	}
 }
 
