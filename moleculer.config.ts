@@ -202,9 +202,10 @@ function brokerOptions(): BrokerOptions {
 			check: (err: any) => err && !!err.retryable && err.name !== "RequestTimeoutError",
 		},
 
-		// Heartbeats find dead nodes quickly; a kill -9'd node drops out of the registry in seconds.
-		heartbeatInterval: 2,
-		heartbeatTimeout: 6,
+		// Heartbeats find dead nodes quickly: a kill -9'd node drops out of the registry within ~4-5 s,
+		// well inside the request timeout, so calls waiting on it are rejected and retried elsewhere.
+		heartbeatInterval: 1,
+		heartbeatTimeout: 4,
 		contextParamsCloning: false,
 		// Tracked contexts: on shutdown, wait for running requests to finish before leaving.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },

@@ -4,7 +4,8 @@
  */
 import Redis from "ioredis";
 
-export function redisRateLimitStoreFactory(url: string) {
+/** `namespace` keeps clusters (and test runs) sharing one Redis from sharing counters. */
+export function redisRateLimitStoreFactory(url: string, namespace: string) {
 	const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
 	return class RedisRateLimitStore {
 		windowMs: number;
@@ -19,7 +20,7 @@ export function redisRateLimitStoreFactory(url: string) {
 		async inc(key: string): Promise<number> {
 			const windowIndex = Math.floor(Date.now() / this.windowMs);
 			this.resetTime = (windowIndex + 1) * this.windowMs;
-			const redisKey = `gr:ratelimit:${windowIndex}:${key}`;
+			const redisKey = `gr:ratelimit:${namespace || "default"}:${windowIndex}:${key}`;
 			const [[, count]] = (await client.multi().incr(redisKey).pexpire(redisKey, this.windowMs).exec()) as any;
 			return Number(count);
 		}

@@ -82,7 +82,7 @@ const ApiService: ServiceSchema = {
 			limit: cfg.rateLimitMax,
 			headers: true,
 			key: rateLimitKey,
-			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis) } : {}),
+			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace) } : {}),
 		};
 	},
 

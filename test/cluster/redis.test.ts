@@ -17,8 +17,8 @@ describeWithInfra(["nats", "redis"], "cluster: Redis shared by the nodes", () =>
 	const it = clusterTest(() => cluster);
 	jest.setTimeout(60_000);
 
-	// The limiter's keys are not namespaced (gr:ratelimit:<window>:<key>): the loopback address's
-	// counter from an earlier run in the same window would count here too.
+	// Limiter keys are namespaced (gr:ratelimit:<namespace>:<window>:<key>) and this run's namespace is
+	// new, so leftovers cannot count here; this cleanup only keeps Redis tidy.
 	async function dropRateLimitKeys(suffix: string) {
 		const redis = new Redis(INFRA.redis.url);
 		const keys = await redis.keys(`gr:ratelimit:*:${suffix}`);
