@@ -92,11 +92,13 @@ const RequestLogMiddleware: Middleware = {
 	name: "RequestLog",
 	localAction(next: any, action: any) {
 		if (action.name.startsWith("$")) return next;
+		// An action may lower its own access-log level (e.g. high-rate location updates).
+		const level: string = action.logLevel || "info";
 		return async function (ctx: any) {
 			const started = process.hrtime.bigint();
 			try {
 				const result = await next(ctx);
-				ctx.service.logger.info(
+				ctx.service.logger[level](
 					{
 						requestId: ctx.requestID,
 						action: action.name,

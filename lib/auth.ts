@@ -2,6 +2,7 @@
  * JWT issue and verify (HS256 with JWT_SECRET by default; RS256 when a key pair is configured),
  * and the rules the gateway applies to an action's declared `auth`.
  */
+import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from "crypto";
 import jwt from "jsonwebtoken";
 import { config } from "./config";
 import { secret } from "./secrets";
@@ -22,7 +23,7 @@ export interface AuthUser {
 /** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */
 export type ActionAuth = "public" | { roles?: Role[]; mfa?: boolean } | undefined;
 
-type Keys = { sign: string; verify: string; algorithm: "RS256" | "HS256" };
+type Keys = { sign: KeyObject; verify: KeyObject; algorithm: "RS256" | "HS256" };
 let cachedKeys: { basis: string; keys: Keys } | null = null;
 
 /** Signing and verification keys, resolved once per configuration (this runs on every request). */
@@ -31,10 +32,13 @@ function keys(): Keys {
 	if (cachedKeys && cachedKeys.basis === basis) return cachedKeys.keys;
 	const cfg = config();
 	let resolved: Keys;
-	if (cfg.jwtPrivateKey && cfg.jwtPublicKey) resolved = { sign: cfg.jwtPrivateKey, verify: cfg.jwtPublicKey, algorithm: "RS256" };
+	// KeyObjects, not strings: given a string, jsonwebtoken tries to parse it as a public key on
+	// every verify (and throws internally) before treating it as a secret.
+	if (cfg.jwtPrivateKey && cfg.jwtPublicKey)
+		resolved = { sign: createPrivateKey(cfg.jwtPrivateKey), verify: createPublicKey(cfg.jwtPublicKey), algorithm: "RS256" };
 	else {
-		const s = secret("JWT_SECRET");
-		resolved = { sign: s, verify: s, algorithm: "HS256" };
+		const key = createSecretKey(Buffer.from(secret("JWT_SECRET")));
+		resolved = { sign: key, verify: key, algorithm: "HS256" };
 	}
 	cachedKeys = { basis, keys: resolved };
 	return resolved;

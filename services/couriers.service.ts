@@ -33,6 +33,7 @@ import { haversineKm, LatLng } from "../lib/geo";
 import { EventEnvelope } from "../lib/events";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
 import { nowIso } from "../lib/ids";
+import { config } from "../lib/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
@@ -62,26 +63,9 @@ const vehicle = {
 const capacity = { type: "number", integer: true, min: 1, max: 200 };
 const id = { type: "string", min: 1, max: 64 };
 
-function envNumber(name: string, fallback: number): number {
-	const value = Number(process.env[name]);
-	return process.env[name] !== undefined && process.env[name] !== "" && Number.isFinite(value) ? value : fallback;
-}
-
-/** Dispatch and location settings (environment variables, read when the service is created). */
+/** Dispatch and location settings (lib/config.ts), read when the service is created. */
 function dispatchSettings() {
-	return {
-		retryMs: envNumber("DISPATCH_RETRY_MS", 15_000),
-		initialRadiusKm: envNumber("DISPATCH_RADIUS_KM", 5),
-		radiusGrowth: envNumber("DISPATCH_RADIUS_GROWTH", 1.5),
-		maxRadiusKm: envNumber("DISPATCH_MAX_RADIUS_KM", 30),
-		alertAfterMs: envNumber("DISPATCH_ALERT_AFTER_MS", 10 * 60_000),
-		positionMaxAgeMs: envNumber("DISPATCH_POSITION_MAX_AGE_MS", 15 * 60_000),
-		orphanAfterMs: envNumber("COURIER_ORPHAN_MS", 60_000),
-		locationFlushMs: envNumber("LOCATION_FLUSH_MS", 5_000),
-		locationMaxAgeMs: envNumber("LOCATION_MAX_AGE_MS", 5 * 60_000),
-		locationMaxSkewMs: envNumber("LOCATION_MAX_SKEW_MS", 60_000),
-		trackHeartbeatMs: envNumber("TRACK_HEARTBEAT_MS", 15_000),
-	};
+	return config().dispatch;
 }
 
 const CouriersService: ServiceSchema = {
@@ -206,6 +190,8 @@ const CouriersService: ServiceSchema = {
 		/** The hot path: validate, keep the newest report, broadcast; persisted later on a timer. */
 		updateLocation: {
 			rest: "PUT /couriers/:id/location",
+			// The highest-rate write: its per-call access log line goes at debug level.
+			logLevel: "debug",
 			auth: { roles: ["courier"] },
 			params: {
 				id,

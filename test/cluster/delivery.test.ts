@@ -3,12 +3,12 @@
  * A confirmed order is assigned to the nearest available courier, goes in_transit and is
  * delivered with the handover code; the courier is freed.
  *
- * Two couriers-service instances need one store they share (MONGO_URI): with MONGO_URI set the
- * test runs a second couriers process; without it (this machine has no MongoDB) each instance
- * would have its own in-memory store, so one instance runs.
+ * Two couriers-service instances sharing the work need one store they share (MONGO_URI): that
+ * suite runs only with MONGO_URI and is skipped with a clear message otherwise (no MongoDB server
+ * can run on the development machines); the one-instance suite always runs.
  */
 import { Cluster, clusterTest, eventually, NodeSpec, startCluster } from "../helpers/cluster";
-import { describeWithInfra } from "../helpers/infra";
+import { describeWithInfra, describeWithMongo } from "../helpers/infra";
 import { Api, createCustomer, createProduct, createSupplier, login, Market, orderBody } from "../helpers/market";
 import { group, MARKET_ENV, marketOver } from "./flows";
 
@@ -20,40 +20,68 @@ const MONGO_URI = process.env.MONGO_URI || "";
 let counter = 0;
 async function courierAt(m: Market, at: Point) {
 	const email = `courier-${Date.now().toString(36)}-${++counter}@test.local`;
-	const user: any = await m.broker.call("users.create", { email, password: "courier-pass-1", name: `Courier ${counter}`, role: "courier", status: "active" });
+	const user: any = await m.broker.call("users.create", {
+		email,
+		password: "courier-pass-1",
+		name: `Courier ${counter}`,
+		role: "courier",
+		status: "active",
+	});
 	const courier = { id: user.id as string, token: await login(m.api, email, "courier-pass-1") };
-	const profile = await m.api.post("/api/couriers", { vehicle: { type: "motorcycle", plate: "abc1d23" }, capacity: 4 }, { token: courier.token });
+	const profile = await m.api.post(
+		"/api/couriers",
+		{ vehicle: { type: "motorcycle", plate: "abc1d23" }, capacity: 4 },
+		{ token: courier.token },
+	);
 	expect(profile.status).toBe(201);
 	expect((await report(m.api, courier, at)).status).toBe(202);
-	expect((await m.api.put(`/api/couriers/${courier.id}/status`, { status: "available" }, { token: courier.token })).status).toBe(200);
+	expect(
+		(await m.api.put(`/api/couriers/${courier.id}/status`, { status: "available" }, { token: courier.token })).status,
+	).toBe(200);
 	return courier;
 }
 
 let lastAt = 0;
 function report(api: Api, c: { id: string; token: string }, at: Point) {
 	lastAt = Math.max(Date.now(), lastAt + 1);
-	return api.put(`/api/couriers/${c.id}/location`, { ...at, accuracy: 5, speed: 8, heading: 180, at: new Date(lastAt).toISOString() }, { token: c.token });
+	return api.put(
+		`/api/couriers/${c.id}/location`,
+		{ ...at, accuracy: 5, speed: 8, heading: 180, at: new Date(lastAt).toISOString() },
+		{ token: c.token },
+	);
 }
 
-describeWithInfra(["nats"], "cluster: delivery over NATS", () => {
+describeWithInfra(["nats"], "cluster: delivery over NATS, one couriers instance", () =>
+	deliverySuite([group("couriers")]),
+);
+describeWithMongo("cluster: delivery over NATS, two couriers instances sharing one MongoDB store", () =>
+	describeWithInfra(["nats"], "two couriers instances", () =>
+		deliverySuite([
+			{ name: "couriers-a", services: ["couriers"] },
+			{ name: "couriers-b", services: ["couriers"] },
+		]),
+	),
+);
+
+function deliverySuite(couriers: NodeSpec[]) {
 	let cluster: Cluster | undefined;
 	let m: Market;
 	const it = clusterTest(() => cluster);
 	jest.setTimeout(90_000);
 
 	beforeAll(async () => {
-		const couriers: NodeSpec[] = MONGO_URI
-			? [{ name: "couriers-a", services: ["couriers"] }, { name: "couriers-b", services: ["couriers"] }]
-			: [group("couriers")];
-		cluster = await startCluster([group("gateway"), group("onboarding"), group("products"), group("orders"), ...couriers], {
-			env: {
-				...MARKET_ENV,
-				DISPATCH_RETRY_MS: "60000",
-				DISPATCH_ALERT_AFTER_MS: "600000",
-				TRACK_HEARTBEAT_MS: "60000",
-				...(MONGO_URI ? { MONGO_URI } : {}),
+		cluster = await startCluster(
+			[group("gateway"), group("onboarding"), group("products"), group("orders"), ...couriers],
+			{
+				env: {
+					...MARKET_ENV,
+					DISPATCH_RETRY_MS: "60000",
+					DISPATCH_ALERT_AFTER_MS: "600000",
+					TRACK_HEARTBEAT_MS: "60000",
+					...(MONGO_URI ? { MONGO_URI } : {}),
+				},
 			},
-		});
+		);
 		m = await marketOver(cluster, ["users", "products", "orders", "payments", "couriers"]);
 	});
 	afterAll(async () => {
@@ -75,18 +103,30 @@ describeWithInfra(["nats"], "cluster: delivery over NATS", () => {
 		);
 		expect(created.status).toBe(201);
 		const orderId = created.body.id;
-		const assigned = await eventually(async () => {
-			const o = (await m.api.get(`/api/orders/${orderId}`, { token: customer.token })).body;
-			return o.status === "confirmed" && o.courierId && o;
-		}, 15_000, 200);
+		const assigned = await eventually(
+			async () => {
+				const o = (await m.api.get(`/api/orders/${orderId}`, { token: customer.token })).body;
+				return o.status === "confirmed" && o.courierId && o;
+			},
+			15_000,
+			200,
+		);
 		expect(assigned.courierId).toBe(nearest.id);
 		const assignments = m.events.ofType("courier.assigned").filter((e) => e.data.orderId === orderId);
 		expect(assignments).toHaveLength(1);
-		expect(assignments[0].data).toMatchObject({ courierId: nearest.id, supplierId: supplier.id, customerId: customer.id });
+		expect(assignments[0].data).toMatchObject({
+			courierId: nearest.id,
+			supplierId: supplier.id,
+			customerId: customer.id,
+		});
 		expect((await m.api.get(`/api/couriers/${farther.id}`, { token: farther.token })).body.currentOrderId).toBeNull();
 
-		expect((await m.api.put(`/api/orders/${orderId}/status`, { status: "in_transit" }, { token: farther.token })).status).toBe(403);
-		expect((await m.api.put(`/api/orders/${orderId}/status`, { status: "in_transit" }, { token: nearest.token })).status).toBe(200);
+		expect(
+			(await m.api.put(`/api/orders/${orderId}/status`, { status: "in_transit" }, { token: farther.token })).status,
+		).toBe(403);
+		expect(
+			(await m.api.put(`/api/orders/${orderId}/status`, { status: "in_transit" }, { token: nearest.token })).status,
+		).toBe(200);
 		expect((await report(m.api, nearest, north(home, 0.3))).status).toBe(202);
 		const delivered = await m.api.put(
 			`/api/orders/${orderId}/status`,
@@ -96,11 +136,18 @@ describeWithInfra(["nats"], "cluster: delivery over NATS", () => {
 		expect(delivered.status).toBe(200);
 		expect(delivered.body.status).toBe("delivered");
 
-		const completed = await eventually(() => m.events.ofType("delivery.completed").find((e) => e.data.orderId === orderId), 10_000);
+		const completed = await eventually(
+			() => m.events.ofType("delivery.completed").find((e) => e.data.orderId === orderId),
+			10_000,
+		);
 		expect(completed.data).toMatchObject({ courierId: nearest.id, supplierId: supplier.id });
-		await eventually(async () => (await m.api.get(`/api/couriers/${nearest.id}`, { token: nearest.token })).body.status === "available", 10_000);
+		await eventually(
+			async () =>
+				(await m.api.get(`/api/couriers/${nearest.id}`, { token: nearest.token })).body.status === "available",
+			10_000,
+		);
 		const history = (await m.api.get(`/api/orders/${orderId}`, { token: customer.token })).body.history;
 		expect(history.map((h: any) => h.status)).toEqual(["created", "confirmed", "confirmed", "in_transit", "delivered"]);
 		expect(history.filter((h: any) => h.note === "courier assigned")).toHaveLength(1);
 	});
-});
+}

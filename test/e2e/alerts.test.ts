@@ -49,7 +49,7 @@ describe("alerts", () => {
 	const publish = (type: string, data: Record<string, any>) => broker.call("probe.publish", { type, data });
 	const alerts = async (query = "") => (await api.get(`/api/alerts${query}`, { token: adminToken })).body.rows;
 	const openAlert = (key: string) =>
-		waitFor(async () => (await alerts("?status=open&pageSize=100")).find((a: any) => a.key === key));
+		waitFor(async () => (await alerts("?status=open&pageSize=100")).find((a: any) => a.key === key), 15_000);
 	const storedAlerts = async () =>
 		(broker.getLocalService("alerts") as any).findEntities({ query: { record: "alert" } });
 	const triggered = (key: string) => recorder.ofType("alert.triggered").filter((e) => e.data.key === key);
@@ -93,7 +93,7 @@ describe("alerts", () => {
 		expect(alert).toMatchObject({ rule: "payment_failure_rate", severity: "critical", level: 1, status: "open" });
 		expect(alert.summary).toContain("1 of 2 payments failed");
 		await publish("payment.failed", { paymentId: "p3", orderId: "o3", amountCents: 100, reason: "card declined" });
-		await waitFor(async () => (await openAlert("payment_failure_rate")).occurrences === 2);
+		await waitFor(async () => (await openAlert("payment_failure_rate")).occurrences === 2, 15_000);
 		expect(triggered("payment_failure_rate")).toHaveLength(1);
 	});
 

@@ -39,6 +39,23 @@ describe("auth rules", () => {
 		expect(bearerToken("Bearer abc.def")).toBe("abc.def");
 		expect(bearerToken("Basic xyz")).toBeNull();
 	});
+	test("with a key pair configured, tokens are RS256 and an HS256 token is refused", () => {
+		const { generateKeyPairSync } = require("crypto");
+		const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+		const hsToken = issueToken(customer);
+		process.env.JWT_PRIVATE_KEY = privateKey.export({ type: "pkcs8", format: "pem" });
+		process.env.JWT_PUBLIC_KEY = publicKey.export({ type: "spki", format: "pem" });
+		try {
+			const token = issueToken(customer);
+			expect(JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString()).alg).toBe("RS256");
+			expect(verifyToken(token)).toMatchObject({ id: "u1" });
+			expect(() => verifyToken(hsToken)).toThrow();
+		} finally {
+			delete process.env.JWT_PRIVATE_KEY;
+			delete process.env.JWT_PUBLIC_KEY;
+		}
+		expect(verifyToken(hsToken)).toMatchObject({ id: "u1" });
+	});
 	test("users edit only themselves and only profile fields; admins anything", () => {
 		expect(canEditUser(customer, "u1", ["name", "phone"])).toBe(true);
 		expect(canEditUser(customer, "u1", ["role"])).toBe(false);
