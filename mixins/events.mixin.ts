@@ -10,7 +10,7 @@
  * message goes to the dead-letter topic with the error, and the stream moves on.
  */
 import { Context, ServiceSchema } from "moleculer";
-import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, makeEnvelope, retryDelayMs, topicOf } from "../lib/events";
+import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, makeEnvelope, retryDelayMs, topicOf, TOPICS } from "../lib/events";
 import { config } from "../lib/config";
 
 export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;
@@ -28,16 +28,7 @@ export function channelName(topic: string): string {
 }
 
 function topicsFor(types: string[]): string[] {
-	if (types.includes("*"))
-		return [
-			"user.events",
-			"order.events",
-			"verification.events",
-			"notification.events",
-			"payment.events",
-			"analytics.events",
-			"alert.events",
-		];
+	if (types.includes("*")) return [...TOPICS];
 	return [...new Set(types.map(topicOf))];
 }
 

@@ -20,7 +20,8 @@ export interface TestBrokerOptions {
 /** Starts a broker with the named services (e.g. ["api", "users"]); PORT=0 picks a free port. */
 export async function startBroker(opts: TestBrokerOptions): Promise<ServiceBroker> {
 	const saved: Record<string, string | undefined> = {};
-	const env = { PORT: "0", ...(opts.env || {}) };
+	// Tests poll the gateway quickly; only the rate-limit tests set a real limit.
+	const env = { PORT: "0", RATE_LIMIT_MAX: "1000000", ...(opts.env || {}) };
 	for (const [k, v] of Object.entries(env)) {
 		saved[k] = process.env[k];
 		process.env[k] = v;
