@@ -64,6 +64,8 @@ export function readConfig() {
 		rateLimitWindowMs: int("RATE_LIMIT_WINDOW_MS", 60_000),
 		rateLimitMax: int("RATE_LIMIT_MAX", 600),
 		rateLimitRedis: str("RATE_LIMIT_REDIS", ""),
+		/** Behind a reverse proxy / ingress: take the client address from the first X-Forwarded-For hop. */
+		trustProxy: str("TRUST_PROXY", "false") === "true",
 		requestTimeoutMs: int("REQUEST_TIMEOUT_MS", 10_000),
 		shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 10_000),
 		bodyLimit: str("BODY_LIMIT", "100kb"),
