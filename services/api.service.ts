@@ -22,33 +22,48 @@ function publicFolder(): string {
 	return path.resolve(__dirname, fromDist ? "../.." : "..", "public");
 }
 
-function clientIp(req: any): string {
+/** The client's address: the socket's, or behind a trusted proxy the first X-Forwarded-For hop. */
+function clientIp(req: any, trustProxy: boolean): string {
+	if (trustProxy) {
+		const forwarded = req.headers["x-forwarded-for"];
+		const first = typeof forwarded === "string" ? forwarded.split(",")[0].trim() : "";
+		if (first) return first;
+	}
 	return req.socket?.remoteAddress || "unknown";
 }
 
+/**
+ * The user a request's bearer token names (null without a token), verified once per request:
+ * the rate limiter and the authentication step both need it.
+ */
 function userFromRequest(req: any): AuthUser | null {
+	if (req.$tokenUser !== undefined) {
+		if (req.$tokenUser instanceof Error) throw req.$tokenUser;
+		return req.$tokenUser;
+	}
 	const token = bearerToken(req.headers.authorization);
-	if (!token) return null;
 	try {
-		return verifyToken(token);
+		req.$tokenUser = token ? verifyToken(token) : null;
 	} catch (err: any) {
 		const expired = err && err.name === "TokenExpiredError";
-		throw new MoleculerClientError(
+		req.$tokenUser = new MoleculerClientError(
 			expired ? "Token expired" : "Invalid token",
 			401,
 			expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
 		);
+		throw req.$tokenUser;
 	}
+	return req.$tokenUser;
 }
 
-function rateLimitKey(req: any): string {
+function rateLimitKey(req: any, trustProxy: boolean): string {
 	try {
 		const user = userFromRequest(req);
 		if (user) return `user:${user.id}`;
 	} catch {
 		// An invalid token is refused later with 401; count it against the client's address.
 	}
-	return `ip:${clientIp(req)}`;
+	return `ip:${clientIp(req, trustProxy)}`;
 }
 
 function errorStatus(err: any): number {
@@ -76,12 +91,13 @@ const ApiService: ServiceSchema = {
 		const cfg = config();
 		const route = schema.settings.routes[0];
 		schema.settings.port = cfg.port;
+		schema.settings.trustProxy = cfg.trustProxy;
 		route.bodyParsers.json.limit = cfg.bodyLimit;
 		route.rateLimit = {
 			window: cfg.rateLimitWindowMs,
 			limit: cfg.rateLimitMax,
 			headers: true,
-			key: rateLimitKey,
+			key: (req: any) => rateLimitKey(req, cfg.trustProxy),
 			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace) } : {}),
 		};
 	},
@@ -118,7 +134,7 @@ const ApiService: ServiceSchema = {
 						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;
-					ctx.meta.clientIp = clientIp(req);
+					ctx.meta.clientIp = clientIp(req, this.settings.trustProxy);
 				},
 				callOptions: {},
 				logging: false,

@@ -296,3 +296,23 @@ describe("rate limiting", () => {
 		expect((await limitedApi.get("/api/health/live", { token: t2 })).status).toBe(200);
 	});
 });
+
+describe("rate limiting behind a proxy", () => {
+	test("with TRUST_PROXY=true anonymous clients are counted by X-Forwarded-For; without it by the socket", async () => {
+		const behindProxy = await startBroker({ services: ["api", "users"], env: { RATE_LIMIT_MAX: "2", TRUST_PROXY: "true" } });
+		const direct = await startBroker({ services: ["api", "users"], env: { RATE_LIMIT_MAX: "2" } });
+		try {
+			const viaProxy = client(gatewayUrl(behindProxy));
+			const from = (ip: string) => viaProxy.get("/api/health/live", { headers: { "X-Forwarded-For": `${ip}, 10.0.0.1` } });
+			expect([(await from("203.0.113.1")).status, (await from("203.0.113.1")).status, (await from("203.0.113.1")).status]).toEqual([200, 200, 429]);
+			expect((await from("203.0.113.2")).status).toBe(200);
+
+			const noProxy = client(gatewayUrl(direct));
+			const spoof = (ip: string) => noProxy.get("/api/health/live", { headers: { "X-Forwarded-For": ip } });
+			expect([(await spoof("198.51.100.1")).status, (await spoof("198.51.100.2")).status, (await spoof("198.51.100.3")).status]).toEqual([200, 200, 429]);
+		} finally {
+			await behindProxy.stop();
+			await direct.stop();
+		}
+	});
+});
