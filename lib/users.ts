@@ -7,7 +7,7 @@ export type UserStatus = (typeof STATUSES)[number];
 export const LOCALES = ["pt-BR", "en"] as const;
 
 /** Fields a user may change on their own profile; an admin may also change role and status. */
-export const SELF_EDITABLE = ["name", "phone", "locale", "address", "supplierProfile", "password"] as const;
+export const SELF_EDITABLE = ["name", "phone", "locale", "address", "supplierProfile", "password", "currentPassword"] as const;
 export const ADMIN_ONLY = ["role", "status"] as const;
 
 export function normalizeEmail(email: string): string {
@@ -21,4 +21,29 @@ export function canEditUser(actor: { id: string; role: Role }, targetId: string,
 	if (actor.role === "admin") return true;
 	if (actor.id !== targetId) return false;
 	return fields.every((f) => (SELF_EDITABLE as readonly string[]).includes(f));
+}
+
+/**
+ * Changes an admin must confirm with an MFA-verified login (when MFA is on for them): a role or
+ * status, or someone else's password.
+ */
+export function isSensitiveChange(actorId: string, targetId: string, fields: string[]): boolean {
+	return fields.includes("role") || fields.includes("status") || (fields.includes("password") && actorId !== targetId);
+}
+
+export type UpdateProblem = null | "forbidden" | "mfa" | "use_verification" | "current_password";
+
+/** Why a profile update may not go ahead, or null. */
+export function updateProblem(
+	actor: { id: string; role: Role; mfa: boolean; mfaEnabled: boolean },
+	target: { _id: string; status: string },
+	changes: Record<string, unknown>,
+): UpdateProblem {
+	const fields = Object.keys(changes);
+	if (!canEditUser(actor, target._id, fields)) return "forbidden";
+	if (isSensitiveChange(actor.id, target._id, fields) && actor.mfaEnabled && !actor.mfa) return "mfa";
+	// Activation of an invited supplier or courier goes through document review (users.activate).
+	if (changes.status === "active" && target.status === "pending_verification") return "use_verification";
+	if (changes.password && actor.id === target._id && !changes.currentPassword) return "current_password";
+	return null;
 }

@@ -12,7 +12,7 @@ import { conflict, forbidden, notFound, unauthorized, unprocessable } from "../l
 import { nowIso, secureCode } from "../lib/ids";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords";
 import { newTotpSecret, totpUri, verifyTotp } from "../lib/totp";
-import { canEditUser, LOCALES, normalizeEmail, SECRET_FIELDS, STATUSES } from "../lib/users";
+import { canEditUser, LOCALES, normalizeEmail, SECRET_FIELDS, STATUSES, updateProblem } from "../lib/users";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 
@@ -143,7 +143,11 @@ const UsersService: ServiceSchema = {
 					$set: { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, updatedAt: nowIso() },
 					$unset: { mfaPendingSecret: true },
 				});
-				await this.publishEvent("user.updated", { userId: user._id, changed: ["mfaEnabled"] }, ctx);
+				await this.publishEvent(
+					"user.updated",
+					{ userId: user._id, role: user.role, status: user.status, changed: ["mfaEnabled"] },
+					ctx,
+				);
 				return this.session(updated, true);
 			},
 		},
@@ -164,20 +168,23 @@ const UsersService: ServiceSchema = {
 				id: "string",
 				...Object.fromEntries(Object.entries(profileFields).map(([k, v]: any) => [k, { ...v, optional: true }])),
 				password: { ...password, optional: true },
+				currentPassword: { type: "string", max: 128, optional: true },
 				role: { type: "enum", values: ROLES, optional: true },
 				status: { type: "enum", values: STATUSES, optional: true },
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { id, ...changes } = ctx.params;
 				if (Object.keys(changes).length === 0) throw unprocessable("Nothing to change");
-				if (!canEditUser(ctx.meta.user!, id, Object.keys(changes)))
-					throw forbidden("You may not change these fields of this user");
+				const me = ctx.meta.user!;
+				if (!canEditUser(me, id, Object.keys(changes))) throw forbidden("You may not change these fields of this user");
 				const user = await this.getEntityOr404(id, "user");
 				if (user.status === "deleted") throw notFound("user", id);
-				const set: Record<string, unknown> = { ...changes, updatedAt: nowIso() };
-				if (changes.password) {
+				await this.checkUpdateAllowed(me, user, changes);
+				const { currentPassword: _current, ...fields } = changes;
+				const set: Record<string, unknown> = { ...fields, updatedAt: nowIso() };
+				if (fields.password) {
 					delete set.password;
-					set.passwordHash = await hashPassword(changes.password);
+					set.passwordHash = await hashPassword(fields.password);
 				}
 				const updated = await this.updateEntity(ctx, id, { $set: set });
 				await this.publishEvent(
@@ -308,6 +315,17 @@ const UsersService: ServiceSchema = {
 	} as any,
 
 	methods: {
+		/** The rules of lib/users.ts updateProblem as errors; a wrong current password is a 403. */
+		async checkUpdateAllowed(this: any, me: AuthUser, user: Record<string, any>, changes: Record<string, any>) {
+			const problem = updateProblem(me, user as any, changes);
+			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
+			if (problem === "mfa") throw new Errors.MoleculerClientError("Confirm this change with an MFA-verified login", 403, "MFA_REQUIRED");
+			if (problem === "use_verification") throw conflict("A pending supplier or courier becomes active through document review");
+			if (problem === "current_password") throw unprocessable("Give your current password to change it", [{ field: "currentPassword", type: "required" }]);
+			if (changes.password && me.id === user._id && !(await verifyPassword(changes.currentPassword, user.passwordHash)))
+				throw forbidden("The current password is wrong");
+		},
+
 		/** Claims the invite first (a racing second registration gets 409), releases it if creation fails. */
 		async registerInvited(this: any, ctx: Ctx, inviteCode: string, profile: Record<string, any>, plain: string) {
 			const invite: any = await ctx.call("invitations.claim", { code: inviteCode, email: profile.email });

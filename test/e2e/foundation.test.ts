@@ -142,6 +142,31 @@ describe("profiles", () => {
 		expect((await api.get(`/api/users/${ana.id}`, { token: ana.token })).body.role).toBe("customer");
 	});
 
+	test("changing one's own password needs the current one", async () => {
+		const u = await registerAndLogin("pw-change@example.com");
+		const missing = await api.put(`/api/users/${u.id}`, { password: "new-password-1" }, { token: u.token });
+		expect(missing.status).toBe(422);
+		const wrong = await api.put(`/api/users/${u.id}`, { password: "new-password-1", currentPassword: "nope-nope" }, { token: u.token });
+		expect(wrong.status).toBe(403);
+		expect((await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status).toBe(401);
+		const ok = await api.put(`/api/users/${u.id}`, { password: "new-password-1", currentPassword: "password-123" }, { token: u.token });
+		expect(ok.status).toBe(200);
+		expect((await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status).toBe(200);
+	});
+
+	test("an admin cannot make a pending supplier active by hand: activation goes through verification", async () => {
+		const pending: any = await broker.call("users.create", {
+			email: "pending-supplier@example.com",
+			password: "password-123",
+			name: "Pending",
+			role: "supplier",
+			status: "pending_verification",
+		});
+		const res = await api.put(`/api/users/${pending.id}`, { status: "active" }, { token: adminToken });
+		expect(res.status).toBe(409);
+		expect((await api.get(`/api/users/${pending.id}`, { token: adminToken })).body.status).toBe("pending_verification");
+	});
+
 	test("a suspended user's token stops working at once; login is refused", async () => {
 		const u = await registerAndLogin("suspend-me@example.com");
 		const res = await api.put(`/api/users/${u.id}`, { status: "suspended" }, { token: adminToken });
@@ -190,6 +215,11 @@ describe("MFA for admins", () => {
 		const withoutMfa = await api.del(`/api/users/${victim.id}`, { token: plainToken });
 		expect(withoutMfa.status).toBe(403);
 		expect(withoutMfa.body.type).toBe("MFA_REQUIRED");
+
+		const promoteWithoutMfa = await api.put(`/api/users/${victim.id}`, { role: "admin" }, { token: plainToken });
+		expect(promoteWithoutMfa.status).toBe(403);
+		expect(promoteWithoutMfa.body.type).toBe("MFA_REQUIRED");
+		expect((await api.get(`/api/users/${victim.id}`, { token: adminToken })).body.role).toBe("customer");
 
 		const withCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123", code: currentTotp(setup.body.secret) });
 		expect(withCode.status).toBe(200);
