@@ -163,6 +163,17 @@ export function DbMixin(opts: DbMixinOptions): Partial<ServiceSchema> {
 				if (!doc) throw notFound(opts.collection, id);
 				return doc;
 			},
+			/**
+			 * moleculer-db cleans the service's cache (a broadcast to every node, and a Redis scan in a
+			 * cluster) on every write. Only services that cache some action need that.
+			 */
+			clearCache(this: any): Promise<void> {
+				if (this.cachesActions === undefined)
+					this.cachesActions = Object.values(this.schema.actions || {}).some((a: any) => a && a.cache);
+				if (!this.cachesActions) return Promise.resolve();
+				this.broker.broadcast(`cache.clean.${this.fullName}`);
+				return this.broker.cacher ? this.broker.cacher.clean(`${this.fullName}.**`) : Promise.resolve();
+			},
 			/** Output form of a stored document: `_id` becomes `id`, internal fields stay out. */
 			toPublic(doc: Doc, hidden: string[] = []): Doc {
 				const { _id, ...rest } = doc;
