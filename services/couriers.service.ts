@@ -636,15 +636,30 @@ const CouriersService: ServiceSchema = {
 
 		async cancelDispatch(this: any, ctx: Ctx, data: Doc) {
 			const { orderId } = data;
-			const dispatch = await this.compareAndSet(
-				ctx,
-				{ _id: dispatchId(orderId), status: { $in: ["waiting", "assigned"] } },
-				{ $set: { status: "cancelled", cancelledAt: nowIso() } },
-			);
+			const dispatch = await this.markDispatchCancelled(ctx, orderId);
 			const courierId = data.courierId || (dispatch && dispatch.courierId);
 			const freed = courierId ? await this.releaseCourier(ctx, courierId, orderId) : null;
 			this.announceOrderStatus(ctx, { orderId, status: "cancelled", courierId: courierId || null });
 			if (freed) this.dispatchWaitingSoon();
+		},
+
+		/**
+		 * Cancels the order's dispatch. Events on a topic are handled concurrently, so the
+		 * cancellation may come before the confirmation: then a "cancelled" record is left as a
+		 * tombstone, and the late order.confirmed finds it and assigns nobody.
+		 */
+		async markDispatchCancelled(this: any, ctx: Ctx, orderId: string): Promise<Doc | null> {
+			const cancel = { $set: { status: "cancelled", cancelledAt: nowIso() } };
+			const live = { _id: dispatchId(orderId), status: { $in: ["waiting", "assigned"] } };
+			const dispatch = await this.compareAndSet(ctx, live, cancel);
+			if (dispatch || (await this.findEntity(dispatchId(orderId)))) return dispatch;
+			try {
+				await this.insertEntity(ctx, { _id: dispatchId(orderId), kind: "dispatch", orderId, status: "cancelled", cancelledAt: nowIso(), createdAt: nowIso() });
+				return null;
+			} catch (err: any) {
+				if (err && err.code === 409) return this.compareAndSet(ctx, live, cancel); // the confirmation won the insert
+				throw err;
+			}
 		},
 
 		// ---- tracking ----

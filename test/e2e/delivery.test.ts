@@ -459,6 +459,37 @@ describe("couriers, dispatch and tracking", () => {
 	});
 });
 
+describe("a cancellation handled before its confirmation", () => {
+	let m: Market;
+	beforeAll(async () => {
+		m = await startMarket({}, [...MARKET_SERVICES, "couriers"]);
+	});
+	afterAll(() => m.stop());
+
+	it("leaves the order unassigned and the courier free (events on a topic are handled concurrently)", async () => {
+		const city = CITIES.saoPaulo;
+		const courier = await courierAt(m, north(city, 21));
+		const supplierLocation = north(city, 20);
+		const data = {
+			orderId: "out-of-order-1",
+			customerId: "customer-y",
+			supplierId: "supplier-y",
+			cylinders: 1,
+			deliveryLocation: north(supplierLocation, -1),
+			supplierLocation,
+			confirmedAt: new Date().toISOString(),
+		};
+		const topic = channelName("order.events");
+		await (m.broker as any).sendToChannel(topic, makeEnvelope("order.cancelled", { ...data, reason: "changed my mind", courierId: null }, "system", null));
+		await new Promise((r) => setTimeout(r, 100));
+		await (m.broker as any).sendToChannel(topic, makeEnvelope("order.confirmed", data, "system", null));
+		await new Promise((r) => setTimeout(r, 300));
+		expect(assignmentsOf(m, "out-of-order-1")).toHaveLength(0);
+		const admin = await adminToken(m.api);
+		expect((await m.api.get(`/api/couriers/${courier.id}`, { token: admin })).body.status).toBe("available");
+	});
+});
+
 describe("dispatch schedule: growing radius and the unassigned alert", () => {
 	let m: Market;
 	beforeAll(async () => {
