@@ -2,7 +2,8 @@
  * Orders: a customer orders cylinders from a supplier; the order runs as a saga.
  *
  *   POST /api/orders ──► products.reserveStock (sync: the last cylinder is decided here, 409 if gone)
- *        │               order stored `created`, order.created published (with the payment token)
+ *        │               payments.stageToken (sync, only with a paymentToken; 503 and stock released if it fails)
+ *        │               order stored `created`, order.created published (no token: hasPaymentToken)
  *        ▼
  *   payments charges ──► payment.processed (captured / authorized) ──► `confirmed`, order.confirmed
  *                   └──► payment.failed ──► `cancelled`, stock released, order.cancelled
@@ -14,8 +15,9 @@
  * a status (stock, the event) are idempotent: a redelivered event or a retried handler finds the
  * status already reached and only finishes what was not done (`sent.<status>` marks the event).
  *
- * The payment token (a provider token; for the simulated provider a test card number) is passed
- * through in order.created for payments and never stored here.
+ * The payment token (a provider token; for the simulated provider a test card number) is handed to
+ * payments by a direct call (payments.stageToken) before order.created is published, and is never
+ * stored here nor put in any event: events are durable and seen by every consumer.
  */
 import { Context, Errors, ServiceSchema } from "moleculer";
 import crypto from "crypto";
@@ -42,7 +44,7 @@ type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
 
 const SYSTEM: Actor = { id: "system", role: "system" };
-const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent"];
+const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent", "hasPaymentToken"];
 /** Payment states in the order they may follow each other (a late "pending" never overwrites "captured"). */
 const PAYMENT_RANK: Record<string, number> = {
 	none: 0,
@@ -315,20 +317,57 @@ const OrdersService: ServiceSchema = {
 				items: p.items.map((i: Doc) => ({ productId: i.productId, quantity: i.quantity })),
 				deliverTo: deliveryLocation,
 			});
+			const doc = this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash);
+			if (p.paymentToken) await this.stageToken(ctx, doc, p.paymentToken);
 			let order: Doc;
 			try {
-				const doc = this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash);
 				doc.customerName = await this.customerName(doc.customerId);
 				order = await this.insertEntity(ctx, doc);
 			} catch (err: any) {
 				await ctx.call("products.releaseStock", { orderId }).catch((e: Error) => this.logger.error(e.message));
+				if (p.paymentToken)
+					await ctx.call("payments.discardStaged", { orderId }).catch((e: Error) => this.logger.error(e.message));
 				// Two retries with one key raced: the other one stored the order; answer with it.
 				const winner = key && err && err.code === 409 ? await this.orderForKey(key, hash) : null;
 				if (winner) return { order: winner, replayed: true };
 				throw err;
 			}
-			await this.publishEvent("order.created", this.createdEventData(order, p.paymentToken), ctx);
+			await this.publishCreated(ctx, order);
 			return { order, replayed: false };
+		},
+
+		/**
+		 * Hands the payment token to payments directly (never in an event). Payments unavailable →
+		 * the order is not placed: stock released, 503, the customer retries (nothing was charged).
+		 */
+		async stageToken(this: any, ctx: Ctx, doc: Doc, paymentToken: string) {
+			try {
+				await ctx.call("payments.stageToken", {
+					orderId: doc._id,
+					customerId: doc.customerId,
+					supplierId: doc.supplierId,
+					totalCents: doc.totalCents,
+					paymentMethod: doc.paymentMethod,
+					paymentToken,
+				});
+			} catch (err: any) {
+				this.logger.warn({ requestId: ctx.requestID, orderId: doc._id }, `payments.stageToken failed: ${err.message}`);
+				await ctx
+					.call("products.releaseStock", { orderId: doc._id })
+					.catch((e: Error) => this.logger.error(e.message));
+				await ctx.call("payments.discardStaged", { orderId: doc._id }).catch(() => undefined);
+				throw new Errors.MoleculerRetryableError(
+					"Payments are unavailable right now; nothing was charged, please try again",
+					503,
+					"PAYMENTS_UNAVAILABLE",
+				);
+			}
+		},
+
+		/** order.created, then `sent.created` (a replayed POST publishes it if this failed). */
+		async publishCreated(this: any, ctx: Ctx, order: Doc) {
+			await this.publishEvent("order.created", this.createdEventData(order), ctx);
+			await this.compareAndSet(ctx, { _id: order._id }, { $set: { "sent.created": true } });
 		},
 
 		newOrder(
@@ -369,13 +408,15 @@ const OrdersService: ServiceSchema = {
 				refundedCents: 0,
 				...(key ? { idempotencyKey: key } : {}),
 				requestHash: hash,
-				sent: {},
+				hasPaymentToken: !!p.paymentToken,
+				// created: false until order.created is out (orders stored before this field have sent: {}).
+				sent: { created: false },
 				createdAt: now,
 				updatedAt: now,
 			};
 		},
 
-		createdEventData(order: Doc, paymentToken?: string) {
+		createdEventData(order: Doc) {
 			return {
 				orderId: order._id,
 				customerId: order.customerId,
@@ -390,7 +431,8 @@ const OrdersService: ServiceSchema = {
 				})),
 				deliveryLocation: order.deliveryLocation,
 				scheduledSlot: order.scheduledSlot,
-				paymentToken: paymentToken || null,
+				// Whether payments holds a staged token for it; the token itself never goes in an event.
+				hasPaymentToken: !!order.hasPaymentToken,
 			};
 		},
 

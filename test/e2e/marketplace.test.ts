@@ -147,6 +147,58 @@ describe("payment failures", () => {
 	});
 });
 
+describe("card data never travels in events", () => {
+	it("hands the token to payments directly: no recorded envelope contains it, and cards are still charged", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 5 });
+		const customer = await createCustomer(m);
+		const paid = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+		const declined = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }),
+			{ token: customer.token },
+		);
+		expect([paid.status, declined.status]).toEqual([201, 201]);
+		await waitForStatus(m, paid.body.id, customer.token, "confirmed");
+		await waitForStatus(m, declined.body.id, customer.token, "cancelled");
+		expect(m.events.ofType("payment.failed").find((e) => e.data.orderId === declined.body.id).data.reason).toBe(
+			"card_declined",
+		);
+		const created = m.events.ofType("order.created").find((e) => e.data.orderId === paid.body.id);
+		expect(created.data).not.toHaveProperty("paymentToken");
+		expect(created.data.hasPaymentToken).toBe(true);
+		const everything = JSON.stringify(m.events.seen);
+		for (const card of Object.values(CARDS)) expect(everything).not.toContain(card);
+		// Payments forgot the token once the charge was attempted (success or decline).
+		const payments: any = m.broker.getLocalService("payments");
+		for (const orderId of [paid.body.id, declined.body.id]) {
+			const payment = await payments.findOneEntity({ orderId });
+			expect(payment.attempts).toBe(1);
+			expect(payment).not.toHaveProperty("stagedToken");
+		}
+		const shown = await m.api.get(`/api/payments?orderId=${paid.body.id}`, { token: customer.token });
+		expect(JSON.stringify(shown.body)).not.toContain(CARDS.success);
+	});
+
+	it("refuses a card order with 503 and releases the stock when payments is unavailable", async () => {
+		const alone = await startMarket({}, ["api", "users", "products", "orders"]);
+		try {
+			const supplier = await createSupplier(alone);
+			const product = await createProduct(alone, supplier.token, { stock: 2 });
+			const customer = await createCustomer(alone);
+			const res = await alone.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+			expect(res.status).toBe(503);
+			expect(res.body.type).toBe("PAYMENTS_UNAVAILABLE");
+			expect((await alone.api.get(`/api/products/${product.id}`)).body).toMatchObject({ stock: 2, reserved: 0 });
+			expect((await alone.api.get("/api/orders", { token: customer.token })).body.total).toBe(0);
+			expect(alone.events.ofType("order.created")).toHaveLength(0);
+			expect(JSON.stringify(alone.events.seen)).not.toContain(CARDS.success);
+		} finally {
+			await alone.stop();
+		}
+	});
+});
+
 describe("cancelling a paid order", () => {
 	it("refunds the payment in full and records the refund in the ledger", async () => {
 		const supplier = await createSupplier(m);
