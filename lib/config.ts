@@ -75,6 +75,8 @@ export function readConfig() {
 		requiredServices: str("REQUIRED_SERVICES", ""),
 		eventMaxAttempts: int("EVENT_MAX_ATTEMPTS", 4),
 		eventRetryBaseMs: int("EVENT_RETRY_BASE_MS", 200),
+		/** How long a consumer remembers an event id (longer than any redelivery can take). */
+		eventLedgerRetentionMs: int("EVENT_LEDGER_RETENTION_MS", 7 * 24 * 3600_000),
 		/** Verification documents (encrypted); default DATA_DIR/documents. */
 		documentsDir: str("DOCUMENTS_DIR", ""),
 		publicUrl: str("PUBLIC_URL", "http://localhost:3000"),

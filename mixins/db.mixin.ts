@@ -208,6 +208,14 @@ function mongoStore(uri: string, collection: string, indexes: IndexSpec[]): Stor
 		methods: {
 			async openEventLedger(this: any) {
 				this.eventLedger = this.adapter.conn.collection("processed_events");
+				// MongoDB drops entries past the redelivery window by itself.
+				const seconds = Math.round(config().eventLedgerRetentionMs / 1000);
+				await this.eventLedger.createIndex({ at: 1 }, { expireAfterSeconds: seconds }).catch((err: Error) => {
+					this.logger.warn(`Could not create the event ledger's TTL index: ${err.message}`);
+				});
+			},
+			pruneEventLedger(this: any, _olderThan: Date) {
+				return Promise.resolve(0); // the TTL index does it
 			},
 			eventLedgerFind(this: any, id: string) {
 				return this.eventLedger.findOne({ _id: id });
@@ -251,6 +259,10 @@ function nedbStore(cfg: ReturnType<typeof config>, collection: string, indexes: 
 			},
 			eventLedgerInsert(this: any, id: string) {
 				return this.eventLedger.insertAsync({ _id: id, at: new Date().toISOString() });
+			},
+			/** NeDB keeps everything in memory: forget ledger entries older than the redelivery window. */
+			pruneEventLedger(this: any, olderThan: Date): Promise<number> {
+				return this.eventLedger.removeAsync({ at: { $lt: olderThan.toISOString() } }, { multi: true });
 			},
 			storeIsUp(this: any) {
 				return !!this.adapter.db;

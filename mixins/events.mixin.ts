@@ -120,5 +120,18 @@ export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
 	async started(this: any) {
 		await this.openEventLedger();
 		this.resolveEventLedgerReady();
+		const retentionMs = config().eventLedgerRetentionMs;
+		this.ledgerPruner = setInterval(
+			() =>
+				this.pruneEventLedger(new Date(Date.now() - retentionMs)).catch((err: Error) =>
+					this.logger.warn(`Event ledger pruning failed: ${err.message}`),
+				),
+			Math.min(retentionMs, 3600_000),
+		);
+		this.ledgerPruner.unref?.();
+	},
+
+	stopped(this: any) {
+		if (this.ledgerPruner) clearInterval(this.ledgerPruner);
 	},
 };

@@ -126,3 +126,13 @@ test("messages that are not envelopes are dropped without crashing the consumer"
 	await broker.call("publisher.publish", { type: "order.created", data: { orderId: "o5" } });
 	await waitFor(() => handled.steady.length === 1);
 });
+
+test("the event ledger forgets ids older than the retention window, and keeps recent ones", async () => {
+	const steadySvc: any = broker.getLocalService("steady");
+	await steadySvc.eventLedger.insertAsync({ _id: "old-event", at: new Date(Date.now() - 8 * 24 * 3600_000).toISOString() });
+	await steadySvc.markEventProcessed("recent-event");
+	const removed = await steadySvc.pruneEventLedger(new Date(Date.now() - 7 * 24 * 3600_000));
+	expect(removed).toBe(1);
+	expect(await steadySvc.isEventProcessed("old-event")).toBe(false);
+	expect(await steadySvc.isEventProcessed("recent-event")).toBe(true);
+});
