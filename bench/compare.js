@@ -43,7 +43,11 @@ function runBench(args, env) {
 			process.stderr.write(c);
 		});
 		child.on("exit", (code) => {
-			const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+			const line = stdout
+				.trim()
+				.split("\n")
+				.filter((l) => l.startsWith("{"))
+				.pop();
 			try {
 				resolve({ code, result: JSON.parse(line) });
 			} catch {
@@ -70,7 +74,10 @@ function table(rows) {
 	const fmt = (v, digits = 0) => (v === undefined || v === null || Number.isNaN(v) ? "-" : Number(v).toFixed(digits));
 	const lines = [
 		["", "one process", "6 processes over NATS"],
-		["orders created / confirmed", ...rows.map((r) => (r.result ? `${r.result.created} / ${r.result.confirmed}` : "failed"))],
+		[
+			"orders created / confirmed",
+			...rows.map((r) => (r.result ? `${r.result.created} / ${r.result.confirmed}` : "failed")),
+		],
 		["POST /api/orders per second", ...rows.map((r) => fmt(r.result && r.result.postsPerSecond))],
 		["confirmed per second", ...rows.map((r) => fmt(r.result && r.result.confirmedPerSecond))],
 		["POST latency p50 ms", ...rows.map((r) => fmt(r.result && r.result.postLatencyMs.p50, 1))],
@@ -102,7 +109,13 @@ async function main() {
 	let split;
 	let cluster;
 	try {
-		cluster = await startLocalCluster({ env, port: await freePort(), healthPortBase: 0, dataDir: ":memory:", quiet: true });
+		cluster = await startLocalCluster({
+			env,
+			port: await freePort(),
+			healthPortBase: 0,
+			dataDir: ":memory:",
+			quiet: true,
+		});
 		split = await runBench(["--target", cluster.gatewayUrl], env);
 	} catch (err) {
 		split = { error: err.message };

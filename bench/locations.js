@@ -80,7 +80,8 @@ function request(base, method, urlPath, body, token) {
 		});
 		req.on("error", (err) => {
 			// A kept-alive socket the server closed just as we reused it: send again on a fresh one.
-			if (req.reusedSocket && err.code === "ECONNRESET") request(base, method, urlPath, body, token).then(resolve, reject);
+			if (req.reusedSocket && err.code === "ECONNRESET")
+				request(base, method, urlPath, body, token).then(resolve, reject);
 			else reject(err);
 		});
 		if (payload) req.write(payload);
@@ -97,12 +98,24 @@ async function inBatches(items, size, fn) {
 /** An active courier with a profile, logged in over HTTP, and available. */
 async function setUpCourier(broker, base, n) {
 	const email = `bench-courier-${process.pid}-${n}@bench.local`;
-	await broker.call("users.create", { email, password: PASSWORD, name: `Courier ${n}`, role: "courier", status: "active" });
+	await broker.call("users.create", {
+		email,
+		password: PASSWORD,
+		name: `Courier ${n}`,
+		role: "courier",
+		status: "active",
+	});
 	const login = await request(base, "POST", "/api/auth/login", { email, password: PASSWORD });
 	if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
 	const token = login.body.token;
 	const id = login.body.user.id;
-	const profile = await request(base, "POST", "/api/couriers", { vehicle: { type: "motorcycle", plate: `BEN${String(n).padStart(4, "0")}` }, capacity: 4 }, token);
+	const profile = await request(
+		base,
+		"POST",
+		"/api/couriers",
+		{ vehicle: { type: "motorcycle", plate: `BEN${String(n).padStart(4, "0")}` }, capacity: 4 },
+		token,
+	);
 	if (profile.status !== 201) throw new Error(`profile failed: ${profile.status} ${JSON.stringify(profile.body)}`);
 	await request(base, "PUT", `/api/couriers/${id}/status`, { status: "available" }, token);
 	return { id, token, lat: CENTER.lat + (Math.random() - 0.5) * 0.1, lng: CENTER.lng + (Math.random() - 0.5) * 0.1 };
@@ -121,7 +134,14 @@ async function courierLoop(base, courier, until, stats) {
 		const started = process.hrtime.bigint();
 		courier.lat += (Math.random() - 0.5) * 0.0005;
 		courier.lng += (Math.random() - 0.5) * 0.0005;
-		const body = { lat: courier.lat, lng: courier.lng, accuracy: 8, speed: 7.5, heading: 90, at: new Date().toISOString() };
+		const body = {
+			lat: courier.lat,
+			lng: courier.lng,
+			accuracy: 8,
+			speed: 7.5,
+			heading: 90,
+			at: new Date().toISOString(),
+		};
 		try {
 			const res = await request(base, "PUT", `/api/couriers/${courier.id}/location`, body, courier.token);
 			stats.latenciesMs.push(Number(process.hrtime.bigint() - started) / 1e6);
@@ -130,7 +150,10 @@ async function courierLoop(base, courier, until, stats) {
 		} catch (err) {
 			stats.errors++;
 		}
-		if (INTERVAL_MS > 0) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(INTERVAL_MS - (Date.now() - loopStarted), until - Date.now()))));
+		if (INTERVAL_MS > 0)
+			await new Promise((r) =>
+				setTimeout(r, Math.max(0, Math.min(INTERVAL_MS - (Date.now() - loopStarted), until - Date.now()))),
+			);
 	}
 }
 
@@ -139,7 +162,10 @@ async function main() {
 	const setupStarted = Date.now();
 	const ids = Array.from({ length: COURIERS }, (_, i) => i);
 	const couriers = await inBatches(ids, 20, (n) => setUpCourier(broker, base, n));
-	console.log(`${COURIERS} couriers ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; sending for ${DURATION_S} s to ${base}` + (INTERVAL_MS ? `, one update every ${INTERVAL_MS} ms each` : ", closed loop"));
+	console.log(
+		`${COURIERS} couriers ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; sending for ${DURATION_S} s to ${base}` +
+			(INTERVAL_MS ? `, one update every ${INTERVAL_MS} ms each` : ", closed loop"),
+	);
 
 	// Warm-up (not measured): connections opened, code paths compiled, caches filled.
 	const warmup = { latenciesMs: [], byStatus: {}, accepted: 0, errors: 0 };
@@ -153,9 +179,13 @@ async function main() {
 
 	const sorted = stats.latenciesMs.sort((a, b) => a - b);
 	const fmt = (v) => `${v.toFixed(1)} ms`;
-	console.log(`updates: ${sorted.length} in ${seconds.toFixed(1)} s = ${(sorted.length / seconds).toFixed(0)} updates/s`);
+	console.log(
+		`updates: ${sorted.length} in ${seconds.toFixed(1)} s = ${(sorted.length / seconds).toFixed(0)} updates/s`,
+	);
 	console.log(`accepted: ${stats.accepted}, statuses: ${JSON.stringify(stats.byStatus)}, errors: ${stats.errors}`);
-	console.log(`latency p50 ${fmt(percentile(sorted, 50))}  p95 ${fmt(percentile(sorted, 95))}  p99 ${fmt(percentile(sorted, 99))}  max ${fmt(sorted[sorted.length - 1] || NaN)}`);
+	console.log(
+		`latency p50 ${fmt(percentile(sorted, 50))}  p95 ${fmt(percentile(sorted, 95))}  p99 ${fmt(percentile(sorted, 99))}  max ${fmt(sorted[sorted.length - 1] || NaN)}`,
+	);
 	agent.destroy();
 	await broker.stop();
 	process.exit(stats.errors > 0 || !stats.byStatus[202] ? 1 : 0);

@@ -134,7 +134,13 @@ async function setUpSupplier(broker, base) {
 	for (let i = 0; i < 500 && !(await broker.call("products.supplierProfile", { supplierId: user.id })); i++)
 		await new Promise((r) => setTimeout(r, 20));
 	const token = await login(base, email);
-	const product = await request(base, "POST", "/api/products", { type: "P13", priceCents: 11000, depositCents: 15000, stock: ORDERS + 10 }, token);
+	const product = await request(
+		base,
+		"POST",
+		"/api/products",
+		{ type: "P13", priceCents: 11000, depositCents: 15000, stock: ORDERS + 10 },
+		token,
+	);
 	if (product.status !== 201) throw new Error(`product failed: ${product.status} ${JSON.stringify(product.body)}`);
 	return { id: user.id, token, productId: product.body.id };
 }
@@ -142,7 +148,8 @@ async function setUpSupplier(broker, base) {
 async function setUpCustomer(base, n) {
 	const email = `bench-customer-${process.pid}-${Date.now()}-${n}@bench.local`;
 	const res = await request(base, "POST", "/api/users", { email, password: PASSWORD, name: `Customer ${n}` });
-	if (res.status !== 201 && res.status !== 200) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+	if (res.status !== 201 && res.status !== 200)
+		throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
 	return { id: res.body.id, token: await login(base, email) };
 }
 
@@ -197,7 +204,13 @@ async function waitUntilConfirmed(base, supplier, expected) {
 async function sagaLatencies(base, supplier) {
 	const out = [];
 	for (let page = 1; ; page++) {
-		const res = await request(base, "GET", `/api/orders?status=confirmed&pageSize=100&page=${page}`, undefined, supplier.token);
+		const res = await request(
+			base,
+			"GET",
+			`/api/orders?status=confirmed&pageSize=100&page=${page}`,
+			undefined,
+			supplier.token,
+		);
 		for (const o of res.body.rows) out.push(Date.parse(o.confirmedAt) - Date.parse(o.createdAt));
 		if (res.body.rows.length < 100) break;
 	}
@@ -209,8 +222,14 @@ async function main() {
 	const { broker, base } = platform;
 	const setupStarted = Date.now();
 	const supplier = await setUpSupplier(broker, base);
-	const customers = await inBatches(Array.from({ length: CUSTOMERS }, (_, i) => i), 10, (n) => setUpCustomer(base, n));
-	log(`ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s: 1 supplier, ${CUSTOMERS} customers; ${ORDERS} orders, concurrency ${CONCURRENCY}, to ${base} (${platform.services})`);
+	const customers = await inBatches(
+		Array.from({ length: CUSTOMERS }, (_, i) => i),
+		10,
+		(n) => setUpCustomer(base, n),
+	);
+	log(
+		`ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s: 1 supplier, ${CUSTOMERS} customers; ${ORDERS} orders, concurrency ${CONCURRENCY}, to ${base} (${platform.services})`,
+	);
 
 	const started = Date.now();
 	const stats = await fireOrders(base, supplier, customers);
@@ -231,14 +250,32 @@ async function main() {
 		postsPerSecond: stats.created.length / ((postedAt - started) / 1000),
 		confirmedSeconds: toConfirmedS,
 		confirmedPerSecond: done.confirmed / toConfirmedS,
-		postLatencyMs: { p50: percentile(posts, 50), p95: percentile(posts, 95), p99: percentile(posts, 99), max: posts[posts.length - 1] },
-		sagaLatencyMs: { p50: percentile(saga, 50), p95: percentile(saga, 95), p99: percentile(saga, 99), max: saga[saga.length - 1] },
+		postLatencyMs: {
+			p50: percentile(posts, 50),
+			p95: percentile(posts, 95),
+			p99: percentile(posts, 99),
+			max: posts[posts.length - 1],
+		},
+		sagaLatencyMs: {
+			p50: percentile(saga, 50),
+			p95: percentile(saga, 95),
+			p99: percentile(saga, 99),
+			max: saga[saga.length - 1],
+		},
 	};
 	const fmt = (v) => `${Number(v).toFixed(1)} ms`;
-	log(`POST /api/orders: ${result.created} created in ${result.postSeconds.toFixed(2)} s = ${result.postsPerSecond.toFixed(0)} orders/s; statuses ${JSON.stringify(stats.byStatus)}, errors ${stats.errors}`);
-	log(`confirmed: ${result.confirmed}/${result.created} in ${toConfirmedS.toFixed(2)} s = ${result.confirmedPerSecond.toFixed(0)} orders/s to confirmed${done.timedOut ? " (TIMED OUT)" : ""}`);
-	log(`POST latency   p50 ${fmt(result.postLatencyMs.p50)}  p95 ${fmt(result.postLatencyMs.p95)}  p99 ${fmt(result.postLatencyMs.p99)}  max ${fmt(result.postLatencyMs.max)}`);
-	log(`created→confirmed p50 ${fmt(result.sagaLatencyMs.p50)}  p95 ${fmt(result.sagaLatencyMs.p95)}  p99 ${fmt(result.sagaLatencyMs.p99)}  max ${fmt(result.sagaLatencyMs.max)}`);
+	log(
+		`POST /api/orders: ${result.created} created in ${result.postSeconds.toFixed(2)} s = ${result.postsPerSecond.toFixed(0)} orders/s; statuses ${JSON.stringify(stats.byStatus)}, errors ${stats.errors}`,
+	);
+	log(
+		`confirmed: ${result.confirmed}/${result.created} in ${toConfirmedS.toFixed(2)} s = ${result.confirmedPerSecond.toFixed(0)} orders/s to confirmed${done.timedOut ? " (TIMED OUT)" : ""}`,
+	);
+	log(
+		`POST latency   p50 ${fmt(result.postLatencyMs.p50)}  p95 ${fmt(result.postLatencyMs.p95)}  p99 ${fmt(result.postLatencyMs.p99)}  max ${fmt(result.postLatencyMs.max)}`,
+	);
+	log(
+		`created→confirmed p50 ${fmt(result.sagaLatencyMs.p50)}  p95 ${fmt(result.sagaLatencyMs.p95)}  p99 ${fmt(result.sagaLatencyMs.p99)}  max ${fmt(result.sagaLatencyMs.max)}`,
+	);
 	if (JSON_OUT) console.log(JSON.stringify(result));
 
 	agent.destroy();

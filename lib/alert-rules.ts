@@ -80,7 +80,11 @@ export function ruleChangeProblems(rule: RuleName, change: Partial<RuleConfig>):
 	const problems = Object.keys(change)
 		.filter((key) => !allowed.includes(key as keyof RuleConfig))
 		.map((key) => `${key} does not apply to ${rule}`);
-	if (rule === "payment_failure_rate" && change.threshold !== undefined && !(change.threshold > 0 && change.threshold <= 1))
+	if (
+		rule === "payment_failure_rate" &&
+		change.threshold !== undefined &&
+		!(change.threshold > 0 && change.threshold <= 1)
+	)
 		problems.push("threshold is a failure rate between 0 (exclusive) and 1");
 	if (change.escalationMinutes && change.escalationMinutes.length !== MAX_LEVEL - 1)
 		problems.push(`escalationMinutes needs ${MAX_LEVEL - 1} delays (to level 2, then to level 3)`);
@@ -146,7 +150,14 @@ export function shouldEscalate(alert: { status: string; level: number; escalateA
 
 /** What an event means for the timed watches (conditions that become alerts if they last). */
 export type WatchChange =
-	| { open: { rule: "courier_wait" | "late_delivery" | "verification_wait"; subject: string; dueSince: string; info: Record<string, any> } }
+	| {
+			open: {
+				rule: "courier_wait" | "late_delivery" | "verification_wait";
+				subject: string;
+				dueSince: string;
+				info: Record<string, any>;
+			};
+	  }
 	| { close: { rule: "courier_wait" | "late_delivery" | "verification_wait"; subject: string; reason: string } };
 
 export function watchChanges(envelope: { type: string; time: string; data: Record<string, any> }): WatchChange[] {
@@ -157,7 +168,8 @@ export function watchChanges(envelope: { type: string; time: string; data: Recor
 			const changes: WatchChange[] = [
 				{ open: { rule: "courier_wait", subject: d.orderId, dueSince: d.confirmedAt || envelope.time, info } },
 			];
-			if (d.promisedBy) changes.push({ open: { rule: "late_delivery", subject: d.orderId, dueSince: d.promisedBy, info } });
+			if (d.promisedBy)
+				changes.push({ open: { rule: "late_delivery", subject: d.orderId, dueSince: d.promisedBy, info } });
 			return changes;
 		}
 		case "courier.assigned":

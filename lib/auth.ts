@@ -35,7 +35,11 @@ function keys(): Keys {
 	// KeyObjects, not strings: given a string, jsonwebtoken tries to parse it as a public key on
 	// every verify (and throws internally) before treating it as a secret.
 	if (cfg.jwtPrivateKey && cfg.jwtPublicKey)
-		resolved = { sign: createPrivateKey(cfg.jwtPrivateKey), verify: createPublicKey(cfg.jwtPublicKey), algorithm: "RS256" };
+		resolved = {
+			sign: createPrivateKey(cfg.jwtPrivateKey),
+			verify: createPublicKey(cfg.jwtPublicKey),
+			algorithm: "RS256",
+		};
 	else {
 		const key = createSecretKey(Buffer.from(secret("JWT_SECRET")));
 		resolved = { sign: key, verify: key, algorithm: "HS256" };

@@ -10,7 +10,10 @@ const SHAPE = /^[0-9A-Z]{12}[0-9]{2}$/;
 
 /** Upper case without the usual punctuation (12.345.678/0001-95 → 12345678000195). */
 export function normalizeCnpj(input: string): string {
-	return input.trim().toUpperCase().replace(/[.\/\-\s]/g, "");
+	return input
+		.trim()
+		.toUpperCase()
+		.replace(/[./\-\s]/g, "");
 }
 
 function checkDigit(chars: string, weights: number[]): number {

@@ -57,11 +57,7 @@ function positionIsFresh(courier: CourierCandidate, opts: RankOptions): boolean 
  * ones, then nearest to the supplier (where the cylinders are picked up). The caller tries them
  * in this order, because the first one may be taken by a concurrent dispatch.
  */
-export function rankCouriers(
-	couriers: CourierCandidate[],
-	order: OrderToDispatch,
-	opts: RankOptions,
-): RankedCourier[] {
+export function rankCouriers(couriers: CourierCandidate[], order: OrderToDispatch, opts: RankOptions): RankedCourier[] {
 	const ranked: RankedCourier[] = [];
 	for (const courier of couriers) {
 		if (courier.status !== "available" || courier.capacity < order.cylinders) continue;
@@ -144,5 +140,7 @@ export function judgeLocationReport(
 
 /** ISO 8601 timestamp with a timezone (what clients must send as `at`). */
 export function isIsoTimestamp(value: string): boolean {
-	return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !isNaN(Date.parse(value));
+	return (
+		/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !isNaN(Date.parse(value))
+	);
 }

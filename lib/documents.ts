@@ -30,7 +30,7 @@ export const VEHICLE_TYPES = ["motorcycle", "car", "pickup", "van", "truck"] as 
 export const TRAINING_KINDS = ["dangerous_goods", "motorcycle_courier"] as const;
 
 const date = { type: "string", pattern: /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/ };
-const docNumber = { type: "string", trim: true, pattern: /^[A-Za-z0-9][A-Za-z0-9.\/ -]{2,39}$/ };
+const docNumber = { type: "string", trim: true, pattern: /^[A-Za-z0-9][A-Za-z0-9./ -]{2,39}$/ };
 // Old plates ABC1234 and Mercosul ABC1D23.
 const plate = { type: "string", trim: true, pattern: /^[A-Za-z]{3}-?[0-9][A-Za-z0-9][0-9]{2}$/ };
 
@@ -70,7 +70,8 @@ export interface MetadataProblem {
 }
 
 const today = (now: Date) => now.toISOString().slice(0, 10);
-const isRealDate = (value: string) => !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+const isRealDate = (value: string) =>
+	!Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
 
 /** Field problems of a document's metadata (empty when it is acceptable); trims strings in place. */
 export function metadataProblems(type: DocumentType, metadata: unknown, now: Date): MetadataProblem[] {
@@ -138,7 +139,11 @@ export function extensionFor(type: ContentType): string {
 export function displayName(clientName: unknown): string {
 	if (typeof clientName !== "string") return "document";
 	const last = clientName.split(/[\\/]/).pop() || "";
-	const clean = last.replace(/[\u0000-\u001f\u007f]/g, "").replace(/^\.+/, "").trim().slice(0, 120);
+	const clean = last
+		.replace(/[\u0000-\u001f\u007f]/g, "")
+		.replace(/^\.+/, "")
+		.trim()
+		.slice(0, 120);
 	return clean || "document";
 }
 
@@ -166,7 +171,12 @@ export type RequestStatus = "awaiting_documents" | "in_review" | "approved";
 
 export interface Progress {
 	status: RequestStatus;
-	documents: { type: DocumentType; status: DocumentStatus | "missing"; documentId: string | null; reason: string | null }[];
+	documents: {
+		type: DocumentType;
+		status: DocumentStatus | "missing";
+		documentId: string | null;
+		reason: string | null;
+	}[];
 }
 
 /** Where a verification stands: every required document approved, all in and waiting, or some missing/rejected. */

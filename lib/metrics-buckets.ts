@@ -328,7 +328,8 @@ function cancellations(facts: Fact[]): ReportTable {
 		counts.set(key, row);
 	}
 	const rows = [...counts.values()].sort(
-		(a, b) => b.cancellations - a.cancellations || a.supplierId.localeCompare(b.supplierId) || a.reason.localeCompare(b.reason),
+		(a, b) =>
+			b.cancellations - a.cancellations || a.supplierId.localeCompare(b.supplierId) || a.reason.localeCompare(b.reason),
 	);
 	return { columns: columnsOf(["supplierId", "reason", "cancellations"]), rows };
 }

@@ -20,7 +20,14 @@ export interface OrderParties {
 	supplierId: string;
 	courierId?: string | null;
 	handoverCode?: string;
+	/** Delivery attempts by the courier with a wrong handover code (locked at MAX_HANDOVER_FAILURES). */
+	handoverFailures?: number;
 }
+
+/** Digits of the handover code the customer gives the courier. */
+export const HANDOVER_CODE_DIGITS = 6;
+/** Wrong handover codes after which the courier can no longer deliver the order (an admin must). */
+export const MAX_HANDOVER_FAILURES = 5;
 
 export interface TransitionInput {
 	reason?: string;
@@ -30,6 +37,7 @@ export interface TransitionInput {
 export type TransitionProblem =
 	| { code: 409; type: "INVALID_TRANSITION"; message: string }
 	| { code: 403; type: "FORBIDDEN"; message: string }
+	| { code: 423; type: "HANDOVER_LOCKED"; message: string }
 	| { code: 422; type: "REASON_REQUIRED" | "HANDOVER_CODE_REQUIRED" | "WRONG_HANDOVER_CODE"; message: string };
 
 const NEXT: Record<OrderStatus, OrderStatus[]> = {
@@ -83,6 +91,12 @@ function deliveredProblem(order: OrderParties, actor: Actor, input: TransitionIn
 	if (actor.role === "admin") return null;
 	if (actor.role !== "courier" || !isParty(order, actor))
 		return forbidden("Only the assigned courier (or an admin) can mark the order delivered");
+	if ((order.handoverFailures || 0) >= MAX_HANDOVER_FAILURES)
+		return {
+			code: 423,
+			type: "HANDOVER_LOCKED",
+			message: "Too many wrong handover codes: an admin must deliver or cancel this order",
+		};
 	if (!input.handoverCode)
 		return { code: 422, type: "HANDOVER_CODE_REQUIRED", message: "Ask the customer for the handover code" };
 	if (input.handoverCode !== order.handoverCode)

@@ -39,7 +39,9 @@ export class EmailSender implements Sender {
 			host: url.hostname,
 			port: Number(url.port) || (url.protocol === "smtps:" ? 465 : 25),
 			secure: url.protocol === "smtps:",
-			auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+			auth: url.username
+				? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+				: undefined,
 			ignoreTLS: url.searchParams.get("ignoreTLS") === "true",
 			connectionTimeout: timeoutMs,
 			greetingTimeout: timeoutMs,

@@ -49,77 +49,110 @@ const t = (pt: (v: any) => string, en: (v: any) => string) => ({ "pt-BR": pt, en
 
 const TEMPLATES = {
 	order_confirmed: {
-		subject: t((v) => `Pedido ${v.ref} confirmado`, (v) => `Order ${v.ref} confirmed`),
+		subject: t(
+			(v) => `Pedido ${v.ref} confirmado`,
+			(v) => `Order ${v.ref} confirmed`,
+		),
 		body: t(
 			(v) => `Seu pedido ${v.ref} de ${v.total} foi confirmado. Entrega prevista até ${v.promisedBy}.`,
 			(v) => `Your order ${v.ref} of ${v.total} is confirmed. Expected delivery by ${v.promisedBy}.`,
 		),
 	},
 	courier_on_the_way: {
-		subject: t((v) => `Entregador a caminho (${v.ref})`, (v) => `Courier on the way (${v.ref})`),
+		subject: t(
+			(v) => `Entregador a caminho (${v.ref})`,
+			(v) => `Courier on the way (${v.ref})`,
+		),
 		body: t(
 			(v) => `Um entregador foi designado para o pedido ${v.ref} e chega em cerca de ${v.eta} minutos.`,
 			(v) => `A courier has been assigned to order ${v.ref} and arrives in about ${v.eta} minutes.`,
 		),
 	},
 	order_in_transit: {
-		subject: t((v) => `Pedido ${v.ref} saiu para entrega`, (v) => `Order ${v.ref} is out for delivery`),
+		subject: t(
+			(v) => `Pedido ${v.ref} saiu para entrega`,
+			(v) => `Order ${v.ref} is out for delivery`,
+		),
 		body: t(
 			(v) => `Seu pedido ${v.ref} está a caminho. Acompanhe o entregador no app.`,
 			(v) => `Your order ${v.ref} is on its way. Follow the courier in the app.`,
 		),
 	},
 	order_delivered: {
-		subject: t((v) => `Pedido ${v.ref} entregue`, (v) => `Order ${v.ref} delivered`),
+		subject: t(
+			(v) => `Pedido ${v.ref} entregue`,
+			(v) => `Order ${v.ref} delivered`,
+		),
 		body: t(
 			(v) => `Seu pedido ${v.ref} foi entregue em ${v.deliveredAt}. Obrigado por usar o GasRápido!`,
 			(v) => `Your order ${v.ref} was delivered at ${v.deliveredAt}. Thank you for using GasRápido!`,
 		),
 	},
 	order_cancelled: {
-		subject: t((v) => `Pedido ${v.ref} cancelado`, (v) => `Order ${v.ref} cancelled`),
+		subject: t(
+			(v) => `Pedido ${v.ref} cancelado`,
+			(v) => `Order ${v.ref} cancelled`,
+		),
 		body: t(
 			(v) => `Seu pedido ${v.ref} foi cancelado. Motivo: ${v.reason}.`,
 			(v) => `Your order ${v.ref} was cancelled. Reason: ${v.reason}.`,
 		),
 	},
 	payment_declined: {
-		subject: t((v) => `Pagamento recusado (${v.ref})`, (v) => `Payment declined (${v.ref})`),
+		subject: t(
+			(v) => `Pagamento recusado (${v.ref})`,
+			(v) => `Payment declined (${v.ref})`,
+		),
 		body: t(
 			(v) => `O pagamento de ${v.amount} do pedido ${v.ref} foi recusado: ${v.reason}.`,
 			(v) => `The payment of ${v.amount} for order ${v.ref} was declined: ${v.reason}.`,
 		),
 	},
 	refund_processed: {
-		subject: t((v) => `Reembolso do pedido ${v.ref}`, (v) => `Refund for order ${v.ref}`),
+		subject: t(
+			(v) => `Reembolso do pedido ${v.ref}`,
+			(v) => `Refund for order ${v.ref}`,
+		),
 		body: t(
 			(v) => `Reembolsamos ${v.amount} referentes ao pedido ${v.ref}.`,
 			(v) => `We refunded ${v.amount} for order ${v.ref}.`,
 		),
 	},
 	new_order: {
-		subject: t((v) => `Novo pedido ${v.ref}`, (v) => `New order ${v.ref}`),
+		subject: t(
+			(v) => `Novo pedido ${v.ref}`,
+			(v) => `New order ${v.ref}`,
+		),
 		body: t(
 			(v) => `Você recebeu o pedido ${v.ref} de ${v.total} (${v.items}).`,
 			(v) => `You received order ${v.ref} of ${v.total} (${v.items}).`,
 		),
 	},
 	low_stock: {
-		subject: t((v) => `Estoque baixo: ${v.product}`, (v) => `Low stock: ${v.product}`),
+		subject: t(
+			(v) => `Estoque baixo: ${v.product}`,
+			(v) => `Low stock: ${v.product}`,
+		),
 		body: t(
 			(v) => `Restam ${v.available} unidades de ${v.product} (limite ${v.threshold}). Reabasteça o estoque.`,
 			(v) => `${v.available} units of ${v.product} left (threshold ${v.threshold}). Please restock.`,
 		),
 	},
 	new_assignment: {
-		subject: t((v) => `Nova entrega ${v.ref}`, (v) => `New delivery ${v.ref}`),
+		subject: t(
+			(v) => `Nova entrega ${v.ref}`,
+			(v) => `New delivery ${v.ref}`,
+		),
 		body: t(
 			(v) => `Você foi designado para a entrega do pedido ${v.ref}. Tempo estimado: ${v.eta} minutos.`,
 			(v) => `You have been assigned the delivery of order ${v.ref}. Estimated time: ${v.eta} minutes.`,
 		),
 	},
 	invitation: {
-		subject: t(() => `Convite para o GasRápido`, () => `Your invitation to GasRápido`),
+		subject: t(
+			() => `Convite para o GasRápido`,
+			() => `Your invitation to GasRápido`,
+		),
 		body: t(
 			(v) =>
 				`Você foi convidado como ${v.rolePt} no GasRápido.${v.message ? ` "${v.message}"` : ""} Cadastre-se em ${v.link} até ${v.expiresAt}.`,
@@ -128,21 +161,30 @@ const TEMPLATES = {
 		),
 	},
 	verification_approved: {
-		subject: t(() => `Documentos aprovados`, () => `Documents approved`),
+		subject: t(
+			() => `Documentos aprovados`,
+			() => `Documents approved`,
+		),
 		body: t(
 			() => `Seus documentos foram aprovados e sua conta está ativa.`,
 			() => `Your documents were approved and your account is active.`,
 		),
 	},
 	verification_rejected: {
-		subject: t(() => `Documento recusado`, () => `Document rejected`),
+		subject: t(
+			() => `Documento recusado`,
+			() => `Document rejected`,
+		),
 		body: t(
 			(v) => `O documento ${v.documentType} foi recusado: ${v.reason}. Envie uma nova versão.`,
 			(v) => `Your document ${v.documentType} was rejected: ${v.reason}. Please upload a new one.`,
 		),
 	},
 	alert_triggered: {
-		subject: t((v) => `[${v.severity}] Alerta: ${v.rule}`, (v) => `[${v.severity}] Alert: ${v.rule}`),
+		subject: t(
+			(v) => `[${v.severity}] Alerta: ${v.rule}`,
+			(v) => `[${v.severity}] Alert: ${v.rule}`,
+		),
 		body: t(
 			(v) => `Alerta ${v.rule} (${v.key}) aberto, nível ${v.level}. ${v.summary}`,
 			(v) => `Alert ${v.rule} (${v.key}) raised, level ${v.level}. ${v.summary}`,
@@ -209,9 +251,7 @@ const ROLE_PT: Record<string, string> = {
 
 function itemsSummary(items: unknown): string {
 	if (!Array.isArray(items)) return "";
-	return items
-		.map((i: any) => `${i.quantity ?? i.qty ?? 1}× ${i.type || i.name || i.productId || "item"}`)
-		.join(", ");
+	return items.map((i: any) => `${i.quantity ?? i.qty ?? 1}× ${i.type || i.name || i.productId || "item"}`).join(", ");
 }
 
 function user(userId: unknown): Recipient | null {

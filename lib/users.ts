@@ -7,7 +7,15 @@ export type UserStatus = (typeof STATUSES)[number];
 export const LOCALES = ["pt-BR", "en"] as const;
 
 /** Fields a user may change on their own profile; an admin may also change role and status. */
-export const SELF_EDITABLE = ["name", "phone", "locale", "address", "supplierProfile", "password", "currentPassword"] as const;
+export const SELF_EDITABLE = [
+	"name",
+	"phone",
+	"locale",
+	"address",
+	"supplierProfile",
+	"password",
+	"currentPassword",
+] as const;
 export const ADMIN_ONLY = ["role", "status"] as const;
 
 export function normalizeEmail(email: string): string {

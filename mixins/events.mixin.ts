@@ -10,7 +10,15 @@
  * message goes to the dead-letter topic with the error, and the stream moves on.
  */
 import { Context, ServiceSchema } from "moleculer";
-import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, makeEnvelope, retryDelayMs, topicOf, TOPICS } from "../lib/events";
+import {
+	DEAD_LETTER_TOPIC,
+	EventEnvelope,
+	isEnvelope,
+	makeEnvelope,
+	retryDelayMs,
+	topicOf,
+	TOPICS,
+} from "../lib/events";
 import { config } from "../lib/config";
 
 export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;

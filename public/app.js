@@ -60,7 +60,10 @@ const NAV = {
 
 export function homeFor(user) {
 	if (!user) return "/login";
-	return { customer: "/shop", supplier: "/orders", courier: "/courier", admin: "/admin/verification" }[user.role] || "/orders";
+	return (
+		{ customer: "/shop", supplier: "/orders", courier: "/courier", admin: "/admin/verification" }[user.role] ||
+		"/orders"
+	);
 }
 
 export function navigate(path) {

@@ -34,7 +34,8 @@ export class ApiError extends Error {
 
 /** Field problems in the shapes the services use: a validation array, { field } or { fields: [] }. */
 function fieldProblems(data) {
-	if (Array.isArray(data)) return data.filter((p) => p && p.field).map((p) => ({ field: p.field, message: p.message || "" }));
+	if (Array.isArray(data))
+		return data.filter((p) => p && p.field).map((p) => ({ field: p.field, message: p.message || "" }));
 	if (data && typeof data.field === "string") return [{ field: data.field, message: "" }];
 	if (data && Array.isArray(data.fields)) return data.fields.map((field) => ({ field: String(field), message: "" }));
 	return [];

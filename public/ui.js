@@ -65,7 +65,8 @@ export function dateTime(iso) {
 	return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang() === "en" ? "en-GB" : "pt-BR");
 }
 
-export const km = (value) => (Number.isFinite(value) ? `${value.toLocaleString("pt-BR", { maximumFractionDigits: 1 })} km` : "—");
+export const km = (value) =>
+	Number.isFinite(value) ? `${value.toLocaleString("pt-BR", { maximumFractionDigits: 1 })} km` : "—";
 
 const STATUS_TEXT = {
 	created: ["Criado", "Created"],
@@ -116,12 +117,22 @@ const ROLE_TEXT = {
 };
 export const roleText = (role) => (ROLE_TEXT[role] ? t(...ROLE_TEXT[role]) : role);
 
-export const PAYMENT_TEXT = { card: ["Cartão", "Card"], pix: ["PIX", "PIX"], cash: ["Dinheiro na entrega", "Cash on delivery"] };
+export const PAYMENT_TEXT = {
+	card: ["Cartão", "Card"],
+	pix: ["PIX", "PIX"],
+	cash: ["Dinheiro na entrega", "Cash on delivery"],
+};
 export const paymentText = (method) => (PAYMENT_TEXT[method] ? t(...PAYMENT_TEXT[method]) : method);
 
 /** <label>text <input …></label> */
 export function field(label, input, hint) {
-	return h("label", { class: "field" }, h("span", { class: "label" }, label), input, hint ? h("small", { class: "hint" }, hint) : null);
+	return h(
+		"label",
+		{ class: "field" },
+		h("span", { class: "label" }, label),
+		input,
+		hint ? h("small", { class: "hint" }, hint) : null,
+	);
 }
 
 export function input(name, attrs = {}) {
@@ -191,13 +202,29 @@ export function showError(formEl, err) {
 		else if (problem.message) unplaced.push(`${problem.field}: ${problem.message}`);
 	}
 	const message = (err && err.message) || t("Algo deu errado", "Something went wrong");
-	replace(box, h("strong", {}, message), unplaced.length ? h("ul", {}, unplaced.map((p) => h("li", {}, p))) : null);
+	replace(
+		box,
+		h("strong", {}, message),
+		unplaced.length
+			? h(
+					"ul",
+					{},
+					unplaced.map((p) => h("li", {}, p)),
+				)
+			: null,
+	);
 	box.hidden = false;
 }
 
 /** "supplierProfile.location.lat" → input[name=lat]; "items[0].quantity" → input[name=quantity]. */
 function inputFor(formEl, fieldPath) {
-	const candidates = [fieldPath, fieldPath.split(".").pop().replace(/\[\d+\]/g, "")];
+	const candidates = [
+		fieldPath,
+		fieldPath
+			.split(".")
+			.pop()
+			.replace(/\[\d+\]/g, ""),
+	];
 	for (const name of candidates) {
 		const el = formEl.querySelector(`[name="${CSS.escape(name)}"]`);
 		if (el) return el;
@@ -214,7 +241,10 @@ export function errorLine(err) {
 /** The device's position as { lat, lng, accuracy, speed, heading }; rejects with a readable message. */
 export function currentPosition(timeoutMs = 10_000) {
 	return new Promise((resolve, reject) => {
-		if (!navigator.geolocation) return reject(new Error(t("Localização indisponível neste navegador", "Location is not available in this browser")));
+		if (!navigator.geolocation)
+			return reject(
+				new Error(t("Localização indisponível neste navegador", "Location is not available in this browser")),
+			);
 		navigator.geolocation.getCurrentPosition(
 			(pos) =>
 				resolve({
@@ -224,7 +254,8 @@ export function currentPosition(timeoutMs = 10_000) {
 					speed: pos.coords.speed,
 					heading: pos.coords.heading,
 				}),
-			(err) => reject(new Error(t("Não foi possível obter sua localização: ", "Could not get your location: ") + err.message)),
+			(err) =>
+				reject(new Error(t("Não foi possível obter sua localização: ", "Could not get your location: ") + err.message)),
 			{ enableHighAccuracy: true, timeout: timeoutMs, maximumAge: 5_000 },
 		);
 	});

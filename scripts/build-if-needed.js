@@ -24,6 +24,9 @@ function needsBuild() {
 
 if (needsBuild()) {
 	process.stdout.write("Building TypeScript into dist/ ...\n");
-	execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+	execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+		cwd: root,
+		stdio: "inherit",
+	});
 	fs.utimesSync(marker, new Date(), new Date());
 }

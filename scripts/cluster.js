@@ -74,7 +74,8 @@ async function startLocalCluster(options = {}) {
 	};
 	const port = options.port !== undefined ? options.port : Number(base.PORT || 3000);
 	const dataDir = options.dataDir || base.DATA_DIR || path.join(ROOT, "data", "cluster");
-	const healthBase = options.healthPortBase !== undefined ? options.healthPortBase : Number(base.HEALTH_PORT_BASE || 3100);
+	const healthBase =
+		options.healthPortBase !== undefined ? options.healthPortBase : Number(base.HEALTH_PORT_BASE || 3100);
 	const allServices = Object.values(GROUPS).flat();
 
 	const processes = [];
@@ -145,14 +146,19 @@ async function main() {
 	// One namespace across runs, so the NeDB files under ./data/cluster and the JetStream streams match.
 	const env = { NAMESPACE: process.env.NAMESPACE || "gasrapido-local" };
 	if (!process.env.DOCUMENTS_KEY && process.env.DATA_DIR !== ":memory:")
-		process.stdout.write("DOCUMENTS_KEY is not set: a random key is used, so documents uploaded in this run cannot be read after a restart.\n");
+		process.stdout.write(
+			"DOCUMENTS_KEY is not set: a random key is used, so documents uploaded in this run cannot be read after a restart.\n",
+		);
 	const cluster = await startLocalCluster({ env });
 	const seconds = ((Date.now() - started) / 1000).toFixed(1);
 	process.stdout.write(
 		[
 			"",
 			`GasRápido cluster ready in ${seconds} s: ${Object.keys(GROUPS).length} processes over ${cluster.env.TRANSPORTER} (namespace ${cluster.namespace})`,
-			...cluster.processes.map((p) => `  ${p.group.padEnd(10)} pid ${p.child.pid}  http://127.0.0.1:${p.healthPort}/ready  (${GROUPS[p.group].join(", ")})`),
+			...cluster.processes.map(
+				(p) =>
+					`  ${p.group.padEnd(10)} pid ${p.child.pid}  http://127.0.0.1:${p.healthPort}/ready  (${GROUPS[p.group].join(", ")})`,
+			),
 			`Gateway: ${cluster.gatewayUrl}`,
 			"Ctrl-C stops them all.",
 			"",
@@ -170,7 +176,8 @@ async function main() {
 	process.on("SIGTERM", shutdown);
 	for (const { group, child } of cluster.processes)
 		child.on("exit", (code, signal) => {
-			if (!stopping) process.stdout.write(`[${group}] exited (code ${code}, signal ${signal}); the others keep running.\n`);
+			if (!stopping)
+				process.stdout.write(`[${group}] exited (code ${code}, signal ${signal}); the others keep running.\n`);
 		});
 }
 

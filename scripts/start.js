@@ -19,5 +19,11 @@ class GasRapidoRunner extends Runner {
 
 const root = path.resolve(__dirname, "..");
 process.env.SERVICEDIR = process.env.SERVICEDIR || path.join(root, "dist", "services");
-const args = [process.argv[0], "moleculer-runner", "--config", path.join(root, "dist", "moleculer.config.js"), ...process.argv.slice(2)];
+const args = [
+	process.argv[0],
+	"moleculer-runner",
+	"--config",
+	path.join(root, "dist", "moleculer.config.js"),
+	...process.argv.slice(2),
+];
 new GasRapidoRunner().start(args);

@@ -297,7 +297,13 @@ const AlertsService: ServiceSchema = {
 
 		async addSample(this: any, envelope: EventEnvelope, series: string, failed: boolean) {
 			try {
-				await this.insertEntity(null, { _id: `sample:${envelope.id}`, record: "sample", series, failed, at: envelope.time });
+				await this.insertEntity(null, {
+					_id: `sample:${envelope.id}`,
+					record: "sample",
+					series,
+					failed,
+					at: envelope.time,
+				});
 			} catch (err: any) {
 				if (!(err && err.code === 409)) throw err;
 			}
@@ -324,7 +330,11 @@ const AlertsService: ServiceSchema = {
 
 		async evaluateNotificationFailures(this: any, ctx: Ctx, now: string) {
 			const rule: RuleConfig = await this.ruleConfig("notification_failures");
-			const stats = windowStats(await this.samplesSince("notification", now, rule.windowMinutes!), now, rule.windowMinutes!);
+			const stats = windowStats(
+				await this.samplesSince("notification", now, rule.windowMinutes!),
+				now,
+				rule.windowMinutes!,
+			);
 			if (!notificationFailuresBreached(stats, rule)) return;
 			await this.raiseAlert(ctx, {
 				rule: "notification_failures",
@@ -430,7 +440,11 @@ const AlertsService: ServiceSchema = {
 			}
 			const open = await this.findOneEntity({ openKey: key });
 			if (!open) return this.raiseAlert(ctx, raise); // resolved in between: raise anew
-			const seen = await this.compareAndSet(ctx, { _id: open._id, status: "open" }, { $inc: { occurrences: 1 }, $set: { lastSeenAt: now } });
+			const seen = await this.compareAndSet(
+				ctx,
+				{ _id: open._id, status: "open" },
+				{ $inc: { occurrences: 1 }, $set: { lastSeenAt: now } },
+			);
 			return { alert: seen || open, created: false };
 		},
 
@@ -444,7 +458,12 @@ const AlertsService: ServiceSchema = {
 				rule: "dead_letter",
 				subject: `${letter.envelope.id}:${letter.consumer}`,
 				summary: `${letter.consumer} could not handle ${letter.envelope.type}: ${String(letter.error).slice(0, 200)}`,
-				details: { envelope: letter.envelope, consumer: letter.consumer, error: letter.error, failedAt: letter.failedAt },
+				details: {
+					envelope: letter.envelope,
+					consumer: letter.consumer,
+					error: letter.error,
+					failedAt: letter.failedAt,
+				},
 			});
 		},
 
@@ -516,10 +535,20 @@ const AlertsService: ServiceSchema = {
 		async saveRuleOverride(this: any, ctx: Ctx, name: RuleName, change: Partial<RuleConfig>) {
 			const id = `rule:${name}`;
 			const set = Object.fromEntries(Object.entries(change).map(([k, v]) => [`config.${k}`, v]));
-			const updated = await this.compareAndSet(ctx, { _id: id }, { $set: { ...set, updatedAt: nowIso(), updatedBy: ctx.meta.user!.id } });
+			const updated = await this.compareAndSet(
+				ctx,
+				{ _id: id },
+				{ $set: { ...set, updatedAt: nowIso(), updatedBy: ctx.meta.user!.id } },
+			);
 			if (updated) return;
 			try {
-				await this.insertEntity(ctx, { _id: id, record: "rule", config: change, updatedAt: nowIso(), updatedBy: ctx.meta.user!.id });
+				await this.insertEntity(ctx, {
+					_id: id,
+					record: "rule",
+					config: change,
+					updatedAt: nowIso(),
+					updatedBy: ctx.meta.user!.id,
+				});
 			} catch (err: any) {
 				if (!(err && err.code === 409)) throw err;
 				await this.compareAndSet(ctx, { _id: id }, { $set: set });

@@ -63,7 +63,12 @@ const AnalyticsService: ServiceSchema = {
 	mixins: [
 		DbMixin({
 			collection: "analytics",
-			indexes: [{ fields: { record: 1 } }, { fields: { at: 1 } }, { fields: { supplierId: 1 } }, { fields: { orderId: 1 } }],
+			indexes: [
+				{ fields: { record: 1 } },
+				{ fields: { at: 1 } },
+				{ fields: { supplierId: 1 } },
+				{ fields: { orderId: 1 } },
+			],
 		}),
 		EventsMixin,
 	],
@@ -101,7 +106,8 @@ const AnalyticsService: ServiceSchema = {
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { from, to } = requestedRange(ctx.params, DEFAULT_RANGE_MS.day);
-				if (Date.parse(to) - Date.parse(from) > REPORT_RANGE_MS) throw unprocessable("A report covers at most 366 days");
+				if (Date.parse(to) - Date.parse(from) > REPORT_RANGE_MS)
+					throw unprocessable("A report covers at most 366 days");
 				const supplierId = this.supplierScope(ctx);
 				const kind: ReportKind = ctx.params.kind;
 				const table = reportTable(kind, await this.factsIn(from, to, supplierId));
@@ -118,7 +124,11 @@ const AnalyticsService: ServiceSchema = {
 					rows: table.rows,
 					csv: toCsv(table.columns, table.rows),
 				});
-				await this.publishEvent("report.generated", { reportId: report._id, kind, requestedBy: ctx.meta.user!.id }, ctx);
+				await this.publishEvent(
+					"report.generated",
+					{ reportId: report._id, kind, requestedBy: ctx.meta.user!.id },
+					ctx,
+				);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/analytics/reports/${report._id}`;
 				return this.publicReport(report, true);
@@ -218,7 +228,8 @@ const AnalyticsService: ServiceSchema = {
 		supplierScope(this: any, ctx: Ctx): string | null {
 			const me = ctx.meta.user!;
 			if (me.role === "admin") return ctx.params.supplierId || null;
-			if (ctx.params.supplierId && ctx.params.supplierId !== me.id) throw forbidden("You can only see your own figures");
+			if (ctx.params.supplierId && ctx.params.supplierId !== me.id)
+				throw forbidden("You can only see your own figures");
 			return me.id;
 		},
 
@@ -243,7 +254,12 @@ const AnalyticsService: ServiceSchema = {
 
 		registerPrometheusMetrics(this: any) {
 			const metrics = this.broker.metrics;
-			metrics.register({ type: "counter", name: METRICS.orders, labelNames: ["status"], description: "Orders by status reached" });
+			metrics.register({
+				type: "counter",
+				name: METRICS.orders,
+				labelNames: ["status"],
+				description: "Orders by status reached",
+			});
 			metrics.register({ type: "counter", name: METRICS.revenue, description: "Captured payments, BRL cents" });
 			metrics.register({ type: "counter", name: METRICS.refunds, description: "Refunds, BRL cents" });
 			metrics.register({

@@ -130,7 +130,11 @@ const ApiService: ServiceSchema = {
 				rateLimit: null,
 				onBeforeCall(ctx: Context<any, any>, route: any, req: any, res: any, alias: any) {
 					// busboy throws on anything but multipart: answer 415 before it sees the request.
-					if (alias && alias.type === "multipart" && !/^multipart\/form-data/i.test(String(req.headers["content-type"] || "")))
+					if (
+						alias &&
+						alias.type === "multipart" &&
+						!/^multipart\/form-data/i.test(String(req.headers["content-type"] || ""))
+					)
 						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;

@@ -174,7 +174,8 @@ const CouriersService: ServiceSchema = {
 				if (me.role === "courier" && me.status !== "active")
 					throw forbidden("Your account must be verified before you take deliveries");
 				const courier = await this.getCourierOr404(ctx.params.id);
-				if (courier.status === "busy") throw conflict("You are on a delivery; finish it first", { orderId: courier.currentOrderId });
+				if (courier.status === "busy")
+					throw conflict("You are on a delivery; finish it first", { orderId: courier.currentOrderId });
 				const updated = await this.compareAndSet(
 					ctx,
 					{ _id: courier._id, status: courier.status },
@@ -248,7 +249,11 @@ const CouriersService: ServiceSchema = {
 				// orders decides who may see the order (403/404 propagate).
 				const order: Doc = await ctx.call("orders.get", { id: ctx.params.id }, { meta: ctx.meta });
 				ctx.meta.$responseType = "text/event-stream";
-				ctx.meta.$responseHeaders = { "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" };
+				ctx.meta.$responseHeaders = {
+					"Cache-Control": "no-cache",
+					Connection: "keep-alive",
+					"X-Accel-Buffering": "no",
+				};
 				return this.openTrackingStream(order);
 			},
 		},
@@ -321,10 +326,12 @@ const CouriersService: ServiceSchema = {
 			const { userId, supplierId } = ctx.params;
 			if (me.role === "courier") {
 				if ((userId && userId !== me.id) || supplierId) throw forbidden("A courier creates only their own profile");
-				if (me.status !== "active") throw forbidden("Your account must be verified before you create a courier profile");
+				if (me.status !== "active")
+					throw forbidden("Your account must be verified before you create a courier profile");
 				return { id: me.id, supplierId: me.supplierId || null };
 			}
-			if (!userId) throw unprocessable("userId is required when an admin creates a courier profile", { field: "userId" });
+			if (!userId)
+				throw unprocessable("userId is required when an admin creates a courier profile", { field: "userId" });
 			const user: Doc | null = await ctx.call("users.authState", { id: userId });
 			if (!user) throw notFound("user", userId);
 			if (user.role !== "courier") throw unprocessable("That user is not a courier", { field: "userId" });
@@ -371,7 +378,11 @@ const CouriersService: ServiceSchema = {
 
 		announceCourierState(this: any, ctx: Context | null, courier: Doc) {
 			this.rememberCourierState(courier);
-			const payload = { courierId: courier._id, status: courier.status, currentOrderId: courier.currentOrderId || null };
+			const payload = {
+				courierId: courier._id,
+				status: courier.status,
+				currentOrderId: courier.currentOrderId || null,
+			};
 			(ctx || this.broker).broadcast("couriers.state", payload);
 		},
 
@@ -555,7 +566,10 @@ const CouriersService: ServiceSchema = {
 		},
 
 		async dispatchRoundOnce(this: any) {
-			const waiting: Doc[] = await this.findEntities({ query: { kind: "dispatch", status: "waiting" }, sort: ["createdAt"] });
+			const waiting: Doc[] = await this.findEntities({
+				query: { kind: "dispatch", status: "waiting" },
+				sort: ["createdAt"],
+			});
 			if (waiting.length === 0) return;
 			const candidates: CourierCandidate[] = await this.availableCandidates();
 			for (const dispatch of waiting) {
@@ -595,7 +609,9 @@ const CouriersService: ServiceSchema = {
 		/** Couriers left busy by an instance that died between taking the courier and the order. */
 		async releaseOrphanedCouriers(this: any) {
 			const before = new Date(Date.now() - this.dispatchSettings.orphanAfterMs).toISOString();
-			const busy: Doc[] = await this.findEntities({ query: { kind: "courier", status: "busy", busySince: { $lt: before } } });
+			const busy: Doc[] = await this.findEntities({
+				query: { kind: "courier", status: "busy", busySince: { $lt: before } },
+			});
 			for (const courier of busy) {
 				const dispatch = await this.findEntity(dispatchId(courier.currentOrderId));
 				const holds = dispatch && dispatch.status === "assigned" && dispatch.courierId === courier._id;
@@ -654,7 +670,14 @@ const CouriersService: ServiceSchema = {
 			const dispatch = await this.compareAndSet(ctx, live, cancel);
 			if (dispatch || (await this.findEntity(dispatchId(orderId)))) return dispatch;
 			try {
-				await this.insertEntity(ctx, { _id: dispatchId(orderId), kind: "dispatch", orderId, status: "cancelled", cancelledAt: nowIso(), createdAt: nowIso() });
+				await this.insertEntity(ctx, {
+					_id: dispatchId(orderId),
+					kind: "dispatch",
+					orderId,
+					status: "cancelled",
+					cancelledAt: nowIso(),
+					createdAt: nowIso(),
+				});
 				return null;
 			} catch (err: any) {
 				if (err && err.code === 409) return this.compareAndSet(ctx, live, cancel); // the confirmation won the insert
@@ -664,7 +687,11 @@ const CouriersService: ServiceSchema = {
 
 		// ---- tracking ----
 
-		announceOrderStatus(this: any, ctx: Context | null, payload: { orderId: string; status: string; courierId?: string | null }) {
+		announceOrderStatus(
+			this: any,
+			ctx: Context | null,
+			payload: { orderId: string; status: string; courierId?: string | null },
+		) {
 			(ctx || this.broker).broadcast("couriers.order.status", { ...payload, at: nowIso() });
 		},
 
@@ -690,7 +717,10 @@ const CouriersService: ServiceSchema = {
 				send("status", { orderId, status: s.status, courierId, at: s.at });
 				if (TERMINAL_ORDER_STATUSES.includes(s.status)) stream.end();
 			};
-			const heartbeat = setInterval(() => !stream.writableEnded && stream.write(": keep-alive\n\n"), this.dispatchSettings.trackHeartbeatMs);
+			const heartbeat = setInterval(
+				() => !stream.writableEnded && stream.write(": keep-alive\n\n"),
+				this.dispatchSettings.trackHeartbeatMs,
+			);
 			const cleanup = () => {
 				clearInterval(heartbeat);
 				follow(null);

@@ -116,7 +116,8 @@ const InvitationsService: ServiceSchema = {
 			async handler(this: any, ctx: Ctx) {
 				const me = ctx.meta.user!;
 				const invite = await this.getEntityOr404(ctx.params.id, "invite");
-				if (me.role !== "admin" && invite.invitedBy !== me.id) throw forbidden("Only its inviter or an admin can revoke an invite");
+				if (me.role !== "admin" && invite.invitedBy !== me.id)
+					throw forbidden("Only its inviter or an admin can revoke an invite");
 				if (invite.status === "revoked") return this.publicInvite(invite);
 				const revoked = await this.compareAndSet(
 					ctx,
@@ -138,7 +139,11 @@ const InvitationsService: ServiceSchema = {
 				const problem = inviteProblem(invite, new Date());
 				if (problem) throw inviteError(problem);
 				if (!emailMatches(invite, ctx.params.email))
-					throw new Errors.MoleculerClientError("This invite is for another e-mail address", 403, "INVITE_EMAIL_MISMATCH");
+					throw new Errors.MoleculerClientError(
+						"This invite is for another e-mail address",
+						403,
+						"INVITE_EMAIL_MISMATCH",
+					);
 				const claimed = await this.compareAndSet(
 					ctx,
 					{ _id: invite._id, status: "pending", expiresAt: { $gt: nowIso() } },
@@ -231,7 +236,10 @@ const InvitationsService: ServiceSchema = {
 				invite = await this.findEntity(inviteId);
 				if (!invite || invite.status !== "accepted" || invite.userId !== userId || invite.acceptedPublished) {
 					if (!invite || invite.userId !== userId)
-						this.logger.warn({ requestId: ctx.requestID, inviteId, userId }, "user.created names an invite not claimed by this user");
+						this.logger.warn(
+							{ requestId: ctx.requestID, inviteId, userId },
+							"user.created names an invite not claimed by this user",
+						);
 					return;
 				}
 			}
@@ -252,7 +260,13 @@ const InvitationsService: ServiceSchema = {
 			if (!expired) return false;
 			await this.publishEvent(
 				"invitation.expired",
-				{ inviteId: invite._id, email: invite.email, role: invite.role, invitedBy: invite.invitedBy, supplierId: invite.supplierId || null },
+				{
+					inviteId: invite._id,
+					email: invite.email,
+					role: invite.role,
+					invitedBy: invite.invitedBy,
+					supplierId: invite.supplierId || null,
+				},
 				ctx,
 			);
 			return true;

@@ -38,17 +38,12 @@ interface Contact {
 /** Fields of a stored message its recipient does not need to see. */
 const INTERNAL_FIELDS = ["notifKey", "claimedAt"];
 
-
 const NotificationsService: ServiceSchema = {
 	name: "notifications",
 	mixins: [
 		DbMixin({
 			collection: "notifications",
-			indexes: [
-				{ fields: { notifKey: 1 }, unique: true },
-				{ fields: { userId: 1 } },
-				{ fields: { status: 1 } },
-			],
+			indexes: [{ fields: { notifKey: 1 }, unique: true }, { fields: { userId: 1 } }, { fields: { status: 1 } }],
 		}),
 		EventsMixin,
 	],
@@ -137,7 +132,8 @@ const NotificationsService: ServiceSchema = {
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { userId, role, subject, body, channels } = ctx.params;
-				if (!userId === !role) throw unprocessable("Give exactly one of userId or role", { fields: ["userId", "role"] });
+				if (!userId === !role)
+					throw unprocessable("Give exactly one of userId or role", { fields: ["userId", "role"] });
 				const recipientIds: string[] = userId ? [userId] : await ctx.call("users.idsByRole", { role });
 				if (userId && !(await this.contactOf(ctx, userId))) throw notFound("user", userId);
 				const messageId = newId();
@@ -342,7 +338,10 @@ const NotificationsService: ServiceSchema = {
 		/** Pending messages whose time has come (after a restart, or a missed timer). */
 		async deliverDue(this: any) {
 			await this.reclaimAbandoned();
-			const due = await this.findEntities({ query: { status: "pending", nextAttemptAt: { $lte: nowIso() } }, limit: 100 });
+			const due = await this.findEntities({
+				query: { status: "pending", nextAttemptAt: { $lte: nowIso() } },
+				limit: 100,
+			});
 			for (const n of due) await this.attemptDelivery(n._id);
 			return { attempted: due.length };
 		},
@@ -352,7 +351,11 @@ const NotificationsService: ServiceSchema = {
 			const before = new Date(Date.now() - this.claimTimeoutMs).toISOString();
 			const stuck = await this.findEntities({ query: { status: "sending", claimedAt: { $lt: before } }, limit: 100 });
 			for (const n of stuck)
-				await this.compareAndSet(null, { _id: n._id, status: "sending", claimedAt: n.claimedAt }, { $set: { status: "pending" } });
+				await this.compareAndSet(
+					null,
+					{ _id: n._id, status: "sending", claimedAt: n.claimedAt },
+					{ $set: { status: "pending" } },
+				);
 		},
 
 		publicNotification(this: any, n: Doc) {

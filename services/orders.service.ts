@@ -30,7 +30,9 @@ import { newId, nowIso, numericCode } from "../lib/ids";
 import {
 	Actor,
 	checkTransition,
+	HANDOVER_CODE_DIGITS,
 	historyEntry,
+	MAX_HANDOVER_FAILURES,
 	ORDER_STATUSES,
 	OrderStatus,
 	promisedBy,
@@ -179,12 +181,25 @@ const OrdersService: ServiceSchema = {
 			},
 			async handler(this: any, ctx: Ctx) {
 				const me = ctx.meta.user!;
-				const order = await this.visibleOrderOr404(ctx, ctx.params.id);
+				let order = await this.visibleOrderOr404(ctx, ctx.params.id);
 				const actor: Actor = { id: me.id, role: me.role };
 				const problem = checkTransition(order, ctx.params.status, actor, ctx.params);
-				if (problem)
-					throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { status: order.status });
-				const updated = await this.transition(ctx, order, ctx.params.status, actor, { reason: ctx.params.reason });
+				const codeTried = problem ? problem.type === "WRONG_HANDOVER_CODE" : this.isCourierHandover(ctx.params, actor);
+				if (problem && !codeTried) throw this.transitionError(problem, order);
+				if (codeTried) {
+					// Each code a courier tries uses up one of the order's attempts, atomically, before it is
+					// judged: concurrent guesses cannot get past the limit. A right code gives its attempt back.
+					order = await this.claimHandoverAttempt(ctx, order, actor);
+					if (problem)
+						throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, {
+							status: order.status,
+							attemptsLeft: Math.max(0, MAX_HANDOVER_FAILURES - order.handoverFailures),
+						});
+				}
+				const updated = await this.transition(ctx, order, ctx.params.status, actor, {
+					reason: ctx.params.reason,
+					...(codeTried ? { inc: { handoverFailures: -1 } } : {}),
+				});
 				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
 				return this.orderView(updated, me);
 			},
@@ -352,9 +367,7 @@ const OrdersService: ServiceSchema = {
 				});
 			} catch (err: any) {
 				this.logger.warn({ requestId: ctx.requestID, orderId: doc._id }, `payments.stageToken failed: ${err.message}`);
-				await ctx
-					.call("products.releaseStock", { orderId: doc._id })
-					.catch((e: Error) => this.logger.error(e.message));
+				await ctx.call("products.releaseStock", { orderId: doc._id }).catch((e: Error) => this.logger.error(e.message));
 				await ctx.call("payments.discardStaged", { orderId: doc._id }).catch(() => undefined);
 				throw new Errors.MoleculerRetryableError(
 					"Payments are unavailable right now; nothing was charged, please try again",
@@ -403,7 +416,8 @@ const OrdersService: ServiceSchema = {
 				scheduledSlot: p.scheduledSlot || null,
 				status: "created",
 				history: [historyEntry("created", { id: me.id, role: me.role }, now)],
-				handoverCode: numericCode(4),
+				handoverCode: numericCode(HANDOVER_CODE_DIGITS),
+				handoverFailures: 0,
 				courierId: null,
 				refundedCents: 0,
 				...(key ? { idempotencyKey: key } : {}),
@@ -414,6 +428,35 @@ const OrdersService: ServiceSchema = {
 				createdAt: now,
 				updatedAt: now,
 			};
+		},
+
+		isCourierHandover(params: Doc, actor: Actor): boolean {
+			return params.status === "delivered" && actor.role === "courier" && !!params.handoverCode;
+		},
+
+		transitionError(problem: Doc, order: Doc) {
+			return new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { status: order.status });
+		},
+
+		/** One handover attempt, counted on the order (compare-and-set); 423 HANDOVER_LOCKED when none is left. */
+		async claimHandoverAttempt(this: any, ctx: Ctx, order: Doc, actor: Actor): Promise<Doc> {
+			const claimed = await this.compareAndSet(
+				ctx,
+				{
+					_id: order._id,
+					status: "in_transit",
+					courierId: actor.id,
+					$or: [{ handoverFailures: { $exists: false } }, { handoverFailures: { $lt: MAX_HANDOVER_FAILURES } }],
+				},
+				{ $inc: { handoverFailures: 1 } },
+			);
+			if (claimed) return claimed;
+			const current = await this.visibleOrderOr404(ctx, order._id);
+			const problem = checkTransition(current, "delivered", actor, { handoverCode: current.handoverCode });
+			throw this.transitionError(
+				problem || { message: "The order changed meanwhile; reload it", code: 409, type: "INVALID_TRANSITION" },
+				current,
+			);
 		},
 
 		createdEventData(order: Doc) {
@@ -440,7 +483,14 @@ const OrdersService: ServiceSchema = {
 		 * Moves an order from the status it was read in to `to` (compare-and-set), appends the history
 		 * entry and runs the status's side effects. null when the order changed meanwhile.
 		 */
-		async transition(this: any, ctx: Ctx, order: Doc, to: OrderStatus, actor: Actor, extra: { reason?: string } = {}) {
+		async transition(
+			this: any,
+			ctx: Ctx,
+			order: Doc,
+			to: OrderStatus,
+			actor: Actor,
+			extra: { reason?: string; inc?: Record<string, number> } = {},
+		) {
 			const now = nowIso();
 			const set: Doc = { status: to, [timestampField(to)]: now, updatedAt: now };
 			if (to === "confirmed") set.promisedBy = promisedBy(now, order.scheduledSlot, this.settings.promiseMinutes);
@@ -452,7 +502,11 @@ const OrdersService: ServiceSchema = {
 			const updated = await this.compareAndSet(
 				ctx,
 				{ _id: order._id, status: order.status },
-				{ $set: set, $push: { history: historyEntry(to, actor, now, extra) } },
+				{
+					$set: set,
+					$push: { history: historyEntry(to, actor, now, { reason: extra.reason }) },
+					...(extra.inc ? { $inc: extra.inc } : {}),
+				},
 			);
 			if (updated) await this.afterTransition(ctx, updated);
 			return updated;

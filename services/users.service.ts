@@ -319,9 +319,14 @@ const UsersService: ServiceSchema = {
 		async checkUpdateAllowed(this: any, me: AuthUser, user: Record<string, any>, changes: Record<string, any>) {
 			const problem = updateProblem(me, user as any, changes);
 			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
-			if (problem === "mfa") throw new Errors.MoleculerClientError("Confirm this change with an MFA-verified login", 403, "MFA_REQUIRED");
-			if (problem === "use_verification") throw conflict("A pending supplier or courier becomes active through document review");
-			if (problem === "current_password") throw unprocessable("Give your current password to change it", [{ field: "currentPassword", type: "required" }]);
+			if (problem === "mfa")
+				throw new Errors.MoleculerClientError("Confirm this change with an MFA-verified login", 403, "MFA_REQUIRED");
+			if (problem === "use_verification")
+				throw conflict("A pending supplier or courier becomes active through document review");
+			if (problem === "current_password")
+				throw unprocessable("Give your current password to change it", [
+					{ field: "currentPassword", type: "required" },
+				]);
 			if (changes.password && me.id === user._id && !(await verifyPassword(changes.currentPassword, user.passwordHash)))
 				throw forbidden("The current password is wrong");
 		},

@@ -97,7 +97,9 @@ const VerificationService: ServiceSchema = {
 				path: "/verification/documents",
 				type: "multipart",
 				// One byte over the limit, so a stream busboy cut short is still seen as too large by readUpload.
-				busboyConfig: { limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 } },
+				busboyConfig: {
+					limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 },
+				},
 			},
 			auth: { roles: ["supplier", "courier"] },
 			timeout: 120_000,
@@ -111,7 +113,11 @@ const VerificationService: ServiceSchema = {
 				const contentType = this.checkUpload(request, type, content);
 				await this.checkAgainstCurrent(me.id, type, metadata);
 				const doc = await this.storeDocument(ctx, request, { type, metadata, content, contentType });
-				await this.publishEvent("document.uploaded", { userId: me.id, documentId: doc._id, type, role: request.role }, ctx);
+				await this.publishEvent(
+					"document.uploaded",
+					{ userId: me.id, documentId: doc._id, type, role: request.role },
+					ctx,
+				);
 				await this.syncRequest(ctx, request._id);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/verification/documents/${doc._id}/file`;
@@ -177,7 +183,10 @@ const VerificationService: ServiceSchema = {
 					"X-Content-Type-Options": "nosniff",
 					"Cache-Control": "no-store",
 				};
-				this.logger.info({ requestId: ctx.requestID, documentId: doc._id, by: ctx.meta.user!.id }, "document downloaded");
+				this.logger.info(
+					{ requestId: ctx.requestID, documentId: doc._id, by: ctx.meta.user!.id },
+					"document downloaded",
+				);
 				return content;
 			},
 		},
@@ -193,7 +202,11 @@ const VerificationService: ServiceSchema = {
 
 	methods: {
 		/** Idempotent: the one request of a user (unique on requestFor). */
-		async openRequest(this: any, ctx: Ctx | null, who: { userId: string; role: string; supplierId: string | null; inviteId: string | null }) {
+		async openRequest(
+			this: any,
+			ctx: Ctx | null,
+			who: { userId: string; role: string; supplierId: string | null; inviteId: string | null },
+		) {
 			const existing = await this.findOneEntity({ requestFor: who.userId });
 			if (existing) return existing;
 			try {
@@ -254,7 +267,8 @@ const VerificationService: ServiceSchema = {
 		async checkAgainstCurrent(this: any, userId: string, type: DocumentType, metadata: Doc) {
 			const current = currentDocuments(await this.documentsOf(userId));
 			const same = current.get(type);
-			if (same && same.status === "approved") throw conflict(`Your ${type} is already approved`, { documentId: same._id });
+			if (same && same.status === "approved")
+				throw conflict(`Your ${type} is already approved`, { documentId: same._id });
 			const usable = (t: DocumentType) => {
 				const d = current.get(t);
 				return d && d.status !== "rejected" ? d.metadata : null;
@@ -263,12 +277,20 @@ const VerificationService: ServiceSchema = {
 			const vehicle = type === "vehicle_document" ? metadata : usable("vehicle_document");
 			if (licence && vehicle && !licenceCoversVehicle(licence.category, vehicle.vehicleType))
 				throw fieldErrors([
-					{ field: "metadata", message: `a category ${licence.category} licence does not cover a ${vehicle.vehicleType}` },
+					{
+						field: "metadata",
+						message: `a category ${licence.category} licence does not cover a ${vehicle.vehicleType}`,
+					},
 				]);
 		},
 
 		/** Encrypted file first, then the record; a failed insert removes the file. Older pending uploads of the type are superseded. */
-		async storeDocument(this: any, ctx: Ctx, request: Doc, upload: { type: DocumentType; metadata: Doc; content: Buffer; contentType: string }) {
+		async storeDocument(
+			this: any,
+			ctx: Ctx,
+			request: Doc,
+			upload: { type: DocumentType; metadata: Doc; content: Buffer; contentType: string },
+		) {
 			const id = newId();
 			const file = this.documentPath(id);
 			await this.writeEncrypted(file, id, upload.content);
@@ -295,10 +317,20 @@ const VerificationService: ServiceSchema = {
 				throw err;
 			}
 			const older = await this.findEntities({
-				query: { kind: "document", userId: request.userId, type: upload.type, status: "pending_review", _id: { $ne: id } },
+				query: {
+					kind: "document",
+					userId: request.userId,
+					type: upload.type,
+					status: "pending_review",
+					_id: { $ne: id },
+				},
 			});
 			for (const old of older)
-				await this.compareAndSet(ctx, { _id: old._id, status: "pending_review" }, { $set: { status: "superseded", supersededBy: id } });
+				await this.compareAndSet(
+					ctx,
+					{ _id: old._id, status: "pending_review" },
+					{ $set: { status: "superseded", supersededBy: id } },
+				);
 			return doc;
 		},
 
@@ -318,7 +350,8 @@ const VerificationService: ServiceSchema = {
 			try {
 				blob = await fs.promises.readFile(this.documentPath(doc._id));
 			} catch (err: any) {
-				if (err && err.code === "ENOENT") throw new Errors.MoleculerError("The document's file is missing", 500, "DOCUMENT_FILE_MISSING");
+				if (err && err.code === "ENOENT")
+					throw new Errors.MoleculerError("The document's file is missing", 500, "DOCUMENT_FILE_MISSING");
 				throw err;
 			}
 			const content = decryptFile(blob, this.documentsKey, doc._id);
@@ -337,7 +370,8 @@ const VerificationService: ServiceSchema = {
 			const target = decision === "approve" ? "approved" : "rejected";
 			if (doc.status === target) return doc; // a repeated review (e.g. after users was unreachable) re-runs the completion
 			if (doc.status === "superseded") throw conflict("A newer upload replaced this document", { status: doc.status });
-			if (doc.status !== "pending_review") throw conflict(`This document is already ${doc.status}`, { status: doc.status });
+			if (doc.status !== "pending_review")
+				throw conflict(`This document is already ${doc.status}`, { status: doc.status });
 			const reviewed = await this.compareAndSet(
 				ctx,
 				{ _id: doc._id, status: "pending_review" },
@@ -364,15 +398,19 @@ const VerificationService: ServiceSchema = {
 			const docs = await this.documentsOf(request.userId);
 			const next = progress(request.required, docs).status;
 			if (next === request.status) return request;
-			if (next === "approved")
-				await ctx.call("users.activate", { id: request.userId, verified: verifiedFacts(docs) });
+			if (next === "approved") await ctx.call("users.activate", { id: request.userId, verified: verifiedFacts(docs) });
 			const updated = await this.compareAndSet(
 				ctx,
 				{ _id: request._id, status: request.status },
 				{ $set: { status: next, updatedAt: nowIso(), ...(next === "approved" ? { approvedAt: nowIso() } : {}) } },
 			);
 			if (!updated) return this.findEntity(requestId);
-			const data = { userId: request.userId, role: request.role, requestId: request._id, supplierId: request.supplierId || null };
+			const data = {
+				userId: request.userId,
+				role: request.role,
+				requestId: request._id,
+				supplierId: request.supplierId || null,
+			};
 			if (next === "in_review") await this.publishEvent("verification.requested", data, ctx);
 			if (next === "approved") await this.publishEvent("verification.approved", data, ctx);
 			return updated;

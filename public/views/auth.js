@@ -11,13 +11,19 @@ async function signIn(email, password, code) {
 }
 
 export function login(root, { navigate, homeFor }) {
-	const codeField = field(t("Código do autenticador", "Authenticator code"), input("code", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "\\d{6}" }));
+	const codeField = field(
+		t("Código do autenticador", "Authenticator code"),
+		input("code", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "\\d{6}" }),
+	);
 	codeField.hidden = true;
 	const loginForm = form(
 		{ id: "login-form" },
 		[
 			field("E-mail", input("email", { type: "email", autocomplete: "username", required: true })),
-			field(t("Senha", "Password"), input("password", { type: "password", autocomplete: "current-password", required: true })),
+			field(
+				t("Senha", "Password"),
+				input("password", { type: "password", autocomplete: "current-password", required: true }),
+			),
 			codeField,
 			h("button", { type: "submit" }, t("Entrar", "Sign in")),
 		],
@@ -36,7 +42,12 @@ export function login(root, { navigate, homeFor }) {
 		section(
 			t("Entrar", "Sign in"),
 			loginForm,
-			h("p", {}, t("Ainda não tem conta? ", "No account yet? "), h("a", { href: "#/register" }, t("Cadastre-se", "Register"))),
+			h(
+				"p",
+				{},
+				t("Ainda não tem conta? ", "No account yet? "),
+				h("a", { href: "#/register" }, t("Cadastre-se", "Register")),
+			),
 		),
 	);
 }
@@ -51,7 +62,10 @@ export async function register(root, { query, navigate, homeFor }) {
 		[
 			field(t("Nome", "Name"), input("name", { autocomplete: "name", required: true })),
 			field("E-mail", input("email", { type: "email", autocomplete: "email", required: true })),
-			field(t("Senha (mín. 8 caracteres)", "Password (min. 8 characters)"), input("password", { type: "password", autocomplete: "new-password", minlength: 8, required: true })),
+			field(
+				t("Senha (mín. 8 caracteres)", "Password (min. 8 characters)"),
+				input("password", { type: "password", autocomplete: "new-password", minlength: 8, required: true }),
+			),
 			field(t("Telefone (opcional)", "Phone (optional)"), input("phone", { type: "tel", autocomplete: "tel" })),
 			supplierFields ? supplierFields.fieldset : null,
 			h("button", { type: "submit" }, t("Criar conta", "Create account")),
@@ -72,14 +86,22 @@ export async function register(root, { query, navigate, homeFor }) {
 				{ class: "invite-info" },
 				t("Convite para se cadastrar como ", "You are invited to join as "),
 				h("strong", {}, roleText(invite.role)),
-				invite.invitedBy && invite.invitedBy.name ? [t(", enviado por ", ", sent by "), h("strong", {}, invite.invitedBy.name), ` (${roleText(invite.invitedBy.role)})`] : null,
+				invite.invitedBy && invite.invitedBy.name
+					? [
+							t(", enviado por ", ", sent by "),
+							h("strong", {}, invite.invitedBy.name),
+							` (${roleText(invite.invitedBy.role)})`,
+						]
+					: null,
 				".",
 			)
 		: null;
 	replace(
 		root,
 		section(
-			invite ? t("Cadastro por convite", "Register with an invite") : t("Criar conta de cliente", "Create a customer account"),
+			invite
+				? t("Cadastro por convite", "Register with an invite")
+				: t("Criar conta de cliente", "Create a customer account"),
 			intro,
 			registerForm,
 			h("p", {}, t("Já tem conta? ", "Already registered? "), h("a", { href: "#/login" }, t("Entrar", "Sign in"))),
@@ -97,7 +119,9 @@ async function lookupInvite(code) {
 			revoked: t("Este convite foi revogado.", "This invite was revoked."),
 			used: t("Este convite já foi usado.", "This invite was already used."),
 		};
-		return { error: h("p", { class: "form-error" }, reasons[invite.reason] || t("Convite inválido.", "Invalid invite.")) };
+		return {
+			error: h("p", { class: "form-error" }, reasons[invite.reason] || t("Convite inválido.", "Invalid invite.")),
+		};
 	} catch (err) {
 		const message = err.status === 404 ? t("Convite não encontrado.", "Invite not found.") : err.message;
 		return { error: h("p", { class: "form-error" }, message) };
@@ -114,7 +138,10 @@ function supplierProfileFields() {
 		field(t("Nome da revenda", "Business name"), input("businessName", { required: true })),
 		h("div", { class: "row" }, field("Latitude", lat), field("Longitude", lng)),
 		useLocationButton(lat, lng, (err) => showError(fieldset.closest("form"), err)),
-		field(t("Raio de entrega (km)", "Delivery radius (km)"), input("deliveryRadiusKm", { type: "number", min: 1, max: 100, step: "0.5", value: "10" })),
+		field(
+			t("Raio de entrega (km)", "Delivery radius (km)"),
+			input("deliveryRadiusKm", { type: "number", min: 1, max: 100, step: "0.5", value: "10" }),
+		),
 		h(
 			"div",
 			{ class: "row" },

@@ -3,7 +3,24 @@
  * and an automatic sender while available or on a delivery) and the assigned order with its moves.
  */
 import { ApiError, get, post, put } from "../http.js";
-import { badge, currentPosition, dateTime, empty, errorLine, field, form, h, input, money, num, replace, section, select, showError, t } from "../ui.js";
+import {
+	badge,
+	currentPosition,
+	dateTime,
+	empty,
+	errorLine,
+	field,
+	form,
+	h,
+	input,
+	money,
+	num,
+	replace,
+	section,
+	select,
+	showError,
+	t,
+} from "../ui.js";
 import { orderActions } from "./orders.js";
 
 const AUTO_SEND_MS = 5_000;
@@ -20,9 +37,27 @@ const vehicleText = (type) => (VEHICLES.find(([value]) => value === type) || [ty
 export async function render(root, ctx) {
 	const { user } = ctx;
 	if (user.status !== "active")
-		return replace(root, section(t("Conta em verificação", "Account being verified"), h("p", {}, t("Você poderá fazer entregas depois que seus documentos forem aprovados. ", "You can take deliveries once your documents are approved. "), h("a", { href: "#/verification" }, t("Enviar documentos", "Upload documents")))));
+		return replace(
+			root,
+			section(
+				t("Conta em verificação", "Account being verified"),
+				h(
+					"p",
+					{},
+					t(
+						"Você poderá fazer entregas depois que seus documentos forem aprovados. ",
+						"You can take deliveries once your documents are approved. ",
+					),
+					h("a", { href: "#/verification" }, t("Enviar documentos", "Upload documents")),
+				),
+			),
+		);
 	const profile = await loadProfile(user.id);
-	if (!profile) return replace(root, profileForm(() => render(root, ctx)));
+	if (!profile)
+		return replace(
+			root,
+			profileForm(() => render(root, ctx)),
+		);
 	return dashboard(root, ctx, profile);
 }
 
@@ -38,17 +73,27 @@ async function loadProfile(id) {
 function profileForm(onCreated) {
 	return section(
 		t("Seu veículo", "Your vehicle"),
-		h("p", { class: "muted" }, t("Cadastre o veículo que você usa para entregar.", "Tell us which vehicle you deliver with.")),
+		h(
+			"p",
+			{ class: "muted" },
+			t("Cadastre o veículo que você usa para entregar.", "Tell us which vehicle you deliver with."),
+		),
 		form(
 			{ id: "courier-profile-form" },
 			[
 				field(t("Veículo", "Vehicle"), select("vehicleType", VEHICLES)),
 				field(t("Placa", "Plate"), input("plate", { required: true, placeholder: "ABC1D23" })),
-				field(t("Capacidade (botijões)", "Capacity (cylinders)"), input("capacity", { type: "number", min: 1, max: 200, value: "4" })),
+				field(
+					t("Capacidade (botijões)", "Capacity (cylinders)"),
+					input("capacity", { type: "number", min: 1, max: 200, value: "4" }),
+				),
 				h("button", { type: "submit" }, t("Salvar", "Save")),
 			],
 			async (values) => {
-				await post("/api/couriers", { vehicle: { type: values.vehicleType, plate: values.plate }, capacity: Number(values.capacity) });
+				await post("/api/couriers", {
+					vehicle: { type: values.vehicleType, plate: values.plate },
+					capacity: Number(values.capacity),
+				});
 				onCreated();
 			},
 		),
@@ -106,8 +151,26 @@ function dashboard(root, { user }, initialProfile) {
 			h("p", {}, t("Situação: ", "Status: "), badge(profile.status)),
 			profile.status === "busy"
 				? h("p", { class: "muted" }, t("Você está em uma entrega.", "You are on a delivery."))
-				: h("button", { type: "button", id: "toggle-status", class: next === "available" ? "" : "secondary", onclick: () => setStatus(next) }, next === "available" ? t("Ficar disponível", "Go available") : t("Ficar offline", "Go offline")),
-			h("small", { class: "muted" }, ["available", "busy"].includes(profile.status) ? t(`Enviando sua posição a cada ${AUTO_SEND_MS / 1000} s.`, `Sending your position every ${AUTO_SEND_MS / 1000} s.`) : ""),
+				: h(
+						"button",
+						{
+							type: "button",
+							id: "toggle-status",
+							class: next === "available" ? "" : "secondary",
+							onclick: () => setStatus(next),
+						},
+						next === "available" ? t("Ficar disponível", "Go available") : t("Ficar offline", "Go offline"),
+					),
+			h(
+				"small",
+				{ class: "muted" },
+				["available", "busy"].includes(profile.status)
+					? t(
+							`Enviando sua posição a cada ${AUTO_SEND_MS / 1000} s.`,
+							`Sending your position every ${AUTO_SEND_MS / 1000} s.`,
+						)
+					: "",
+			),
 		);
 	};
 
@@ -116,7 +179,10 @@ function dashboard(root, { user }, initialProfile) {
 			profile = await put(`/api/couriers/${encodeURIComponent(user.id)}/status`, { status });
 			paintStatus();
 			autoSend();
-			if (status === "available") positionNow().then(sendPosition).catch((err) => (locationLog.textContent = err.message));
+			if (status === "available")
+				positionNow()
+					.then(sendPosition)
+					.catch((err) => (locationLog.textContent = err.message));
 		} catch (err) {
 			statusBox.append(errorLine(err));
 		}
@@ -136,7 +202,12 @@ function dashboard(root, { user }, initialProfile) {
 				autoSend();
 			}
 			const orders = [...inTransit.rows, ...confirmed.rows];
-			replace(ordersBox, orders.length ? orders.map((o) => assignedOrder(o, user, loadOrders)) : empty(t("Nenhuma entrega atribuída a você agora.", "No delivery assigned to you right now.")));
+			replace(
+				ordersBox,
+				orders.length
+					? orders.map((o) => assignedOrder(o, user, loadOrders))
+					: empty(t("Nenhuma entrega atribuída a você agora.", "No delivery assigned to you right now.")),
+			);
 		} catch (err) {
 			replace(ordersBox, errorLine(err));
 		}
@@ -146,14 +217,25 @@ function dashboard(root, { user }, initialProfile) {
 		{ id: "location-form" },
 		[
 			h("div", { class: "row" }, field("Latitude", lat), field("Longitude", lng)),
-			h("div", { class: "row" },
-				h("button", { type: "button", id: "send-gps", class: "secondary", onclick: async () => {
-					try {
-						await sendPosition(await currentPosition());
-					} catch (err) {
-						showError(locationForm, err);
-					}
-				} }, t("Enviar minha localização (GPS)", "Send my location (GPS)")),
+			h(
+				"div",
+				{ class: "row" },
+				h(
+					"button",
+					{
+						type: "button",
+						id: "send-gps",
+						class: "secondary",
+						onclick: async () => {
+							try {
+								await sendPosition(await currentPosition());
+							} catch (err) {
+								showError(locationForm, err);
+							}
+						},
+					},
+					t("Enviar minha localização (GPS)", "Send my location (GPS)"),
+				),
 				h("button", { type: "submit" }, t("Enviar estas coordenadas", "Send these coordinates")),
 			),
 			locationLog,
@@ -168,7 +250,15 @@ function dashboard(root, { user }, initialProfile) {
 	autoSend();
 	replace(
 		root,
-		section(t("Disponibilidade", "Availability"), h("p", { class: "muted" }, `${vehicleText(profile.vehicle.type)} · ${profile.vehicle.plate} · ${t("capacidade", "capacity")} ${profile.capacity}`), statusBox),
+		section(
+			t("Disponibilidade", "Availability"),
+			h(
+				"p",
+				{ class: "muted" },
+				`${vehicleText(profile.vehicle.type)} · ${profile.vehicle.plate} · ${t("capacidade", "capacity")} ${profile.capacity}`,
+			),
+			statusBox,
+		),
 		section(t("Localização", "Location"), locationForm),
 		section(t("Entrega atual", "Current delivery"), ordersBox),
 	);
@@ -185,10 +275,36 @@ function assignedOrder(o, user, reload) {
 	return h(
 		"article",
 		{ class: "card assigned", dataset: { orderId: o.id } },
-		h("div", { class: "offer-head" }, h("h3", {}, h("a", { href: `#/orders/${o.id}` }, `#${o.id.slice(-6).toUpperCase()}`)), badge(o.status)),
-		h("p", {}, (o.items || []).map((i) => `${i.quantity}× ${i.type}`).join(", "), " · ", money(o.totalCents), " · ", o.paymentMethod === "cash" ? t("receber em dinheiro", "collect cash") : t("pago", "paid")),
-		h("p", {}, t("Retirar em: ", "Pick up at: "), o.supplierName || "—", o.supplierLocation ? ` (${o.supplierLocation.lat.toFixed(5)}, ${o.supplierLocation.lng.toFixed(5)})` : ""),
-		h("p", {}, t("Entregar em: ", "Deliver to: "), [[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean).join(" · ") || "—", ` (${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)})`, a.notes ? ` — ${a.notes}` : ""),
+		h(
+			"div",
+			{ class: "offer-head" },
+			h("h3", {}, h("a", { href: `#/orders/${o.id}` }, `#${o.id.slice(-6).toUpperCase()}`)),
+			badge(o.status),
+		),
+		h(
+			"p",
+			{},
+			(o.items || []).map((i) => `${i.quantity}× ${i.type}`).join(", "),
+			" · ",
+			money(o.totalCents),
+			" · ",
+			o.paymentMethod === "cash" ? t("receber em dinheiro", "collect cash") : t("pago", "paid"),
+		),
+		h(
+			"p",
+			{},
+			t("Retirar em: ", "Pick up at: "),
+			o.supplierName || "—",
+			o.supplierLocation ? ` (${o.supplierLocation.lat.toFixed(5)}, ${o.supplierLocation.lng.toFixed(5)})` : "",
+		),
+		h(
+			"p",
+			{},
+			t("Entregar em: ", "Deliver to: "),
+			[[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean).join(" · ") || "—",
+			` (${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)})`,
+			a.notes ? ` — ${a.notes}` : "",
+		),
 		h("div", { class: "actions" }, orderActions(o, user, reload)),
 	);
 }

@@ -37,7 +37,10 @@ export async function list(root, { user }) {
 		courier: t("Minhas entregas", "My deliveries"),
 		admin: t("Pedidos", "Orders"),
 	};
-	const statusFilter = select("status", [["", t("Todos", "All")], ...["created", "confirmed", "in_transit", "delivered", "cancelled"].map((s) => [s, statusText(s)])]);
+	const statusFilter = select("status", [
+		["", t("Todos", "All")],
+		...["created", "confirmed", "in_transit", "delivered", "cancelled"].map((s) => [s, statusText(s)]),
+	]);
 	const load = async () => {
 		try {
 			const res = await get("/api/orders", { status: statusFilter.value, pageSize: 50 });
@@ -57,7 +60,20 @@ function orderTable(orders, user) {
 	return h(
 		"table",
 		{ class: "table" },
-		h("thead", {}, h("tr", {}, h("th", {}, t("Pedido", "Order")), h("th", {}, t("Data", "Date")), user.role === "customer" ? h("th", {}, t("Revenda", "Supplier")) : null, h("th", {}, t("Itens", "Items")), h("th", {}, "Total"), h("th", {}, t("Situação", "Status")))),
+		h(
+			"thead",
+			{},
+			h(
+				"tr",
+				{},
+				h("th", {}, t("Pedido", "Order")),
+				h("th", {}, t("Data", "Date")),
+				user.role === "customer" ? h("th", {}, t("Revenda", "Supplier")) : null,
+				h("th", {}, t("Itens", "Items")),
+				h("th", {}, "Total"),
+				h("th", {}, t("Situação", "Status")),
+			),
+		),
 		h(
 			"tbody",
 			{},
@@ -77,7 +93,10 @@ function orderTable(orders, user) {
 	);
 }
 
-const itemsSummary = (items) => (items || []).map((i) => `${i.quantity}× ${i.type}${i.exchange ? "" : t(" (sem troca)", " (no exchange)")}`).join(", ");
+const itemsSummary = (items) =>
+	(items || [])
+		.map((i) => `${i.quantity}× ${i.type}${i.exchange ? "" : t(" (sem troca)", " (no exchange)")}`)
+		.join(", ");
 
 export async function detail(root, { params, user }) {
 	const state = { order: null, live: null, stopped: false };
@@ -87,7 +106,8 @@ export async function detail(root, { params, user }) {
 	const repaint = () => paintDetail(root, state, user, liveBox, reload);
 	async function reload() {
 		state.order = await get(`/api/orders/${encodeURIComponent(params.id)}`);
-		if (state.order.courier) state.live = { ...state.order.courier.position, etaMinutes: state.order.courier.etaMinutes };
+		if (state.order.courier)
+			state.live = { ...state.order.courier.position, etaMinutes: state.order.courier.etaMinutes };
 		repaint();
 	}
 	await reload();
@@ -111,7 +131,8 @@ async function track(state, signal, liveBox, reload) {
 						state.live = name === "position" ? data : data.position;
 						paintLive(liveBox, state);
 					}
-					if (name === "status" && data && data.status && data.status !== state.order.status) reload().catch(() => undefined);
+					if (name === "status" && data && data.status && data.status !== state.order.status)
+						reload().catch(() => undefined);
 				},
 				signal,
 			);
@@ -133,17 +154,38 @@ function paintDetail(root, state, user, liveBox, reload) {
 		h(
 			"section",
 			{ class: "card order-detail", dataset: { status: o.status } },
-			h("div", { class: "offer-head" }, h("h2", {}, t("Pedido ", "Order "), `#${shortId(o.id)}`), h("span", { id: "order-status" }, badge(o.status))),
+			h(
+				"div",
+				{ class: "offer-head" },
+				h("h2", {}, t("Pedido ", "Order "), `#${shortId(o.id)}`),
+				h("span", { id: "order-status" }, badge(o.status)),
+			),
 			o.handoverCode && !FINAL.includes(o.status)
-				? h("p", { class: "handover" }, t("Código de entrega: ", "Handover code: "), h("strong", { id: "handover-code" }, o.handoverCode), h("small", {}, t(" — informe ao entregador ao receber", " — tell the courier when you receive it")))
+				? h(
+						"p",
+						{ class: "handover" },
+						t("Código de entrega: ", "Handover code: "),
+						h("strong", { id: "handover-code" }, o.handoverCode),
+						h("small", {}, t(" — informe ao entregador ao receber", " — tell the courier when you receive it")),
+					)
 				: null,
 			["confirmed", "in_transit"].includes(o.status) ? liveBox : null,
-			o.status === "created" ? h("p", { class: "muted" }, t("Aguardando confirmação do pagamento…", "Waiting for the payment to be confirmed…")) : null,
-			h("dl", { class: "facts" },
+			o.status === "created"
+				? h(
+						"p",
+						{ class: "muted" },
+						t("Aguardando confirmação do pagamento…", "Waiting for the payment to be confirmed…"),
+					)
+				: null,
+			h(
+				"dl",
+				{ class: "facts" },
 				fact(t("Revenda", "Supplier"), o.supplierName || o.supplierId),
 				fact(t("Itens", "Items"), itemsSummary(o.items)),
 				fact(t("Produtos", "Products"), money(o.totals && o.totals.itemsCents)),
-				o.totals && o.totals.depositsCents ? fact(t("Vasilhames", "Cylinder deposits"), money(o.totals.depositsCents)) : null,
+				o.totals && o.totals.depositsCents
+					? fact(t("Vasilhames", "Cylinder deposits"), money(o.totals.depositsCents))
+					: null,
 				fact(t("Entrega", "Delivery"), `${money(o.totals && o.totals.deliveryFeeCents)} (${km(o.distanceKm)})`),
 				fact("Total", h("strong", {}, money(o.totalCents))),
 				fact(t("Pagamento", "Payment"), `${paymentText(o.paymentMethod)} · ${statusText(o.paymentStatus)}`),
@@ -153,13 +195,28 @@ function paintDetail(root, state, user, liveBox, reload) {
 			),
 			actions,
 			h("h3", {}, t("Histórico", "History")),
-			h("ol", { class: "history", id: "history" }, (o.history || []).map((entry) =>
-				h("li", {}, badge(entry.status), " ", dateTime(entry.at), " · ", roleText(entry.role) || entry.role, entry.reason ? ` · ${entry.reason}` : "", entry.note ? ` · ${entry.note}` : ""),
-			)),
+			h(
+				"ol",
+				{ class: "history", id: "history" },
+				(o.history || []).map((entry) =>
+					h(
+						"li",
+						{},
+						badge(entry.status),
+						" ",
+						dateTime(entry.at),
+						" · ",
+						roleText(entry.role) || entry.role,
+						entry.reason ? ` · ${entry.reason}` : "",
+						entry.note ? ` · ${entry.note}` : "",
+					),
+				),
+			),
 			h("p", {}, h("a", { href: "#/orders" }, t("← Voltar aos pedidos", "← Back to orders"))),
 		),
 	);
-	if (o.paymentMethod === "pix" && o.paymentStatus === "pending" && user.role === "customer") showPixCode(actions, o.id);
+	if (o.paymentMethod === "pix" && o.paymentStatus === "pending" && user.role === "customer")
+		showPixCode(actions, o.id);
 }
 
 const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
@@ -167,22 +224,44 @@ const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
 function addressText(o) {
 	const a = o.deliveryAddress || {};
 	const parts = [[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean);
-	return parts.length ? parts.join(" · ") : `${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)}`;
+	return parts.length
+		? parts.join(" · ")
+		: `${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)}`;
 }
 
 function paintLive(box, state) {
 	const p = state.live;
 	const o = state.order;
 	if (!p || !Number.isFinite(p.lat)) {
-		replace(box, h("p", { class: "muted" }, o && o.courierId ? t("Entregador designado; aguardando a posição…", "Courier assigned; waiting for their position…") : t("Procurando um entregador…", "Looking for a courier…")));
+		replace(
+			box,
+			h(
+				"p",
+				{ class: "muted" },
+				o && o.courierId
+					? t("Entregador designado; aguardando a posição…", "Courier assigned; waiting for their position…")
+					: t("Procurando um entregador…", "Looking for a courier…"),
+			),
+		);
 		return;
 	}
 	const away = o && o.deliveryLocation ? distanceKm(p, o.deliveryLocation) : null;
 	replace(
 		box,
 		h("p", {}, t("Entregador a ", "Courier "), h("strong", {}, km(away)), t(" de você", " away")),
-		Number.isFinite(p.etaMinutes) ? h("p", { id: "eta" }, t("Chega em cerca de ", "Arrives in about "), h("strong", {}, `${Math.max(1, Math.round(p.etaMinutes))} min`)) : null,
-		h("small", { class: "muted" }, `${p.lat.toFixed(5)}, ${p.lng.toFixed(5)} · ${t("atualizado", "updated")} ${dateTime(p.at)}`),
+		Number.isFinite(p.etaMinutes)
+			? h(
+					"p",
+					{ id: "eta" },
+					t("Chega em cerca de ", "Arrives in about "),
+					h("strong", {}, `${Math.max(1, Math.round(p.etaMinutes))} min`),
+				)
+			: null,
+		h(
+			"small",
+			{ class: "muted" },
+			`${p.lat.toFixed(5)}, ${p.lng.toFixed(5)} · ${t("atualizado", "updated")} ${dateTime(p.at)}`,
+		),
 	);
 }
 
@@ -190,7 +269,10 @@ async function showPixCode(container, orderId) {
 	try {
 		const res = await get("/api/payments", { orderId });
 		const payment = res.rows.find((p) => p.pixCode);
-		if (payment) container.prepend(h("p", { class: "pix" }, t("PIX copia e cola: ", "PIX code: "), h("code", {}, payment.pixCode)));
+		if (payment)
+			container.prepend(
+				h("p", { class: "pix" }, t("PIX copia e cola: ", "PIX code: "), h("code", {}, payment.pixCode)),
+			);
 	} catch {
 		// the order still shows; the code can be fetched again by reloading
 	}
@@ -205,12 +287,24 @@ export function orderActions(o, user, onChanged) {
 	};
 	const mine = user.role === "courier" && o.courierId === user.id;
 	if (mine && o.status === "confirmed")
-		out.push(form({ class: "inline", id: "start-delivery" }, [h("button", { type: "submit" }, t("Saí para entrega", "Start delivery"))], () => move({ status: "in_transit" })));
+		out.push(
+			form(
+				{ class: "inline", id: "start-delivery" },
+				[h("button", { type: "submit" }, t("Saí para entrega", "Start delivery"))],
+				() => move({ status: "in_transit" }),
+			),
+		);
 	if (mine && o.status === "in_transit")
 		out.push(
 			form(
 				{ class: "inline", id: "deliver-form" },
-				[field(t("Código de entrega do cliente", "Customer's handover code"), input("handoverCode", { inputmode: "numeric", pattern: "\\d{4,8}", required: true })), h("button", { type: "submit" }, t("Confirmar entrega", "Confirm delivery"))],
+				[
+					field(
+						t("Código de entrega do cliente", "Customer's handover code"),
+						input("handoverCode", { inputmode: "numeric", pattern: "\\d{4,8}", required: true }),
+					),
+					h("button", { type: "submit" }, t("Confirmar entrega", "Confirm delivery")),
+				],
 				(values) => move({ status: "delivered", handoverCode: values.handoverCode }),
 			),
 		);
@@ -220,7 +314,10 @@ export function orderActions(o, user, onChanged) {
 			form(
 				{ class: "inline", id: "cancel-form" },
 				[
-					field(needsReason ? t("Motivo do cancelamento", "Why cancel") : t("Motivo (opcional)", "Reason (optional)"), input("reason", { required: needsReason, maxlength: 500 })),
+					field(
+						needsReason ? t("Motivo do cancelamento", "Why cancel") : t("Motivo (opcional)", "Reason (optional)"),
+						input("reason", { required: needsReason, maxlength: 500 }),
+					),
 					h("button", { type: "submit", class: "danger" }, t("Cancelar pedido", "Cancel order")),
 				],
 				(values) => {

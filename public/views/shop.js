@@ -65,18 +65,48 @@ export function render(root, { navigate }) {
 		],
 		async (values) => {
 			const where = { lat: num(values.lat), lng: num(values.lng) };
-			localStorage.setItem(ADDRESS_KEY, JSON.stringify({ ...savedAddress(), lat: values.lat, lng: values.lng, type: values.type }));
+			localStorage.setItem(
+				ADDRESS_KEY,
+				JSON.stringify({ ...savedAddress(), lat: values.lat, lng: values.lng, type: values.type }),
+			);
 			replace(checkout);
-			const offers = await get("/api/products", { type: values.type, lat: values.lat, lng: values.lng, sort: values.sort, pageSize: 50 });
+			const offers = await get("/api/products", {
+				type: values.type,
+				lat: values.lat,
+				lng: values.lng,
+				sort: values.sort,
+				pageSize: 50,
+			});
 			showOffers(results, offers.rows, (offer) => openCheckout(checkout, offer, where, navigate));
 		},
 	);
-	replace(root, section(t("Comparar preços de gás", "Compare gas prices"), h("p", { class: "muted" }, t("Informe onde entregar e escolha o botijão.", "Tell us where to deliver and pick a cylinder.")), searchForm), results, checkout);
+	replace(
+		root,
+		section(
+			t("Comparar preços de gás", "Compare gas prices"),
+			h(
+				"p",
+				{ class: "muted" },
+				t("Informe onde entregar e escolha o botijão.", "Tell us where to deliver and pick a cylinder."),
+			),
+			searchForm,
+		),
+		results,
+		checkout,
+	);
 }
 
 function showOffers(container, offers, onChoose) {
 	if (offers.length === 0)
-		return replace(container, empty(t("Nenhuma revenda aberta entrega esse botijão nesse endereço agora.", "No open supplier delivers this cylinder to that address right now.")));
+		return replace(
+			container,
+			empty(
+				t(
+					"Nenhuma revenda aberta entrega esse botijão nesse endereço agora.",
+					"No open supplier delivers this cylinder to that address right now.",
+				),
+			),
+		);
 	replace(
 		container,
 		h("h2", {}, t(`${offers.length} oferta(s)`, `${offers.length} offer(s)`)),
@@ -84,8 +114,18 @@ function showOffers(container, offers, onChoose) {
 			h(
 				"article",
 				{ class: "offer card", dataset: { productId: offer.id } },
-				h("div", { class: "offer-head" }, h("h3", {}, offer.supplier.name), h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"}`)),
-				h("p", { class: "price" }, money(offer.priceCents), h("small", {}, t(" com troca do vasilhame", " with your empty cylinder"))),
+				h(
+					"div",
+					{ class: "offer-head" },
+					h("h3", {}, offer.supplier.name),
+					h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"}`),
+				),
+				h(
+					"p",
+					{ class: "price" },
+					money(offer.priceCents),
+					h("small", {}, t(" com troca do vasilhame", " with your empty cylinder")),
+				),
 				h(
 					"p",
 					{ class: "muted" },
@@ -112,7 +152,10 @@ function openCheckout(container, offer, where, navigate) {
 	const quantity = input("quantity", { type: "number", min: 1, max: 50, value: "1", required: true });
 	const exchange = input("exchange", { type: "checkbox", checked: true });
 	const cardToken = input("paymentToken", { value: TEST_CARD, autocomplete: "off" });
-	const cardField = field(t("Token do cartão (teste: 4242 4242 4242 4242)", "Card token (test: 4242 4242 4242 4242)"), cardToken);
+	const cardField = field(
+		t("Token do cartão (teste: 4242 4242 4242 4242)", "Card token (test: 4242 4242 4242 4242)"),
+		cardToken,
+	);
 	const estimate = h("p", { class: "total", id: "estimate" });
 	const method = (value, text, checked) =>
 		h("label", { class: "radio" }, h("input", { type: "radio", name: "paymentMethod", value, checked }), text);
@@ -127,14 +170,35 @@ function openCheckout(container, offer, where, navigate) {
 		{ id: "checkout-form" },
 		[
 			h("h2", {}, t("Seu pedido: ", "Your order: "), `${offer.type} · ${offer.supplier.name}`),
-			h("div", { class: "row" }, field(t("Quantidade", "Quantity"), quantity), h("label", { class: "check" }, exchange, t("Tenho o vasilhame vazio para trocar", "I have an empty cylinder to exchange"))),
-			h("fieldset", {}, h("legend", {}, t("Endereço de entrega", "Delivery address")),
+			h(
+				"div",
+				{ class: "row" },
+				field(t("Quantidade", "Quantity"), quantity),
+				h(
+					"label",
+					{ class: "check" },
+					exchange,
+					t("Tenho o vasilhame vazio para trocar", "I have an empty cylinder to exchange"),
+				),
+			),
+			h(
+				"fieldset",
+				{},
+				h("legend", {}, t("Endereço de entrega", "Delivery address")),
 				field(t("Rua", "Street"), input("street", { value: saved.street || "", autocomplete: "address-line1" })),
-				h("div", { class: "row" }, field(t("Número", "Number"), input("number", { value: saved.number || "" })), field(t("Complemento", "Complement"), input("complement"))),
+				h(
+					"div",
+					{ class: "row" },
+					field(t("Número", "Number"), input("number", { value: saved.number || "" })),
+					field(t("Complemento", "Complement"), input("complement")),
+				),
 				field(t("Cidade", "City"), input("city", { value: saved.city || "", autocomplete: "address-level2" })),
 				field(t("Observações para o entregador", "Notes for the courier"), input("notes")),
 			),
-			h("fieldset", { class: "payment" }, h("legend", {}, t("Pagamento", "Payment")),
+			h(
+				"fieldset",
+				{ class: "payment" },
+				h("legend", {}, t("Pagamento", "Payment")),
 				method("card", t("Cartão", "Card"), true),
 				method("pix", "PIX"),
 				method("cash", t("Dinheiro na entrega", "Cash on delivery")),
@@ -147,7 +211,10 @@ function openCheckout(container, offer, where, navigate) {
 			const body = orderBody(offer, where, values);
 			const key = attempt && attempt.unanswered && attempt.same === JSON.stringify(body) ? attempt.key : uuid();
 			attempt = { key, same: JSON.stringify(body), unanswered: true };
-			localStorage.setItem(ADDRESS_KEY, JSON.stringify({ ...savedAddress(), street: values.street, number: values.number, city: values.city }));
+			localStorage.setItem(
+				ADDRESS_KEY,
+				JSON.stringify({ ...savedAddress(), street: values.street, number: values.number, city: values.city }),
+			);
 			try {
 				const order = await post("/api/orders", body, { headers: { "Idempotency-Key": key } });
 				navigate(`/orders/${order.id}`);

@@ -16,9 +16,18 @@ export const DOCUMENT_TEXT = {
 
 /** The metadata each document type carries (see lib/documents.ts). */
 const METADATA_FIELDS = {
-	anp_authorization: [["number", t("Número da autorização", "Authorization number"), {}], ["validUntil", t("Válida até", "Valid until"), { type: "date", optional: true }]],
-	company_registration: [["cnpj", "CNPJ", {}], ["legalName", t("Razão social", "Legal name"), { optional: true }]],
-	fire_safety_permit: [["number", t("Número do alvará", "Permit number"), {}], ["validUntil", t("Válido até", "Valid until"), { type: "date" }]],
+	anp_authorization: [
+		["number", t("Número da autorização", "Authorization number"), {}],
+		["validUntil", t("Válida até", "Valid until"), { type: "date", optional: true }],
+	],
+	company_registration: [
+		["cnpj", "CNPJ", {}],
+		["legalName", t("Razão social", "Legal name"), { optional: true }],
+	],
+	fire_safety_permit: [
+		["number", t("Número do alvará", "Permit number"), {}],
+		["validUntil", t("Válido até", "Valid until"), { type: "date" }],
+	],
 	drivers_licence: [
 		["number", t("Número da CNH", "Licence number"), { optional: true }],
 		["category", t("Categoria", "Category"), { options: ["A", "B", "C", "D", "E", "AB", "AC", "AD", "AE"] }],
@@ -43,7 +52,13 @@ export async function mine(root) {
 		status = await get("/api/verification/status");
 	} catch (err) {
 		if (err instanceof ApiError && err.status === 404)
-			return replace(root, section(t("Verificação", "Verification"), empty(t("Não há verificação para a sua conta.", "There is no verification for your account."))));
+			return replace(
+				root,
+				section(
+					t("Verificação", "Verification"),
+					empty(t("Não há verificação para a sua conta.", "There is no verification for your account.")),
+				),
+			);
 		throw err;
 	}
 	const pending = status.required.filter((d) => d.status === "missing" || d.status === "rejected");
@@ -52,23 +67,73 @@ export async function mine(root) {
 		section(
 			t("Verificação", "Verification"),
 			h("p", {}, t("Situação: ", "Status: "), h("span", { id: "verification-status" }, badge(status.status))),
-			h("ul", { class: "documents" }, status.required.map((d) =>
-				h("li", { dataset: { type: d.type } }, DOCUMENT_TEXT[d.type] || d.type, " — ", badge(d.status), d.reason ? h("span", { class: "reason" }, ` ${t("Motivo", "Reason")}: ${d.reason}`) : null),
-			)),
-			status.status === "approved" ? h("p", { class: "success" }, t("Tudo aprovado! Sua conta está ativa.", "All approved! Your account is active."), " ", t("Entre novamente para atualizar seu acesso.", "Sign in again to refresh your access.")) : null,
+			h(
+				"ul",
+				{ class: "documents" },
+				status.required.map((d) =>
+					h(
+						"li",
+						{ dataset: { type: d.type } },
+						DOCUMENT_TEXT[d.type] || d.type,
+						" — ",
+						badge(d.status),
+						d.reason ? h("span", { class: "reason" }, ` ${t("Motivo", "Reason")}: ${d.reason}`) : null,
+					),
+				),
+			),
+			status.status === "approved"
+				? h(
+						"p",
+						{ class: "success" },
+						t("Tudo aprovado! Sua conta está ativa.", "All approved! Your account is active."),
+						" ",
+						t("Entre novamente para atualizar seu acesso.", "Sign in again to refresh your access."),
+					)
+				: null,
 		),
-		status.status === "approved" ? null : section(t("Enviar documento", "Upload a document"), uploadForm(status.required, pending, () => mine(root))),
+		status.status === "approved"
+			? null
+			: section(
+					t("Enviar documento", "Upload a document"),
+					uploadForm(status.required, pending, () => mine(root)),
+				),
 		status.documents.length
-			? section(t("Envios", "Uploads"), h("ul", {}, status.documents.map((d) => h("li", {}, DOCUMENT_TEXT[d.type] || d.type, " · ", d.fileName || "", " · ", dateTime(d.uploadedAt), " · ", badge(d.status)))))
+			? section(
+					t("Envios", "Uploads"),
+					h(
+						"ul",
+						{},
+						status.documents.map((d) =>
+							h(
+								"li",
+								{},
+								DOCUMENT_TEXT[d.type] || d.type,
+								" · ",
+								d.fileName || "",
+								" · ",
+								dateTime(d.uploadedAt),
+								" · ",
+								badge(d.status),
+							),
+						),
+					),
+				)
 			: null,
 	);
 }
 
 function uploadForm(required, pending, onUploaded) {
-	const choices = required.filter((d) => d.status !== "approved").map((d) => [d.type, `${DOCUMENT_TEXT[d.type] || d.type} (${statusText(d.status)})`]);
+	const choices = required
+		.filter((d) => d.status !== "approved")
+		.map((d) => [d.type, `${DOCUMENT_TEXT[d.type] || d.type} (${statusText(d.status)})`]);
 	const typeSelect = select("type", choices, { value: pending[0] ? pending[0].type : undefined });
 	const metadataBox = h("fieldset", { class: "metadata" });
-	const paintMetadata = () => replace(metadataBox, h("legend", {}, t("Dados do documento", "Document details")), (METADATA_FIELDS[typeSelect.value] || []).map(metadataInput));
+	const paintMetadata = () =>
+		replace(
+			metadataBox,
+			h("legend", {}, t("Dados do documento", "Document details")),
+			(METADATA_FIELDS[typeSelect.value] || []).map(metadataInput),
+		);
 	typeSelect.addEventListener("change", paintMetadata);
 	paintMetadata();
 	return form(
@@ -76,12 +141,16 @@ function uploadForm(required, pending, onUploaded) {
 		[
 			field(t("Documento", "Document"), typeSelect),
 			metadataBox,
-			field(t("Arquivo (PDF, JPEG ou PNG, até 10 MB)", "File (PDF, JPEG or PNG, up to 10 MB)"), input("file", { type: "file", accept: "application/pdf,image/jpeg,image/png", required: true })),
+			field(
+				t("Arquivo (PDF, JPEG ou PNG, até 10 MB)", "File (PDF, JPEG or PNG, up to 10 MB)"),
+				input("file", { type: "file", accept: "application/pdf,image/jpeg,image/png", required: true }),
+			),
 			h("button", { type: "submit" }, t("Enviar", "Upload")),
 		],
 		async (values, el) => {
 			const file = el.querySelector("input[type=file]").files[0];
-			if (!file) throw new ApiError(422, { message: t("Escolha um arquivo", "Choose a file"), data: { field: "file" } });
+			if (!file)
+				throw new ApiError(422, { message: t("Escolha um arquivo", "Choose a file"), data: { field: "file" } });
 			const data = new FormData();
 			data.append("type", values.type);
 			data.append("metadata", JSON.stringify(metadataOf(values.type, values)));
@@ -93,9 +162,19 @@ function uploadForm(required, pending, onUploaded) {
 }
 
 function metadataInput([name, label, opts]) {
-	if (opts.options) return field(label, select(name, opts.options.map((o) => [o, o])));
+	if (opts.options)
+		return field(
+			label,
+			select(
+				name,
+				opts.options.map((o) => [o, o]),
+			),
+		);
 	if (opts.type === "checkbox") return h("label", { class: "check" }, input(name, { type: "checkbox" }), label);
-	return field(opts.optional ? `${label} (${t("opcional", "optional")})` : label, input(name, { type: opts.type || "text", required: !opts.optional }));
+	return field(
+		opts.optional ? `${label} (${t("opcional", "optional")})` : label,
+		input(name, { type: opts.type || "text", required: !opts.optional }),
+	);
 }
 
 function metadataOf(type, values) {

@@ -18,7 +18,8 @@ jest.setTimeout(60_000);
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const SCREENSHOTS = os.tmpdir();
-const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `gasrapido-webapp-${name}.png`), fullPage: true });
+const screenshot = (page: Page, name: string) =>
+	page.screenshot({ path: path.join(SCREENSHOTS, `gasrapido-webapp-${name}.png`), fullPage: true });
 const ALL_SERVICES = fs
 	.readdirSync(path.resolve(__dirname, "../../services"))
 	.filter((f) => f.endsWith(".service.ts"))
@@ -35,7 +36,10 @@ function describeWithChromium(title: string, body: () => void): void {
 		});
 		return;
 	}
-	if (!ok) console.warn(`\n!!! SKIPPING "${title}": ${CHROMIUM} is missing. Install it (apt-get install -y chromium) or CI will run these.\n`);
+	if (!ok)
+		console.warn(
+			`\n!!! SKIPPING "${title}": ${CHROMIUM} is missing. Install it (apt-get install -y chromium) or CI will run these.\n`,
+		);
 	(ok ? describe : describe.skip)(title, body);
 }
 
@@ -43,7 +47,13 @@ function describeWithChromium(title: string, body: () => void): void {
 const pageProblems: string[] = [];
 function watchPage(page: Page) {
 	page.on("pageerror", (err) => pageProblems.push(`pageerror: ${err.message}`));
-	page.on("response", (res) => res.status() >= 400 && !new URL(res.url()).pathname.startsWith("/api/") && pageProblems.push(`${res.status()}: ${res.url()}`));
+	page.on(
+		"response",
+		(res) =>
+			res.status() >= 400 &&
+			!new URL(res.url()).pathname.startsWith("/api/") &&
+			pageProblems.push(`${res.status()}: ${res.url()}`),
+	);
 }
 
 describeWithChromium("web app in a browser", () => {
@@ -52,7 +62,11 @@ describeWithChromium("web app in a browser", () => {
 	let base: string;
 	let userDataDir: string;
 	let supplier: { id: string; token: string };
-	const customer = { name: "Ana Cliente", email: `ana-${Date.now().toString(36)}@test.local`, password: "ana-password-1" };
+	const customer = {
+		name: "Ana Cliente",
+		email: `ana-${Date.now().toString(36)}@test.local`,
+		password: "ana-password-1",
+	};
 	let customerPage: Page;
 	let orderId = "";
 
@@ -70,7 +84,16 @@ describeWithChromium("web app in a browser", () => {
 		context = await chromium.launchPersistentContext(userDataDir, {
 			executablePath: CHROMIUM,
 			headless: true,
-			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+			args: [
+				"--headless",
+				"--no-sandbox",
+				"--disable-gpu",
+				"--disable-quic",
+				"--no-first-run",
+				"--disable-background-networking",
+				"--disable-component-update",
+				"--disable-sync",
+			],
 			viewport: { width: 420, height: 900 },
 			locale: "pt-BR",
 			geolocation: { latitude: HOME.lat, longitude: HOME.lng },
@@ -162,7 +185,11 @@ describeWithChromium("web app in a browser", () => {
 		expect(await page.textContent("#history")).toContain("Criado");
 
 		const stored = await m.api.get(`/api/orders/${orderId}`, { token });
-		expect(stored.body).toMatchObject({ status: "confirmed", paymentMethod: "card", totalCents: 11000 + stored.body.totals.deliveryFeeCents });
+		expect(stored.body).toMatchObject({
+			status: "confirmed",
+			paymentMethod: "card",
+			totalCents: 11000 + stored.body.totals.deliveryFeeCents,
+		});
 		await screenshot(page, "order");
 
 		await page.click("#nav a[href='#/orders']");
@@ -239,7 +266,8 @@ describeWithChromium("web app in a browser", () => {
 		await admin.click("#nav a[href='#/metrics']");
 		await waitFor(async () => {
 			await admin.locator("#metrics-table tr.totals").waitFor();
-			if (((await admin.locator("#metrics-table tr.totals td").first().textContent()) || "").trim() === "1") return true;
+			if (((await admin.locator("#metrics-table tr.totals td").first().textContent()) || "").trim() === "1")
+				return true;
 			await admin.reload();
 			return false;
 		}, 8000);
@@ -272,7 +300,11 @@ describeWithChromium("web app in a browser", () => {
 		await page.waitForSelector("#verification-status .badge-awaiting_documents");
 		await page.selectOption("#upload-form [name=type]", "company_registration");
 		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-00");
-		await page.setInputFiles("#upload-form [name=file]", { name: "cnpj.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% GasRápido test\n") });
+		await page.setInputFiles("#upload-form [name=file]", {
+			name: "cnpj.pdf",
+			mimeType: "application/pdf",
+			buffer: Buffer.from("%PDF-1.4\n% GasRápido test\n"),
+		});
 		await page.click("#upload-form button[type=submit]");
 		// A CNPJ with wrong check digits is refused at its field.
 		await page.waitForSelector("#upload-form .field-error");

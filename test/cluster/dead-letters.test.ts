@@ -24,7 +24,11 @@ describeWithInfra(["nats"], "cluster: dead letters and replay over NATS", () => 
 				group("gateway"),
 				{ name: "onboarding", services: ["users"] },
 				group("watch"),
-				{ name: "poisoned", services: ["fixture:poisoned"], env: { EVENT_MAX_ATTEMPTS: "2", EVENT_RETRY_BASE_MS: "20" } },
+				{
+					name: "poisoned",
+					services: ["fixture:poisoned"],
+					env: { EVENT_MAX_ATTEMPTS: "2", EVENT_RETRY_BASE_MS: "20" },
+				},
 			],
 			{ env: MARKET_ENV },
 		);
@@ -38,14 +42,21 @@ describeWithInfra(["nats"], "cluster: dead letters and replay over NATS", () => 
 	it("a message that keeps failing is dead-lettered, alerted, and replayed by an admin once the consumer heals", async () => {
 		const api = client(cluster!.gatewayUrl);
 		const admin = await eventually(() => login(api, ADMIN.email, ADMIN.password).catch(() => ""), 10_000);
-		const poisoned: any = await tester.call("poisoned.publish", { type: "order.created", data: { orderId: "poison-1", poison: true } });
+		const poisoned: any = await tester.call("poisoned.publish", {
+			type: "order.created",
+			data: { orderId: "poison-1", poison: true },
+		});
 		const healthy: any = await tester.call("poisoned.publish", { type: "order.created", data: { orderId: "fine-1" } });
 
 		const key = `dead_letter:${poisoned.id}:poisoned`;
-		const alert = await eventually(async () => {
-			const res = await api.get("/api/alerts?status=open&pageSize=100", { token: admin });
-			return res.status === 200 && res.body.rows.find((a: any) => a.key === key);
-		}, 15_000, 200);
+		const alert = await eventually(
+			async () => {
+				const res = await api.get("/api/alerts?status=open&pageSize=100", { token: admin });
+				return res.status === 200 && res.body.rows.find((a: any) => a.key === key);
+			},
+			15_000,
+			200,
+		);
 		expect(alert.details).toMatchObject({ consumer: "poisoned", error: "cannot digest this order" });
 		expect(alert.details.envelope.id).toBe(poisoned.id);
 		// the stream moved on: the healthy message was handled, the poisoned one was not

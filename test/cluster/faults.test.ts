@@ -98,11 +98,7 @@ describeWithInfra(["nats", "redis"], "cluster: faults between processes", () => 
 			await tester.call("flaky.setFailing", { failing: false }, { nodeID: B() });
 		}
 		// half-open after 5 s: a probe reaches B, succeeds, and B gets its share again
-		await eventually(
-			async () => (await api.get("/api/fixture/work")).body?.nodeID === B(),
-			12_000,
-			250,
-		);
+		await eventually(async () => (await api.get("/api/fixture/work")).body?.nodeID === B(), 12_000, 250);
 		const healed = await pool(10, 1, () => api.get("/api/fixture/work"));
 		expect(healed.every((r) => r.status === 200)).toBe(true);
 		const byNode = tally(healed.map((r) => r.body.nodeID));
@@ -146,7 +142,9 @@ describeWithInfra(["nats", "redis"], "cluster: faults between processes", () => 
 				return res;
 			});
 			await killed;
-			console.log(`kill -9 during ${total} writes: slowest answer ${slowestMs} ms (waiting for the dead node to be noticed)`);
+			console.log(
+				`kill -9 during ${total} writes: slowest answer ${slowestMs} ms (waiting for the dead node to be noticed)`,
+			);
 
 			// Definition: with one instance left alive, the retry policy (a call rejected because its node
 			// left is retried on another instance) makes every request end in 201; a 201 means the record is in the

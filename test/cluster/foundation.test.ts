@@ -27,7 +27,11 @@ describeWithInfra(["nats"], "cluster: gateway and users on separate processes", 
 	// topic streams when they connect; the harness does not pre-create them).
 	it("register, login and GET /api/users/:id go through the gateway to the users node", async () => {
 		const api = client(cluster!.gatewayUrl);
-		const registered = await api.post("/api/users", { email: "ana@example.com", password: "secret-pass-1", name: "Ana" });
+		const registered = await api.post("/api/users", {
+			email: "ana@example.com",
+			password: "secret-pass-1",
+			name: "Ana",
+		});
 		expect(registered.status).toBe(201);
 		expect(registered.body).toMatchObject({ email: "ana@example.com", role: "customer", status: "active" });
 		expect(registered.body.passwordHash).toBeUndefined();
@@ -76,9 +80,12 @@ describeWithInfra(["nats"], "cluster: gateway and users on separate processes", 
 	});
 
 	it("a bad request crosses the nodes as a 422 with field errors, not a 500", async () => {
-		const res = await client(cluster!.gatewayUrl).post("/api/users", { email: "not-an-email", password: "x", name: "" });
+		const res = await client(cluster!.gatewayUrl).post("/api/users", {
+			email: "not-an-email",
+			password: "x",
+			name: "",
+		});
 		expect(res.status).toBe(422);
 		expect(Array.isArray(res.body.data)).toBe(true);
 	});
 });
-

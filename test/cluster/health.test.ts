@@ -44,7 +44,11 @@ describeWithInfra(["nats"], "cluster: health probes and NATS restarts", () => {
 			expect(live).toEqual({ status: 200, body: { live: true, nodeID: node.nodeID } });
 			const ready = await probe(node.healthPort, "/ready");
 			expect(ready.status).toBe(200);
-			expect(ready.body).toMatchObject({ ready: true, nodeID: node.nodeID, checks: { transporter: true, brokerStarted: true } });
+			expect(ready.body).toMatchObject({
+				ready: true,
+				nodeID: node.nodeID,
+				checks: { transporter: true, brokerStarted: true },
+			});
 		}
 		expect((await probe(cluster!.node("onboarding").healthPort, "/ready")).body.checks["service:users"]).toBe(true);
 		expect((await probe(cluster!.node("gateway").healthPort, "/ready")).body.checks["requires:users"]).toBe(true);
@@ -59,22 +63,34 @@ describeWithInfra(["nats"], "cluster: health probes and NATS restarts", () => {
 
 	it("NATS restarted mid-flow: the system recovers by itself", async () => {
 		const api = client(cluster!.gatewayUrl);
-		expect((await api.post("/api/users", { email: "before@example.com", password: "secret-pass-1", name: "Before" })).status).toBe(201);
+		expect(
+			(await api.post("/api/users", { email: "before@example.com", password: "secret-pass-1", name: "Before" })).status,
+		).toBe(201);
 
 		await nats.stop();
 		await sleep(3000);
 		await nats.start();
 		await allReadyAgain();
 
-		const after = await eventually(async () => {
-			const res = await api.post("/api/users", { email: "after@example.com", password: "secret-pass-1", name: "After" });
-			return res.status === 201 && res;
-		}, 15_000, 250);
+		const after = await eventually(
+			async () => {
+				const res = await api.post("/api/users", {
+					email: "after@example.com",
+					password: "secret-pass-1",
+					name: "After",
+				});
+				return res.status === 201 && res;
+			},
+			15_000,
+			250,
+		);
 		const session = await api.post("/api/auth/login", { email: "after@example.com", password: "secret-pass-1" });
 		expect(session.status).toBe(200);
 		expect((await api.get(`/api/users/${after.body.id}`, { token: session.body.token })).status).toBe(200);
 		// the data from before the outage is still there (the node was not restarted)
-		expect((await api.post("/api/auth/login", { email: "before@example.com", password: "secret-pass-1" })).status).toBe(200);
+		expect((await api.post("/api/auth/login", { email: "before@example.com", password: "secret-pass-1" })).status).toBe(
+			200,
+		);
 	});
 
 	it("a node that loses NATS turns not-ready (still live) within seconds, and ready again when NATS is back", async () => {
@@ -83,17 +99,25 @@ describeWithInfra(["nats"], "cluster: health probes and NATS restarts", () => {
 		try {
 			for (const name of NODES) {
 				const port = cluster!.node(name).healthPort;
-				const notReady = await eventually(async () => {
-					const ready = await probe(port, "/ready");
-					return ready.status === 503 && ready.body;
-				}, 8000, 100);
+				const notReady = await eventually(
+					async () => {
+						const ready = await probe(port, "/ready");
+						return ready.status === 503 && ready.body;
+					},
+					8000,
+					100,
+				);
 				expect(notReady.checks.transporter).toBe(false);
 				expect((await probe(port, "/live")).status).toBe(200);
 			}
 			// while NATS is down the gateway answers at once with an error (the users service has left
 			// its registry: today a 404 route-not-found), not a hang
 			const started = Date.now();
-			const during = await api.post("/api/users", { email: "during@example.com", password: "secret-pass-1", name: "During" });
+			const during = await api.post("/api/users", {
+				email: "during@example.com",
+				password: "secret-pass-1",
+				name: "During",
+			});
 			expect(during.status).toBeGreaterThanOrEqual(400);
 			expect(Date.now() - started).toBeLessThan(15_000);
 		} finally {

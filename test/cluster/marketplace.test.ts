@@ -31,10 +31,15 @@ describeWithInfra(["nats"], "cluster: marketplace over NATS", () => {
 		await cluster?.stopAll();
 	});
 
-	const statusOf = async (orderId: string, token: string) => (await m.api.get(`/api/orders/${orderId}`, { token })).body;
+	const statusOf = async (orderId: string, token: string) =>
+		(await m.api.get(`/api/orders/${orderId}`, { token })).body;
 
 	it("browse → order → paid → confirmed across five processes", async () => {
-		const supplier = await createSupplier(m, { businessName: "Gás Cluster", location: { lat: -23.56, lng: -46.64 }, deliveryRadiusKm: 5 });
+		const supplier = await createSupplier(m, {
+			businessName: "Gás Cluster",
+			location: { lat: -23.56, lng: -46.64 },
+			deliveryRadiusKm: 5,
+		});
 		const product = await createProduct(m, supplier.token, { type: "P13", priceCents: 12000, stock: 10 });
 		const customer = await createCustomer(m);
 
@@ -62,7 +67,11 @@ describeWithInfra(["nats"], "cluster: marketplace over NATS", () => {
 	});
 
 	it("an order created while payments is down (kill -9) is paid once payments comes back", async () => {
-		const supplier = await createSupplier(m, { businessName: "Gás Durável", location: { lat: -23.56, lng: -46.64 }, deliveryRadiusKm: 5 });
+		const supplier = await createSupplier(m, {
+			businessName: "Gás Durável",
+			location: { lat: -23.56, lng: -46.64 },
+			deliveryRadiusKm: 5,
+		});
 		const product = await createProduct(m, supplier.token, { type: "P13", priceCents: 11000, stock: 5 });
 		const customer = await createCustomer(m);
 
@@ -76,10 +85,14 @@ describeWithInfra(["nats"], "cluster: marketplace over NATS", () => {
 		expect(m.events.ofType("payment.processed").some((e) => e.data.orderId === orderId)).toBe(false);
 
 		await cluster!.restart("payments");
-		const order = await eventually(async () => {
-			const o = await statusOf(orderId, customer.token);
-			return o.status === "confirmed" && o;
-		}, 20_000, 200);
+		const order = await eventually(
+			async () => {
+				const o = await statusOf(orderId, customer.token);
+				return o.status === "confirmed" && o;
+			},
+			20_000,
+			200,
+		);
 		expect(order.paymentStatus).toBe("captured");
 		await new Promise((r) => setTimeout(r, 500));
 		expect(m.events.ofType("payment.processed").filter((e) => e.data.orderId === orderId)).toHaveLength(1);

@@ -62,8 +62,14 @@ describe("alerts", () => {
 		});
 		api = client(gatewayUrl(broker));
 		adminToken = (await waitFor(() => api.post("/api/auth/login", ADMIN).then((r) => r.body.token))) as string;
-		await broker.call("users.create", { email: "c@example.com", password: "password-123", name: "C", role: "customer" });
-		customerToken = (await api.post("/api/auth/login", { email: "c@example.com", password: "password-123" })).body.token;
+		await broker.call("users.create", {
+			email: "c@example.com",
+			password: "password-123",
+			name: "C",
+			role: "customer",
+		});
+		customerToken = (await api.post("/api/auth/login", { email: "c@example.com", password: "password-123" })).body
+			.token;
 	});
 	afterAll(() => broker.stop());
 
@@ -74,7 +80,9 @@ describe("alerts", () => {
 		const changed = await api.put("/api/alerts/rules/payment_failure_rate", { minSample: 2 }, { token: adminToken });
 		expect(changed.status).toBe(200);
 		expect(changed.body).toMatchObject({ minSample: 2, threshold: 0.5, windowMinutes: 15 });
-		expect((await api.put("/api/alerts/rules/notification_failures", { threshold: 2 }, { token: adminToken })).status).toBe(200);
+		expect(
+			(await api.put("/api/alerts/rules/notification_failures", { threshold: 2 }, { token: adminToken })).status,
+		).toBe(200);
 
 		const put = (rule: string, body: any, token = adminToken) => api.put(`/api/alerts/rules/${rule}`, body, { token });
 		expect((await put("payment_failure_rate", { threshold: 1.5 })).status).toBe(422);
@@ -98,21 +106,36 @@ describe("alerts", () => {
 	});
 
 	test("low stock raises an alert per product, deduplicated, resolved when restocked", async () => {
-		const low = { productId: "prod1", supplierId: "s1", stock: 3, reserved: 1, lowStock: true, lowStockThreshold: 5, reason: "reserved" };
+		const low = {
+			productId: "prod1",
+			supplierId: "s1",
+			stock: 3,
+			reserved: 1,
+			lowStock: true,
+			lowStockThreshold: 5,
+			reason: "reserved",
+		};
 		await publish("inventory.updated", low);
 		await publish("inventory.updated", { ...low, reserved: 2 });
 		await waitFor(async () => (await openAlert("low_stock:prod1")).occurrences === 2);
 		expect((await alerts("?status=open&severity=warning")).map((a: any) => a.key)).toContain("low_stock:prod1");
 		expect((await alerts("?severity=critical")).map((a: any) => a.key)).not.toContain("low_stock:prod1");
 		await publish("inventory.updated", { ...low, stock: 50, lowStock: false, reason: "restocked" });
-		const resolved = await waitFor(async () => (await alerts("?status=resolved")).find((a: any) => a.key === "low_stock:prod1"));
+		const resolved = await waitFor(async () =>
+			(await alerts("?status=resolved")).find((a: any) => a.key === "low_stock:prod1"),
+		);
 		expect(resolved).toMatchObject({ resolvedBy: "system", note: "stock is above its threshold again" });
 		expect(triggered("low_stock:prod1")).toHaveLength(1);
 	});
 
 	test("an order waiting for a courier too long raises an alert that clears on assignment", async () => {
-		await publish("order.confirmed", { orderId: "w1", supplierId: "s1", confirmedAt: new Date().toISOString(), promisedBy: later(60) });
-		await waitFor(async () => (await (broker.getLocalService("alerts") as any).findEntity("watch:courier_wait:w1")));
+		await publish("order.confirmed", {
+			orderId: "w1",
+			supplierId: "s1",
+			confirmedAt: new Date().toISOString(),
+			promisedBy: later(60),
+		});
+		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:courier_wait:w1"));
 		expect(await broker.call("alerts.evaluateTimers", { now: later(5) })).toEqual({ raised: 0 });
 		expect(await broker.call("alerts.evaluateTimers", { now: later(11) })).toEqual({ raised: 1 });
 		expect(await broker.call("alerts.evaluateTimers", { now: later(12) })).toEqual({ raised: 0 });
@@ -125,9 +148,14 @@ describe("alerts", () => {
 	});
 
 	test("a delivery later than promised raises an alert; delivering resolves it", async () => {
-		await publish("order.confirmed", { orderId: "late1", supplierId: "s1", confirmedAt: new Date().toISOString(), promisedBy: later(30) });
+		await publish("order.confirmed", {
+			orderId: "late1",
+			supplierId: "s1",
+			confirmedAt: new Date().toISOString(),
+			promisedBy: later(30),
+		});
 		await publish("courier.assigned", { orderId: "late1", courierId: "k1", etaMinutes: 10 });
-		await waitFor(async () => (await (broker.getLocalService("alerts") as any).findEntity("watch:late_delivery:late1")));
+		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:late_delivery:late1"));
 		expect(await broker.call("alerts.evaluateTimers", { now: later(29) })).toEqual({ raised: 0 });
 		await broker.call("alerts.evaluateTimers", { now: later(31) });
 		const alert = await openAlert("late_delivery:late1");
@@ -138,7 +166,7 @@ describe("alerts", () => {
 
 	test("a verification queue waiting too long raises an alert; review clears it", async () => {
 		await publish("verification.requested", { userId: "u9", role: "supplier" });
-		await waitFor(async () => (await (broker.getLocalService("alerts") as any).findEntity("watch:verification_wait:u9")));
+		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:verification_wait:u9"));
 		await broker.call("alerts.evaluateTimers", { now: later(49 * 60) });
 		expect((await openAlert("verification_wait:u9")).severity).toBe("info");
 		await publish("verification.approved", { userId: "u9", role: "supplier" });
@@ -147,23 +175,37 @@ describe("alerts", () => {
 
 	test("failing notifications over the threshold raise an alert", async () => {
 		for (const n of ["n1", "n2"])
-			await publish("notification.failed", { notificationId: n, userId: "u", channel: "email", eventType: "x", error: "smtp down" });
+			await publish("notification.failed", {
+				notificationId: n,
+				userId: "u",
+				channel: "email",
+				eventType: "x",
+				error: "smtp down",
+			});
 		expect((await openAlert("notification_failures")).summary).toContain("2 notifications failed");
 	});
 
 	test("admins raise alerts by hand; an open alert escalates 1 → 2 → 3 and admins are told each time", async () => {
-		const first = await api.post("/api/alerts", { summary: "Database slow", severity: "critical", key: "db" }, { token: adminToken });
+		const first = await api.post(
+			"/api/alerts",
+			{ summary: "Database slow", severity: "critical", key: "db" },
+			{ token: adminToken },
+		);
 		expect(first.status).toBe(201);
 		expect(first.body).toMatchObject({ level: 1, status: "open", key: "manual:db", deduplicated: false });
 		const again = await api.post("/api/alerts", { summary: "Database slow again", key: "db" }, { token: adminToken });
 		expect(again.status).toBe(200);
 		expect(again.body).toMatchObject({ id: first.body.id, deduplicated: true, occurrences: 2 });
 		expect((await api.post("/api/alerts", { summary: "x" }, { token: customerToken })).status).toBe(403);
-		expect((await api.post("/api/alerts", { summary: "x", severity: "apocalyptic" }, { token: adminToken })).status).toBe(422);
+		expect(
+			(await api.post("/api/alerts", { summary: "x", severity: "apocalyptic" }, { token: adminToken })).status,
+		).toBe(422);
 		expect((await api.post("/api/alerts", { summary: "" }, { token: adminToken })).status).toBe(422);
 
 		const adminInbox = async () => (await api.get("/api/notifications?pageSize=100", { token: adminToken })).body.rows;
-		await waitFor(async () => (await adminInbox()).some((n: any) => n.template === "alert_triggered" && n.subject.includes("manual")));
+		await waitFor(async () =>
+			(await adminInbox()).some((n: any) => n.template === "alert_triggered" && n.subject.includes("manual")),
+		);
 
 		// manual policy: 60 min to level 2, then 240 min to level 3
 		const levelOf = async () => (await api.get(`/api/alerts/${first.body.id}`, { token: adminToken })).body.level;
@@ -184,7 +226,11 @@ describe("alerts", () => {
 		expect(alert.history.map((h: any) => h.action)).toEqual(["triggered", "escalated", "escalated"]);
 		const escalations = recorder.ofType("alert.escalated").filter((e) => e.data.alertId === first.body.id);
 		expect(escalations.map((e) => e.data.level)).toEqual([2, 3]);
-		await waitFor(async () => (await adminInbox()).filter((n: any) => n.template === "alert_escalated" && n.body.includes("manual:db")).length === 2);
+		await waitFor(
+			async () =>
+				(await adminInbox()).filter((n: any) => n.template === "alert_escalated" && n.body.includes("manual:db"))
+					.length === 2,
+		);
 	});
 
 	test("an admin resolves an alert with a note; it is then closed for good and the condition can be raised anew", async () => {
@@ -194,7 +240,9 @@ describe("alerts", () => {
 		const resolved = await api.put(`/api/alerts/${open.id}/resolve`, { note: "index added" }, { token: adminToken });
 		expect(resolved.status).toBe(200);
 		expect(resolved.body).toMatchObject({ status: "resolved", note: "index added", level: 3 });
-		expect((await api.put(`/api/alerts/${open.id}/resolve`, { note: "again" }, { token: adminToken })).status).toBe(409);
+		expect((await api.put(`/api/alerts/${open.id}/resolve`, { note: "again" }, { token: adminToken })).status).toBe(
+			409,
+		);
 		expect((await api.put(`/api/alerts/nope/resolve`, { note: "x" }, { token: adminToken })).status).toBe(404);
 		const announced = await waitFor(() => recorder.ofType("alert.resolved").find((e) => e.data.alertId === open.id));
 		expect(announced.data).toMatchObject({ note: "index added", key: "manual:db" });
@@ -224,14 +272,13 @@ describe("alerts", () => {
 
 	test("redelivering every event (through the topic, and straight to the rules) raises nothing new", async () => {
 		const snapshot = async () =>
-			(await storedAlerts())
-				.map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`)
-				.sort();
+			(await storedAlerts()).map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`).sort();
 		const before = await snapshot();
 		const triggeredBefore = recorder.ofType("alert.triggered").length;
 		const service: any = broker.getLocalService("alerts");
 		const envelopes = [...new Map(recorder.seen.map((e) => [e.id, e])).values()].filter((e) => !e.data.poison);
-		for (const envelope of envelopes) await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
+		for (const envelope of envelopes)
+			await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
 		for (const envelope of envelopes) await service.evaluateEvent(envelope, null);
 		await new Promise((r) => setTimeout(r, 300));
 		expect(await snapshot()).toEqual(before);
@@ -239,7 +286,11 @@ describe("alerts", () => {
 	});
 
 	test("the escalation timer escalates on its own when the policy's delays are short", async () => {
-		const rule = await api.put("/api/alerts/rules/manual", { escalationMinutes: [0.002, 0.002] }, { token: adminToken });
+		const rule = await api.put(
+			"/api/alerts/rules/manual",
+			{ escalationMinutes: [0.002, 0.002] },
+			{ token: adminToken },
+		);
 		expect(rule.status).toBe(200);
 		const raised = await api.post("/api/alerts", { summary: "Disk filling up", key: "disk" }, { token: adminToken });
 		expect(raised.status).toBe(201);

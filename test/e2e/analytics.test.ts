@@ -45,7 +45,8 @@ describe("analytics", () => {
 	const ids: Record<string, string> = {};
 
 	const publish = (type: string, data: Record<string, any>) => broker.call("probe.publish", { type, data });
-	const storedFacts = async () => (broker.getLocalService("analytics") as any).findEntities({ query: { record: "fact" } });
+	const storedFacts = async () =>
+		(broker.getLocalService("analytics") as any).findEntities({ query: { record: "fact" } });
 
 	async function createUser(key: string, role: string) {
 		const email = `${key}@example.com`;
@@ -72,23 +73,53 @@ describe("analytics", () => {
 		await publish("order.created", { orderId: "o4", supplierId: s2, customerId: ids.c1, totalCents: 8000 });
 		await publish("order.confirmed", { orderId: "o1", supplierId: s1, confirmedAt: minutesAgo(20) });
 		await publish("order.confirmed", { orderId: "o2", supplierId: s1, confirmedAt: minutesAgo(40) });
-		await publish("payment.processed", { paymentId: "p1", orderId: "o1", supplierId: s1, amountCents: 10000, status: "captured" });
-		await publish("payment.processed", { paymentId: "p2", orderId: "o2", supplierId: s1, amountCents: 5000, status: "captured" });
-		await publish("payment.processed", { paymentId: "p3", orderId: "o3", supplierId: s1, amountCents: 7000, status: "authorized" });
+		await publish("payment.processed", {
+			paymentId: "p1",
+			orderId: "o1",
+			supplierId: s1,
+			amountCents: 10000,
+			status: "captured",
+		});
+		await publish("payment.processed", {
+			paymentId: "p2",
+			orderId: "o2",
+			supplierId: s1,
+			amountCents: 5000,
+			status: "captured",
+		});
+		await publish("payment.processed", {
+			paymentId: "p3",
+			orderId: "o3",
+			supplierId: s1,
+			amountCents: 7000,
+			status: "authorized",
+		});
 		await publish("courier.assigned", { orderId: "o1", supplierId: s1, courierId: "k1", waitedSeconds: 30 });
 		await publish("courier.assigned", { orderId: "o2", supplierId: s1, courierId: "k2", waitedSeconds: 90 });
 		const deliveredAt = minutesAgo(0);
 		await publish("order.delivered", {
-			orderId: "o1", supplierId: s1, courierId: "k1", confirmedAt: minutesAgo(20), deliveredAt, promisedBy: minutesAgo(-30),
+			orderId: "o1",
+			supplierId: s1,
+			courierId: "k1",
+			confirmedAt: minutesAgo(20),
+			deliveredAt,
+			promisedBy: minutesAgo(-30),
 		});
 		await publish("order.delivered", {
-			orderId: "o2", supplierId: s1, courierId: "k2", confirmedAt: minutesAgo(40), deliveredAt, promisedBy: minutesAgo(5),
+			orderId: "o2",
+			supplierId: s1,
+			courierId: "k2",
+			confirmedAt: minutesAgo(40),
+			deliveredAt,
+			promisedBy: minutesAgo(5),
 		});
-		await publish("order.cancelled", { orderId: "o3", supplierId: s1, reason: "customer, changed \"mind\"" });
+		await publish("order.cancelled", { orderId: "o3", supplierId: s1, reason: 'customer, changed "mind"' });
 		await publish("order.cancelled", { orderId: "o4", supplierId: s2, reason: "payment_failed" });
 		// refunds carry no supplier: analytics finds it from the order's earlier facts
 		await publish("refund.processed", { paymentId: "p2", refundId: "r1", orderId: "o2", amountCents: 2000 });
-		await waitFor(() => broker.call("analytics.factOf", { eventId: recorder.ofType("refund.processed")[0]?.id || "-" }));
+		await waitFor(() =>
+			broker.call("analytics.factOf", { eventId: recorder.ofType("refund.processed")[0]?.id || "-" }),
+		);
 	});
 
 	afterAll(() => broker.stop());
@@ -117,7 +148,8 @@ describe("analytics", () => {
 	});
 
 	test("per supplier: an admin filters; a supplier sees only its own", async () => {
-		const s1 = (await api.get(`/api/analytics/metrics?supplierId=${ids.s1}&granularity=day`, { token: adminToken })).body;
+		const s1 = (await api.get(`/api/analytics/metrics?supplierId=${ids.s1}&granularity=day`, { token: adminToken }))
+			.body;
 		expect(s1.totals).toMatchObject({ ordersCreated: 3, ordersCancelled: 1, revenueCents: 15000, refundsCents: 2000 });
 		const own = await api.get("/api/analytics/metrics?granularity=day", { token: tokens.s2 });
 		expect(own.status).toBe(200);
@@ -136,23 +168,38 @@ describe("analytics", () => {
 			"?from=2020-01-01T00:00:00Z&to=2024-01-01T00:00:00Z&granularity=hour",
 			"?foo=1",
 		];
-		for (const query of bad) expect((await api.get(`/api/analytics/metrics${query}`, { token: adminToken })).status).toBe(422);
+		for (const query of bad)
+			expect((await api.get(`/api/analytics/metrics${query}`, { token: adminToken })).status).toBe(422);
 	});
 
 	test("a sales report is stored as JSON and CSV, listed, downloadable, and announced", async () => {
 		const res = await api.post("/api/analytics/reports", { kind: "sales_by_supplier" }, { token: adminToken });
 		expect(res.status).toBe(201);
-		expect(res.body.rows[0]).toMatchObject({ supplierId: ids.s1, ordersCreated: 3, revenueCents: 15000, netRevenueCents: 13000 });
+		expect(res.body.rows[0]).toMatchObject({
+			supplierId: ids.s1,
+			ordersCreated: 3,
+			revenueCents: 15000,
+			netRevenueCents: 13000,
+		});
 		const download = await api.get(`/api/analytics/reports/${res.body.id}/download?format=csv`, { token: adminToken });
 		expect(download.status).toBe(200);
 		expect(download.headers.get("content-type")).toMatch(/text\/csv/);
 		const rows = parseCsv(download.text);
 		expect(rows[0]).toEqual([
-			"supplierId", "ordersCreated", "ordersConfirmed", "ordersDelivered", "ordersCancelled", "revenueCents", "refundsCents", "netRevenueCents",
+			"supplierId",
+			"ordersCreated",
+			"ordersConfirmed",
+			"ordersDelivered",
+			"ordersCancelled",
+			"revenueCents",
+			"refundsCents",
+			"netRevenueCents",
 		]);
 		expect(rows[1]).toEqual([ids.s1, "3", "2", "2", "1", "15000", "2000", "13000"]);
 		expect(rows[2]).toEqual([ids.s2, "1", "0", "0", "1", "0", "0", "0"]);
-		const announced = await waitFor(() => recorder.ofType("report.generated").find((e) => e.data.reportId === res.body.id));
+		const announced = await waitFor(() =>
+			recorder.ofType("report.generated").find((e) => e.data.reportId === res.body.id),
+		);
 		expect(announced.data).toMatchObject({ kind: "sales_by_supplier", requestedBy: expect.any(String) });
 		const list = await api.get("/api/analytics/reports", { token: adminToken });
 		expect(list.body.rows.map((r: any) => r.id)).toContain(res.body.id);
@@ -171,11 +218,24 @@ describe("analytics", () => {
 		expect(perf.status).toBe(201);
 		expect(perf.body.supplierId).toBe(ids.s1);
 		expect(perf.body.rows).toEqual([
-			expect.objectContaining({ supplierId: ids.s1, deliveries: 2, meanMinutes: 30, p50Minutes: 20, p90Minutes: 40, lateDeliveries: 1, lateRate: 0.5 }),
+			expect.objectContaining({
+				supplierId: ids.s1,
+				deliveries: 2,
+				meanMinutes: 30,
+				p50Minutes: 20,
+				p90Minutes: 40,
+				lateDeliveries: 1,
+				lateRate: 0.5,
+			}),
 		]);
-		expect((await api.get("/api/analytics/reports", { token: tokens.s1 })).body.rows.map((r: any) => r.id)).toEqual([perf.body.id]);
+		expect((await api.get("/api/analytics/reports", { token: tokens.s1 })).body.rows.map((r: any) => r.id)).toEqual([
+			perf.body.id,
+		]);
 		expect((await api.post("/api/analytics/reports", { kind: "everything" }, { token: adminToken })).status).toBe(422);
-		expect((await api.post("/api/analytics/reports", { kind: "cancellations", supplierId: ids.s2 }, { token: tokens.s1 })).status).toBe(403);
+		expect(
+			(await api.post("/api/analytics/reports", { kind: "cancellations", supplierId: ids.s2 }, { token: tokens.s1 }))
+				.status,
+		).toBe(403);
 	});
 
 	test("redelivering every event (through the topic, and straight to the handler) changes no figure", async () => {
@@ -183,13 +243,16 @@ describe("analytics", () => {
 		const factsBefore = (await storedFacts()).length;
 		const service: any = broker.getLocalService("analytics");
 		const envelopes = [...new Map(recorder.seen.map((e) => [e.id, e])).values()];
-		for (const envelope of envelopes) await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
+		for (const envelope of envelopes)
+			await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
 		const counted = [];
 		for (const envelope of envelopes) counted.push(await service.recordFact(envelope, null));
 		expect(counted.every((c) => c === false)).toBe(true);
 		await new Promise((r) => setTimeout(r, 200));
 		expect((await storedFacts()).length).toBe(factsBefore);
-		expect((await api.get("/api/analytics/metrics?granularity=day", { token: adminToken })).body.totals).toEqual(before);
+		expect((await api.get("/api/analytics/metrics?granularity=day", { token: adminToken })).body.totals).toEqual(
+			before,
+		);
 	});
 });
 
@@ -211,7 +274,10 @@ describe("analytics as Prometheus metrics", () => {
 		const publish = (type: string, data: Record<string, any>) => broker.call("probe.publish", { type, data });
 		await publish("order.created", { orderId: "m1", supplierId: "s" });
 		const delivered: any = await publish("order.delivered", {
-			orderId: "m1", supplierId: "s", confirmedAt: minutesAgo(25), deliveredAt: minutesAgo(0),
+			orderId: "m1",
+			supplierId: "s",
+			confirmedAt: minutesAgo(25),
+			deliveredAt: minutesAgo(0),
 		});
 		await publish("payment.processed", { orderId: "m1", supplierId: "s", amountCents: 4200, status: "captured" });
 		await waitFor(() => broker.call("analytics.factOf", { eventId: delivered.id }));

@@ -77,7 +77,11 @@ async function createProfile(api: Api, c: Courier & { capacity?: number }) {
 }
 
 async function report(api: Api, c: Courier, at: Point, extra: Record<string, unknown> = {}) {
-	return api.put(`/api/couriers/${c.id}/location`, { ...at, accuracy: 5, speed: 8, heading: 180, at: nextAt(), ...extra }, { token: c.token });
+	return api.put(
+		`/api/couriers/${c.id}/location`,
+		{ ...at, accuracy: 5, speed: 8, heading: 180, at: nextAt(), ...extra },
+		{ token: c.token },
+	);
 }
 
 async function setStatus(api: Api, c: Courier, status: string) {
@@ -87,7 +91,11 @@ async function setStatus(api: Api, c: Courier, status: string) {
 }
 
 /** An active courier with a profile and a position, available unless told otherwise. */
-async function courierAt(m: Market, at: Point, opts: { supplierId?: string; available?: boolean; capacity?: number } = {}) {
+async function courierAt(
+	m: Market,
+	at: Point,
+	opts: { supplierId?: string; available?: boolean; capacity?: number } = {},
+) {
 	const c = await createCourier(m, opts);
 	await createProfile(m.api, c);
 	expect((await report(m.api, c, at)).status).toBe(202);
@@ -185,22 +193,60 @@ describe("couriers, dispatch and tracking", () => {
 	describe("profiles, availability and locations", () => {
 		it("lets an active courier create their profile, once, and refuses the rest", async () => {
 			const c = await createCourier(m);
-			const bad = await m.api.post("/api/couriers", { vehicle: { type: "rocket", plate: "AB" }, capacity: 0 }, { token: c.token });
+			const bad = await m.api.post(
+				"/api/couriers",
+				{ vehicle: { type: "rocket", plate: "AB" }, capacity: 0 },
+				{ token: c.token },
+			);
 			expect(bad.status).toBe(422);
-			const extra = await m.api.post("/api/couriers", { vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4, rating: 5 }, { token: c.token });
+			const extra = await m.api.post(
+				"/api/couriers",
+				{ vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4, rating: 5 },
+				{ token: c.token },
+			);
 			expect(extra.status).toBe(422);
-			const claimSupplier = await m.api.post("/api/couriers", { vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4, supplierId: "s1" }, { token: c.token });
+			const claimSupplier = await m.api.post(
+				"/api/couriers",
+				{ vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4, supplierId: "s1" },
+				{ token: c.token },
+			);
 			expect(claimSupplier.status).toBe(403);
 
 			const profile = await createProfile(m.api, c);
-			expect(profile).toMatchObject({ id: c.id, status: "offline", capacity: 4, supplierId: null, vehicle: { type: "motorcycle", plate: "ABC1D23" } });
-			expect((await m.api.post("/api/couriers", { vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4 }, { token: c.token })).status).toBe(409);
+			expect(profile).toMatchObject({
+				id: c.id,
+				status: "offline",
+				capacity: 4,
+				supplierId: null,
+				vehicle: { type: "motorcycle", plate: "ABC1D23" },
+			});
+			expect(
+				(
+					await m.api.post(
+						"/api/couriers",
+						{ vehicle: { type: "van", plate: "XYZ1234" }, capacity: 4 },
+						{ token: c.token },
+					)
+				).status,
+			).toBe(409);
 
 			const pending = await createCourier(m, { status: "pending_verification" });
-			const refused = await m.api.post("/api/couriers", { vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 }, { token: pending.token });
+			const refused = await m.api.post(
+				"/api/couriers",
+				{ vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 },
+				{ token: pending.token },
+			);
 			expect(refused.status).toBe(403);
 			const customer = await createCustomer(m);
-			expect((await m.api.post("/api/couriers", { vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 }, { token: customer.token })).status).toBe(403);
+			expect(
+				(
+					await m.api.post(
+						"/api/couriers",
+						{ vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 },
+						{ token: customer.token },
+					)
+				).status,
+			).toBe(403);
 			expect((await m.api.get(`/api/couriers/${pending.id}`, { token: admin })).status).toBe(404);
 		});
 
@@ -215,7 +261,15 @@ describe("couriers, dispatch and tracking", () => {
 			expect(res.status).toBe(201);
 			expect(res.body).toMatchObject({ id: c.id, supplierId: supplier.id, capacity: 40 });
 			const customer = await createCustomer(m);
-			expect((await m.api.post("/api/couriers", { userId: customer.id, vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 }, { token: admin })).status).toBe(422);
+			expect(
+				(
+					await m.api.post(
+						"/api/couriers",
+						{ userId: customer.id, vehicle: { type: "car", plate: "XYZ1234" }, capacity: 2 },
+						{ token: admin },
+					)
+				).status,
+			).toBe(422);
 
 			// The supplier sees its own couriers only; customers see none.
 			const other = await courierAt(m, CITIES.curitiba, { available: false });
@@ -238,7 +292,9 @@ describe("couriers, dispatch and tracking", () => {
 			expect(outOfOrder.body).toEqual({ accepted: false, reason: "out_of_order" });
 			const stale = await report(m.api, c, north(CITIES.rio, 5), { at: new Date(Date.now() - 3600_000).toISOString() });
 			expect(stale.body).toEqual({ accepted: false, reason: "stale" });
-			expect((await report(m.api, c, north(CITIES.rio, 5), { at: new Date(Date.now() + 3600_000).toISOString() })).status).toBe(422);
+			expect(
+				(await report(m.api, c, north(CITIES.rio, 5), { at: new Date(Date.now() + 3600_000).toISOString() })).status,
+			).toBe(422);
 			expect((await report(m.api, c, { lat: 91, lng: 0 })).status).toBe(422);
 			expect((await report(m.api, c, CITIES.rio, { at: "yesterday" })).status).toBe(422);
 			expect((await report(m.api, c, CITIES.rio, { altitude: 3 })).status).toBe(422);
@@ -246,17 +302,25 @@ describe("couriers, dispatch and tracking", () => {
 			expect(after.body.position.lat).toBe(CITIES.rio.lat);
 
 			const someoneElse = await courierAt(m, CITIES.rio, { available: false });
-			const spoof = await m.api.put(`/api/couriers/${c.id}/location`, { ...north(CITIES.rio, 9), at: nextAt() }, { token: someoneElse.token });
+			const spoof = await m.api.put(
+				`/api/couriers/${c.id}/location`,
+				{ ...north(CITIES.rio, 9), at: nextAt() },
+				{ token: someoneElse.token },
+			);
 			expect(spoof.status).toBe(403);
 			expect((await report(m.api, c, north(CITIES.rio, 2))).body).toEqual({ accepted: true });
 			const moved = await m.api.get(`/api/couriers/${c.id}`, { token: c.token });
 			expect(moved.body.position.lat).toBeCloseTo(north(CITIES.rio, 2).lat, 9);
 
 			// Admin finds couriers near a point, nearest first.
-			const near = await m.api.get(`/api/couriers?lat=${CITIES.rio.lat}&lng=${CITIES.rio.lng}&radiusKm=1`, { token: admin });
+			const near = await m.api.get(`/api/couriers?lat=${CITIES.rio.lat}&lng=${CITIES.rio.lng}&radiusKm=1`, {
+				token: admin,
+			});
 			expect(near.status).toBe(200);
 			expect(near.body.rows.map((r: any) => r.id)).toEqual([someoneElse.id]);
-			const wider = await m.api.get(`/api/couriers?lat=${CITIES.rio.lat}&lng=${CITIES.rio.lng}&radiusKm=3`, { token: admin });
+			const wider = await m.api.get(`/api/couriers?lat=${CITIES.rio.lat}&lng=${CITIES.rio.lng}&radiusKm=3`, {
+				token: admin,
+			});
 			expect(wider.body.rows.map((r: any) => r.id)).toEqual([someoneElse.id, c.id]);
 			expect((await m.api.get(`/api/couriers?lat=${CITIES.rio.lat}`, { token: admin })).status).toBe(422);
 		});
@@ -283,7 +347,9 @@ describe("couriers, dispatch and tracking", () => {
 		expect(busy.body).toMatchObject({ status: "busy", currentOrderId: order.id });
 		for (const idle of [asleep, farther, farthest])
 			expect((await m.api.get(`/api/couriers/${idle.id}`, { token: admin })).body.currentOrderId).toBeNull();
-		expect((await m.api.put(`/api/couriers/${nearest.id}/status`, { status: "offline" }, { token: nearest.token })).status).toBe(409);
+		expect(
+			(await m.api.put(`/api/couriers/${nearest.id}/status`, { status: "offline" }, { token: nearest.token })).status,
+		).toBe(409);
 
 		// The customer sees the courier's position and an ETA.
 		const seen = await m.api.get(`/api/orders/${order.id}`, { token: shop.customer.token });
@@ -298,7 +364,10 @@ describe("couriers, dispatch and tracking", () => {
 		await waitFor(() => sse.events.length >= 1, 3000);
 		expect(sse.status()).toBe(200);
 		expect(sse.headers()["content-type"]).toMatch(/^text\/event-stream/);
-		expect(sse.events[0]).toMatchObject({ event: "status", data: { orderId: order.id, status: "confirmed", courierId: nearest.id } });
+		expect(sse.events[0]).toMatchObject({
+			event: "status",
+			data: { orderId: order.id, status: "confirmed", courierId: nearest.id },
+		});
 		expect(sse.events[0].data.position.etaMinutes).toBeGreaterThan(0);
 
 		// A client that goes away leaves no listener behind.
@@ -313,33 +382,54 @@ describe("couriers, dispatch and tracking", () => {
 		// The courier rides to the customer, reporting positions.
 		const onTheWay = north(shop.home, 0.5);
 		expect((await report(m.api, nearest, north(CITIES.saoPaulo, 0.2))).status).toBe(202);
-		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: farther.token })).status).toBe(403);
-		expect((await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: nearest.token })).status).toBe(200);
+		expect(
+			(await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: farther.token })).status,
+		).toBe(403);
+		expect(
+			(await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: nearest.token })).status,
+		).toBe(200);
 		expect((await report(m.api, nearest, onTheWay)).status).toBe(202);
 		await waitFor(() => sse.events.some((e) => e.event === "status" && e.data.status === "in_transit"), 3000);
 		await waitFor(() => sse.events.some((e) => e.event === "position" && e.data.lat === onTheWay.lat), 3000);
 		const moving = sse.events.filter((e) => e.event === "position");
 		expect(moving.length).toBeGreaterThanOrEqual(2);
-		expect(moving[moving.length - 1].data).toMatchObject({ courierId: nearest.id, lat: onTheWay.lat, lng: onTheWay.lng });
+		expect(moving[moving.length - 1].data).toMatchObject({
+			courierId: nearest.id,
+			lat: onTheWay.lat,
+			lng: onTheWay.lng,
+		});
 		expect(moving[moving.length - 1].data.etaMinutes).toBeGreaterThan(0);
 
 		// A wrong handover code is refused and changes nothing; the right one delivers.
 		const wrongCode = order.handoverCode === "0000" ? "1111" : "0000";
-		const wrong = await m.api.put(`/api/orders/${order.id}/status`, { status: "delivered", handoverCode: wrongCode }, { token: nearest.token });
+		const wrong = await m.api.put(
+			`/api/orders/${order.id}/status`,
+			{ status: "delivered", handoverCode: wrongCode },
+			{ token: nearest.token },
+		);
 		expect(wrong.status).toBe(422);
 		expect((await m.api.get(`/api/orders/${order.id}`, { token: shop.customer.token })).body.status).toBe("in_transit");
 		expect(m.events.ofType("delivery.completed").filter((e) => e.data.orderId === order.id)).toHaveLength(0);
-		const right = await m.api.put(`/api/orders/${order.id}/status`, { status: "delivered", handoverCode: order.handoverCode }, { token: nearest.token });
+		const right = await m.api.put(
+			`/api/orders/${order.id}/status`,
+			{ status: "delivered", handoverCode: order.handoverCode },
+			{ token: nearest.token },
+		);
 		expect(right.status).toBe(200);
 
 		await sse.ended; // the stream ends by itself after delivery
 		expect(sse.events[sse.events.length - 1]).toMatchObject({ event: "status", data: { status: "delivered" } });
 		expect(listeners()).toBe(0);
 
-		const completed = await waitFor(() => m.events.ofType("delivery.completed").find((e) => e.data.orderId === order.id));
+		const completed = await waitFor(() =>
+			m.events.ofType("delivery.completed").find((e) => e.data.orderId === order.id),
+		);
 		expect(completed.data).toMatchObject({ courierId: nearest.id, supplierId: shop.supplier.id });
 		expect(completed.data.minutes).toBeGreaterThanOrEqual(0);
-		await waitFor(async () => (await m.api.get(`/api/couriers/${nearest.id}`, { token: nearest.token })).body.status === "available");
+		await waitFor(
+			async () =>
+				(await m.api.get(`/api/couriers/${nearest.id}`, { token: nearest.token })).body.status === "available",
+		);
 		expect((await m.api.get(`/api/couriers/${nearest.id}`, { token: nearest.token })).body.currentOrderId).toBeNull();
 
 		// A delivered order's stream says so and ends at once.
@@ -400,7 +490,11 @@ describe("couriers, dispatch and tracking", () => {
 		// A cancelled waiting order is not dispatched; a courier coming online takes one still waiting.
 		const waiting = orderIds.filter((id) => assignmentsOf(m, id).length === 0);
 		expect(waiting).toHaveLength(3);
-		const cancel = await m.api.put(`/api/orders/${waiting[0]}/status`, { status: "cancelled" }, { token: shop.customer.token });
+		const cancel = await m.api.put(
+			`/api/orders/${waiting[0]}/status`,
+			{ status: "cancelled" },
+			{ token: shop.customer.token },
+		);
 		expect(cancel.status).toBe(200);
 		await new Promise((r) => setTimeout(r, 100));
 		const late = await courierAt(m, north(CITIES.sorocaba, 2));
@@ -414,7 +508,11 @@ describe("couriers, dispatch and tracking", () => {
 		const last = stillWaiting.find((id) => id !== takenByLate)!;
 		expect(assignmentsOf(m, last)).toHaveLength(0);
 		const freedCourier = assignments[0].data.courierId;
-		await m.api.put(`/api/orders/${assignments[0].data.orderId}/status`, { status: "cancelled" }, { token: shop.customer.token });
+		await m.api.put(
+			`/api/orders/${assignments[0].data.orderId}/status`,
+			{ status: "cancelled" },
+			{ token: shop.customer.token },
+		);
 		await waitFor(() => assignmentsOf(m, last).length === 1, 5000);
 		expect(assignmentsOf(m, last)[0].data.courierId).toBe(freedCourier);
 		expect(assignmentsOf(m, waiting[0])).toHaveLength(0);
@@ -452,7 +550,10 @@ describe("couriers, dispatch and tracking", () => {
 		expect(new Set(burst().map((a) => a.data.courierId))).toEqual(new Set(couriers.map((c) => c.id)));
 		for (const c of couriers) {
 			const view = (await m.api.get(`/api/couriers/${c.id}`, { token: admin })).body;
-			expect(view).toMatchObject({ status: "busy", currentOrderId: burst().find((a) => a.data.courierId === c.id)!.data.orderId });
+			expect(view).toMatchObject({
+				status: "busy",
+				currentOrderId: burst().find((a) => a.data.courierId === c.id)!.data.orderId,
+			});
 		}
 		const { waiting } = await m.broker.call<any, any>("couriers.dispatchNow", {});
 		expect(waiting).toBeGreaterThanOrEqual(5);
@@ -480,7 +581,10 @@ describe("a cancellation handled before its confirmation", () => {
 			confirmedAt: new Date().toISOString(),
 		};
 		const topic = channelName("order.events");
-		await (m.broker as any).sendToChannel(topic, makeEnvelope("order.cancelled", { ...data, reason: "changed my mind", courierId: null }, "system", null));
+		await (m.broker as any).sendToChannel(
+			topic,
+			makeEnvelope("order.cancelled", { ...data, reason: "changed my mind", courierId: null }, "system", null),
+		);
 		await new Promise((r) => setTimeout(r, 100));
 		await (m.broker as any).sendToChannel(topic, makeEnvelope("order.confirmed", data, "system", null));
 		await new Promise((r) => setTimeout(r, 300));
@@ -520,7 +624,10 @@ describe("dispatch schedule: growing radius and the unassigned alert", () => {
 	it("publishes delivery.unassigned once when no courier comes in time, and still assigns later", async () => {
 		const shop = await shopIn(m, CITIES.rio);
 		const order = await confirmedOrder(m, shop);
-		const alert = await waitFor(() => m.events.ofType("delivery.unassigned").find((e) => e.data.orderId === order.id), 5000);
+		const alert = await waitFor(
+			() => m.events.ofType("delivery.unassigned").find((e) => e.data.orderId === order.id),
+			5000,
+		);
 		expect(alert.data).toMatchObject({ supplierId: shop.supplier.id });
 		expect(alert.data.waitedSeconds).toBeGreaterThanOrEqual(0);
 		await new Promise((r) => setTimeout(r, 600)); // several more retries

@@ -43,7 +43,12 @@ describe("health", () => {
 
 describe("registration and login", () => {
 	test("a customer registers, logs in with any e-mail case, and reads their profile without secrets", async () => {
-		const reg = await api.post("/api/users", { email: "Maria@Example.com", password: "password-123", name: "Maria", locale: "en" });
+		const reg = await api.post("/api/users", {
+			email: "Maria@Example.com",
+			password: "password-123",
+			name: "Maria",
+			locale: "en",
+		});
 		expect(reg.status).toBe(201);
 		expect(reg.body).toMatchObject({ email: "maria@example.com", role: "customer", status: "active", locale: "en" });
 		expect(reg.body.passwordHash).toBeUndefined();
@@ -75,7 +80,12 @@ describe("registration and login", () => {
 	});
 
 	test("registration cannot choose a role or status", async () => {
-		const res = await api.post("/api/users", { email: "sneaky@example.com", password: "password-123", name: "S", role: "admin" });
+		const res = await api.post("/api/users", {
+			email: "sneaky@example.com",
+			password: "password-123",
+			name: "S",
+			role: "admin",
+		});
 		expect(res.status).toBe(422);
 		expect(res.body.data.some((e: any) => e.actual === "role")).toBe(true);
 		const login = await api.post("/api/auth/login", { email: "sneaky@example.com", password: "password-123" });
@@ -101,7 +111,10 @@ describe("auth matrix on GET /api/users (admin only)", () => {
 		expect(res.status).toBe(401);
 	});
 	test("expired token → 401 TOKEN_EXPIRED", async () => {
-		const expired = jwt.sign({ role: "admin", status: "active" }, secret("JWT_SECRET"), { subject: "x", expiresIn: -10 });
+		const expired = jwt.sign({ role: "admin", status: "active" }, secret("JWT_SECRET"), {
+			subject: "x",
+			expiresIn: -10,
+		});
 		const res = await api.get("/api/users", { token: expired });
 		expect(res.status).toBe(401);
 		expect(res.body.type).toBe("TOKEN_EXPIRED");
@@ -133,7 +146,11 @@ describe("profiles", () => {
 		expect((await api.get(`/api/users/${bia.id}`, { token: ana.token })).status).toBe(403);
 		expect((await api.put(`/api/users/${bia.id}`, { name: "Hacked" }, { token: ana.token })).status).toBe(403);
 
-		const edit = await api.put(`/api/users/${ana.id}`, { name: "Ana Souza", phone: "+55 11 99999-0000" }, { token: ana.token });
+		const edit = await api.put(
+			`/api/users/${ana.id}`,
+			{ name: "Ana Souza", phone: "+55 11 99999-0000" },
+			{ token: ana.token },
+		);
 		expect(edit.status).toBe(200);
 		expect(edit.body).toMatchObject({ name: "Ana Souza", phone: "+55 11 99999-0000" });
 
@@ -146,12 +163,24 @@ describe("profiles", () => {
 		const u = await registerAndLogin("pw-change@example.com");
 		const missing = await api.put(`/api/users/${u.id}`, { password: "new-password-1" }, { token: u.token });
 		expect(missing.status).toBe(422);
-		const wrong = await api.put(`/api/users/${u.id}`, { password: "new-password-1", currentPassword: "nope-nope" }, { token: u.token });
+		const wrong = await api.put(
+			`/api/users/${u.id}`,
+			{ password: "new-password-1", currentPassword: "nope-nope" },
+			{ token: u.token },
+		);
 		expect(wrong.status).toBe(403);
-		expect((await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status).toBe(401);
-		const ok = await api.put(`/api/users/${u.id}`, { password: "new-password-1", currentPassword: "password-123" }, { token: u.token });
+		expect(
+			(await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status,
+		).toBe(401);
+		const ok = await api.put(
+			`/api/users/${u.id}`,
+			{ password: "new-password-1", currentPassword: "password-123" },
+			{ token: u.token },
+		);
 		expect(ok.status).toBe(200);
-		expect((await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status).toBe(200);
+		expect(
+			(await api.post("/api/auth/login", { email: "pw-change@example.com", password: "new-password-1" })).status,
+		).toBe(200);
 	});
 
 	test("an admin cannot make a pending supplier active by hand: activation goes through verification", async () => {
@@ -174,7 +203,9 @@ describe("profiles", () => {
 		const after = await api.get(`/api/users/${u.id}`, { token: u.token });
 		expect(after.status).toBe(403);
 		expect(after.body.type).toBe("ACCOUNT_INACTIVE");
-		expect((await api.post("/api/auth/login", { email: "suspend-me@example.com", password: "password-123" })).status).toBe(403);
+		expect(
+			(await api.post("/api/auth/login", { email: "suspend-me@example.com", password: "password-123" })).status,
+		).toBe(403);
 	});
 
 	test("admin soft-deletes a user: the record stays with status deleted, the user can no longer log in", async () => {
@@ -184,7 +215,9 @@ describe("profiles", () => {
 		expect(del.body.status).toBe("deleted");
 		const seen = await api.get(`/api/users/${u.id}`, { token: adminToken });
 		expect(seen.body.status).toBe("deleted");
-		expect((await api.post("/api/auth/login", { email: "delete-me@example.com", password: "password-123" })).status).toBe(403);
+		expect(
+			(await api.post("/api/auth/login", { email: "delete-me@example.com", password: "password-123" })).status,
+		).toBe(403);
 	});
 
 	test("unknown user → 404", async () => {
@@ -194,7 +227,12 @@ describe("profiles", () => {
 
 describe("MFA for admins", () => {
 	test("setup, enable, then login needs the code and sensitive actions need an MFA token", async () => {
-		await broker.call("users.create", { email: "mfa-admin@example.com", password: "password-123", name: "MFA Admin", role: "admin" });
+		await broker.call("users.create", {
+			email: "mfa-admin@example.com",
+			password: "password-123",
+			name: "MFA Admin",
+			role: "admin",
+		});
 		const first = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123" });
 		const plainToken = first.body.token;
 		const setup = await api.post("/api/auth/mfa/setup", {}, { token: plainToken });
@@ -202,13 +240,21 @@ describe("MFA for admins", () => {
 		expect(setup.body.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
 
 		expect((await api.post("/api/auth/mfa/enable", { code: "000000" }, { token: plainToken })).status).toBe(401);
-		const enable = await api.post("/api/auth/mfa/enable", { code: currentTotp(setup.body.secret) }, { token: plainToken });
+		const enable = await api.post(
+			"/api/auth/mfa/enable",
+			{ code: currentTotp(setup.body.secret) },
+			{ token: plainToken },
+		);
 		expect(enable.status).toBe(200);
 
 		const noCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123" });
 		expect(noCode.status).toBe(401);
 		expect(noCode.body.type).toBe("MFA_CODE_REQUIRED");
-		const badCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123", code: "123456" });
+		const badCode = await api.post("/api/auth/login", {
+			email: "mfa-admin@example.com",
+			password: "password-123",
+			code: "123456",
+		});
 		expect(badCode.status).toBe(401);
 
 		const victim = await registerAndLogin("mfa-victim@example.com");
@@ -221,7 +267,11 @@ describe("MFA for admins", () => {
 		expect(promoteWithoutMfa.body.type).toBe("MFA_REQUIRED");
 		expect((await api.get(`/api/users/${victim.id}`, { token: adminToken })).body.role).toBe("customer");
 
-		const withCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123", code: currentTotp(setup.body.secret) });
+		const withCode = await api.post("/api/auth/login", {
+			email: "mfa-admin@example.com",
+			password: "password-123",
+			code: currentTotp(setup.body.secret),
+		});
 		expect(withCode.status).toBe(200);
 		expect((await api.del(`/api/users/${victim.id}`, { token: withCode.body.token })).status).toBe(200);
 	});
@@ -268,13 +318,21 @@ describe("bad input gets a 4xx JSON error, never a 500", () => {
 			});
 		}
 		test(`${method} ${path}: malformed JSON → 400`, async () => {
-			const res = await api.raw(method, path.replace("SELF", self.id), { token: self.token, raw: '{"email": "a@b.c",', headers: { "Content-Type": "application/json" } });
+			const res = await api.raw(method, path.replace("SELF", self.id), {
+				token: self.token,
+				raw: '{"email": "a@b.c",',
+				headers: { "Content-Type": "application/json" },
+			});
 			expect(res.status).toBe(400);
 			expect(res.body.type).toBe("INVALID_JSON");
 		});
 		test(`${method} ${path}: 2 MB body → 413`, async () => {
 			const huge = JSON.stringify({ name: "x".repeat(2 * 1024 * 1024) });
-			const res = await api.raw(method, path.replace("SELF", self.id), { token: self.token, raw: huge, headers: { "Content-Type": "application/json" } });
+			const res = await api.raw(method, path.replace("SELF", self.id), {
+				token: self.token,
+				raw: huge,
+				headers: { "Content-Type": "application/json" },
+			});
 			expect(res.status).toBe(413);
 			expect(res.body.type).toBe("PAYLOAD_TOO_LARGE");
 		});
@@ -288,7 +346,14 @@ describe("bad input gets a 4xx JSON error, never a 500", () => {
 	});
 
 	test("internal actions are not reachable over HTTP", async () => {
-		for (const path of ["/api/users/create", "/api/users.create", "/api/users/authState", "/api/users.activate", "/api/$node/list", "/api/api/ready"]) {
+		for (const path of [
+			"/api/users/create",
+			"/api/users.create",
+			"/api/users/authState",
+			"/api/users.activate",
+			"/api/$node/list",
+			"/api/api/ready",
+		]) {
 			const res = await api.raw("POST", path, { token: adminToken, body: { id: "x" } });
 			expect([401, 403, 404, 405]).toContain(res.status);
 		}
@@ -305,7 +370,10 @@ describe("rate limiting", () => {
 	let limited: ServiceBroker;
 	let limitedApi: ReturnType<typeof client>;
 	beforeAll(async () => {
-		limited = await startBroker({ services: ["api", "users"], env: { RATE_LIMIT_MAX: "5", RATE_LIMIT_WINDOW_MS: "60000" } });
+		limited = await startBroker({
+			services: ["api", "users"],
+			env: { RATE_LIMIT_MAX: "5", RATE_LIMIT_WINDOW_MS: "60000" },
+		});
 		limitedApi = client(gatewayUrl(limited));
 	});
 	afterAll(() => limited.stop());
@@ -313,9 +381,11 @@ describe("rate limiting", () => {
 	test("past the limit a user gets 429 with Retry-After; another user is counted apart", async () => {
 		await limitedApi.post("/api/users", { email: "rl1@example.com", password: "password-123", name: "R" });
 		await limitedApi.post("/api/users", { email: "rl2@example.com", password: "password-123", name: "R" });
-		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "password-123" })).body.token;
+		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "password-123" })).body
+			.token;
 		// The anonymous calls above used this client's IP bucket (3 of 5); users have their own buckets.
-		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "password-123" })).body.token;
+		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "password-123" })).body
+			.token;
 		const statuses: number[] = [];
 		for (let i = 0; i < 6; i++) statuses.push((await limitedApi.get("/api/health/live", { token: t1 })).status);
 		expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
@@ -329,17 +399,29 @@ describe("rate limiting", () => {
 
 describe("rate limiting behind a proxy", () => {
 	test("with TRUST_PROXY=true anonymous clients are counted by X-Forwarded-For; without it by the socket", async () => {
-		const behindProxy = await startBroker({ services: ["api", "users"], env: { RATE_LIMIT_MAX: "2", TRUST_PROXY: "true" } });
+		const behindProxy = await startBroker({
+			services: ["api", "users"],
+			env: { RATE_LIMIT_MAX: "2", TRUST_PROXY: "true" },
+		});
 		const direct = await startBroker({ services: ["api", "users"], env: { RATE_LIMIT_MAX: "2" } });
 		try {
 			const viaProxy = client(gatewayUrl(behindProxy));
-			const from = (ip: string) => viaProxy.get("/api/health/live", { headers: { "X-Forwarded-For": `${ip}, 10.0.0.1` } });
-			expect([(await from("203.0.113.1")).status, (await from("203.0.113.1")).status, (await from("203.0.113.1")).status]).toEqual([200, 200, 429]);
+			const from = (ip: string) =>
+				viaProxy.get("/api/health/live", { headers: { "X-Forwarded-For": `${ip}, 10.0.0.1` } });
+			expect([
+				(await from("203.0.113.1")).status,
+				(await from("203.0.113.1")).status,
+				(await from("203.0.113.1")).status,
+			]).toEqual([200, 200, 429]);
 			expect((await from("203.0.113.2")).status).toBe(200);
 
 			const noProxy = client(gatewayUrl(direct));
 			const spoof = (ip: string) => noProxy.get("/api/health/live", { headers: { "X-Forwarded-For": ip } });
-			expect([(await spoof("198.51.100.1")).status, (await spoof("198.51.100.2")).status, (await spoof("198.51.100.3")).status]).toEqual([200, 200, 429]);
+			expect([
+				(await spoof("198.51.100.1")).status,
+				(await spoof("198.51.100.2")).status,
+				(await spoof("198.51.100.3")).status,
+			]).toEqual([200, 200, 429]);
 		} finally {
 			await behindProxy.stop();
 			await direct.stop();

@@ -117,6 +117,53 @@ describe("delivery", () => {
 		);
 	});
 
+	it("locks the courier out after 5 wrong handover codes, even concurrent ones; an admin delivers", async () => {
+		const { customer, order } = await confirmedOrder();
+		expect(order.handoverCode).toMatch(/^\d{6}$/);
+		const courier = await createCourier();
+		await publish("courier.assigned", { orderId: order.id, courierId: courier.id, etaMinutes: 5 });
+		await waitFor(async () => (await m.api.get(`/api/orders/${order.id}`, { token: courier.token })).status === 200);
+		const put = (body: any, token = courier.token) => m.api.put(`/api/orders/${order.id}/status`, body, { token });
+		expect((await put({ status: "in_transit" })).status).toBe(200);
+		const wrong = (i: number) => String((Number(order.handoverCode) + 1 + i) % 1_000_000).padStart(6, "0");
+
+		const first = await put({ status: "delivered", handoverCode: wrong(0) });
+		expect(first.status).toBe(422);
+		expect(first.body).toMatchObject({ type: "WRONG_HANDOVER_CODE", data: { attemptsLeft: 4 } });
+		// A burst of guesses cannot get past the limit: exactly the 4 attempts left are judged.
+		const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => put({ status: "delivered", handoverCode: wrong(i + 1) })));
+		expect(burst.filter((r) => r.status === 422)).toHaveLength(4);
+		expect(burst.filter((r) => r.status === 423).map((r) => r.body.type)).toEqual(Array(6).fill("HANDOVER_LOCKED"));
+		// Now even the right code is refused to the courier; nothing moved, nothing was published.
+		const right = await put({ status: "delivered", handoverCode: order.handoverCode });
+		expect(right.status).toBe(423);
+		expect(right.body.type).toBe("HANDOVER_LOCKED");
+		const seen = (await m.api.get(`/api/orders/${order.id}`, { token: customer.token })).body;
+		expect(seen.status).toBe("in_transit");
+		expect(seen.handoverFailures).toBe(5);
+		expect(m.events.ofType("order.delivered").filter((e) => e.data.orderId === order.id)).toHaveLength(0);
+
+		const admin = await adminToken(m.api);
+		const delivered = await put({ status: "delivered" }, admin);
+		expect(delivered.status).toBe(200);
+		expect(delivered.body.status).toBe("delivered");
+		await waitFor(() => m.events.ofType("order.delivered").find((e) => e.data.orderId === order.id));
+	});
+
+	it("does not count the right code as a failure", async () => {
+		const { order } = await confirmedOrder();
+		const courier = await createCourier();
+		await publish("courier.assigned", { orderId: order.id, courierId: courier.id, etaMinutes: 5 });
+		await waitFor(async () => (await m.api.get(`/api/orders/${order.id}`, { token: courier.token })).status === 200);
+		const put = (body: any) => m.api.put(`/api/orders/${order.id}/status`, body, { token: courier.token });
+		await put({ status: "in_transit" });
+		const bad = order.handoverCode === "000000" ? "111111" : "000000";
+		for (let i = 0; i < 4; i++) expect((await put({ status: "delivered", handoverCode: bad })).status).toBe(422);
+		const ok = await put({ status: "delivered", handoverCode: order.handoverCode });
+		expect(ok.status).toBe(200);
+		expect(ok.body).toMatchObject({ status: "delivered", handoverFailures: 4 });
+	});
+
 	it("shows the courier's position and ETA from couriers, and still answers when couriers is slow or absent", async () => {
 		const { customer, order } = await confirmedOrder();
 		const courier = await createCourier();

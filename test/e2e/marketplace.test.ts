@@ -75,7 +75,7 @@ describe("browse and compare → order → paid → confirmed", () => {
 		expect(res.status).toBe(201);
 		expect(res.body.status).toBe("created");
 		expect(res.body.totalCents).toBe(12000 + 500);
-		expect(res.body.handoverCode).toMatch(/^\d{4}$/);
+		expect(res.body.handoverCode).toMatch(/^\d{6}$/);
 		expect(res.body).not.toHaveProperty("paymentToken");
 		await waitForStatus(m, res.body.id, customer.token, "confirmed");
 

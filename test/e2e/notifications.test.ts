@@ -97,7 +97,12 @@ describe("notifications", () => {
 		await createUser("bia", { email: "bia@example.com", role: "customer", locale: "pt-BR" });
 		await createUser("bounce", { email: "bounce@example.com", role: "customer", locale: "en" });
 		await createUser("supplier", { email: "sup@example.com", role: "supplier", locale: "pt-BR" });
-		await createUser("courier", { email: "cou@example.com", role: "courier", locale: "en", phone: "+55 11 99999-0002" });
+		await createUser("courier", {
+			email: "cou@example.com",
+			role: "courier",
+			locale: "en",
+			phone: "+55 11 99999-0002",
+		});
 	});
 
 	afterAll(async () => {
@@ -125,8 +130,13 @@ describe("notifications", () => {
 		const push = (broker.getLocalService("notifications") as any).senders.push.outbox;
 		expect(push.some((m: any) => m.to === users.ana.id && m.subject === "Order #ABC123 confirmed")).toBe(true);
 		const emailRecord = (await inbox("ana", "?channel=email")).rows[0];
-		await waitFor(async () => (await api.get(`/api/notifications/${emailRecord.id}`, { token: users.ana.token })).body.status === "sent");
-		const sent = await waitFor(() => recorder.ofType("notification.sent").find((e) => e.data.notificationId === emailRecord.id));
+		await waitFor(
+			async () =>
+				(await api.get(`/api/notifications/${emailRecord.id}`, { token: users.ana.token })).body.status === "sent",
+		);
+		const sent = await waitFor(() =>
+			recorder.ofType("notification.sent").find((e) => e.data.notificationId === emailRecord.id),
+		);
 		expect(sent.data).toMatchObject({ userId: users.ana.id, channel: "email", eventType: "order.confirmed" });
 	});
 
@@ -143,7 +153,9 @@ describe("notifications", () => {
 		await waitFor(() => sms.length === 2);
 		expect(sms.find((m: any) => m.to === "+55 11 99999-0001").text).toContain("arrives in about 17 minutes");
 		expect(sms.find((m: any) => m.to === "+55 11 99999-0002").subject).toBe("New delivery #DEF456");
-		const courierBox = await waitFor(async () => (await inbox("courier")).rows.length === 1 && (await inbox("courier")));
+		const courierBox = await waitFor(
+			async () => (await inbox("courier")).rows.length === 1 && (await inbox("courier")),
+		);
 		expect(courierBox.rows[0].template).toBe("new_assignment");
 	});
 
@@ -217,11 +229,14 @@ describe("notifications", () => {
 		const failed = await waitFor(() => recorder.ofType("notification.failed")[0], 8000);
 		expect(failed.data).toMatchObject({ userId: users.bounce.id, channel: "email", eventType: "order.confirmed" });
 		expect(failed.data.error).toMatch(/mailbox unavailable/);
-		const record = (await api.get(`/api/notifications/${failed.data.notificationId}`, { token: users.bounce.token })).body;
+		const record = (await api.get(`/api/notifications/${failed.data.notificationId}`, { token: users.bounce.token }))
+			.body;
 		expect(record.status).toBe("failed");
 		expect(record.attempts).toHaveLength(3);
 		expect(record.attempts.every((a: any) => a.ok === false && /mailbox unavailable/.test(a.error))).toBe(true);
-		const gaps = record.attempts.slice(1).map((a: any, i: number) => Date.parse(a.at) - Date.parse(record.attempts[i].at));
+		const gaps = record.attempts
+			.slice(1)
+			.map((a: any, i: number) => Date.parse(a.at) - Date.parse(record.attempts[i].at));
 		// Backoff with base 20 ms: at least 20 ms before the 2nd attempt, at least 40 ms before the 3rd
 		// (observed gaps also include scheduling delays, so compare each with its own minimum).
 		expect(gaps[0]).toBeGreaterThanOrEqual(20);
@@ -242,21 +257,58 @@ describe("notifications", () => {
 		expect(courierBox.rows[0]).toMatchObject({ subject: "Treinamento", body: "Sábado às 9h", read: false });
 		await waitFor(() => mailsTo("cou@example.com").length === 1);
 
-		const toUser = await api.post("/api/notifications", { userId: users.bia.id, subject: "Oi", body: "Olá" }, { token: adminToken });
+		const toUser = await api.post(
+			"/api/notifications",
+			{ userId: users.bia.id, subject: "Oi", body: "Olá" },
+			{ token: adminToken },
+		);
 		expect(toUser.status).toBe(202);
 		expect(toUser.body.notifications).toHaveLength(1);
 
 		const count = (await storedNotifications()).length;
-		expect((await api.post("/api/notifications", { userId: users.bia.id, subject: "x", body: "y" }, { token: users.ana.token })).status).toBe(403);
-		expect((await api.post("/api/notifications", { userId: users.bia.id, role: "customer", subject: "x", body: "y" }, { token: adminToken })).status).toBe(422);
+		expect(
+			(
+				await api.post(
+					"/api/notifications",
+					{ userId: users.bia.id, subject: "x", body: "y" },
+					{ token: users.ana.token },
+				)
+			).status,
+		).toBe(403);
+		expect(
+			(
+				await api.post(
+					"/api/notifications",
+					{ userId: users.bia.id, role: "customer", subject: "x", body: "y" },
+					{ token: adminToken },
+				)
+			).status,
+		).toBe(422);
 		expect((await api.post("/api/notifications", { subject: "x", body: "y" }, { token: adminToken })).status).toBe(422);
-		expect((await api.post("/api/notifications", { userId: users.bia.id, subject: "x", body: "y", extra: 1 }, { token: adminToken })).status).toBe(422);
-		expect((await api.post("/api/notifications", { userId: "nobody", subject: "x", body: "y" }, { token: adminToken })).status).toBe(404);
+		expect(
+			(
+				await api.post(
+					"/api/notifications",
+					{ userId: users.bia.id, subject: "x", body: "y", extra: 1 },
+					{ token: adminToken },
+				)
+			).status,
+		).toBe(422);
+		expect(
+			(await api.post("/api/notifications", { userId: "nobody", subject: "x", body: "y" }, { token: adminToken }))
+				.status,
+		).toBe(404);
 		expect((await storedNotifications()).length).toBe(count);
 	});
 
 	test("alerts reach every admin", async () => {
-		await publish("alert.triggered", { alertId: "a1", rule: "low_stock", severity: "warning", key: "low_stock:p1", level: 1 });
+		await publish("alert.triggered", {
+			alertId: "a1",
+			rule: "low_stock",
+			severity: "warning",
+			key: "low_stock:p1",
+			level: 1,
+		});
 		const adminBox = await waitFor(async () => {
 			const b = (await api.get("/api/notifications", { token: adminToken })).body;
 			return b.rows.find((n: any) => n.template === "alert_triggered") && b;
@@ -265,7 +317,10 @@ describe("notifications", () => {
 	});
 
 	test("redelivering every event (through the topic, and straight to the handler) sends nothing twice", async () => {
-		await waitFor(async () => (await storedNotifications()).every((n: any) => n.status === "sent" || n.status === "failed"), 8000);
+		await waitFor(
+			async () => (await storedNotifications()).every((n: any) => n.status === "sent" || n.status === "failed"),
+			8000,
+		);
 		const before = (await storedNotifications()).length;
 		const mailsBefore = mails.length;
 		const service: any = broker.getLocalService("notifications");
@@ -274,8 +329,10 @@ describe("notifications", () => {
 		const envelopes = [...new Map(recorder.seen.map((e) => [e.id, e])).values()];
 		expect(envelopes.length).toBeGreaterThan(10);
 
-		for (const envelope of envelopes) await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
-		for (const envelope of envelopes) await service.handleBusinessEvent(envelope, broker.ContextFactory.create(broker, null as any, {}, {}));
+		for (const envelope of envelopes)
+			await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
+		for (const envelope of envelopes)
+			await service.handleBusinessEvent(envelope, broker.ContextFactory.create(broker, null as any, {}, {}));
 		await new Promise((r) => setTimeout(r, 300));
 
 		expect((await storedNotifications()).length).toBe(before);

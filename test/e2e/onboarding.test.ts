@@ -28,13 +28,33 @@ const files = {
 
 const SUPPLIER_DOCS = {
 	anp_authorization: { metadata: { number: "ANP-0012345" }, file: files.pdf, name: "anp.pdf" },
-	company_registration: { metadata: { cnpj: "11.222.333/0001-81", legalName: "Gás Bom Ltda" }, file: files.png, name: "cnpj.png" },
-	fire_safety_permit: { metadata: { number: "AVCB 2024/991", validUntil: "2099-12-31" }, file: files.jpeg, name: "avcb.jpg" },
+	company_registration: {
+		metadata: { cnpj: "11.222.333/0001-81", legalName: "Gás Bom Ltda" },
+		file: files.png,
+		name: "cnpj.png",
+	},
+	fire_safety_permit: {
+		metadata: { number: "AVCB 2024/991", validUntil: "2099-12-31" },
+		file: files.jpeg,
+		name: "avcb.jpg",
+	},
 };
 const COURIER_DOCS = {
-	drivers_licence: { metadata: { category: "AB", issueDate: "2015-06-01", number: "01234567890" }, file: files.pdf, name: "cnh.pdf" },
-	vehicle_document: { metadata: { vehicleType: "motorcycle", plate: "ABC1D23", hasSidecar: true }, file: files.pdf, name: "crlv.pdf" },
-	courier_training: { metadata: { kind: "motorcycle_courier", issueDate: "2020-02-02" }, file: files.pdf, name: "curso.pdf" },
+	drivers_licence: {
+		metadata: { category: "AB", issueDate: "2015-06-01", number: "01234567890" },
+		file: files.pdf,
+		name: "cnh.pdf",
+	},
+	vehicle_document: {
+		metadata: { vehicleType: "motorcycle", plate: "ABC1D23", hasSidecar: true },
+		file: files.pdf,
+		name: "crlv.pdf",
+	},
+	courier_training: {
+		metadata: { kind: "motorcycle_courier", issueDate: "2020-02-02" },
+		file: files.pdf,
+		name: "curso.pdf",
+	},
 };
 const supplierProfile = {
 	businessName: "Gás Bom Distribuidora",
@@ -51,7 +71,11 @@ let adminToken: string;
 
 async function start(env: Record<string, string> = {}) {
 	recorder = eventRecorder();
-	broker = await startBroker({ services: SERVICES, extraServices: [recorder.schema], env: { DATA_DIR: dataDir, ...env } });
+	broker = await startBroker({
+		services: SERVICES,
+		extraServices: [recorder.schema],
+		env: { DATA_DIR: dataDir, ...env },
+	});
 	base = gatewayUrl(broker);
 	api = client(base);
 	adminToken = await waitFor(async () => login(ADMIN.email, ADMIN.password));
@@ -78,7 +102,12 @@ async function onboard(inviterToken: string, email: string, role: string, extra:
 	expect(registered.status).toBeLessThan(300);
 	const token = await login(email, "s3cret-password");
 	await waitFor(async () => (await api.get("/api/verification/status", { token })).status === 200);
-	return { token, userId: registered.body.id as string, inviteId: created.body.id as string, code: created.body.code as string };
+	return {
+		token,
+		userId: registered.body.id as string,
+		inviteId: created.body.id as string,
+		code: created.body.code as string,
+	};
 }
 
 async function upload(
@@ -138,17 +167,34 @@ describe("onboarding", () => {
 	test("an admin invites a supplier; the public lookup tells valid, role and inviter only", async () => {
 		const created = await invite(adminToken, "Supplier.One@Example.com", "supplier", { message: "Bem-vindo!" });
 		expect(created.status).toBe(201);
-		expect(created.body).toMatchObject({ email: "supplier.one@example.com", role: "supplier", status: "pending", supplierId: null });
+		expect(created.body).toMatchObject({
+			email: "supplier.one@example.com",
+			role: "supplier",
+			status: "pending",
+			supplierId: null,
+		});
 		expect(Buffer.from(created.body.code, "base64url").length * 8).toBeGreaterThanOrEqual(128);
 		const days = (Date.parse(created.body.expiresAt) - Date.now()) / 86_400_000;
 		expect(days).toBeGreaterThan(6.99);
 		expect(days).toBeLessThanOrEqual(7);
-		const event = await waitFor(() => recorder.ofType("invitation.created").find((e) => e.data.inviteId === created.body.id));
-		expect(event.data).toMatchObject({ email: "supplier.one@example.com", role: "supplier", code: created.body.code, message: "Bem-vindo!" });
+		const event = await waitFor(() =>
+			recorder.ofType("invitation.created").find((e) => e.data.inviteId === created.body.id),
+		);
+		expect(event.data).toMatchObject({
+			email: "supplier.one@example.com",
+			role: "supplier",
+			code: created.body.code,
+			message: "Bem-vindo!",
+		});
 
 		const lookup = await api.get(`/api/invites/${created.body.code}`);
 		expect(lookup.status).toBe(200);
-		expect(lookup.body).toEqual({ valid: true, reason: null, role: "supplier", invitedBy: { name: "Administrator", role: "admin" } });
+		expect(lookup.body).toEqual({
+			valid: true,
+			reason: null,
+			role: "supplier",
+			invitedBy: { name: "Administrator", role: "admin" },
+		});
 		expect((await api.get("/api/invites/not-a-real-code-at-all-000000")).status).toBe(404);
 		state.pendingCode = created.body.code;
 	});
@@ -161,7 +207,9 @@ describe("onboarding", () => {
 		const registered = await register("supplier.one@example.com", state.pendingCode!, { supplierProfile });
 		expect(registered.status).toBeLessThan(300);
 		expect(registered.body).toMatchObject({ role: "supplier", status: "pending_verification" });
-		const accepted = await waitFor(() => recorder.ofType("invitation.accepted").find((e) => e.data.userId === registered.body.id));
+		const accepted = await waitFor(() =>
+			recorder.ofType("invitation.accepted").find((e) => e.data.userId === registered.body.id),
+		);
 		expect(accepted.data).toMatchObject({ role: "supplier", supplierId: null });
 
 		const reused = await register("supplier.one@example.com", state.pendingCode!);
@@ -188,7 +236,12 @@ describe("onboarding", () => {
 	test("uploads are checked by content, size, fields and metadata, and a refused upload stores nothing", async () => {
 		const { token } = state.supplier;
 		const before = storedFiles();
-		const fakePdf = await upload(token, "anp_authorization", { number: "ANP-1" }, { content: Buffer.from("MZ\x90\x00 not a pdf at all"), name: "anp.pdf" });
+		const fakePdf = await upload(
+			token,
+			"anp_authorization",
+			{ number: "ANP-1" },
+			{ content: Buffer.from("MZ\x90\x00 not a pdf at all"), name: "anp.pdf" },
+		);
 		expect(fakePdf.status).toBe(415);
 		expect(fakePdf.body.type).toBe("UNSUPPORTED_FILE_TYPE");
 
@@ -198,12 +251,28 @@ describe("onboarding", () => {
 		expect(big.status).toBe(413);
 		expect(big.body.code).toBe(413);
 
-		const badCnpj = await upload(token, "company_registration", { cnpj: "11.222.333/0001-82" }, { content: files.pdf(), name: "c.pdf" });
+		const badCnpj = await upload(
+			token,
+			"company_registration",
+			{ cnpj: "11.222.333/0001-82" },
+			{ content: files.pdf(), name: "c.pdf" },
+		);
 		expect(badCnpj.status).toBe(422);
 		expect(badCnpj.body.data).toEqual([expect.objectContaining({ field: "metadata.cnpj" })]);
-		const wrongType = await upload(token, "drivers_licence", { category: "B", issueDate: "2010-01-01" }, { content: files.pdf(), name: "x.pdf" });
+		const wrongType = await upload(
+			token,
+			"drivers_licence",
+			{ category: "B", issueDate: "2010-01-01" },
+			{ content: files.pdf(), name: "x.pdf" },
+		);
 		expect(wrongType.status).toBe(422);
-		const unknownField = await upload(token, "anp_authorization", { number: "ANP-1" }, { content: files.pdf(), name: "a.pdf" }, { userId: "x" });
+		const unknownField = await upload(
+			token,
+			"anp_authorization",
+			{ number: "ANP-1" },
+			{ content: files.pdf(), name: "a.pdf" },
+			{ userId: "x" },
+		);
 		expect(unknownField.status).toBe(422);
 		const notJson = await upload(token, "anp_authorization", "{oops", { content: files.pdf(), name: "a.pdf" });
 		expect(notJson.status).toBe(422);
@@ -214,14 +283,23 @@ describe("onboarding", () => {
 	});
 
 	test("a JSON body sent to the upload route is a 415, not a 500", async () => {
-		const asJson = await api.post("/api/verification/documents", { type: "anp_authorization" }, { token: state.supplier.token });
+		const asJson = await api.post(
+			"/api/verification/documents",
+			{ type: "anp_authorization" },
+			{ token: state.supplier.token },
+		);
 		expect(asJson.status).toBe(415);
 		expect(asJson.body.type).toBe("UNSUPPORTED_MEDIA_TYPE");
 	});
 
 	test("a path-traversal file name never becomes a path", async () => {
 		const name = `../../../evil-${crypto.randomBytes(4).toString("hex")}.pdf`;
-		const res = await upload(state.supplier.token, "anp_authorization", { number: "ANP-0012345" }, { content: files.pdf(), name });
+		const res = await upload(
+			state.supplier.token,
+			"anp_authorization",
+			{ number: "ANP-0012345" },
+			{ content: files.pdf(), name },
+		);
 		expect(res.status).toBe(201);
 		expect(res.body.fileName).toBe(path.basename(name));
 		expect(fs.existsSync(path.resolve(documentsDir, name))).toBe(false);
@@ -233,7 +311,9 @@ describe("onboarding", () => {
 	test("all supplier documents in → verification.requested; files on disk are encrypted", async () => {
 		const { token, userId } = state.supplier;
 		const { ids, plain } = await uploadAll(token, SUPPLIER_DOCS);
-		const requested = await waitFor(() => recorder.ofType("verification.requested").find((e) => e.data.userId === userId));
+		const requested = await waitFor(() =>
+			recorder.ofType("verification.requested").find((e) => e.data.userId === userId),
+		);
 		expect(requested.data.role).toBe("supplier");
 		expect(recorder.ofType("document.uploaded").filter((e) => e.data.userId === userId).length).toBe(4);
 
@@ -255,7 +335,9 @@ describe("onboarding", () => {
 
 	test("only an admin downloads a document (decrypted, with its content type); users see only their own status", async () => {
 		const { ids, plain } = state.supplierDocs;
-		const own = await api.get(`/api/verification/documents/${ids.anp_authorization}/file`, { token: state.supplier.token });
+		const own = await api.get(`/api/verification/documents/${ids.anp_authorization}/file`, {
+			token: state.supplier.token,
+		});
 		expect(own.status).toBe(403);
 		expect((await api.get(`/api/verification/documents/${ids.anp_authorization}/file`)).status).toBe(401);
 
@@ -266,7 +348,11 @@ describe("onboarding", () => {
 		expect(res.headers.get("content-type")).toContain("image/png");
 		expect(Buffer.from(await res.arrayBuffer()).equals(plain.company_registration)).toBe(true);
 
-		const customer = await api.post("/api/users", { email: "customer@example.com", password: "s3cret-password", name: "Cliente" });
+		const customer = await api.post("/api/users", {
+			email: "customer@example.com",
+			password: "s3cret-password",
+			name: "Cliente",
+		});
 		expect(customer.status).toBeLessThan(300);
 		const customerToken = await login("customer@example.com", "s3cret-password");
 		const peek = await status(customerToken, `?userId=${state.supplier.userId}`);
@@ -290,14 +376,25 @@ describe("onboarding", () => {
 		expect(rejected.status).toBe(200);
 		expect(rejected.body.status).toBe("rejected");
 		const event = await waitFor(() => recorder.ofType("verification.rejected").find((e) => e.data.userId === userId));
-		expect(event.data).toMatchObject({ role: "supplier", documentId: ids.fire_safety_permit, documentType: "fire_safety_permit", reason: "Permit is illegible" });
+		expect(event.data).toMatchObject({
+			role: "supplier",
+			documentId: ids.fire_safety_permit,
+			documentType: "fire_safety_permit",
+			reason: "Permit is illegible",
+		});
 		expect((await review(ids.fire_safety_permit, { decision: "approve" })).status).toBe(409);
 
 		const after = await status(token);
 		expect(after.body.status).toBe("awaiting_documents");
-		expect(after.body.required.find((d: any) => d.type === "fire_safety_permit")).toMatchObject({ status: "rejected", reason: "Permit is illegible" });
+		expect(after.body.required.find((d: any) => d.type === "fire_safety_permit")).toMatchObject({
+			status: "rejected",
+			reason: "Permit is illegible",
+		});
 
-		const again = await upload(token, "fire_safety_permit", SUPPLIER_DOCS.fire_safety_permit.metadata, { content: files.pdf(), name: "avcb-new.pdf" });
+		const again = await upload(token, "fire_safety_permit", SUPPLIER_DOCS.fire_safety_permit.metadata, {
+			content: files.pdf(),
+			name: "avcb-new.pdf",
+		});
 		expect(again.status).toBe(201);
 		expect((await status(token)).body.status).toBe("in_review");
 		await waitFor(() => recorder.ofType("verification.requested").filter((e) => e.data.userId === userId).length === 2);
@@ -307,8 +404,11 @@ describe("onboarding", () => {
 	test("all approved → verification.approved, the supplier is active and becomes a catalog supplier", async () => {
 		const { ids } = state.supplierDocs;
 		const { userId } = state.supplier;
-		for (const id of Object.values(ids) as string[]) expect((await review(id, { decision: "approve" })).status).toBe(200);
-		const approved = await waitFor(() => recorder.ofType("verification.approved").find((e) => e.data.userId === userId));
+		for (const id of Object.values(ids) as string[])
+			expect((await review(id, { decision: "approve" })).status).toBe(200);
+		const approved = await waitFor(() =>
+			recorder.ofType("verification.approved").find((e) => e.data.userId === userId),
+		);
 		expect(approved.data.role).toBe("supplier");
 		const catalog = await waitFor(() => recorder.ofType("supplier.created").find((e) => e.data.supplierId === userId));
 		expect(catalog.data).toMatchObject({
@@ -323,7 +423,12 @@ describe("onboarding", () => {
 		expect((await status(state.supplier.token)).body.status).toBe("approved");
 		expect(recorder.ofType("verification.approved").filter((e) => e.data.userId === userId).length).toBe(1);
 
-		const late = await upload(state.supplier.token, "anp_authorization", { number: "ANP-2" }, { content: files.pdf(), name: "a.pdf" });
+		const late = await upload(
+			state.supplier.token,
+			"anp_authorization",
+			{ number: "ANP-2" },
+			{ content: files.pdf(), name: "a.pdf" },
+		);
 		expect(late.status).toBe(409);
 	});
 
@@ -354,7 +459,10 @@ describe("onboarding", () => {
 		const revoked = await api.post(`/api/invites/${byAdmin.body.id}/revoke`, {}, { token: adminToken });
 		expect(revoked.status).toBe(200);
 		expect(revoked.body.status).toBe("revoked");
-		expect((await api.get(`/api/invites/${byAdmin.body.code}`)).body).toMatchObject({ valid: false, reason: "revoked" });
+		expect((await api.get(`/api/invites/${byAdmin.body.code}`)).body).toMatchObject({
+			valid: false,
+			reason: "revoked",
+		});
 		const withRevoked = await register("admin.courier@example.com", byAdmin.body.code);
 		expect(withRevoked.status).toBe(410);
 		expect(withRevoked.body.type).toBe("INVITE_REVOKED");
@@ -385,11 +493,23 @@ describe("onboarding", () => {
 		expect(winners.length).toBe(1);
 		expect(losers.map((r) => r.status)).toEqual([409]);
 		const winner = winners[0];
-		expect(winner.body).toMatchObject({ role: "courier", status: "pending_verification", supplierId: state.supplier.userId });
-		const accepted = await waitFor(() => recorder.ofType("invitation.accepted").find((e) => e.data.userId === winner.body.id));
-		expect(accepted.data).toMatchObject({ role: "courier", supplierId: state.supplier.userId, inviteId: state.courier.inviteId });
+		expect(winner.body).toMatchObject({
+			role: "courier",
+			status: "pending_verification",
+			supplierId: state.supplier.userId,
+		});
+		const accepted = await waitFor(() =>
+			recorder.ofType("invitation.accepted").find((e) => e.data.userId === winner.body.id),
+		);
+		expect(accepted.data).toMatchObject({
+			role: "courier",
+			supplierId: state.supplier.userId,
+			inviteId: state.courier.inviteId,
+		});
 		await new Promise((r) => setTimeout(r, 100));
-		expect(recorder.ofType("invitation.accepted").filter((e) => e.data.inviteId === state.courier.inviteId).length).toBe(1);
+		expect(
+			recorder.ofType("invitation.accepted").filter((e) => e.data.inviteId === state.courier.inviteId).length,
+		).toBe(1);
 		state.courier.userId = winner.body.id;
 		expect((await api.get(`/api/invites/${state.courier.code}`)).body).toMatchObject({ valid: false, reason: "used" });
 	});
@@ -397,12 +517,19 @@ describe("onboarding", () => {
 	test("invitations.claim itself is atomic: of ten concurrent claims exactly one wins", async () => {
 		const created = await invite(adminToken, "claim.race@example.com", "courier");
 		const results = await Promise.allSettled(
-			Array.from({ length: 10 }, () => broker.call("invitations.claim", { code: created.body.code, email: "Claim.Race@example.com" })),
+			Array.from({ length: 10 }, () =>
+				broker.call("invitations.claim", { code: created.body.code, email: "Claim.Race@example.com" }),
+			),
 		);
 		const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<any>[];
 		const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
 		expect(won.length).toBe(1);
-		expect(won[0].value).toEqual({ id: created.body.id, role: "courier", supplierId: null, invitedBy: expect.any(String) });
+		expect(won[0].value).toEqual({
+			id: created.body.id,
+			role: "courier",
+			supplierId: null,
+			invitedBy: expect.any(String),
+		});
 		expect(lost.map((r) => r.reason.code)).toEqual(Array(9).fill(409));
 		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: true });
 		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: false });
@@ -411,15 +538,27 @@ describe("onboarding", () => {
 	test("the courier uploads (vehicle rules enforced), gets reviewed and becomes active", async () => {
 		const token = await login("courier.one@example.com", "s3cret-password");
 		await waitFor(async () => (await status(token)).status === 200);
-		const noSidecar = await upload(token, "vehicle_document", { vehicleType: "motorcycle", plate: "ABC1D23" }, { content: files.pdf(), name: "v.pdf" });
+		const noSidecar = await upload(
+			token,
+			"vehicle_document",
+			{ vehicleType: "motorcycle", plate: "ABC1D23" },
+			{ content: files.pdf(), name: "v.pdf" },
+		);
 		expect(noSidecar.status).toBe(422);
 		expect(noSidecar.body.data[0].field).toBe("metadata.hasSidecar");
 		const { ids } = await uploadAll(token, COURIER_DOCS);
-		const mismatch = await upload(token, "drivers_licence", { category: "B", issueDate: "2015-01-01" }, { content: files.pdf(), name: "c.pdf" });
+		const mismatch = await upload(
+			token,
+			"drivers_licence",
+			{ category: "B", issueDate: "2015-01-01" },
+			{ content: files.pdf(), name: "c.pdf" },
+		);
 		expect(mismatch.status).toBe(422); // a B licence does not cover the motorcycle on file
 		await waitFor(() => recorder.ofType("verification.requested").find((e) => e.data.userId === state.courier.userId));
 		for (const id of Object.values(ids)) expect((await review(id, { decision: "approve" })).status).toBe(200);
-		const approved = await waitFor(() => recorder.ofType("verification.approved").find((e) => e.data.userId === state.courier.userId));
+		const approved = await waitFor(() =>
+			recorder.ofType("verification.approved").find((e) => e.data.userId === state.courier.userId),
+		);
 		expect(approved.data.role).toBe("courier");
 		const user = await api.get(`/api/users/${state.courier.userId}`, { token: adminToken });
 		expect(user.body).toMatchObject({ status: "active", supplierId: state.supplier.userId });
@@ -431,7 +570,10 @@ describe("onboarding", () => {
 		const pending = await invite(adminToken, "after.restart@example.com", "supplier");
 		const halfway = await onboard(adminToken, "halfway@example.com", "courier");
 		const content = files.pdf();
-		const doc = await upload(halfway.token, "courier_training", COURIER_DOCS.courier_training.metadata, { content, name: "t.pdf" });
+		const doc = await upload(halfway.token, "courier_training", COURIER_DOCS.courier_training.metadata, {
+			content,
+			name: "t.pdf",
+		});
 		expect(doc.status).toBe(201);
 		await broker.stop();
 
@@ -441,7 +583,9 @@ describe("onboarding", () => {
 		const kept = await status(token);
 		expect(kept.body.status).toBe("awaiting_documents");
 		expect(kept.body.documents.map((d: any) => d.id)).toEqual([doc.body.id]);
-		const res = await fetch(`${base}/api/verification/documents/${doc.body.id}/file`, { headers: { Authorization: `Bearer ${adminToken}` } });
+		const res = await fetch(`${base}/api/verification/documents/${doc.body.id}/file`, {
+			headers: { Authorization: `Bearer ${adminToken}` },
+		});
 		expect(Buffer.from(await res.arrayBuffer()).equals(content)).toBe(true);
 		expect((await status(adminToken, `?userId=${state.supplier.userId}`)).body.status).toBe("approved");
 		expect((await register("halfway@example.com", halfway.code)).status).toBe(409);
@@ -458,18 +602,25 @@ describe("expiry", () => {
 	test("an expired code is refused, and the sweep marks it expired once with invitation.expired", async () => {
 		const created = await invite(adminToken, "late@example.com", "courier");
 		expect(created.status).toBe(201);
-		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({ valid: false, reason: "expired" });
+		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({
+			valid: false,
+			reason: "expired",
+		});
 		const refused = await register("late@example.com", created.body.code);
 		expect(refused.status).toBe(410);
 		expect(refused.body.type).toBe("INVITE_EXPIRED");
 
-		const event = await waitFor(() => recorder.ofType("invitation.expired").find((e) => e.data.inviteId === created.body.id));
+		const event = await waitFor(() =>
+			recorder.ofType("invitation.expired").find((e) => e.data.inviteId === created.body.id),
+		);
 		expect(event.data).toMatchObject({ email: "late@example.com", role: "courier" });
 		expect(await broker.call("invitations.expireDue", {})).toEqual({ expired: 0 });
 		const list = await api.get("/api/invites?status=expired", { token: adminToken });
 		expect(list.body.rows.map((i: any) => i.id)).toContain(created.body.id);
 		expect(recorder.ofType("invitation.expired").filter((e) => e.data.inviteId === created.body.id).length).toBe(1);
-		expect((await api.post(`/api/invites/${created.body.id}/revoke`, {}, { token: adminToken })).body.type).toBe("INVITE_EXPIRED");
+		expect((await api.post(`/api/invites/${created.body.id}/revoke`, {}, { token: adminToken })).body.type).toBe(
+			"INVITE_EXPIRED",
+		);
 	});
 
 	// Last: once the admin has MFA, ADMIN's plain password login no longer works in this file.
@@ -477,7 +628,11 @@ describe("expiry", () => {
 		const id = state.halfwayDocumentId;
 		const setup = await api.post("/api/auth/mfa/setup", {}, { token: adminToken });
 		expect(setup.status).toBe(200);
-		const enabled = await api.post("/api/auth/mfa/enable", { code: currentTotp(setup.body.secret) }, { token: adminToken });
+		const enabled = await api.post(
+			"/api/auth/mfa/enable",
+			{ code: currentTotp(setup.body.secret) },
+			{ token: adminToken },
+		);
 		expect(enabled.status).toBe(200);
 		const withoutMfa = await review(id, { decision: "approve" });
 		expect(withoutMfa.status).toBe(403);

@@ -15,7 +15,8 @@ test("a registered user can log in after a restart, with a token from before the
 		const api1 = client(gatewayUrl(first));
 		const reg = await api1.post("/api/users", { email: "keep@example.com", password: "password-123", name: "Keep" });
 		expect(reg.status).toBe(201);
-		const token = (await api1.post("/api/auth/login", { email: "keep@example.com", password: "password-123" })).body.token;
+		const token = (await api1.post("/api/auth/login", { email: "keep@example.com", password: "password-123" })).body
+			.token;
 		await first.stop();
 
 		expect(fs.existsSync(path.join(dataDir, "users.db"))).toBe(true);
@@ -28,7 +29,9 @@ test("a registered user can log in after a restart, with a token from before the
 		expect(login.status).toBe(200);
 		expect(login.body.user.id).toBe(reg.body.id);
 		expect((await api2.get(`/api/users/${reg.body.id}`, { token })).status).toBe(200);
-		expect((await api2.post("/api/users", { email: "keep@example.com", password: "password-123", name: "Again" })).status).toBe(409);
+		expect(
+			(await api2.post("/api/users", { email: "keep@example.com", password: "password-123", name: "Again" })).status,
+		).toBe(409);
 		await second.stop();
 	} finally {
 		if (saved !== undefined) process.env.JWT_SECRET = saved;

@@ -6,7 +6,18 @@
  */
 import { SMTPServer } from "smtp-server";
 import { AddressInfo } from "net";
-import { adminToken, CARDS, createProduct, createSupplier, login, Market, MARKET_SERVICES, orderBody, startMarket, waitForStatus } from "../helpers/market";
+import {
+	adminToken,
+	CARDS,
+	createProduct,
+	createSupplier,
+	login,
+	Market,
+	MARKET_SERVICES,
+	orderBody,
+	startMarket,
+	waitForStatus,
+} from "../helpers/market";
 import { ADMIN, waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/events";
@@ -57,7 +68,9 @@ describe("watching real marketplace flows", () => {
 	const alertFor = (key: string) => waitFor(async () => (await openAlerts()).find((a: any) => a.key === key));
 
 	async function order(paymentToken = CARDS.success) {
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentToken }), { token: customer.token });
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { paymentToken }), {
+			token: customer.token,
+		});
 		expect(res.status).toBe(201);
 		return res.body as { id: string; handoverCode: string };
 	}
@@ -70,7 +83,12 @@ describe("watching real marketplace flows", () => {
 		smtp = await startSmtp(mails);
 		const port = (smtp.server.address() as AddressInfo).port;
 		m = await startMarket(
-			{ SMTP_URL: `smtp://127.0.0.1:${port}`, NOTIFY_RETRY_BASE_MS: "20", DISPATCH_RETRY_MS: "60000", DISPATCH_ALERT_AFTER_MS: "600000" },
+			{
+				SMTP_URL: `smtp://127.0.0.1:${port}`,
+				NOTIFY_RETRY_BASE_MS: "20",
+				DISPATCH_RETRY_MS: "60000",
+				DISPATCH_ALERT_AFTER_MS: "600000",
+			},
 			[...MARKET_SERVICES, "couriers", "invitations", "notifications", "analytics", "alerts"],
 		);
 		admin = await adminToken(m.api);
@@ -83,16 +101,32 @@ describe("watching real marketplace flows", () => {
 		customer = { id: reg.body.id, email, token: await login(m.api, email, "customer-pass-1") };
 
 		const user: any = await m.broker.call("users.create", {
-			email: "rider@example.com", password: "courier-pass-1", name: "Rider", role: "courier", status: "active",
+			email: "rider@example.com",
+			password: "courier-pass-1",
+			name: "Rider",
+			role: "courier",
+			status: "active",
 		});
 		courier = { id: user.id, token: await login(m.api, "rider@example.com", "courier-pass-1") };
-		expect((await m.api.post("/api/couriers", { vehicle: { type: "motorcycle", plate: "abc1d23" }, capacity: 4 }, { token: courier.token })).status).toBe(201);
+		expect(
+			(
+				await m.api.post(
+					"/api/couriers",
+					{ vehicle: { type: "motorcycle", plate: "abc1d23" }, capacity: 4 },
+					{ token: courier.token },
+				)
+			).status,
+		).toBe(201);
 		const at = { ...north(SAO_PAULO, 0.5), accuracy: 5, speed: 8, heading: 0, at: new Date().toISOString() };
 		expect((await m.api.put(`/api/couriers/${courier.id}/location`, at, { token: courier.token })).status).toBe(202);
-		expect((await m.api.put(`/api/couriers/${courier.id}/status`, { status: "available" }, { token: courier.token })).status).toBe(200);
+		expect(
+			(await m.api.put(`/api/couriers/${courier.id}/status`, { status: "available" }, { token: courier.token })).status,
+		).toBe(200);
 
 		// Two payments are enough to judge the failure rate in this test.
-		expect((await m.api.put("/api/alerts/rules/payment_failure_rate", { minSample: 2 }, { token: admin })).status).toBe(200);
+		expect((await m.api.put("/api/alerts/rules/payment_failure_rate", { minSample: 2 }, { token: admin })).status).toBe(
+			200,
+		);
 	});
 
 	afterAll(async () => {
@@ -101,11 +135,17 @@ describe("watching real marketplace flows", () => {
 	});
 
 	test("an invitee receives the invitation link by e-mail", async () => {
-		const res = await m.api.post("/api/invites", { email: "newcourier@example.com", role: "courier", message: "Bem-vindo!" }, { token: admin });
+		const res = await m.api.post(
+			"/api/invites",
+			{ email: "newcourier@example.com", role: "courier", message: "Bem-vindo!" },
+			{ token: admin },
+		);
 		expect(res.status).toBe(201);
 		const invite = m.events.ofType("invitation.created").find((e) => e.data.inviteId === res.body.id);
 		const mail = await waitFor(() => mails.find((x) => x.to.includes("newcourier@example.com")));
-		const text = mail!.raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+		const text = mail!.raw
+			.replace(/=\r?\n/g, "")
+			.replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 		expect(text).toContain(`http://localhost:3000/#/register?invite=${invite.data.code}`);
 		expect(text).toContain("como entregador");
 	});
@@ -115,15 +155,23 @@ describe("watching real marketplace flows", () => {
 		orders.delivered = o;
 		await waitForStatus(m, o.id, customer.token, "confirmed");
 		expect(await courierOf(o.id)).toBe(courier.id);
-		expect((await m.api.put(`/api/orders/${o.id}/status`, { status: "in_transit" }, { token: courier.token })).status).toBe(200);
-		const done = await m.api.put(`/api/orders/${o.id}/status`, { status: "delivered", handoverCode: o.handoverCode }, { token: courier.token });
+		expect(
+			(await m.api.put(`/api/orders/${o.id}/status`, { status: "in_transit" }, { token: courier.token })).status,
+		).toBe(200);
+		const done = await m.api.put(
+			`/api/orders/${o.id}/status`,
+			{ status: "delivered", handoverCode: o.handoverCode },
+			{ token: courier.token },
+		);
 		expect(done.status).toBe(200);
 
 		const customerTemplates = await waitFor(async () => {
 			const t = await templatesIn(customer.token);
 			return t.includes("order_delivered") && t;
 		});
-		expect(customerTemplates).toEqual(expect.arrayContaining(["order_confirmed", "courier_on_the_way", "order_in_transit", "order_delivered"]));
+		expect(customerTemplates).toEqual(
+			expect.arrayContaining(["order_confirmed", "courier_on_the_way", "order_in_transit", "order_delivered"]),
+		);
 		const confirmedMsg = (await inbox(customer.token)).find((n: any) => n.template === "order_confirmed");
 		expect(confirmedMsg.subject).toMatch(/^Order #[A-Z0-9_-]{6} confirmed$/i);
 		expect(await waitFor(async () => (await templatesIn(supplier.token)).includes("new_order"))).toBe(true);
@@ -131,7 +179,9 @@ describe("watching real marketplace flows", () => {
 		expect(supplierMsg.subject).toMatch(/^Novo pedido/);
 		expect(await waitFor(async () => (await templatesIn(courier.token)).includes("new_assignment"))).toBe(true);
 
-		const mail = await waitFor(() => mails.find((x) => x.to.includes(customer.email) && x.raw.includes(confirmedMsg.subject)));
+		const mail = await waitFor(() =>
+			mails.find((x) => x.to.includes(customer.email) && x.raw.includes(confirmedMsg.subject)),
+		);
 		expect(mail!.raw).toContain(`Subject: ${confirmedMsg.subject}`);
 	});
 
@@ -140,14 +190,22 @@ describe("watching real marketplace flows", () => {
 			const res = await m.api.get("/api/analytics/metrics?granularity=day", { token: supplier.token });
 			return res.body.totals.ordersDelivered === 1 && res.body;
 		});
-		expect(figures.totals).toMatchObject({ ordersCreated: 1, ordersConfirmed: 1, ordersDelivered: 1, lateDeliveries: 0, activeCouriers: 1 });
+		expect(figures.totals).toMatchObject({
+			ordersCreated: 1,
+			ordersConfirmed: 1,
+			ordersDelivered: 1,
+			lateDeliveries: 0,
+			activeCouriers: 1,
+		});
 		expect(figures.totals.revenueCents).toBeGreaterThanOrEqual(11000);
 		expect(figures.totals.deliveryMinutes.count).toBe(1);
 		expect(figures.totals.assignSeconds.count).toBe(1);
 
 		const report = await m.api.post("/api/analytics/reports", { kind: "sales_by_supplier" }, { token: admin });
 		expect(report.status).toBe(201);
-		const csv = parseCsv((await m.api.get(`/api/analytics/reports/${report.body.id}/download?format=csv`, { token: admin })).text);
+		const csv = parseCsv(
+			(await m.api.get(`/api/analytics/reports/${report.body.id}/download?format=csv`, { token: admin })).text,
+		);
 		const row = csv.find((r) => r[0] === supplier.id)!;
 		expect(row.slice(1, 5)).toEqual(["1", "1", "1", "0"]);
 		expect(Number(row[5])).toBe(figures.totals.revenueCents);
@@ -168,7 +226,9 @@ describe("watching real marketplace flows", () => {
 			const res = await m.api.post("/api/analytics/reports", { kind: "cancellations" }, { token: admin });
 			return res.body.rows.length > 0 && res.body;
 		});
-		expect(report.rows).toEqual([{ supplierId: supplier.id, reason: "payment_failed: card_declined", cancellations: 1 }]);
+		expect(report.rows).toEqual([
+			{ supplierId: supplier.id, reason: "payment_failed: card_declined", cancellations: 1 },
+		]);
 
 		// one captured and one declined payment: 50% ≥ the 50% threshold
 		const alert = await alertFor("payment_failure_rate");
@@ -191,7 +251,9 @@ describe("watching real marketplace flows", () => {
 	test("an order not delivered by its promised time raises an alert that escalates, then resolves on delivery", async () => {
 		const o = orders.late;
 		await courierOf(o.id);
-		expect((await m.api.put(`/api/orders/${o.id}/status`, { status: "in_transit" }, { token: courier.token })).status).toBe(200);
+		expect(
+			(await m.api.put(`/api/orders/${o.id}/status`, { status: "in_transit" }, { token: courier.token })).status,
+		).toBe(200);
 		await broker().call("alerts.evaluateTimers", { now: later(30) });
 		expect((await openAlerts()).find((a: any) => a.key === `late_delivery:${o.id}`)).toBeUndefined();
 		await broker().call("alerts.evaluateTimers", { now: later(61) });
@@ -202,10 +264,16 @@ describe("watching real marketplace flows", () => {
 		const escalated = (await m.api.get(`/api/alerts/${alert.id}`, { token: admin })).body;
 		expect(escalated.level).toBe(2);
 		await waitFor(async () =>
-			(await inbox(admin)).some((n: any) => n.template === "alert_escalated" && n.body.includes(`late_delivery:${o.id}`)),
+			(await inbox(admin)).some(
+				(n: any) => n.template === "alert_escalated" && n.body.includes(`late_delivery:${o.id}`),
+			),
 		);
 
-		const done = await m.api.put(`/api/orders/${o.id}/status`, { status: "delivered", handoverCode: o.handoverCode }, { token: courier.token });
+		const done = await m.api.put(
+			`/api/orders/${o.id}/status`,
+			{ status: "delivered", handoverCode: o.handoverCode },
+			{ token: courier.token },
+		);
 		expect(done.status).toBe(200);
 		const resolved = await waitFor(async () => {
 			const a = (await m.api.get(`/api/alerts/${alert.id}`, { token: admin })).body;
@@ -229,13 +297,16 @@ describe("watching real marketplace flows", () => {
 			mails: mails.length,
 			facts: (await analytics.findEntities({ query: { record: "fact" } })).length,
 			figures: (await m.api.get("/api/analytics/metrics?granularity=day", { token: admin })).body.totals,
-			alerts: (await alerts.findEntities({ query: { record: "alert" } })).map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`).sort(),
+			alerts: (await alerts.findEntities({ query: { record: "alert" } }))
+				.map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`)
+				.sort(),
 		});
 		const before = await snapshot();
 		const envelopes = [...new Map(m.events.seen.map((e) => [e.id, e])).values()];
 		expect(envelopes.length).toBeGreaterThan(30);
 
-		for (const envelope of envelopes) await (m.broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
+		for (const envelope of envelopes)
+			await (m.broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
 		const ctx = m.broker.ContextFactory.create(m.broker, null as any, {}, {});
 		for (const envelope of envelopes) {
 			await notifications.handleBusinessEvent(envelope, ctx);
@@ -248,4 +319,3 @@ describe("watching real marketplace flows", () => {
 
 	const broker = () => m.broker;
 });
-

@@ -39,7 +39,10 @@ export async function startBroker(opts: TestBrokerOptions): Promise<ServiceBroke
 		await broker.start();
 		// The first admin is created once durable events are connected, just after start.
 		if (broker.getLocalService("users"))
-			await waitFor(async () => ((await broker.call("users.idsByRole", { role: "admin" })) as string[]).length > 0, 5000);
+			await waitFor(
+				async () => ((await broker.call("users.idsByRole", { role: "admin" })) as string[]).length > 0,
+				5000,
+			);
 		const api: any = broker.getLocalService("api");
 		if (api) await waitFor(() => api.isReady(), 5000);
 		return broker;

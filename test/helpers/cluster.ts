@@ -217,7 +217,9 @@ export class Cluster {
 					throw new Error(`Node ${node.spec.name} exited before it was ready:\n${this.tail(node.spec.name, 40)}`);
 				if ((await httpStatus(probe)) === 200) break;
 				if (Date.now() > deadline)
-					throw new Error(`Node ${node.spec.name} not ready after ${READY_TIMEOUT_MS} ms (${probe}):\n${this.tail(node.spec.name, 40)}`);
+					throw new Error(
+						`Node ${node.spec.name} not ready after ${READY_TIMEOUT_MS} ms (${probe}):\n${this.tail(node.spec.name, 40)}`,
+					);
 				await sleep(50);
 			}
 		}
@@ -274,7 +276,9 @@ export class Cluster {
 
 	printTails(lines = 30): void {
 		for (const name of this.nodes.keys())
-			process.stderr.write(`\n----- ${name} (${this.node(name).logFile}) last ${lines} lines -----\n${this.tail(name, lines)}\n`);
+			process.stderr.write(
+				`\n----- ${name} (${this.node(name).logFile}) last ${lines} lines -----\n${this.tail(name, lines)}\n`,
+			);
 	}
 
 	/**
@@ -312,7 +316,10 @@ export class Cluster {
 		}
 		try {
 			const brokerOptions = require("../../moleculer.config");
-			const broker = new ServiceBroker({ ...brokerOptions(), nodeID: `joined-${this.clients.length}-${this.namespace}` });
+			const broker = new ServiceBroker({
+				...brokerOptions(),
+				nodeID: `joined-${this.clients.length}-${this.namespace}`,
+			});
 			for (const schema of services) broker.createService(schema);
 			await broker.start();
 			this.clients.push(broker);
@@ -423,7 +430,8 @@ export async function eventually<T>(
 		} catch (err) {
 			last = err;
 		}
-		if (Date.now() > deadline) throw new Error(`eventually: timed out after ${timeoutMs} ms${last ? `: ${last.message}` : ""}`);
+		if (Date.now() > deadline)
+			throw new Error(`eventually: timed out after ${timeoutMs} ms${last ? `: ${last.message}` : ""}`);
 		await sleep(intervalMs);
 	}
 }
@@ -441,9 +449,13 @@ export class PrivateNats {
 
 	async start(): Promise<void> {
 		if (!this.port) this.port = await freePort();
-		const child = spawn("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
-			stdio: ["ignore", "pipe", "pipe"],
-		});
+		const child = spawn(
+			"/usr/sbin/nats-server",
+			["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir],
+			{
+				stdio: ["ignore", "pipe", "pipe"],
+			},
+		);
 		child.stdout!.on("data", (c) => (this.output += c));
 		child.stderr!.on("data", (c) => (this.output += c));
 		running.add(child);

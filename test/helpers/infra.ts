@@ -45,6 +45,8 @@ export function describeWithInfra(needs: InfraName[], title: string, body: () =>
  */
 export function describeWithMongo(title: string, body: () => void): void {
 	if (process.env.MONGO_URI) return describe(title, body);
-	console.warn(`\n!!! SKIPPING "${title}": MONGO_URI is not set (no MongoDB server on this machine). Set MONGO_URI to run it.\n`);
+	console.warn(
+		`\n!!! SKIPPING "${title}": MONGO_URI is not set (no MongoDB server on this machine). Set MONGO_URI to run it.\n`,
+	);
 	describe.skip(title, body);
 }

@@ -81,9 +81,17 @@ beforeEach(() => {
 });
 
 test("an event reaches every consumer group once, as an envelope with id, type, time, actor and request id", async () => {
-	const envelope: any = await broker.call("publisher.publish", { type: "order.created", data: { orderId: "o1" } }, { requestID: "req-42" } as any);
+	const envelope: any = await broker.call("publisher.publish", { type: "order.created", data: { orderId: "o1" } }, {
+		requestID: "req-42",
+	} as any);
 	await waitFor(() => handled.steady.length === 1 && handled.flaky.length === 1);
-	expect(handled.steady[0]).toMatchObject({ id: envelope.id, type: "order.created", actor: "system", requestId: "req-42", data: { orderId: "o1" } });
+	expect(handled.steady[0]).toMatchObject({
+		id: envelope.id,
+		type: "order.created",
+		actor: "system",
+		requestId: "req-42",
+		data: { orderId: "o1" },
+	});
 	expect(new Date(handled.steady[0].time).toISOString()).toBe(handled.steady[0].time);
 });
 
@@ -109,7 +117,11 @@ test("a handler that keeps failing lands the message in the dead-letter topic; o
 	flakyFailuresLeft = 100;
 	const envelope: any = await broker.call("publisher.publish", { type: "order.created", data: { orderId: "o4" } });
 	await waitFor(() => deadLetters.length === 1);
-	expect(deadLetters[0]).toMatchObject({ consumer: "flaky", error: "temporary failure", envelope: { id: envelope.id } });
+	expect(deadLetters[0]).toMatchObject({
+		consumer: "flaky",
+		error: "temporary failure",
+		envelope: { id: envelope.id },
+	});
 	expect(flakyFailuresLeft).toBe(97);
 	expect(handled.steady).toHaveLength(1);
 
@@ -129,7 +141,10 @@ test("messages that are not envelopes are dropped without crashing the consumer"
 
 test("the event ledger forgets ids older than the retention window, and keeps recent ones", async () => {
 	const steadySvc: any = broker.getLocalService("steady");
-	await steadySvc.eventLedger.insertAsync({ _id: "old-event", at: new Date(Date.now() - 8 * 24 * 3600_000).toISOString() });
+	await steadySvc.eventLedger.insertAsync({
+		_id: "old-event",
+		at: new Date(Date.now() - 8 * 24 * 3600_000).toISOString(),
+	});
 	await steadySvc.markEventProcessed("recent-event");
 	const removed = await steadySvc.pruneEventLedger(new Date(Date.now() - 7 * 24 * 3600_000));
 	expect(removed).toBe(1);

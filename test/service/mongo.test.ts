@@ -17,9 +17,15 @@ describeWithMongo("MongoDB store", () => {
 	afterAll(() => broker.stop());
 
 	test("users are stored in the users database with string ids and a unique e-mail", async () => {
-		const user: any = await broker.call("users.register", { email: `m-${dbSuffix}@example.com`, password: "password-123", name: "M" });
+		const user: any = await broker.call("users.register", {
+			email: `m-${dbSuffix}@example.com`,
+			password: "password-123",
+			name: "M",
+		});
 		expect(typeof user.id).toBe("string");
-		await expect(broker.call("users.register", { email: `M-${dbSuffix}@example.com`, password: "password-123", name: "M" })).rejects.toMatchObject({ code: 409 });
+		await expect(
+			broker.call("users.register", { email: `M-${dbSuffix}@example.com`, password: "password-123", name: "M" }),
+		).rejects.toMatchObject({ code: 409 });
 		const conn = await mongoose.createConnection(process.env.MONGO_URI as string, { dbName: "users" }).asPromise();
 		const stored = await conn.collection("users").findOne({ _id: user.id } as any);
 		expect(stored).toMatchObject({ email: `m-${dbSuffix}@example.com` });

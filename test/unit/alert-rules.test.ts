@@ -36,16 +36,25 @@ describe("alert rules", () => {
 		expect(paymentFailureBreached({ total: 3, failed: 3, rate: 1 }, rule)).toBe(false);
 		expect(paymentFailureBreached({ total: 4, failed: 2, rate: 0.5 }, rule)).toBe(true);
 		expect(paymentFailureBreached({ total: 4, failed: 1, rate: 0.25 }, rule)).toBe(false);
-		expect(notificationFailuresBreached({ total: 5, failed: 5, rate: 1 }, DEFAULT_RULES.notification_failures)).toBe(true);
-		expect(notificationFailuresBreached({ total: 4, failed: 4, rate: 1 }, DEFAULT_RULES.notification_failures)).toBe(false);
+		expect(notificationFailuresBreached({ total: 5, failed: 5, rate: 1 }, DEFAULT_RULES.notification_failures)).toBe(
+			true,
+		);
+		expect(notificationFailuresBreached({ total: 4, failed: 4, rate: 1 }, DEFAULT_RULES.notification_failures)).toBe(
+			false,
+		);
 	});
 
 	it("accepts only the changes that apply to a rule", () => {
 		expect(ruleChangeProblems("payment_failure_rate", { threshold: 0.3, minSample: 10 })).toEqual([]);
 		expect(ruleChangeProblems("payment_failure_rate", { threshold: 3 })).toHaveLength(1);
-		expect(ruleChangeProblems("low_stock", { thresholdMinutes: 5 } as any)).toEqual(["thresholdMinutes does not apply to low_stock"]);
+		expect(ruleChangeProblems("low_stock", { thresholdMinutes: 5 } as any)).toEqual([
+			"thresholdMinutes does not apply to low_stock",
+		]);
 		expect(ruleChangeProblems("courier_wait", { escalationMinutes: [1, 2, 3] })).toHaveLength(1);
-		expect(effectiveRule("courier_wait", { thresholdMinutes: 3 })).toMatchObject({ thresholdMinutes: 3, severity: "warning" });
+		expect(effectiveRule("courier_wait", { thresholdMinutes: 3 })).toMatchObject({
+			thresholdMinutes: 3,
+			severity: "warning",
+		});
 	});
 
 	it("says when a condition has lasted too long", () => {
@@ -72,8 +81,12 @@ describe("alert rules", () => {
 			data: { orderId: "o1", confirmedAt: at(0), promisedBy: at(45) },
 		});
 		expect(confirmed).toEqual([
-			expect.objectContaining({ open: expect.objectContaining({ rule: "courier_wait", subject: "o1", dueSince: at(0) }) }),
-			expect.objectContaining({ open: expect.objectContaining({ rule: "late_delivery", subject: "o1", dueSince: at(45) }) }),
+			expect.objectContaining({
+				open: expect.objectContaining({ rule: "courier_wait", subject: "o1", dueSince: at(0) }),
+			}),
+			expect.objectContaining({
+				open: expect.objectContaining({ rule: "late_delivery", subject: "o1", dueSince: at(45) }),
+			}),
 		]);
 		expect(watchChanges({ type: "courier.assigned", time: at(1), data: { orderId: "o1" } })).toEqual([
 			{ close: { rule: "courier_wait", subject: "o1", reason: "courier assigned" } },

@@ -33,36 +33,56 @@ describe("metadata rules", () => {
 		expect(metadataProblems("company_registration", { cnpj: "11.222.333/0001-82" }, now)).toEqual([
 			{ field: "metadata.cnpj", message: "not a valid CNPJ (check digits)" },
 		]);
-		expect(normalizeMetadata("company_registration", { cnpj: "11.222.333/0001-81" })).toEqual({ cnpj: "11222333000181" });
+		expect(normalizeMetadata("company_registration", { cnpj: "11.222.333/0001-81" })).toEqual({
+			cnpj: "11222333000181",
+		});
 	});
 
 	test("fire-safety permit must not have expired; dates must be real", () => {
-		expect(metadataProblems("fire_safety_permit", { number: "AVCB 2024/77", validUntil: "2026-01-01" }, now)).toEqual([]);
-		expect(fields(metadataProblems("fire_safety_permit", { number: "AVCB 1", validUntil: "2025-02-28" }, now))).toEqual(["metadata.validUntil"]);
-		expect(fields(metadataProblems("fire_safety_permit", { number: "AVCB 1", validUntil: "2026-02-30" }, now))).toEqual(["metadata.validUntil"]);
+		expect(metadataProblems("fire_safety_permit", { number: "AVCB 2024/77", validUntil: "2026-01-01" }, now)).toEqual(
+			[],
+		);
+		expect(fields(metadataProblems("fire_safety_permit", { number: "AVCB 1", validUntil: "2025-02-28" }, now))).toEqual(
+			["metadata.validUntil"],
+		);
+		expect(fields(metadataProblems("fire_safety_permit", { number: "AVCB 1", validUntil: "2026-02-30" }, now))).toEqual(
+			["metadata.validUntil"],
+		);
 	});
 
 	test("driver's licence needs a category and a past issue date", () => {
 		expect(metadataProblems("drivers_licence", { category: "AB", issueDate: "2019-05-10" }, now)).toEqual([]);
-		expect(fields(metadataProblems("drivers_licence", { category: "Z", issueDate: "2019-05-10" }, now))).toEqual(["metadata.category"]);
-		expect(fields(metadataProblems("drivers_licence", { category: "A", issueDate: "2025-03-02" }, now))).toEqual(["metadata.issueDate"]);
+		expect(fields(metadataProblems("drivers_licence", { category: "Z", issueDate: "2019-05-10" }, now))).toEqual([
+			"metadata.category",
+		]);
+		expect(fields(metadataProblems("drivers_licence", { category: "A", issueDate: "2025-03-02" }, now))).toEqual([
+			"metadata.issueDate",
+		]);
 		expect(fields(metadataProblems("drivers_licence", { category: "A" }, now))).toEqual(["metadata.issueDate"]);
 	});
 
 	test("a motorcycle needs a sidecar; a car does not", () => {
-		expect(metadataProblems("vehicle_document", { vehicleType: "motorcycle", plate: "ABC1D23", hasSidecar: true }, now)).toEqual([]);
+		expect(
+			metadataProblems("vehicle_document", { vehicleType: "motorcycle", plate: "ABC1D23", hasSidecar: true }, now),
+		).toEqual([]);
 		expect(metadataProblems("vehicle_document", { vehicleType: "motorcycle", plate: "ABC1D23" }, now)).toEqual([
 			{ field: "metadata.hasSidecar", message: "a motorcycle needs a sidecar to carry gas cylinders" },
 		]);
 		expect(metadataProblems("vehicle_document", { vehicleType: "car", plate: "abc-1234" }, now)).toEqual([]);
-		expect(fields(metadataProblems("vehicle_document", { vehicleType: "car", plate: "12345" }, now))).toEqual(["metadata.plate"]);
+		expect(fields(metadataProblems("vehicle_document", { vehicleType: "car", plate: "12345" }, now))).toEqual([
+			"metadata.plate",
+		]);
 		expect(normalizeMetadata("vehicle_document", { vehicleType: "car", plate: "abc-1234" }).plate).toBe("ABC1234");
 	});
 
 	test("training certificate kind and unknown fields", () => {
 		expect(metadataProblems("courier_training", { kind: "dangerous_goods", issueDate: "2024-01-01" }, now)).toEqual([]);
-		expect(fields(metadataProblems("courier_training", { kind: "cooking", issueDate: "2024-01-01" }, now))).toEqual(["metadata.kind"]);
-		expect(metadataProblems("courier_training", { kind: "dangerous_goods", issueDate: "2024-01-01", extra: 1 }, now).length).toBe(1);
+		expect(fields(metadataProblems("courier_training", { kind: "cooking", issueDate: "2024-01-01" }, now))).toEqual([
+			"metadata.kind",
+		]);
+		expect(
+			metadataProblems("courier_training", { kind: "dangerous_goods", issueDate: "2024-01-01", extra: 1 }, now).length,
+		).toBe(1);
 		expect(metadataProblems("courier_training", null, now).length).toBeGreaterThan(0);
 	});
 
@@ -99,7 +119,13 @@ describe("display names never carry a path", () => {
 });
 
 describe("progress", () => {
-	const doc = (id: string, type: any, status: any, uploadedAt: string, extra: Partial<StoredDocument> = {}): StoredDocument => ({
+	const doc = (
+		id: string,
+		type: any,
+		status: any,
+		uploadedAt: string,
+		extra: Partial<StoredDocument> = {},
+	): StoredDocument => ({
 		_id: id,
 		type,
 		status,
@@ -111,7 +137,10 @@ describe("progress", () => {
 
 	test("awaiting until every required document is in, then in review, then approved", () => {
 		expect(progress(required, []).status).toBe("awaiting_documents");
-		const two = [doc("1", "anp_authorization", "pending_review", "t1"), doc("2", "company_registration", "approved", "t1")];
+		const two = [
+			doc("1", "anp_authorization", "pending_review", "t1"),
+			doc("2", "company_registration", "approved", "t1"),
+		];
 		expect(progress(required, two).status).toBe("awaiting_documents");
 		const three = [...two, doc("3", "fire_safety_permit", "pending_review", "t2")];
 		expect(progress(required, three).status).toBe("in_review");
@@ -127,7 +156,12 @@ describe("progress", () => {
 		];
 		const rejected = progress(required, docs);
 		expect(rejected.status).toBe("awaiting_documents");
-		expect(rejected.documents[2]).toEqual({ type: "fire_safety_permit", status: "rejected", documentId: "3", reason: "illegible" });
+		expect(rejected.documents[2]).toEqual({
+			type: "fire_safety_permit",
+			status: "rejected",
+			documentId: "3",
+			reason: "illegible",
+		});
 		const reuploaded = progress(required, [...docs, doc("4", "fire_safety_permit", "pending_review", "t2")]);
 		expect(reuploaded.status).toBe("in_review");
 		expect(reuploaded.documents[2].documentId).toBe("4");

@@ -32,8 +32,12 @@ describe("invites", () => {
 		expect(invitePermissionProblem({ id: "a", role: "admin" }, "supplier")).toBeNull();
 		expect(invitePermissionProblem({ id: "a", role: "admin" }, "courier")).toBeNull();
 		expect(invitePermissionProblem({ id: "s", role: "supplier", status: "active" }, "courier")).toBeNull();
-		expect(invitePermissionProblem({ id: "s", role: "supplier", status: "active" }, "supplier")).toMatch(/only invite couriers/);
-		expect(invitePermissionProblem({ id: "s", role: "supplier", status: "pending_verification" }, "courier")).toMatch(/once verified/);
+		expect(invitePermissionProblem({ id: "s", role: "supplier", status: "active" }, "supplier")).toMatch(
+			/only invite couriers/,
+		);
+		expect(invitePermissionProblem({ id: "s", role: "supplier", status: "pending_verification" }, "courier")).toMatch(
+			/once verified/,
+		);
 		expect(invitePermissionProblem({ id: "c", role: "courier", status: "active" }, "courier")).toMatch(/Only admins/);
 		expect(invitePermissionProblem({ id: "u", role: "customer", status: "active" }, "courier")).toMatch(/Only admins/);
 	});

@@ -11,7 +11,12 @@ import {
 	summarize,
 } from "../../lib/metrics-buckets";
 
-const env = (type: string, data: Record<string, any>, id = `${type}-${Math.random()}`, time = "2030-01-01T10:15:00.000Z") => ({
+const env = (
+	type: string,
+	data: Record<string, any>,
+	id = `${type}-${Math.random()}`,
+	time = "2030-01-01T10:15:00.000Z",
+) => ({
 	id,
 	type,
 	time,
@@ -42,9 +47,14 @@ describe("metrics-buckets", () => {
 	});
 
 	it("turns events into facts; events that move no figure give none", () => {
-		expect(factFromEvent(env("order.created", { orderId: "o", supplierId: "s" }))).toMatchObject({ order: "created", supplierId: "s" });
+		expect(factFromEvent(env("order.created", { orderId: "o", supplierId: "s" }))).toMatchObject({
+			order: "created",
+			supplierId: "s",
+		});
 		expect(factFromEvent(env("payment.processed", { amountCents: 500, status: "authorized" }))).toBeNull();
-		expect(factFromEvent(env("payment.processed", { amountCents: 500, status: "captured" }))).toMatchObject({ revenueCents: 500 });
+		expect(factFromEvent(env("payment.processed", { amountCents: 500, status: "captured" }))).toMatchObject({
+			revenueCents: 500,
+		});
 		expect(factFromEvent(env("product.updated", {}))).toBeNull();
 		const delivered = factFromEvent(
 			env("order.delivered", {
@@ -55,7 +65,12 @@ describe("metrics-buckets", () => {
 				courierId: "k",
 			}),
 		)!;
-		expect(delivered).toMatchObject({ at: "2030-01-01T10:45:30.000Z", deliveryMinutes: 45.5, late: true, courierId: "k" });
+		expect(delivered).toMatchObject({
+			at: "2030-01-01T10:45:30.000Z",
+			deliveryMinutes: 45.5,
+			late: true,
+			courierId: "k",
+		});
 		expect(factFromEvent(env("user.created", { role: "courier" }))).toMatchObject({ newUserRole: "courier" });
 	});
 

@@ -3,6 +3,7 @@ import {
 	checkTransition,
 	historyEntry,
 	isFinal,
+	MAX_HANDOVER_FAILURES,
 	OrderParties,
 	timestampField,
 } from "../../lib/order-status";
@@ -78,6 +79,20 @@ describe("order status machine", () => {
 		});
 		expect(checkTransition(order("in_transit"), "delivered", admin)).toBeNull();
 		expect(checkTransition(order("in_transit"), "delivered", customer)).toMatchObject({ code: 403 });
+	});
+
+	it("locks the courier out after too many wrong handover codes; an admin still delivers", () => {
+		expect(MAX_HANDOVER_FAILURES).toBe(5);
+		const almost = order("in_transit", { handoverFailures: MAX_HANDOVER_FAILURES - 1 });
+		expect(checkTransition(almost, "delivered", courier, { handoverCode: "1234" })).toBeNull();
+		const locked = order("in_transit", { handoverFailures: MAX_HANDOVER_FAILURES });
+		expect(checkTransition(locked, "delivered", courier, { handoverCode: "1234" })).toMatchObject({
+			code: 423,
+			type: "HANDOVER_LOCKED",
+		});
+		expect(checkTransition(locked, "delivered", courier, { handoverCode: "9999" })).toMatchObject({ code: 423 });
+		expect(checkTransition(locked, "delivered", otherCourier, { handoverCode: "1234" })).toMatchObject({ code: 403 });
+		expect(checkTransition(locked, "delivered", admin)).toBeNull();
 	});
 
 	it("cancels by the order's parties, with a reason when it is not the customer", () => {

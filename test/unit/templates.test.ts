@@ -1,4 +1,12 @@
-import { formatMoney, inviteLink, localizedVars, normalizeLocale, orderRef, plannedMessages, render } from "../../lib/templates";
+import {
+	formatMoney,
+	inviteLink,
+	localizedVars,
+	normalizeLocale,
+	orderRef,
+	plannedMessages,
+	render,
+} from "../../lib/templates";
 
 const opts = { publicUrl: "https://gas.example/" };
 
@@ -38,7 +46,10 @@ describe("templates", () => {
 			"verification_rejected",
 			{ kind: "user", userId: "u" },
 		]);
-		expect(who("alert.escalated", { rule: "x", level: 2 })[0]).toEqual(["alert_escalated", { kind: "role", role: "admin" }]);
+		expect(who("alert.escalated", { rule: "x", level: 2 })[0]).toEqual([
+			"alert_escalated",
+			{ kind: "role", role: "admin" },
+		]);
 		expect(who("product.updated", { supplierId: "s" })).toEqual([]);
 	});
 
@@ -48,12 +59,17 @@ describe("templates", () => {
 		expect(msg.template).toBe("low_stock");
 		expect(render("low_stock", "en", msg.vars).body).toContain("4 units of p left (threshold 5)");
 		expect(plannedMessages({ type: "inventory.updated", data: { ...low, reason: "restocked" } }, opts)).toEqual([]);
-		expect(plannedMessages({ type: "inventory.updated", data: { ...low, lowStock: false, reason: "reserved" } }, opts)).toEqual([]);
+		expect(
+			plannedMessages({ type: "inventory.updated", data: { ...low, lowStock: false, reason: "reserved" } }, opts),
+		).toEqual([]);
 	});
 
 	it("e-mails an invitee the registration link", () => {
 		const [msg] = plannedMessages(
-			{ type: "invitation.created", data: { email: "x@example.com", role: "courier", code: "abc/123", expiresAt: "2030-01-08T00:00:00Z" } },
+			{
+				type: "invitation.created",
+				data: { email: "x@example.com", role: "courier", code: "abc/123", expiresAt: "2030-01-08T00:00:00Z" },
+			},
 			opts,
 		);
 		expect(msg.recipient).toEqual({ kind: "address", email: "x@example.com", locale: "pt-BR" });
