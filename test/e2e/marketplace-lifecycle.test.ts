@@ -131,7 +131,9 @@ describe("delivery", () => {
 		expect(first.status).toBe(422);
 		expect(first.body).toMatchObject({ type: "WRONG_HANDOVER_CODE", data: { attemptsLeft: 4 } });
 		// A burst of guesses cannot get past the limit: exactly the 4 attempts left are judged.
-		const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => put({ status: "delivered", handoverCode: wrong(i + 1) })));
+		const burst = await Promise.all(
+			Array.from({ length: 10 }, (_, i) => put({ status: "delivered", handoverCode: wrong(i + 1) })),
+		);
 		expect(burst.filter((r) => r.status === 422)).toHaveLength(4);
 		expect(burst.filter((r) => r.status === 423).map((r) => r.body.type)).toEqual(Array(6).fill("HANDOVER_LOCKED"));
 		// Now even the right code is refused to the courier; nothing moved, nothing was published.
