@@ -153,6 +153,9 @@ const OrdersService: ServiceSchema = {
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { page, pageSize } = ctx.params;
+				// The pattern lets through impossible dates (2024-99-99T99:99Z): check they are real.
+				const invalid = ["from", "to"].filter((f) => ctx.params[f] && !Number.isFinite(Date.parse(ctx.params[f])));
+				if (invalid.length) throw unprocessable(`Not a valid date: ${invalid.join(", ")}`, { fields: invalid });
 				const query = this.listQuery(ctx.meta.user!, ctx.params);
 				const [rows, total] = await Promise.all([
 					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),

@@ -536,6 +536,16 @@ describe("order lists and views", () => {
 		expect((await m.api.get(`/api/orders?supplierId=${other.id}`, { token: admin })).body.total).toBe(1);
 		expect((await m.api.get("/api/orders?pageSize=101", { token: admin })).status).toBe(422);
 		expect((await m.api.get("/api/orders?status=lost", { token: admin })).status).toBe(422);
+		for (const field of ["from", "to"]) {
+			const bad = await m.api.get(`/api/orders?${field}=${encodeURIComponent("2024-99-99T99:99Z")}`, {
+				token: admin,
+			});
+			expect(bad.status).toBe(422);
+			expect(bad.body.data.fields).toEqual([field]);
+		}
+		const both = await m.api.get(`/api/orders?from=2024-01-01T25:00Z&to=2024-13-01T10:00Z`, { token: admin });
+		expect(both.status).toBe(422);
+		expect(both.body.data.fields).toEqual(["from", "to"]);
 		expect((await m.api.get("/api/orders/nope", { token: admin })).status).toBe(404);
 	});
 
