@@ -13,13 +13,7 @@
  * --interval N: each courier reports every N ms (a city's real pattern); 0: as fast as answers come.
  */
 "use strict";
-const http = require("http");
-const path = require("path");
-
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
+const { option, benchEnvironment, startPlatform: start, httpClient, inBatches, percentile } = require("./common");
 
 const COURIERS = Number(option("couriers", 200));
 const DURATION_S = Number(option("duration", 10));
@@ -29,71 +23,18 @@ const WARMUP_S = Number(option("warmup", 3));
 const PASSWORD = "bench-password-1";
 const CENTER = { lat: -23.5505, lng: -46.6333 };
 
-process.env.LOG_LEVEL = process.env.LOG_LEVEL || "warn";
-process.env.RATE_LIMIT_MAX = process.env.RATE_LIMIT_MAX || "100000000";
-process.env.METRICS_PORT = process.env.METRICS_PORT || "0";
-if (!TARGET) {
-	process.env.DATA_DIR = process.env.DATA_DIR || ":memory:";
-	process.env.PORT = process.env.PORT || "0";
-}
+benchEnvironment(TARGET);
 
-// BENCH_DIST: another build folder (e.g. to compare a change without touching dist/).
-const dist = (...p) => path.resolve(process.env.BENCH_DIST || path.resolve(__dirname, "..", "dist"), ...p);
-
-async function startPlatform() {
-	const { ServiceBroker } = require("moleculer");
-	const options = require(dist("moleculer.config.js"));
-	const broker = new ServiceBroker({ ...options(), nodeID: `bench-${process.pid}` });
-	const services = TARGET ? [] : ["api", "users", "couriers"];
-	for (const name of services) broker.createService(require(dist("services", `${name}.service.js`)));
-	await broker.start();
-	if (TARGET) {
-		await broker.waitForServices(["users"], 10_000);
-		return { broker, base: TARGET.replace(/\/$/, "") };
-	}
-	const api = broker.getLocalService("api");
-	for (let i = 0; i < 250 && !api.isReady(); i++) await new Promise((r) => setTimeout(r, 20));
-	return { broker, base: `http://127.0.0.1:${api.server.address().port}` };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(COURIERS, 10) });
-
-function request(base, method, urlPath, body, token) {
-	const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-	const headers = { Accept: "application/json" };
-	if (payload) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": payload.length });
-	if (token) headers.Authorization = `Bearer ${token}`;
-	return new Promise((resolve, reject) => {
-		const req = http.request(base + urlPath, { method, headers, agent }, (res) => {
-			const chunks = [];
-			res.on("data", (c) => chunks.push(c));
-			res.on("end", () => {
-				const text = Buffer.concat(chunks).toString();
-				let json = null;
-				try {
-					json = text ? JSON.parse(text) : null;
-				} catch {
-					json = null;
-				}
-				resolve({ status: res.statusCode, body: json });
-			});
-		});
-		req.on("error", (err) => {
-			// A kept-alive socket the server closed just as we reused it: send again on a fresh one.
-			if (req.reusedSocket && err.code === "ECONNRESET")
-				request(base, method, urlPath, body, token).then(resolve, reject);
-			else reject(err);
-		});
-		if (payload) req.write(payload);
-		req.end();
+function startPlatform() {
+	return start({
+		nodeID: `bench-${process.pid}`,
+		services: ["api", "users", "couriers"],
+		target: TARGET,
+		needs: ["users"],
 	});
 }
 
-async function inBatches(items, size, fn) {
-	const out = [];
-	for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-	return out;
-}
+const request = httpClient(Math.max(COURIERS, 10));
 
 /** An active courier with a profile, logged in over HTTP, and available. */
 async function setUpCourier(broker, base, n) {
@@ -119,11 +60,6 @@ async function setUpCourier(broker, base, n) {
 	if (profile.status !== 201) throw new Error(`profile failed: ${profile.status} ${JSON.stringify(profile.body)}`);
 	await request(base, "PUT", `/api/couriers/${id}/status`, { status: "available" }, token);
 	return { id, token, lat: CENTER.lat + (Math.random() - 0.5) * 0.1, lng: CENTER.lng + (Math.random() - 0.5) * 0.1 };
-}
-
-function percentile(sorted, p) {
-	if (sorted.length === 0) return NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function courierLoop(base, courier, until, stats) {
@@ -186,7 +122,7 @@ async function main() {
 	console.log(
 		`latency p50 ${fmt(percentile(sorted, 50))}  p95 ${fmt(percentile(sorted, 95))}  p99 ${fmt(percentile(sorted, 99))}  max ${fmt(sorted[sorted.length - 1] || NaN)}`,
 	);
-	agent.destroy();
+	request.close();
 	await broker.stop();
 	process.exit(stats.errors > 0 || !stats.byStatus[202] ? 1 : 0);
 }

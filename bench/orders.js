@@ -16,14 +16,16 @@
  */
 "use strict";
 const fs = require("fs");
-const http = require("http");
-const path = require("path");
-
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-const flag = (name) => process.argv.includes(`--${name}`);
+const {
+	option,
+	flag,
+	benchEnvironment,
+	dist,
+	startPlatform: start,
+	httpClient,
+	inBatches,
+	percentile,
+} = require("./common");
 
 const ORDERS = Number(option("orders", process.env.BENCH_ORDERS || 500));
 const CONCURRENCY = Number(option("concurrency", process.env.BENCH_CONCURRENCY || 20));
@@ -36,16 +38,8 @@ const PASSWORD = "bench-password-1";
 const HOME = { lat: -23.5505, lng: -46.6333 };
 const CARD_OK = "4242424242424242";
 
-process.env.LOG_LEVEL = process.env.LOG_LEVEL || "warn";
-process.env.RATE_LIMIT_MAX = process.env.RATE_LIMIT_MAX || "100000000";
-process.env.METRICS_PORT = process.env.METRICS_PORT || "0";
+benchEnvironment(TARGET);
 process.env.RECONCILE_INTERVAL_MS = process.env.RECONCILE_INTERVAL_MS || "0";
-if (!TARGET) {
-	process.env.DATA_DIR = process.env.DATA_DIR || ":memory:";
-	process.env.PORT = process.env.PORT || "0";
-}
-
-const dist = (...p) => path.resolve(process.env.BENCH_DIST || path.resolve(__dirname, "..", "dist"), ...p);
 const log = (...args) => (JSON_OUT ? console.error(...args) : console.log(...args));
 
 /** Every service compiled into dist/services (the whole platform), or the ones named by --services. */
@@ -57,61 +51,24 @@ function serviceNames() {
 		.map((f) => f.replace(/\.service\.js$/, ""));
 }
 
-/** Starts what is measured and returns { broker, base, stop }; the broker is used for internal calls. */
+/** Starts what is measured and returns { broker, base, services }; the broker is used for internal calls. */
 async function startPlatform() {
-	const { ServiceBroker } = require("moleculer");
-	const options = require(dist("moleculer.config.js"));
-	const broker = new ServiceBroker({ ...options(), nodeID: `bench-orders-${process.pid}` });
-	const services = TARGET ? [] : serviceNames();
-	for (const name of services) broker.createService(require(dist("services", `${name}.service.js`)));
-	await broker.start();
-	if (TARGET) {
-		await broker.waitForServices(["users", "products"], 10_000);
-		return { broker, base: TARGET.replace(/\/$/, ""), services: "remote" };
-	}
-	const api = broker.getLocalService("api");
-	for (let i = 0; i < 250 && !api.isReady(); i++) await new Promise((r) => setTimeout(r, 20));
-	return { broker, base: `http://127.0.0.1:${api.server.address().port}`, services: services.join(",") };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(CONCURRENCY, 10) });
-
-function request(base, method, urlPath, body, token) {
-	const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-	const headers = { Accept: "application/json" };
-	if (payload) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": payload.length });
-	if (token) headers.Authorization = `Bearer ${token}`;
-	return new Promise((resolve, reject) => {
-		const req = http.request(base + urlPath, { method, headers, agent }, (res) => {
-			const chunks = [];
-			res.on("data", (c) => chunks.push(c));
-			res.on("end", () => {
-				const text = Buffer.concat(chunks).toString();
-				let json = null;
-				try {
-					json = text ? JSON.parse(text) : null;
-				} catch {
-					json = null;
-				}
-				resolve({ status: res.statusCode, body: json });
-			});
-		});
-		req.on("error", reject);
-		if (payload) req.write(payload);
-		req.end();
+	const services = serviceNames();
+	const started = await start({
+		nodeID: `bench-orders-${process.pid}`,
+		services,
+		target: TARGET,
+		needs: ["users", "products"],
 	});
+	return { ...started, services: TARGET ? "remote" : services.join(",") };
 }
+
+const request = httpClient(Math.max(CONCURRENCY, 10));
 
 async function login(base, email) {
 	const res = await request(base, "POST", "/api/auth/login", { email, password: PASSWORD });
 	if (res.status !== 200) throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
 	return res.body.token;
-}
-
-async function inBatches(items, size, fn) {
-	const out = [];
-	for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-	return out;
 }
 
 /** An active supplier (as verification would leave it) with one product holding enough stock. */
@@ -151,11 +108,6 @@ async function setUpCustomer(base, n) {
 	if (res.status !== 201 && res.status !== 200)
 		throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
 	return { id: res.body.id, token: await login(base, email) };
-}
-
-function percentile(sorted, p) {
-	if (sorted.length === 0) return NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** CONCURRENCY workers posting orders until ORDERS have been sent. */
@@ -278,7 +230,7 @@ async function main() {
 	);
 	if (JSON_OUT) console.log(JSON.stringify(result));
 
-	agent.destroy();
+	request.close();
 	await broker.stop();
 	process.exit(stats.errors > 0 || done.timedOut || result.created !== ORDERS ? 1 : 0);
 }
