@@ -7,22 +7,12 @@
 import { ServiceBroker } from "moleculer";
 import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpers/broker";
 import { client } from "../helpers/http";
+import { eventPublisher } from "../helpers/events";
 import { DbMixin } from "../../mixins/db.mixin";
 import { channelName, EventsMixin } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/events";
 
-const probe = {
-	name: "probe",
-	mixins: [DbMixin({ collection: "probe" }), EventsMixin],
-	actions: {
-		publish: {
-			params: { type: "string", data: { type: "object", strict: false } },
-			handler(this: any, ctx: any) {
-				return this.publishEvent(ctx.params.type, ctx.params.data, ctx);
-			},
-		},
-	},
-};
+const probe = eventPublisher();
 
 /** A consumer that fails on "poison" orders until healed, so its messages are dead-lettered. */
 const flaky = {

@@ -7,23 +7,12 @@ import { ServiceBroker } from "moleculer";
 import net from "net";
 import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpers/broker";
 import { client } from "../helpers/http";
-import { DbMixin } from "../../mixins/db.mixin";
-import { channelName, EventsMixin } from "../../mixins/events.mixin";
+import { eventPublisher } from "../helpers/events";
+import { channelName } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/events";
 import { parseCsv } from "../../lib/csv";
 
-const probe = {
-	name: "probe",
-	mixins: [DbMixin({ collection: "probe" }), EventsMixin],
-	actions: {
-		publish: {
-			params: { type: "string", data: { type: "object", strict: false } },
-			handler(this: any, ctx: any) {
-				return this.publishEvent(ctx.params.type, ctx.params.data, ctx);
-			},
-		},
-	},
-};
+const probe = eventPublisher();
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 

@@ -5,56 +5,15 @@
  */
 import { ServiceBroker } from "moleculer";
 import { SMTPServer } from "smtp-server";
+import { decodeQuotedPrintable, Mail, startSmtp } from "../helpers/smtp";
 import { AddressInfo } from "net";
 import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpers/broker";
 import { client } from "../helpers/http";
-import { DbMixin } from "../../mixins/db.mixin";
-import { channelName, EventsMixin } from "../../mixins/events.mixin";
+import { eventPublisher } from "../helpers/events";
+import { channelName } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/events";
 
-interface Mail {
-	to: string[];
-	raw: string;
-}
-
-function startSmtp(mails: Mail[]): Promise<SMTPServer> {
-	const server = new SMTPServer({
-		authOptional: true,
-		disabledCommands: ["STARTTLS"],
-		logger: false,
-		onRcptTo(address, _session, callback) {
-			if (address.address.startsWith("bounce")) return callback(new Error("550 mailbox unavailable"));
-			callback();
-		},
-		onData(stream, session, callback) {
-			let raw = "";
-			stream.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
-			stream.on("end", () => {
-				mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-				callback();
-			});
-		},
-	});
-	return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-function decodeQuotedPrintable(raw: string): string {
-	return raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-/** A stand-in publisher of the other services' events. */
-const probe = {
-	name: "probe",
-	mixins: [DbMixin({ collection: "probe" }), EventsMixin],
-	actions: {
-		publish: {
-			params: { type: "string", data: { type: "object", strict: false } },
-			handler(this: any, ctx: any) {
-				return this.publishEvent(ctx.params.type, ctx.params.data, ctx);
-			},
-		},
-	},
-};
+const probe = eventPublisher();
 
 describe("notifications", () => {
 	let broker: ServiceBroker;

@@ -5,6 +5,7 @@
  * and nothing changes.
  */
 import { SMTPServer } from "smtp-server";
+import { Mail, startSmtp } from "../helpers/smtp";
 import { AddressInfo } from "net";
 import {
 	adminToken,
@@ -24,28 +25,6 @@ import { topicOf } from "../../lib/events";
 import { parseCsv } from "../../lib/csv";
 
 jest.setTimeout(30000);
-
-interface Mail {
-	to: string[];
-	raw: string;
-}
-
-function startSmtp(mails: Mail[]): Promise<SMTPServer> {
-	const server = new SMTPServer({
-		authOptional: true,
-		disabledCommands: ["STARTTLS"],
-		logger: false,
-		onData(stream, session, callback) {
-			let raw = "";
-			stream.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
-			stream.on("end", () => {
-				mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-				callback();
-			});
-		},
-	});
-	return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
 
 const later = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
 const north = (from: { lat: number; lng: number }, km: number) => ({ lat: from.lat + km / 111.19, lng: from.lng });
