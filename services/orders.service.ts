@@ -186,6 +186,11 @@ const OrdersService: ServiceSchema = {
 				const me = ctx.meta.user!;
 				let order = await this.visibleOrderOr404(ctx, ctx.params.id);
 				const actor: Actor = { id: me.id, role: me.role };
+				if (this.mayFinishSideEffects(order, ctx.params.status, actor)) {
+					// The status changed but its side effects failed (a retry after an error): finish them.
+					await this.afterTransition(ctx, order);
+					return this.orderView(await this.findEntity(order._id), me);
+				}
 				const problem = checkTransition(order, ctx.params.status, actor, ctx.params);
 				const codeTried = problem ? problem.type === "WRONG_HANDOVER_CODE" : this.isCourierHandover(ctx.params, actor);
 				if (problem && !codeTried) throw this.transitionError(problem, order);
@@ -313,7 +318,13 @@ const OrdersService: ServiceSchema = {
 			return existing;
 		},
 
-		replay(this: any, ctx: Ctx, order: Doc) {
+		/**
+		 * The answer to a retried POST: the order its key created. If publishing order.created failed
+		 * after the order was stored (sent.created still false), publish it now (at least once: a retry
+		 * racing the first request may publish it twice; consumers are idempotent by orderId).
+		 */
+		async replay(this: any, ctx: Ctx, order: Doc) {
+			if (order.sent && order.sent.created === false) await this.publishCreated(ctx, order);
 			ctx.meta.$statusCode = 200;
 			ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
 			return this.orderView(order, ctx.meta.user!);
@@ -431,6 +442,17 @@ const OrdersService: ServiceSchema = {
 				createdAt: now,
 				updatedAt: now,
 			};
+		},
+
+		/**
+		 * The order is already in `status` but its side effects (stock, the event; sent.<status> is set
+		 * last) were not all done, and `actor` made that move (or is an admin): a retry finishes them.
+		 */
+		mayFinishSideEffects(order: Doc, status: OrderStatus, actor: Actor): boolean {
+			if (order.status !== status || (order.sent && order.sent[status])) return false;
+			if (actor.role === "admin") return true;
+			const entry = [...(order.history || [])].reverse().find((h: Doc) => h.status === status);
+			return !!entry && entry.by === actor.id;
 		},
 
 		isCourierHandover(params: Doc, actor: Actor): boolean {

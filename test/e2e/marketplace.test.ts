@@ -241,6 +241,50 @@ describe("cancelling a paid order", () => {
 		expect(m.events.ofType("refund.processed").filter((e) => e.data.orderId === res.body.id)).toHaveLength(1);
 	});
 
+	it("finishes a cancellation's side effects on retry when they failed after the status changed", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 5 });
+		const customer = await createCustomer(m);
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+		await waitForStatus(m, res.body.id, customer.token, "confirmed");
+		const broker: any = m.broker;
+		const call = broker.call;
+		let failed = 0;
+		broker.call = function (action: string, ...rest: any[]) {
+			if (action === "products.releaseStock" && failed === 0) {
+				failed++;
+				return Promise.reject(new Error("products is restarting"));
+			}
+			return call.call(this, action, ...rest);
+		};
+		const cancel = (token = customer.token) =>
+			m.api.put(`/api/orders/${res.body.id}/status`, { status: "cancelled" }, { token });
+		let first;
+		try {
+			first = await cancel();
+		} finally {
+			broker.call = call;
+		}
+		expect(failed).toBe(1);
+		expect(first.status).toBe(500);
+		expect((await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body.status).toBe("cancelled");
+		expect(await stockOf(product.id)).toBe(4);
+		expect(m.events.ofType("order.cancelled").filter((e) => e.data.orderId === res.body.id)).toHaveLength(0);
+
+		// Someone else asking for the same status does not get to run them.
+		expect((await cancel(supplier.token)).status).toBe(409);
+		const retry = await cancel();
+		expect(retry.status).toBe(200);
+		expect(retry.body.status).toBe("cancelled");
+		expect(await stockOf(product.id)).toBe(5);
+		await waitFor(() => m.events.ofType("order.cancelled").find((e) => e.data.orderId === res.body.id));
+		await waitFor(() => m.events.ofType("refund.processed").find((e) => e.data.orderId === res.body.id));
+		// Done now: a further retry is the plain 409 again, and nothing happens twice.
+		expect((await cancel()).status).toBe(409);
+		expect(m.events.ofType("order.cancelled").filter((e) => e.data.orderId === res.body.id)).toHaveLength(1);
+		expect(m.events.ofType("order.cancelled").find((e) => e.data.orderId === res.body.id).data.wasPaid).toBe(true);
+	});
+
 	it("lets an admin refund part of a payment, never more than was paid", async () => {
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token, { stock: 5 });
@@ -343,6 +387,45 @@ describe("idempotent retries", () => {
 		const theirs = await m.api.post("/api/orders", body, { token: other.token, headers });
 		expect(theirs.status).toBe(201);
 		expect(theirs.body.id).not.toBe(first.body.id);
+	});
+
+	it("publishes order.created on a retried POST when publishing failed after the order was stored", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 4 });
+		const customer = await createCustomer(m);
+		const headers = { "Idempotency-Key": `lost-event-${Date.now()}` };
+		const body = orderBody(supplier.id, product.id);
+		const broker: any = m.broker;
+		const send = broker.sendToChannel;
+		let failed = 0;
+		broker.sendToChannel = function (channel: string, envelope: any, ...rest: any[]) {
+			if (envelope && envelope.type === "order.created" && failed === 0) {
+				failed++;
+				return Promise.reject(new Error("NATS is down"));
+			}
+			return send.call(this, channel, envelope, ...rest);
+		};
+		let first;
+		try {
+			first = await m.api.post("/api/orders", body, { token: customer.token, headers });
+		} finally {
+			broker.sendToChannel = send;
+		}
+		expect(failed).toBe(1);
+		expect(first.status).toBe(500);
+		const [stored] = (await m.api.get("/api/orders", { token: customer.token })).body.rows;
+		expect(stored.status).toBe("created");
+		expect(m.events.ofType("order.created").filter((e) => e.data.orderId === stored.id)).toHaveLength(0);
+
+		const retry = await m.api.post("/api/orders", body, { token: customer.token, headers });
+		expect(retry.status).toBe(200);
+		expect(retry.body.id).toBe(stored.id);
+		await waitForStatus(m, stored.id, customer.token, "confirmed");
+		const again = await m.api.post("/api/orders", body, { token: customer.token, headers });
+		expect(again.status).toBe(200);
+		await new Promise((r) => setTimeout(r, 200));
+		expect(m.events.ofType("order.created").filter((e) => e.data.orderId === stored.id)).toHaveLength(1);
+		expect(await stockOf(product.id)).toBe(3);
 	});
 
 	it("charges once when order.created is delivered twice", async () => {
