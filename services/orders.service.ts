@@ -261,13 +261,23 @@ const OrdersService: ServiceSchema = {
 			await this.moveBySaga(ctx, orderId, "cancelled", `payment_failed: ${reason || "unknown"}`);
 		},
 		async "refund.processed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const { orderId, amountCents, fullyRefunded } = envelope.data;
+			const { orderId, refundId, amountCents, fullyRefunded } = envelope.data;
+			if (typeof refundId !== "string" || !/^[\w-]{1,64}$/.test(refundId)) {
+				this.logger.warn({ requestId: ctx.requestID, orderId }, "refund.processed without a usable refundId ignored");
+				return;
+			}
+			// Counted once per refund, whatever the envelope: the refund id is recorded in the same update.
+			// (A map, not an array with $ne: NeDB's $ne on an array matches when any other element differs.)
 			await this.compareAndSet(
 				ctx,
-				{ _id: orderId, kind: "order" },
+				{ _id: orderId, kind: "order", [`refunds.${refundId}`]: { $exists: false } },
 				{
 					$inc: { refundedCents: amountCents || 0 },
-					$set: { updatedAt: nowIso(), ...(fullyRefunded ? { paymentStatus: "refunded" } : {}) },
+					$set: {
+						[`refunds.${refundId}`]: amountCents || 0,
+						updatedAt: nowIso(),
+						...(fullyRefunded ? { paymentStatus: "refunded" } : {}),
+					},
 				},
 			);
 		},

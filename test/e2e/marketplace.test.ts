@@ -285,6 +285,32 @@ describe("cancelling a paid order", () => {
 		expect(m.events.ofType("order.cancelled").find((e) => e.data.orderId === res.body.id).data.wasPaid).toBe(true);
 	});
 
+	it("counts a refund once on the order when refund.processed comes again under another envelope id", async () => {
+		const { channelName } = require("../../mixins/events.mixin");
+		const { makeEnvelope } = require("../../lib/events");
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 5 });
+		const customer = await createCustomer(m);
+		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+		await waitForStatus(m, res.body.id, customer.token, "confirmed");
+		const admin = await adminToken(m.api);
+		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: admin })).body.rows[0];
+		for (const amountCents of [300, 200])
+			expect(
+				(await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents, reason: "late" }, { token: admin }))
+					.status,
+			).toBe(200);
+		const orderOf = async () => (await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body;
+		await waitFor(async () => (await orderOf()).refundedCents === 500);
+		const orders: any = m.broker.getLocalService("orders");
+		for (const refund of m.events.ofType("refund.processed").filter((e) => e.data.orderId === res.body.id)) {
+			const copy = makeEnvelope("refund.processed", refund.data, "system", null);
+			await (m.broker as any).sendToChannel(channelName("payment.events"), copy);
+			await waitFor(() => orders.isEventProcessed(copy.id));
+		}
+		expect((await orderOf()).refundedCents).toBe(500);
+	});
+
 	it("lets an admin refund part of a payment, never more than was paid", async () => {
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token, { stock: 5 });
