@@ -15,6 +15,8 @@ import { redisRateLimitStoreFactory } from "../lib/rate-limit-store";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const AUTH_STATE_TTL_MS = 5_000;
+const AUTH_STATE_CACHE_MAX = 50_000;
 
 /** public/ at the project root, whether running from services/ (ts) or dist/services/ (js). */
 function publicFolder(): string {
@@ -189,6 +191,16 @@ const ApiService: ServiceSchema = {
 		},
 	} as any,
 
+	events: {
+		"users.authState.changed"(this: any, ctx: Context<{ id: string }>) {
+			this.authStates.delete(ctx.params.id);
+		},
+	},
+
+	created(this: any) {
+		this.authStates = new Map();
+	},
+
 	methods: {
 		/** The gateway is ready once it has routes beyond its own health checks. */
 		isReady(this: any): boolean {
@@ -214,12 +226,26 @@ const ApiService: ServiceSchema = {
 		},
 
 		/**
+		 * users.authState through a small gateway-local cache: in a cluster the users service's own
+		 * cache is a network hop away, and this runs on every request. Entries live a few seconds and
+		 * are dropped at once when the users service announces a change (users.authState.changed).
+		 */
+		async authStateOf(this: any, ctx: Context, id: string) {
+			const hit = this.authStates.get(id);
+			if (hit && hit.expires > Date.now()) return hit.state;
+			const state = await ctx.call("users.authState", { id });
+			if (this.authStates.size >= AUTH_STATE_CACHE_MAX) this.authStates.clear();
+			this.authStates.set(id, { state, expires: Date.now() + AUTH_STATE_TTL_MS });
+			return state;
+		},
+
+		/**
 		 * A token outlives changes to its user (approval, suspension): the users service's cached
 		 * view of the status wins. If the users service is unreachable the token's claims are used.
 		 */
 		async withCurrentStatus(ctx: Context, user: AuthUser): Promise<AuthUser> {
 			try {
-				const current: any = await ctx.call("users.authState", { id: user.id });
+				const current: any = await this.authStateOf(ctx, user.id);
 				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
 				return {
 					...user,

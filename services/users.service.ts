@@ -438,6 +438,11 @@ const UsersService: ServiceSchema = {
 		},
 	},
 
+	/** moleculer-db calls this after every change: gateways drop their cached view of the user. */
+	entityUpdated(this: any, doc: Record<string, any>) {
+		if (doc && doc._id) this.broker.broadcast("users.authState.changed", { id: doc._id });
+	},
+
 	started(this: any) {
 		// Resolve the signing secret now, so a generated dev secret is announced at start.
 		secret("JWT_SECRET", (msg) => this.logger.warn(msg));

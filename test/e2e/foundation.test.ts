@@ -198,6 +198,8 @@ describe("profiles", () => {
 
 	test("a suspended user's token stops working at once; login is refused", async () => {
 		const u = await registerAndLogin("suspend-me@example.com");
+		// Warm the gateway's cached view of this user first: the suspension must still apply at once.
+		expect((await api.get(`/api/users/${u.id}`, { token: u.token })).status).toBe(200);
 		const res = await api.put(`/api/users/${u.id}`, { status: "suspended" }, { token: adminToken });
 		expect(res.status).toBe(200);
 		const after = await api.get(`/api/users/${u.id}`, { token: u.token });
