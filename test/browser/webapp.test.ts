@@ -181,7 +181,7 @@ describeWithChromium("web app in a browser", () => {
 		orderId = decodeURIComponent(page.url().split("/orders/")[1]);
 		await page.waitForSelector("#order-status .badge-confirmed", { timeout: 10_000 });
 		expect(await page.textContent("#order-status")).toContain("Confirmado");
-		expect(await page.textContent("#handover-code")).toMatch(/^\d{4}$/);
+		expect(await page.textContent("#handover-code")).toMatch(/^\d{6}$/);
 		expect(await page.textContent("#history")).toContain("Criado");
 
 		const stored = await m.api.get(`/api/orders/${orderId}`, { token });
