@@ -143,6 +143,17 @@ export function refundableCents(payment: { capturedCents: number; refundedCents:
 	return Math.max(0, payment.capturedCents - payment.refundedCents);
 }
 
+/**
+ * A payment's status for a refunded total: "refunded" when it covers what was captured,
+ * "partially_refunded" when some of it is refunded, otherwise back to "captured" (a failed refund
+ * undone) or unchanged.
+ */
+export function refundStatus(capturedCents: number, refundedCents: number, current: string): string {
+	if (capturedCents > 0 && refundedCents >= capturedCents) return "refunded";
+	if (refundedCents > 0) return "partially_refunded";
+	return current === "refunded" || current === "partially_refunded" ? "captured" : current;
+}
+
 // ---- Reconciliation: does an order's status agree with its payment? ----
 
 export interface OrderState {

@@ -40,6 +40,7 @@ import {
 	ProviderTimeoutError,
 	reconciliationProblems,
 	refundableCents,
+	refundStatus,
 	SimulatedProvider,
 	withTimeout,
 } from "../lib/payment-provider";
@@ -409,20 +410,15 @@ const PaymentsService: ServiceSchema = {
 					amountCents,
 				}));
 			} catch (err: any) {
-				await this.updateEntity(ctx, payment._id, {
-					$inc: { refundedCents: -amountCents },
+				await this.settleRefund(ctx, payment._id, -amountCents, {
 					$push: { transactions: { ...entry, status: "failed", error: err.message } },
 				});
 				throw new Errors.MoleculerError("The payment provider refused the refund", 502, "REFUND_FAILED");
 			}
-			const updated = await this.updateEntity(ctx, payment._id, {
+			const final = await this.settleRefund(ctx, payment._id, 0, {
 				$push: { transactions: { ...entry, status: "succeeded", providerRef } },
-				$set: { updatedAt: nowIso() },
 			});
-			const fullyRefunded = updated.refundedCents >= updated.capturedCents;
-			const final = await this.updateEntity(ctx, payment._id, {
-				$set: { status: fullyRefunded ? "refunded" : "partially_refunded" },
-			});
+			const fullyRefunded = final.status === "refunded";
 			await this.publishEvent(
 				"refund.processed",
 				{
@@ -437,6 +433,29 @@ const PaymentsService: ServiceSchema = {
 				ctx,
 			);
 			return final;
+		},
+
+		/**
+		 * Writes a refund's outcome (ledger entry, `refundedDelta` to undo a failed one) together with the
+		 * status for the resulting total, in one compare-and-set on the total and status just read: a
+		 * concurrent refund in between makes it read again, so the last write always has the right status.
+		 */
+		async settleRefund(this: any, ctx: Ctx, paymentId: string, refundedDelta: number, update: Doc): Promise<Doc> {
+			for (;;) {
+				const current = await this.getEntityOr404(paymentId, "payment");
+				const refundedCents = current.refundedCents + refundedDelta;
+				const status = refundStatus(current.capturedCents, refundedCents, current.status);
+				const updated = await this.compareAndSet(
+					ctx,
+					{ _id: paymentId, refundedCents: current.refundedCents, status: current.status },
+					{
+						...update,
+						$set: { status, updatedAt: nowIso() },
+						...(refundedDelta ? { $inc: { refundedCents: refundedDelta } } : {}),
+					},
+				);
+				if (updated) return updated;
+			}
 		},
 
 		async confirmPix(this: any, ctx: Ctx | null, paymentId: string) {

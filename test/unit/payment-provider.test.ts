@@ -2,6 +2,7 @@ import {
 	pixCopyPasteCode,
 	ProviderTimeoutError,
 	refundableCents,
+	refundStatus,
 	SimulatedProvider,
 	TEST_CARDS,
 	withTimeout,
@@ -62,6 +63,14 @@ describe("simulated payment provider", () => {
 		expect(refundableCents({ capturedCents: 1000, refundedCents: 400 })).toBe(600);
 		expect(refundableCents({ capturedCents: 1000, refundedCents: 1000 })).toBe(0);
 		expect(refundableCents({ capturedCents: 0, refundedCents: 0 })).toBe(0);
+	});
+
+	it("derives a payment's status from its refunded total", () => {
+		expect(refundStatus(1000, 1000, "partially_refunded")).toBe("refunded");
+		expect(refundStatus(1000, 400, "captured")).toBe("partially_refunded");
+		expect(refundStatus(1000, 400, "refunded")).toBe("partially_refunded");
+		expect(refundStatus(1000, 0, "refunded")).toBe("captured");
+		expect(refundStatus(1000, 0, "captured")).toBe("captured");
 	});
 
 	it("passes a result through withTimeout when the provider answers in time", async () => {
