@@ -21,6 +21,9 @@
  *   PIX_AUTO_CONFIRM_MS (0 = never by itself) or by the internal action payments.confirmPix.
  *   Cash: authorized at order time, captured when the order is delivered.
  *
+ * POST /api/payments (customer): pay a pending PIX order by card instead, or charge an order whose
+ * payment was not attempted yet. A declined card is not retried here: the decline cancels the order.
+ *
  * Reconciliation: payments.reconcile (and a timer every RECONCILE_INTERVAL_MS, 0 = off) compares
  * every payment with its order (orders.statusesFor) and publishes reconciliation.mismatch.
  */
@@ -251,10 +254,15 @@ const PaymentsService: ServiceSchema = {
 			}
 		},
 
-		/** From which states a customer may (re)start a payment with `method`. */
+		/**
+		 * From which states a customer may (re)start a payment with `method`: a pending PIX paid by card
+		 * instead, or a payment not charged yet (order.created not handled yet). Not a failed one: a
+		 * decline cancels the order at once (payment.failed), so there is nothing left to retry; the
+		 * customer places a new order.
+		 */
 		retryableFrom(payment: Doc, method: string): string[] {
 			if (payment.status === "pending" && method === "card") return ["pending"];
-			if (payment.status === "failed" || payment.status === "new") return [payment.status];
+			if (payment.status === "new") return ["new"];
 			return [];
 		},
 
