@@ -284,16 +284,11 @@ const OrdersService: ServiceSchema = {
 		async "courier.assigned"(this: any, envelope: EventEnvelope, ctx: Ctx) {
 			await this.assignCourier(ctx, envelope.data);
 		},
-		// Local read model: who the customers are and what the catalog holds, so order views can name them.
+		// Local read model: who the customers are, so order views can name them (customerName).
+		// (Products and prices come from products.reserveStock when the order is placed.)
 		async "user.created"(this: any, envelope: EventEnvelope) {
 			const { userId, name, role } = envelope.data;
 			if (role === "customer") await this.upsertReadModel(`user:${userId}`, { kind: "user", userId, name, role });
-		},
-		async "product.created"(this: any, envelope: EventEnvelope) {
-			await this.upsertProduct(envelope.data);
-		},
-		async "product.updated"(this: any, envelope: EventEnvelope) {
-			await this.upsertProduct(envelope.data);
 		},
 	},
 
@@ -637,11 +632,6 @@ const OrdersService: ServiceSchema = {
 			const current = await this.findEntity(orderId);
 			if (current && current.courierId !== courierId)
 				this.logger.warn({ requestId: ctx.requestID, orderId }, `courier.assigned ignored: order is ${current.status}`);
-		},
-
-		upsertProduct(this: any, data: Doc) {
-			const { productId, supplierId, type, priceCents } = data;
-			return this.upsertReadModel(`product:${productId}`, { kind: "product", productId, supplierId, type, priceCents });
 		},
 
 		async upsertReadModel(this: any, docId: string, fields: Doc) {

@@ -84,6 +84,9 @@ describe("browse and compare → order → paid → confirmed", () => {
 		expect(order.paymentStatus).toBe("captured");
 		expect(order.promisedBy).toBeTruthy();
 		expect(await stockOf(pNear.id)).toBe(9);
+		// Orders keep no copy of the catalog (prices come from products.reserveStock).
+		const orders: any = m.broker.getLocalService("orders");
+		expect(await orders.countEntities({ kind: "product" })).toBe(0);
 
 		const confirmed = m.events.ofType("order.confirmed").find((e) => e.data.orderId === res.body.id);
 		expect(confirmed.data).toMatchObject({
