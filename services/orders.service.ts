@@ -2,8 +2,8 @@
  * Orders: a customer orders cylinders from a supplier; the order runs as a saga.
  *
  *   POST /api/orders ──► products.reserveStock (sync: the last cylinder is decided here, 409 if gone)
- *        │               payments.stageToken (sync, only with a paymentToken; 503 and stock released if it fails)
- *        │               order stored `created`, order.created published (no token: hasPaymentToken)
+ *        │               order stored `created` (a card token kept on it, hidden), order.created published
+ *        │               (no token in the event: hasPaymentToken; payments takes it with orders.takePaymentToken)
  *        ▼
  *   payments charges ──► payment.processed (captured / authorized) ──► `confirmed`, order.confirmed
  *                   └──► payment.failed ──► `cancelled`, stock released, order.cancelled
@@ -15,9 +15,9 @@
  * a status (stock, the event) are idempotent: a redelivered event or a retried handler finds the
  * status already reached and only finishes what was not done (`sent.<status>` marks the event).
  *
- * The payment token (a provider token; for the simulated provider a test card number) is handed to
- * payments by a direct call (payments.stageToken) before order.created is published, and is never
- * stored here nor put in any event: events are durable and seen by every consumer.
+ * The payment token (a provider token; for the simulated provider a test card number) waits on the
+ * order, hidden, until payments takes it with a direct call (orders.takePaymentToken) when it
+ * charges; it is never put in any event: events are durable and seen by every consumer.
  */
 import { Context, Errors, ServiceSchema } from "moleculer";
 import crypto from "crypto";
@@ -46,7 +46,7 @@ type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
 
 const SYSTEM: Actor = { id: "system", role: "system" };
-const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent", "hasPaymentToken"];
+const ALWAYS_HIDDEN = ["kind", "idempotencyKey", "requestHash", "sent", "hasPaymentToken", "stagedPaymentToken"];
 /** Payment states in the order they may follow each other (a late "pending" never overwrites "captured"). */
 const PAYMENT_RANK: Record<string, number> = {
 	none: 0,
@@ -214,6 +214,27 @@ const OrdersService: ServiceSchema = {
 		},
 
 		/** Internal: the state of some orders, for payments' reconciliation and payment retries. */
+		/**
+		 * Internal (payments, when it charges an order): hands over the order's payment token once
+		 * and forgets it. The token waits here, not in an event, so an order placed while payments is
+		 * down is still charged when payments comes back (order.created is durable).
+		 */
+		takePaymentToken: {
+			visibility: "public",
+			params: { orderId: id },
+			async handler(this: any, ctx: Ctx) {
+				const order = await this.findEntity(ctx.params.orderId);
+				const token = order && order.stagedPaymentToken;
+				if (!token) return { paymentToken: null };
+				const taken = await this.compareAndSet(
+					ctx,
+					{ _id: order._id, stagedPaymentToken: token },
+					{ $unset: { stagedPaymentToken: 1 } },
+				);
+				return { paymentToken: taken ? token : null };
+			},
+		},
+
 		statusesFor: {
 			visibility: "public",
 			params: { orderIds: { type: "array", min: 1, max: 1000, items: id } },
@@ -352,15 +373,12 @@ const OrdersService: ServiceSchema = {
 				deliverTo: deliveryLocation,
 			});
 			const doc = this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash);
-			if (p.paymentToken) await this.stageToken(ctx, doc, p.paymentToken);
 			let order: Doc;
 			try {
 				doc.customerName = await this.customerName(doc.customerId);
 				order = await this.insertEntity(ctx, doc);
 			} catch (err: any) {
 				await ctx.call("products.releaseStock", { orderId }).catch((e: Error) => this.logger.error(e.message));
-				if (p.paymentToken)
-					await ctx.call("payments.discardStaged", { orderId }).catch((e: Error) => this.logger.error(e.message));
 				// Two retries with one key raced: the other one stored the order; answer with it.
 				const winner = key && err && err.code === 409 ? await this.orderForKey(key, hash) : null;
 				if (winner) return { order: winner, replayed: true };
@@ -368,32 +386,6 @@ const OrdersService: ServiceSchema = {
 			}
 			await this.publishCreated(ctx, order);
 			return { order, replayed: false };
-		},
-
-		/**
-		 * Hands the payment token to payments directly (never in an event). Payments unavailable →
-		 * the order is not placed: stock released, 503, the customer retries (nothing was charged).
-		 */
-		async stageToken(this: any, ctx: Ctx, doc: Doc, paymentToken: string) {
-			try {
-				await ctx.call("payments.stageToken", {
-					orderId: doc._id,
-					customerId: doc.customerId,
-					supplierId: doc.supplierId,
-					totalCents: doc.totalCents,
-					paymentMethod: doc.paymentMethod,
-					paymentToken,
-				});
-			} catch (err: any) {
-				this.logger.warn({ requestId: ctx.requestID, orderId: doc._id }, `payments.stageToken failed: ${err.message}`);
-				await ctx.call("products.releaseStock", { orderId: doc._id }).catch((e: Error) => this.logger.error(e.message));
-				await ctx.call("payments.discardStaged", { orderId: doc._id }).catch(() => undefined);
-				throw new Errors.MoleculerRetryableError(
-					"Payments are unavailable right now; nothing was charged, please try again",
-					503,
-					"PAYMENTS_UNAVAILABLE",
-				);
-			}
 		},
 
 		/** order.created, then `sent.created` (a replayed POST publishes it if this failed). */
@@ -442,6 +434,8 @@ const OrdersService: ServiceSchema = {
 				...(key ? { idempotencyKey: key } : {}),
 				requestHash: hash,
 				hasPaymentToken: !!p.paymentToken,
+				// Kept only until payments takes it (orders.takePaymentToken); never shown, never in an event.
+				...(p.paymentToken ? { stagedPaymentToken: p.paymentToken } : {}),
 				// created: false until order.created is out (orders stored before this field have sent: {}).
 				sent: { created: false },
 				createdAt: now,

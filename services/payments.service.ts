@@ -7,9 +7,9 @@
  * pending for PIX) or payment.failed. order.cancelled → refund what was captured (once), or void an
  * authorization / pending PIX. order.delivered → capture cash on delivery.
  *
- * The payment token never travels in an event: orders hands it over with payments.stageToken
- * (a direct call, before order.created is published); it is stored on the order's payment
- * (unique by orderId) and removed in the same atomic update that claims the payment for the charge.
+ * The payment token never travels in an event: it waits on the order, and the instance that claims
+ * the payment for the charge takes it from orders with a direct call (orders.takePaymentToken),
+ * which hands it over once. An order placed while payments was down is charged when it is back.
  *
  * Built-in simulated provider (PAYMENT_PROVIDER=simulated, the default). The customer's card is
  * never sent to us: POST /api/orders takes a `paymentToken` (what a provider's client SDK returns);
@@ -52,8 +52,7 @@ import { config } from "../lib/config";
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;
 
-/** stagedToken: the customer's payment token, kept only until the charge is attempted; never shown. */
-const HIDDEN_FIELDS = ["announced", "autoRefunded", "stagedToken"];
+const HIDDEN_FIELDS = ["announced", "autoRefunded"];
 const REFUNDABLE = ["captured", "partially_refunded"];
 const id = { type: "string", min: 1, max: 64 };
 
@@ -139,43 +138,6 @@ const PaymentsService: ServiceSchema = {
 			},
 		},
 
-		/**
-		 * Internal (orders, before publishing order.created): keep the order's payment token until the
-		 * charge. Creates the order's payment ("new"); idempotent for the same order.
-		 */
-		stageToken: {
-			visibility: "public",
-			params: {
-				orderId: id,
-				customerId: id,
-				supplierId: id,
-				totalCents: { type: "number", integer: true, min: 0 },
-				paymentMethod: { type: "enum", values: ["card", "pix", "cash"] },
-				paymentToken: { type: "string", min: 1, max: 200 },
-			},
-			async handler(this: any, ctx: Ctx) {
-				const payment = await this.ensurePayment(ctx, ctx.params);
-				const staged = await this.compareAndSet(
-					ctx,
-					{ _id: payment._id, status: "new" },
-					{ $set: { stagedToken: ctx.params.paymentToken } },
-				);
-				if (!staged) throw conflict(`This payment is ${payment.status}`, { status: payment.status });
-				return { orderId: ctx.params.orderId, staged: true };
-			},
-		},
-
-		/** Internal (orders, when the order could not be stored after staging): forget a never-charged payment. */
-		discardStaged: {
-			visibility: "public",
-			params: { orderId: id },
-			async handler(this: any, ctx: Ctx) {
-				const removed = await this.adapter.removeMany({ orderId: ctx.params.orderId, status: "new", attempts: 0 });
-				if (removed) await this.entityChanged("removed", { orderId: ctx.params.orderId }, ctx);
-				return { orderId: ctx.params.orderId, removed: !!removed };
-			},
-		},
-
 		/** Internal: the PIX payment was paid (the provider's webhook would call this). */
 		confirmPix: {
 			visibility: "public",
@@ -205,9 +167,9 @@ const PaymentsService: ServiceSchema = {
 			const order = envelope.data;
 			const payment = await this.ensurePayment(ctx, order);
 			if (payment.status !== "new") return this.announceIfSilent(ctx, payment);
-			// The token was staged by orders (payments.stageToken); the claim in charge() removes it.
-			// (order.paymentToken: only events published before tokens were staged still carry one.)
-			await this.charge(ctx, payment, ["new"], order.paymentMethod, payment.stagedToken || order.paymentToken);
+			// The token waits on the order; orders hands it over once (and forgets it).
+			const token = order.hasPaymentToken ? () => this.takePaymentToken(ctx, order.orderId) : null;
+			await this.charge(ctx, payment, ["new"], order.paymentMethod, token);
 		},
 		async "order.cancelled"(this: any, envelope: EventEnvelope, ctx: Ctx) {
 			const payment = await this.ensurePayment(ctx, envelope.data, "voided");
@@ -229,6 +191,11 @@ const PaymentsService: ServiceSchema = {
 		},
 
 		/** The order's one payment, created on first sight (from the event or a customer's POST). */
+		async takePaymentToken(this: any, ctx: Ctx, orderId: string): Promise<string | null> {
+			const { paymentToken } = (await ctx.call("orders.takePaymentToken", { orderId })) as any;
+			return paymentToken;
+		},
+
 		async ensurePayment(this: any, ctx: Ctx, order: Doc, initialStatus = "new"): Promise<Doc> {
 			const existing = await this.findOneEntity({ orderId: order.orderId });
 			if (existing) return existing;
@@ -271,7 +238,14 @@ const PaymentsService: ServiceSchema = {
 		 * asks the provider, stores the outcome and announces it. null when the claim failed.
 		 * The claim removes the staged token: it is used for this one attempt, whatever its outcome.
 		 */
-		async charge(this: any, ctx: Ctx, payment: Doc, from: string[], method: string, token?: string | null) {
+		async charge(
+			this: any,
+			ctx: Ctx,
+			payment: Doc,
+			from: string[],
+			method: string,
+			token?: string | null | (() => Promise<string | null>),
+		) {
 			if (from.length === 0) return null;
 			const claimed = await this.compareAndSet(
 				ctx,
@@ -279,11 +253,11 @@ const PaymentsService: ServiceSchema = {
 				{
 					$set: { status: "processing", method, updatedAt: nowIso() },
 					$inc: { attempts: 1 },
-					$unset: { stagedToken: 1 },
 				},
 			);
 			if (!claimed) return null;
-			const result = await this.askProvider(claimed, method, token);
+			// Only the claimer takes a token that waits on the order.
+			const result = await this.askProvider(claimed, method, typeof token === "function" ? await token() : token);
 			const settled = await this.applyCharge(ctx, claimed, result);
 			await this.announceIfSilent(ctx, settled);
 			if (settled.status === "pending") this.scheduleAutoPix(settled._id);
