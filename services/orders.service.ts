@@ -279,6 +279,7 @@ const OrdersService: ServiceSchema = {
 		async "payment.failed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
 			const { orderId, paymentId, reason } = envelope.data;
 			await this.recordPayment(ctx, orderId, paymentId, "failed");
+			if (await this.awaitsPaymentRetry(ctx, orderId, reason)) return;
 			await this.moveBySaga(ctx, orderId, "cancelled", `payment_failed: ${reason || "unknown"}`);
 		},
 		async "refund.processed"(this: any, envelope: EventEnvelope, ctx: Ctx) {
@@ -597,6 +598,38 @@ const OrdersService: ServiceSchema = {
 			if (!updated) return this.moveBySaga(ctx, orderId, to, reason);
 		},
 
+		/**
+		 * With PAYMENT_RETRY_GRACE_MS > 0 a failed payment leaves the order `created` for that long (the
+		 * window starts at the first failure and never grows), so the customer can pay again
+		 * (POST /api/payments); cancelUnpaidOrders cancels it when the window closes.
+		 */
+		async awaitsPaymentRetry(this: any, ctx: Ctx, orderId: string, reason: string): Promise<boolean> {
+			const grace = this.settings.paymentRetryGraceMs;
+			if (!(grace > 0)) return false;
+			await this.compareAndSet(
+				ctx,
+				{ _id: orderId, kind: "order", status: "created", paymentRetryUntil: { $exists: false } },
+				{
+					$set: { paymentRetryUntil: new Date(Date.now() + grace).toISOString(), paymentFailure: reason || "unknown" },
+				},
+			);
+			const order = await this.findEntity(orderId);
+			return !!order && order.status === "created" && Date.parse(order.paymentRetryUntil) > Date.now();
+		},
+
+		/** Cancels orders whose payment failed and whose retry window has closed. */
+		async cancelUnpaidOrders(this: any) {
+			const due = await this.findEntities({
+				query: { kind: "order", status: "created", paymentStatus: "failed", paymentRetryUntil: { $lte: nowIso() } },
+				limit: 100,
+			});
+			for (const order of due) {
+				const ctx = Context.create(this.broker, null as any, {}, {}) as Ctx;
+				await this.moveBySaga(ctx, order._id, "cancelled", `payment_failed: ${order.paymentFailure || "unknown"}`);
+			}
+			return due.length;
+		},
+
 		/** Records the latest payment state on the order, never going back (a late "pending" after "captured"). */
 		async recordPayment(this: any, ctx: Ctx, orderId: string, paymentId: string, status: string) {
 			const lower = Object.keys(PAYMENT_RANK).filter((s) => PAYMENT_RANK[s] < (PAYMENT_RANK[status] ?? 0));
@@ -711,6 +744,22 @@ const OrdersService: ServiceSchema = {
 	created(this: any) {
 		this.settings.promiseMinutes = config().orderPromiseMinutes;
 		this.settings.etaTimeoutMs = config().orderEtaTimeoutMs;
+		this.settings.paymentRetryGraceMs = config().payments.retryGraceMs;
+	},
+
+	started(this: any) {
+		const grace = this.settings.paymentRetryGraceMs;
+		if (!(grace > 0)) return;
+		this.unpaidSweeper = setInterval(
+			() =>
+				this.cancelUnpaidOrders().catch((err: Error) => this.logger.warn(`Unpaid-order sweep failed: ${err.message}`)),
+			Math.max(50, Math.min(grace / 2, 30_000)),
+		);
+		this.unpaidSweeper.unref?.();
+	},
+
+	stopped(this: any) {
+		if (this.unpaidSweeper) clearInterval(this.unpaidSweeper);
 	},
 };
 

@@ -227,9 +227,11 @@ const PaymentsService: ServiceSchema = {
 		 * decline cancels the order at once (payment.failed), so there is nothing left to retry; the
 		 * customer places a new order.
 		 */
-		retryableFrom(payment: Doc, method: string): string[] {
+		retryableFrom(this: any, payment: Doc, method: string): string[] {
 			if (payment.status === "pending" && method === "card") return ["pending"];
 			if (payment.status === "new") return ["new"];
+			// Only while orders keeps a failed order open for a retry (PAYMENT_RETRY_GRACE_MS).
+			if (payment.status === "failed" && this.settings.retryGraceMs > 0) return ["failed"];
 			return [];
 		},
 

@@ -6,6 +6,7 @@
 import { ServiceBroker } from "moleculer";
 import {
 	adminToken,
+	CARDS,
 	createCustomer,
 	createProduct,
 	createSupplier,
@@ -452,5 +453,68 @@ describe("reconciliation", () => {
 			problem: "order_without_payment",
 		});
 		expect(report.mismatches.filter((x: any) => x.problem === "order_without_payment")).toHaveLength(1);
+	});
+});
+
+describe("paying again after a failed payment (PAYMENT_RETRY_GRACE_MS)", () => {
+	let m: Market;
+	beforeAll(async () => {
+		m = await startMarket({ PAYMENT_RETRY_GRACE_MS: "600" });
+	});
+	afterAll(() => m.stop());
+
+	it("keeps a declined order open for the window: paying with another card confirms it", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 3 });
+		const customer = await createCustomer(m);
+		const order = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }),
+			{
+				token: customer.token,
+			},
+		);
+		expect(order.status).toBe(201);
+		await waitFor(
+			async () =>
+				(await m.api.get(`/api/orders/${order.body.id}`, { token: customer.token })).body.paymentStatus === "failed",
+		);
+		const open = (await m.api.get(`/api/orders/${order.body.id}`, { token: customer.token })).body;
+		expect(open.status).toBe("created");
+		expect(Date.parse(open.paymentRetryUntil)).toBeGreaterThan(Date.now());
+
+		const retry = await m.api.post(
+			"/api/payments",
+			{ orderId: order.body.id, paymentToken: CARDS.success },
+			{ token: customer.token },
+		);
+		expect(retry.status).toBe(200);
+		await waitForStatus(m, order.body.id, customer.token, "confirmed");
+		await new Promise((r) => setTimeout(r, 800)); // past the window: the confirmed order stays confirmed
+		expect((await m.api.get(`/api/orders/${order.body.id}`, { token: customer.token })).body.status).toBe("confirmed");
+		expect((await m.api.get(`/api/products/${product.id}`)).body.stock).toBe(2);
+	});
+
+	it("cancels the order and releases the stock when nobody pays within the window", async () => {
+		const supplier = await createSupplier(m);
+		const product = await createProduct(m, supplier.token, { stock: 3 });
+		const customer = await createCustomer(m);
+		const order = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }),
+			{
+				token: customer.token,
+			},
+		);
+		await waitForStatus(m, order.body.id, customer.token, "cancelled");
+		const cancelled = (await m.api.get(`/api/orders/${order.body.id}`, { token: customer.token })).body;
+		expect(cancelled.history.at(-1).reason).toMatch(/^payment_failed: card_declined/);
+		expect((await m.api.get(`/api/products/${product.id}`)).body).toMatchObject({ stock: 3, reserved: 0 });
+		const late = await m.api.post(
+			"/api/payments",
+			{ orderId: order.body.id, paymentToken: CARDS.success },
+			{ token: customer.token },
+		);
+		expect(late.status).toBe(409);
 	});
 });
