@@ -72,6 +72,8 @@ export function readConfig() {
 		smtpUrl: str("SMTP_URL", ""),
 		inviteTtlHours: int("INVITE_TTL_HOURS", 24 * 7),
 		inviteExpirySweepMs: int("INVITE_EXPIRY_SWEEP_MS", 60_000),
+		/** A claim older than this with no user behind it (a crash mid-registration) is released. */
+		inviteClaimTimeoutMs: int("INVITE_CLAIM_TIMEOUT_MS", 5 * 60_000),
 		requiredServices: str("REQUIRED_SERVICES", ""),
 		eventMaxAttempts: int("EVENT_MAX_ATTEMPTS", 4),
 		eventRetryBaseMs: int("EVENT_RETRY_BASE_MS", 200),

@@ -182,7 +182,8 @@ const InvitationsService: ServiceSchema = {
 				const due = await this.findEntities({ query: { status: "pending", expiresAt: { $lte: now } }, limit: 500 });
 				let expired = 0;
 				for (const invite of due) if (await this.expireOne(ctx, invite, now)) expired++;
-				return { expired };
+				const recovered = await this.recoverStaleClaims(ctx);
+				return recovered ? { expired, recovered } : { expired };
 			},
 		},
 	} as any,
@@ -251,6 +252,35 @@ const InvitationsService: ServiceSchema = {
 			await this.updateEntity(ctx, inviteId, { $set: { acceptedPublished: true } });
 		},
 
+		/**
+		 * A registration that crashed between claiming the invite and creating the user leaves it
+		 * "claimed" for good. Past the claim timeout: if the user exists, the invite is accepted (as
+		 * user.created would do); if not, it is usable again. Skipped while users is unreachable.
+		 */
+		async recoverStaleClaims(this: any, ctx: Ctx): Promise<number> {
+			const cutoff = new Date(Date.now() - this.claimTimeoutMs).toISOString();
+			const stale = await this.findEntities({ query: { status: "claimed", claimedAt: { $lte: cutoff } }, limit: 100 });
+			let recovered = 0;
+			for (const invite of stale) {
+				let userId: string | null;
+				try {
+					userId = await ctx.call("users.idByInvite", { inviteId: invite._id });
+				} catch (err: any) {
+					this.logger.warn(`Stale invite claims left for later: ${err.message}`);
+					break;
+				}
+				if (userId) await this.markAccepted(ctx, invite._id, userId);
+				else
+					await this.compareAndSet(
+						ctx,
+						{ _id: invite._id, status: "claimed", claimedAt: invite.claimedAt },
+						{ $set: { status: "pending", updatedAt: nowIso() }, $unset: { claimedAt: true } },
+					);
+				recovered++;
+			}
+			return recovered;
+		},
+
 		async expireOne(this: any, ctx: Ctx, invite: Invite, now: string): Promise<boolean> {
 			const expired = await this.compareAndSet(
 				ctx,
@@ -304,6 +334,7 @@ const InvitationsService: ServiceSchema = {
 		// Read at creation, like every setting, so each broker (and each test) sees its own environment.
 		this.inviteTtlHours = config().inviteTtlHours;
 		this.sweepIntervalMs = config().inviteExpirySweepMs;
+		this.claimTimeoutMs = config().inviteClaimTimeoutMs;
 	},
 
 	started(this: any) {

@@ -303,6 +303,16 @@ const UsersService: ServiceSchema = {
 			},
 		},
 
+		/** Internal (invitations, recovering a stale claim): the user registered with an invite, if any. */
+		idByInvite: {
+			visibility: "public",
+			params: { inviteId: { type: "string", max: 64 } },
+			async handler(this: any, ctx: Ctx) {
+				const user = await this.findOneEntity({ inviteId: ctx.params.inviteId });
+				return user ? user._id : null;
+			},
+		},
+
 		/** Internal: ids of users with a role (e.g. every admin, for alerts). */
 		idsByRole: {
 			visibility: "public",
