@@ -372,6 +372,7 @@ const OrdersService: ServiceSchema = {
 				supplierId: p.supplierId,
 				items: p.items.map((i: Doc) => ({ productId: i.productId, quantity: i.quantity })),
 				deliverTo: deliveryLocation,
+				...(p.scheduledSlot ? { deliverAt: p.scheduledSlot.from } : {}),
 			});
 			const doc = this.newOrder(ctx, orderId, reservation, deliveryLocation, key, hash);
 			let order: Doc;

@@ -16,7 +16,15 @@ import { Context, Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
 import { AuthUser } from "../lib/auth";
-import { CYLINDER_TYPES, DEFAULT_TIME_ZONE, distanceTo, findOffers, offerView, SupplierProfile } from "../lib/catalog";
+import {
+	CYLINDER_TYPES,
+	DEFAULT_TIME_ZONE,
+	SupplierProfile,
+	distanceTo,
+	findOffers,
+	isOpenAt,
+	offerView,
+} from "../lib/catalog";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
 import { EventEnvelope } from "../lib/events";
 import { nowIso } from "../lib/ids";
@@ -258,6 +266,8 @@ const ProductsService: ServiceSchema = {
 					},
 				},
 				deliverTo: { ...point, optional: true },
+				/** When the delivery happens (a scheduled slot's start); now by default. */
+				deliverAt: { type: "string", optional: true, max: 40 },
 			},
 			async handler(this: any, ctx: Ctx) {
 				const { orderId, items, deliverTo } = ctx.params;
@@ -267,6 +277,7 @@ const ProductsService: ServiceSchema = {
 				if (!supplier || supplier.active === false)
 					throw conflict("This supplier is not selling at the moment", { type: "SUPPLIER_NOT_ACTIVE" });
 				const distanceKm = deliverTo ? this.distanceOr422(supplier, deliverTo) : null;
+				this.openOr409(supplier, ctx.params.deliverAt ? new Date(ctx.params.deliverAt) : new Date());
 				const wanted = this.mergeItems(items);
 				const products = await this.orderableProducts(supplier.supplierId, wanted);
 				await this.holdStock(ctx, orderId, wanted);
@@ -336,6 +347,16 @@ const ProductsService: ServiceSchema = {
 	},
 
 	methods: {
+		/** Orders for immediate delivery need the supplier open now; scheduled ones, open at the slot. */
+		openOr409(this: any, supplier: Doc, at: Date) {
+			if (!supplier.openingHours || Number.isNaN(at.getTime())) return;
+			if (!isOpenAt(supplier.openingHours, at, this.settings.timeZone))
+				throw conflict("This supplier is closed at that time", {
+					type: "SUPPLIER_CLOSED",
+					openingHours: supplier.openingHours,
+				});
+		},
+
 		/** Whose catalog a caller writes to: a supplier its own; an admin names the supplier. */
 		ownerFor(user: AuthUser, requested?: string): string {
 			if (user.role === "admin") {

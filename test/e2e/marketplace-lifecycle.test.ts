@@ -518,3 +518,38 @@ describe("paying again after a failed payment (PAYMENT_RETRY_GRACE_MS)", () => {
 		expect(late.status).toBe(409);
 	});
 });
+
+describe("opening hours at order time", () => {
+	let m: Market;
+	beforeAll(async () => {
+		m = await startMarket({});
+	});
+	afterAll(() => m.stop());
+
+	/** "HH:MM" in São Paulo time, `hours` from now. */
+	const localHhmm = (hours: number) =>
+		new Intl.DateTimeFormat("en-GB", {
+			timeZone: "America/Sao_Paulo",
+			hour: "2-digit",
+			minute: "2-digit",
+			hourCycle: "h23",
+		}).format(new Date(Date.now() + hours * 3600_000));
+
+	it("refuses an immediate order from a closed supplier (409 SUPPLIER_CLOSED, stock untouched) and takes one scheduled inside its hours", async () => {
+		const supplier = await createSupplier(m, { openingHours: { open: localHhmm(2), close: localHhmm(5) } });
+		const product = await createProduct(m, supplier.token, { stock: 4 });
+		const customer = await createCustomer(m);
+		const now = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
+		expect(now.status).toBe(409);
+		expect(now.body.data.type).toBe("SUPPLIER_CLOSED");
+		expect((await m.api.get(`/api/products/${product.id}`)).body).toMatchObject({ stock: 4, reserved: 0 });
+
+		const from = new Date(Date.now() + 3 * 3600_000);
+		const slot = { from: from.toISOString(), to: new Date(from.getTime() + 3600_000).toISOString() };
+		const later = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { scheduledSlot: slot }), {
+			token: customer.token,
+		});
+		expect(later.status).toBe(201);
+		await waitForStatus(m, later.body.id, customer.token, "confirmed");
+	});
+});
