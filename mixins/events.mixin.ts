@@ -23,8 +23,6 @@ import { config } from "../lib/config";
 
 export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;
 
-const MAX_ATTEMPTS = () => config().eventMaxAttempts;
-const RETRY_BASE_MS = () => config().eventRetryBaseMs;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -88,7 +86,7 @@ export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
 
 			const ctx = Context.create(this.broker, null as any, {}, { requestID: envelope.requestId || undefined } as any);
 			ctx.meta = { actorId: envelope.actor };
-			const attempts = MAX_ATTEMPTS();
+			const attempts = this.eventRetry.maxAttempts;
 			for (let attempt = 1; attempt <= attempts; attempt++) {
 				try {
 					await handler.call(this, envelope, ctx);
@@ -99,7 +97,7 @@ export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
 						{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
 						`Handler for ${envelope.type} failed: ${err && err.message}`,
 					);
-					if (attempt < attempts) await sleep(retryDelayMs(attempt, RETRY_BASE_MS()));
+					if (attempt < attempts) await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
 					else await this.deadLetter(envelope, err);
 				}
 			}
@@ -121,6 +119,8 @@ export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
 	},
 
 	created(this: any) {
+		const cfg = config();
+		this.eventRetry = { maxAttempts: cfg.eventMaxAttempts, baseMs: cfg.eventRetryBaseMs };
 		this.eventLedgerReady = new Promise((resolve) => (this.resolveEventLedgerReady = resolve));
 	},
 
