@@ -15,6 +15,7 @@ import { Context, ServiceSchema } from "moleculer";
 import { EventEmitter } from "events";
 import { PassThrough } from "stream";
 import { DbMixin } from "../mixins/db.mixin";
+import { openTrackingStream } from "../lib/tracking-stream";
 import { EventsMixin } from "../mixins/events.mixin";
 import { AuthUser } from "../lib/auth";
 import {
@@ -46,7 +47,6 @@ interface LivePosition extends LatLng {
 }
 
 const VEHICLE_TYPES = ["motorcycle", "car", "van", "truck", "bicycle"];
-const TERMINAL_ORDER_STATUSES = ["delivered", "cancelled"];
 const dispatchId = (orderId: string) => `dispatch:${orderId}`;
 
 const lat = { type: "number", min: -90, max: 90 };
@@ -695,55 +695,17 @@ const CouriersService: ServiceSchema = {
 			(ctx || this.broker).broadcast("couriers.order.status", { ...payload, at: nowIso() });
 		},
 
-		/**
-		 * An SSE stream for one order: the current status (and position) at once, then `position`
-		 * events of its courier and `status` events, ending after delivered or cancelled.
-		 */
+		/** An SSE stream for one order (lib/tracking-stream.ts), fed by this instance's tracking bus. */
 		async openTrackingStream(this: any, order: Doc): Promise<PassThrough> {
-			const stream = new PassThrough();
-			const orderId = order.id || order._id;
-			const send = (event: string, data: unknown) => {
-				if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-			};
-			let courierId: string | null = order.courierId || null;
-			const onPosition = (p: Doc) => send("position", this.trackedPosition(p, order));
-			const follow = (next: string | null) => {
-				if (courierId) this.trackingBus.off(`courier:${courierId}`, onPosition);
-				courierId = next;
-				if (courierId) this.trackingBus.on(`courier:${courierId}`, onPosition);
-			};
-			const onStatus = (s: Doc) => {
-				if (s.courierId && s.courierId !== courierId) follow(s.courierId);
-				send("status", { orderId, status: s.status, courierId, at: s.at });
-				if (TERMINAL_ORDER_STATUSES.includes(s.status)) stream.end();
-			};
-			const heartbeat = setInterval(
-				() => !stream.writableEnded && stream.write(": keep-alive\n\n"),
-				this.dispatchSettings.trackHeartbeatMs,
-			);
-			const cleanup = () => {
-				clearInterval(heartbeat);
-				follow(null);
-				this.trackingBus.off(`order:${orderId}`, onStatus);
-			};
-			stream.on("close", cleanup);
-			stream.on("finish", cleanup);
-
+			const courierId: string | null = order.courierId || null;
 			const position = courierId ? await this.lastPosition(courierId) : null;
-			send("status", {
-				orderId,
-				status: order.status,
-				courierId,
-				position: position ? this.trackedPosition({ courierId, ...position }, order) : null,
-				at: nowIso(),
+			return openTrackingStream({
+				order,
+				bus: this.trackingBus,
+				initialPosition: position ? this.trackedPosition({ courierId, ...position }, order) : null,
+				toTracked: (p: Doc) => this.trackedPosition(p, order),
+				heartbeatMs: this.dispatchSettings.trackHeartbeatMs,
 			});
-			if (TERMINAL_ORDER_STATUSES.includes(order.status)) {
-				stream.end();
-				return stream;
-			}
-			this.trackingBus.on(`order:${orderId}`, onStatus);
-			follow(courierId);
-			return stream;
 		},
 
 		trackedPosition(p: Doc, order: Doc) {
