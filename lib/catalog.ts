@@ -61,9 +61,20 @@ function minutesOf(hhmm: string): number {
 	return h * 60 + m;
 }
 
+const clockFormatters = new Map<string, Intl.DateTimeFormat>();
+/** One hour:minute formatter per time zone (building one per call is costly). */
+function clockFormatter(timeZone: string): Intl.DateTimeFormat {
+	let formatter = clockFormatters.get(timeZone);
+	if (!formatter) {
+		formatter = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+		clockFormatters.set(timeZone, formatter);
+	}
+	return formatter;
+}
+
 /** Minutes since local midnight at `at` in `timeZone`. */
 export function localMinutes(at: Date, timeZone = DEFAULT_TIME_ZONE): number {
-	const parts = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+	const parts = clockFormatter(timeZone)
 		.formatToParts(at)
 		.reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
 	return Number(parts.hour) * 60 + Number(parts.minute);

@@ -28,15 +28,27 @@ interface Template {
 
 const TIME_ZONE = "America/Sao_Paulo";
 
+/** Intl formatters are costly to build and safe to reuse: one per locale. */
+const formatters = new Map<string, any>();
+function memo<T>(key: string, build: () => T): T {
+	if (!formatters.has(key)) formatters.set(key, build());
+	return formatters.get(key);
+}
+
 export function formatMoney(cents: unknown, locale: Locale): string {
 	const value = typeof cents === "number" && Number.isFinite(cents) ? cents / 100 : 0;
-	return new Intl.NumberFormat(locale, { style: "currency", currency: "BRL" }).format(value);
+	return memo(`money:${locale}`, () => new Intl.NumberFormat(locale, { style: "currency", currency: "BRL" })).format(
+		value,
+	);
 }
 
 export function formatTime(iso: unknown, locale: Locale): string {
 	const ms = typeof iso === "string" ? Date.parse(iso) : NaN;
 	if (!Number.isFinite(ms)) return "-";
-	return new Intl.DateTimeFormat(locale, { timeZone: TIME_ZONE, dateStyle: "short", timeStyle: "short" }).format(ms);
+	return memo(
+		`time:${locale}`,
+		() => new Intl.DateTimeFormat(locale, { timeZone: TIME_ZONE, dateStyle: "short", timeStyle: "short" }),
+	).format(ms);
 }
 
 /** A short, readable order reference (the last characters of its id). */
