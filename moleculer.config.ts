@@ -49,7 +49,7 @@ function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
 
 function channelsAdapter(cfg: AppConfig) {
 	const url = cfg.channelsAdapter;
-	const common = { maxRetries: 5, maxInFlight: 10 };
+	const common = { maxRetries: 5, maxInFlight: cfg.eventMaxInFlight };
 	if (url.startsWith("nats://")) {
 		return {
 			type: "NATS",

@@ -77,6 +77,8 @@ export function readConfig() {
 		requiredServices: str("REQUIRED_SERVICES", ""),
 		eventMaxAttempts: int("EVENT_MAX_ATTEMPTS", 4),
 		eventRetryBaseMs: int("EVENT_RETRY_BASE_MS", 200),
+		/** Durable events one consumer (service instance) handles at once per topic. */
+		eventMaxInFlight: int("EVENT_MAX_IN_FLIGHT", 50),
 		/** How long a consumer remembers an event id (longer than any redelivery can take). */
 		eventLedgerRetentionMs: int("EVENT_LEDGER_RETENTION_MS", 7 * 24 * 3600_000),
 		/** Verification documents (encrypted); default DATA_DIR/documents. */

@@ -47,7 +47,7 @@ export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
 		for (const topic of topicsFor(types)) {
 			schema.channels[channelName(topic)] = {
 				group: schema.name,
-				maxInFlight: 10,
+				maxInFlight: config().eventMaxInFlight,
 				handler(this: any, payload: unknown) {
 					return this.consumeBusinessEvent(payload);
 				},
