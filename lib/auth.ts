@@ -84,15 +84,24 @@ export function bearerToken(header: string | undefined): string | null {
 	return match ? match[1] : null;
 }
 
+/**
+ * Whether a sensitive operation needs an MFA-verified token from this user: always for users who
+ * enrolled in MFA, and for every admin when the platform requires admin MFA (REQUIRE_ADMIN_MFA).
+ */
+export function needsMfa(user: AuthUser, requireAdminMfa = false): boolean {
+	return !user.mfa && (user.mfaEnabled || (requireAdminMfa && user.role === "admin"));
+}
+
 /** null when allowed, else the reason ("unauthenticated" → 401, others → 403). */
 export function authorizationProblem(
 	auth: ActionAuth,
 	user: AuthUser | null,
+	requireAdminMfa = false,
 ): null | "unauthenticated" | "role" | "mfa" | "inactive" {
 	if (auth === "public") return null;
 	if (!user) return "unauthenticated";
 	if (user.status === "suspended" || user.status === "deleted") return "inactive";
 	if (auth && auth.roles && !auth.roles.includes(user.role)) return "role";
-	if (auth && auth.mfa && user.mfaEnabled && !user.mfa) return "mfa";
+	if (auth && auth.mfa && needsMfa(user, requireAdminMfa)) return "mfa";
 	return null;
 }

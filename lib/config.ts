@@ -57,6 +57,8 @@ export function readConfig() {
 		documentsKey: str("DOCUMENTS_KEY", ""),
 		adminEmail: str("ADMIN_EMAIL", ""),
 		adminPassword: str("ADMIN_PASSWORD", ""),
+		/** true: every admin needs an MFA-verified login for sensitive operations (enrol first). */
+		requireAdminMfa: str("REQUIRE_ADMIN_MFA", "false") === "true",
 		logLevel: str("LOG_LEVEL", "info"),
 		logFormat: str("LOG_FORMAT", "json"),
 		tracingExporter: str("TRACING_EXPORTER", "none"),

@@ -1,5 +1,5 @@
 /** Rules about users that need no broker: roles, statuses, who may change what. */
-import { Role } from "./auth";
+import { AuthUser, needsMfa, Role } from "./auth";
 
 export const STATUSES = ["active", "pending_verification", "suspended", "deleted"] as const;
 export type UserStatus = (typeof STATUSES)[number];
@@ -46,10 +46,11 @@ export function updateProblem(
 	actor: { id: string; role: Role; mfa: boolean; mfaEnabled: boolean },
 	target: { _id: string; status: string },
 	changes: Record<string, unknown>,
+	requireAdminMfa = false,
 ): UpdateProblem {
 	const fields = Object.keys(changes);
 	if (!canEditUser(actor, target._id, fields)) return "forbidden";
-	if (isSensitiveChange(actor.id, target._id, fields) && actor.mfaEnabled && !actor.mfa) return "mfa";
+	if (isSensitiveChange(actor.id, target._id, fields) && needsMfa(actor as AuthUser, requireAdminMfa)) return "mfa";
 	// Activation of an invited supplier or courier goes through document review (users.activate).
 	if (changes.status === "active" && target.status === "pending_verification") return "use_verification";
 	if (changes.password && actor.id === target._id && !changes.currentPassword) return "current_password";

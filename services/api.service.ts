@@ -94,6 +94,7 @@ const ApiService: ServiceSchema = {
 		const route = schema.settings.routes[0];
 		schema.settings.port = cfg.port;
 		schema.settings.trustProxy = cfg.trustProxy;
+		schema.settings.requireAdminMfa = cfg.requireAdminMfa;
 		route.bodyParsers.json.limit = cfg.bodyLimit;
 		route.rateLimit = {
 			window: cfg.rateLimitWindowMs,
@@ -216,7 +217,7 @@ const ApiService: ServiceSchema = {
 
 		async authorize(ctx: Context<any, any>, route: any, req: any) {
 			const auth: ActionAuth = req.$action ? req.$action.auth : undefined;
-			const problem = authorizationProblem(auth, ctx.meta.user);
+			const problem = authorizationProblem(auth, ctx.meta.user, this.settings.requireAdminMfa);
 			if (problem === "unauthenticated") throw new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
 			if (problem === "inactive")
 				throw new MoleculerClientError("Account is suspended or deleted", 403, "ACCOUNT_INACTIVE");

@@ -327,7 +327,7 @@ const UsersService: ServiceSchema = {
 	methods: {
 		/** The rules of lib/users.ts updateProblem as errors; a wrong current password is a 403. */
 		async checkUpdateAllowed(this: any, me: AuthUser, user: Record<string, any>, changes: Record<string, any>) {
-			const problem = updateProblem(me, user as any, changes);
+			const problem = updateProblem(me, user as any, changes, this.settings.requireAdminMfa);
 			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
 			if (problem === "mfa")
 				throw new Errors.MoleculerClientError("Confirm this change with an MFA-verified login", 403, "MFA_REQUIRED");
@@ -446,6 +446,10 @@ const UsersService: ServiceSchema = {
 				);
 			else this.logger.info(`First admin created: ${adminEmail} (password from ADMIN_PASSWORD).`);
 		},
+	},
+
+	created(this: any) {
+		this.settings.requireAdminMfa = config().requireAdminMfa;
 	},
 
 	/** moleculer-db calls this after every change: gateways drop their cached view of the user. */

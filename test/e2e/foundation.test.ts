@@ -430,3 +430,35 @@ describe("rate limiting behind a proxy", () => {
 		}
 	});
 });
+
+describe("REQUIRE_ADMIN_MFA", () => {
+	test("an admin who never enrolled must enrol in MFA before sensitive operations", async () => {
+		const strict = await startBroker({ services: ["api", "users"], env: { REQUIRE_ADMIN_MFA: "true" } });
+		try {
+			const strictApi = client(gatewayUrl(strict));
+			const admin = (await strictApi.post("/api/auth/login", ADMIN)).body.token;
+			const victim = await strictApi.post("/api/users", {
+				email: "strict-victim@example.com",
+				password: "password-123",
+				name: "V",
+			});
+			const refused = await strictApi.del(`/api/users/${victim.body.id}`, { token: admin });
+			expect(refused.status).toBe(403);
+			expect(refused.body.type).toBe("MFA_REQUIRED");
+			expect(
+				(await strictApi.put(`/api/users/${victim.body.id}`, { status: "suspended" }, { token: admin })).status,
+			).toBe(403);
+
+			const setup = await strictApi.post("/api/auth/mfa/setup", {}, { token: admin });
+			const enabled = await strictApi.post(
+				"/api/auth/mfa/enable",
+				{ code: currentTotp(setup.body.secret) },
+				{ token: admin },
+			);
+			expect(enabled.status).toBe(200);
+			expect((await strictApi.del(`/api/users/${victim.body.id}`, { token: enabled.body.token })).status).toBe(200);
+		} finally {
+			await strict.stop();
+		}
+	});
+});

@@ -28,6 +28,11 @@ describe("auth rules", () => {
 		expect(authorizationProblem({ roles: ["admin"], mfa: true }, { ...admin, mfa: true })).toBeNull();
 		expect(authorizationProblem({ roles: ["admin"], mfa: true }, { ...admin, mfaEnabled: false })).toBeNull();
 		expect(authorizationProblem(undefined, { ...customer, status: "suspended" })).toBe("inactive");
+		// REQUIRE_ADMIN_MFA: an admin who never enrolled is held to MFA too; other roles are not.
+		const unenrolled = { ...admin, mfaEnabled: false };
+		expect(authorizationProblem({ roles: ["admin"], mfa: true }, unenrolled, true)).toBe("mfa");
+		expect(authorizationProblem({ roles: ["admin"], mfa: true }, { ...unenrolled, mfa: true }, true)).toBeNull();
+		expect(authorizationProblem({ mfa: true }, customer, true)).toBeNull();
 	});
 	test("tokens round-trip and tampering is detected", () => {
 		const token = issueToken(customer);
