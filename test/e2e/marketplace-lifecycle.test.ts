@@ -463,7 +463,8 @@ describe("paying again after a failed payment (PAYMENT_RETRY_GRACE_MS)", () => {
 	});
 	afterAll(() => m.stop());
 
-	it("keeps a declined order open for the window: paying with another card confirms it", async () => {
+	/** A fresh supplier (3 in stock) and customer, and an order paid with a card that is declined. */
+	async function declinedOrder() {
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token, { stock: 3 });
 		const customer = await createCustomer(m);
@@ -474,6 +475,11 @@ describe("paying again after a failed payment (PAYMENT_RETRY_GRACE_MS)", () => {
 				token: customer.token,
 			},
 		);
+		return { product, customer, order };
+	}
+
+	it("keeps a declined order open for the window: paying with another card confirms it", async () => {
+		const { product, customer, order } = await declinedOrder();
 		expect(order.status).toBe(201);
 		await waitFor(
 			async () =>
@@ -496,16 +502,7 @@ describe("paying again after a failed payment (PAYMENT_RETRY_GRACE_MS)", () => {
 	});
 
 	it("cancels the order and releases the stock when nobody pays within the window", async () => {
-		const supplier = await createSupplier(m);
-		const product = await createProduct(m, supplier.token, { stock: 3 });
-		const customer = await createCustomer(m);
-		const order = await m.api.post(
-			"/api/orders",
-			orderBody(supplier.id, product.id, { paymentToken: CARDS.declined }),
-			{
-				token: customer.token,
-			},
-		);
+		const { product, customer, order } = await declinedOrder();
 		await waitForStatus(m, order.body.id, customer.token, "cancelled");
 		const cancelled = (await m.api.get(`/api/orders/${order.body.id}`, { token: customer.token })).body;
 		expect(cancelled.history.at(-1).reason).toMatch(/^payment_failed: card_declined/);
