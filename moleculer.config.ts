@@ -6,10 +6,10 @@
 import { BrokerOptions, Errors, Middleware, ServiceBroker } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import http from "http";
-import { AppConfig, config } from "./lib/config";
-import { startHealthServer } from "./lib/health";
-import { StrictValidator } from "./lib/validator";
-import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/events";
+import { AppConfig, config } from "./lib/infra/config";
+import { startHealthServer } from "./lib/infra/health";
+import { StrictValidator } from "./lib/infra/validator";
+import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/domain/events";
 import { channelName } from "./mixins/events.mixin";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {

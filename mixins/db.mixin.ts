@@ -14,9 +14,9 @@ import mongoose from "mongoose";
 import path from "path";
 import fs from "fs";
 import Datastore from "@seald-io/nedb";
-import { config } from "../lib/config";
-import { conflict, notFound } from "../lib/errors";
-import { newId } from "../lib/ids";
+import { config } from "../lib/infra/config";
+import { conflict, notFound } from "../lib/infra/errors";
+import { newId } from "../lib/infra/ids";
 
 export interface IndexSpec {
 	fields: Record<string, 1 | -1>;

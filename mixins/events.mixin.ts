@@ -14,12 +14,12 @@ import {
 	DEAD_LETTER_TOPIC,
 	EventEnvelope,
 	isEnvelope,
-	makeEnvelope,
 	retryDelayMs,
 	topicOf,
 	TOPICS,
-} from "../lib/events";
-import { config } from "../lib/config";
+} from "../lib/domain/events";
+import { makeEnvelope } from "../lib/infra/envelopes";
+import { config } from "../lib/infra/config";
 
 export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;
 

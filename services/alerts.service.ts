@@ -11,10 +11,10 @@
 import { Context, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { channelName, EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, topicOf } from "../lib/events";
-import { conflict, notFound, unprocessable } from "../lib/errors";
-import { newId, nowIso } from "../lib/ids";
+import { AuthUser } from "../lib/infra/auth";
+import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, topicOf } from "../lib/domain/events";
+import { conflict, notFound, unprocessable } from "../lib/infra/errors";
+import { newId, nowIso } from "../lib/infra/ids";
 import {
 	dedupKey,
 	effectiveRule,
@@ -32,8 +32,8 @@ import {
 	shouldEscalate,
 	watchChanges,
 	windowStats,
-} from "../lib/alert-rules";
-import { config } from "../lib/config";
+} from "../lib/domain/alert-rules";
+import { config } from "../lib/infra/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

@@ -8,11 +8,11 @@
 import { Context, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { toCsv } from "../lib/csv";
-import { EventEnvelope } from "../lib/events";
-import { forbidden, notFound, unprocessable } from "../lib/errors";
-import { nowIso } from "../lib/ids";
+import { AuthUser } from "../lib/infra/auth";
+import { toCsv } from "../lib/domain/csv";
+import { EventEnvelope } from "../lib/domain/events";
+import { forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { nowIso } from "../lib/infra/ids";
 import {
 	bucketCount,
 	bucketFigures,
@@ -23,7 +23,7 @@ import {
 	REPORT_KINDS,
 	ReportKind,
 	reportTable,
-} from "../lib/metrics-buckets";
+} from "../lib/domain/metrics-buckets";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

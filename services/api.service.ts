@@ -7,11 +7,11 @@
 import { Context, Errors, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import path from "path";
-import { config } from "../lib/config";
-import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/auth";
-import { nodeReadiness } from "../lib/health";
-import { newId } from "../lib/ids";
-import { redisRateLimitStoreFactory } from "../lib/rate-limit-store";
+import { config } from "../lib/infra/config";
+import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/infra/auth";
+import { nodeReadiness } from "../lib/infra/health";
+import { newId } from "../lib/infra/ids";
+import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -15,9 +15,9 @@ import { Context, ServiceSchema } from "moleculer";
 import { EventEmitter } from "events";
 import { PassThrough } from "stream";
 import { DbMixin } from "../mixins/db.mixin";
-import { openTrackingStream } from "../lib/tracking-stream";
+import { openTrackingStream } from "../lib/infra/tracking-stream";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
+import { AuthUser } from "../lib/infra/auth";
 import {
 	COURIER_STATUSES,
 	CourierCandidate,
@@ -28,13 +28,13 @@ import {
 	rankCouriers,
 	shouldAlertUnassigned,
 	waitedSeconds,
-} from "../lib/dispatch";
-import { courierEtaMinutes, etaViaPickupMinutes } from "../lib/eta";
-import { haversineKm, LatLng } from "../lib/geo";
-import { EventEnvelope } from "../lib/events";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
-import { nowIso } from "../lib/ids";
-import { config } from "../lib/config";
+} from "../lib/domain/dispatch";
+import { courierEtaMinutes, etaViaPickupMinutes } from "../lib/domain/eta";
+import { haversineKm, LatLng } from "../lib/domain/geo";
+import { EventEnvelope } from "../lib/domain/events";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { nowIso } from "../lib/infra/ids";
+import { config } from "../lib/infra/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

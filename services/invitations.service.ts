@@ -6,11 +6,11 @@
 import { Context, Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { config } from "../lib/config";
-import { forbidden, notFound } from "../lib/errors";
-import { EventEnvelope } from "../lib/events";
-import { nowIso } from "../lib/ids";
+import { AuthUser } from "../lib/infra/auth";
+import { config } from "../lib/infra/config";
+import { forbidden, notFound } from "../lib/infra/errors";
+import { EventEnvelope } from "../lib/domain/events";
+import { newInviteCode, nowIso } from "../lib/infra/ids";
 import {
 	effectiveStatus,
 	emailMatches,
@@ -19,11 +19,10 @@ import {
 	INVITE_STATUSES,
 	invitePermissionProblem,
 	inviteProblem,
-	newInviteCode,
 	problemError,
 	statusQuery,
-} from "../lib/invites";
-import { normalizeEmail } from "../lib/users";
+} from "../lib/domain/invites";
+import { normalizeEmail } from "../lib/domain/users";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Invite = any;

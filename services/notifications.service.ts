@@ -7,12 +7,12 @@
 import { Context, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser, ROLES } from "../lib/auth";
-import { config } from "../lib/config";
-import { EventEnvelope } from "../lib/events";
-import { forbidden, notFound, unprocessable } from "../lib/errors";
-import { newId, nowIso } from "../lib/ids";
-import { backoffMs, OutgoingMessage, Sender, sendersFromConfig } from "../lib/senders";
+import { AuthUser, ROLES } from "../lib/infra/auth";
+import { config } from "../lib/infra/config";
+import { EventEnvelope } from "../lib/domain/events";
+import { forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { newId, nowIso } from "../lib/infra/ids";
+import { backoffMs, OutgoingMessage, Sender, sendersFromConfig } from "../lib/infra/senders";
 import {
 	Channel,
 	CHANNELS,
@@ -22,7 +22,7 @@ import {
 	plannedMessages,
 	render,
 	TemplateName,
-} from "../lib/templates";
+} from "../lib/domain/templates";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

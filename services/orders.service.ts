@@ -23,10 +23,10 @@ import { Context, Errors, ServiceSchema } from "moleculer";
 import crypto from "crypto";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
-import { EventEnvelope } from "../lib/events";
-import { newId, nowIso, numericCode } from "../lib/ids";
+import { AuthUser } from "../lib/infra/auth";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { EventEnvelope } from "../lib/domain/events";
+import { newId, nowIso, numericCode } from "../lib/infra/ids";
 import {
 	Actor,
 	checkTransition,
@@ -38,9 +38,9 @@ import {
 	promisedBy,
 	scheduledSlotProblem,
 	timestampField,
-} from "../lib/order-status";
-import { cylinderCount, orderLines, orderTotals } from "../lib/pricing";
-import { config } from "../lib/config";
+} from "../lib/domain/order-status";
+import { cylinderCount, orderLines, orderTotals } from "../lib/domain/pricing";
+import { config } from "../lib/infra/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

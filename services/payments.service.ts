@@ -30,10 +30,10 @@
 import { Context, Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
-import { EventEnvelope } from "../lib/events";
-import { newId, nowIso } from "../lib/ids";
+import { AuthUser } from "../lib/infra/auth";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { EventEnvelope } from "../lib/domain/events";
+import { newId, nowIso } from "../lib/infra/ids";
 import {
 	ChargeResult,
 	OrderState,
@@ -46,8 +46,8 @@ import {
 	refundStatus,
 	SimulatedProvider,
 	withTimeout,
-} from "../lib/payment-provider";
-import { config } from "../lib/config";
+} from "../lib/infra/payment-provider";
+import { config } from "../lib/infra/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

@@ -15,7 +15,7 @@
 import { Context, Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
+import { AuthUser } from "../lib/infra/auth";
 import {
 	CYLINDER_TYPES,
 	DEFAULT_TIME_ZONE,
@@ -24,12 +24,12 @@ import {
 	findOffers,
 	isOpenAt,
 	offerView,
-} from "../lib/catalog";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
-import { EventEnvelope } from "../lib/events";
-import { nowIso } from "../lib/ids";
-import { priceWithoutExchangeCents } from "../lib/pricing";
-import { config } from "../lib/config";
+} from "../lib/domain/catalog";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { EventEnvelope } from "../lib/domain/events";
+import { nowIso } from "../lib/infra/ids";
+import { priceWithoutExchangeCents } from "../lib/domain/pricing";
+import { config } from "../lib/infra/config";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

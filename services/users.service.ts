@@ -5,14 +5,14 @@
 import { Context, Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser, issueToken, ROLES } from "../lib/auth";
-import { config } from "../lib/config";
-import { secret } from "../lib/secrets";
-import { conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/errors";
-import { nowIso, secureCode } from "../lib/ids";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords";
-import { newTotpSecret, totpUri, verifyTotp } from "../lib/totp";
-import { canEditUser, LOCALES, normalizeEmail, SECRET_FIELDS, STATUSES, updateProblem } from "../lib/users";
+import { AuthUser, issueToken, ROLES } from "../lib/infra/auth";
+import { config } from "../lib/infra/config";
+import { secret } from "../lib/infra/secrets";
+import { conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/infra/errors";
+import { nowIso, secureCode } from "../lib/infra/ids";
+import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/infra/passwords";
+import { newTotpSecret, totpUri, verifyTotp } from "../lib/infra/totp";
+import { canEditUser, LOCALES, normalizeEmail, SECRET_FIELDS, STATUSES, updateProblem } from "../lib/domain/users";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 

@@ -14,8 +14,8 @@ import path from "path";
 import { Readable } from "stream";
 import { DbMixin } from "../mixins/db.mixin";
 import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/auth";
-import { config } from "../lib/config";
+import { AuthUser } from "../lib/infra/auth";
+import { config } from "../lib/infra/config";
 import {
 	CONTENT_TYPES,
 	currentDocuments,
@@ -32,12 +32,12 @@ import {
 	sniffContentType,
 	StoredDocument,
 	verifiedFacts,
-} from "../lib/documents";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/errors";
-import { EventEnvelope } from "../lib/events";
-import { decryptFile, encryptFile, parseKey, sha256Hex } from "../lib/file-crypto";
-import { newId, nowIso } from "../lib/ids";
-import { secret } from "../lib/secrets";
+} from "../lib/domain/documents";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { EventEnvelope } from "../lib/domain/events";
+import { decryptFile, encryptFile, parseKey, sha256Hex } from "../lib/infra/file-crypto";
+import { newId, nowIso } from "../lib/infra/ids";
+import { secret } from "../lib/infra/secrets";
 
 type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
 type Doc = Record<string, any>;

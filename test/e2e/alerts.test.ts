@@ -10,7 +10,7 @@ import { client } from "../helpers/http";
 import { eventPublisher } from "../helpers/events";
 import { DbMixin } from "../../mixins/db.mixin";
 import { channelName, EventsMixin } from "../../mixins/events.mixin";
-import { topicOf } from "../../lib/events";
+import { topicOf } from "../../lib/domain/events";
 
 const probe = eventPublisher();
 

@@ -9,8 +9,8 @@ import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpe
 import { client } from "../helpers/http";
 import { eventPublisher } from "../helpers/events";
 import { channelName } from "../../mixins/events.mixin";
-import { topicOf } from "../../lib/events";
-import { parseCsv } from "../../lib/csv";
+import { topicOf } from "../../lib/domain/events";
+import { parseCsv } from "../../lib/domain/csv";
 
 const probe = eventPublisher();
 

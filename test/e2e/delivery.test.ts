@@ -20,7 +20,7 @@ import {
 } from "../helpers/market";
 import { gatewayUrl, waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
-import { makeEnvelope } from "../../lib/events";
+import { makeEnvelope } from "../../lib/infra/envelopes";
 
 jest.setTimeout(30000);
 

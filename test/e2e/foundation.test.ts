@@ -7,8 +7,8 @@ import jwt from "jsonwebtoken";
 import { ServiceBroker } from "moleculer";
 import { ADMIN, gatewayUrl, startBroker } from "../helpers/broker";
 import { client } from "../helpers/http";
-import { currentTotp } from "../../lib/totp";
-import { secret } from "../../lib/secrets";
+import { currentTotp } from "../../lib/infra/totp";
+import { secret } from "../../lib/infra/secrets";
 
 let broker: ServiceBroker;
 let api: ReturnType<typeof client>;

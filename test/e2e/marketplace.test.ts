@@ -293,7 +293,7 @@ describe("cancelling a paid order", () => {
 
 	it("counts a refund once on the order when refund.processed comes again under another envelope id", async () => {
 		const { channelName } = require("../../mixins/events.mixin");
-		const { makeEnvelope } = require("../../lib/events");
+		const { makeEnvelope } = require("../../lib/infra/envelopes");
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token, { stock: 5 });
 		const customer = await createCustomer(m);
@@ -507,7 +507,7 @@ describe("idempotent retries", () => {
 		await waitForStatus(m, res.body.id, customer.token, "confirmed");
 		const created = m.events.ofType("order.created").find((e) => e.data.orderId === res.body.id);
 		const { channelName } = require("../../mixins/events.mixin");
-		const { makeEnvelope } = require("../../lib/events");
+		const { makeEnvelope } = require("../../lib/infra/envelopes");
 		// The same event (same id) again, and the same business event under a new envelope id.
 		await (m.broker as any).sendToChannel(channelName("order.events"), created);
 		await (m.broker as any).sendToChannel(
@@ -722,7 +722,7 @@ describe("order lists and views", () => {
 
 describe("admin refunds with MFA on", () => {
 	it("needs an MFA-verified token once the admin has enabled MFA", async () => {
-		const { currentTotp } = require("../../lib/totp");
+		const { currentTotp } = require("../../lib/infra/totp");
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token);
 		const customer = await createCustomer(m);

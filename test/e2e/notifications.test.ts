@@ -11,7 +11,7 @@ import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpe
 import { client } from "../helpers/http";
 import { eventPublisher } from "../helpers/events";
 import { channelName } from "../../mixins/events.mixin";
-import { topicOf } from "../../lib/events";
+import { topicOf } from "../../lib/domain/events";
 
 const probe = eventPublisher();
 

@@ -11,7 +11,7 @@ import path from "path";
 import { ServiceBroker } from "moleculer";
 import { ADMIN, eventRecorder, gatewayUrl, startBroker, waitFor } from "../helpers/broker";
 import { client } from "../helpers/http";
-import { currentTotp } from "../../lib/totp";
+import { currentTotp } from "../../lib/infra/totp";
 
 jest.setTimeout(60_000);
 

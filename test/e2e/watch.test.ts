@@ -21,8 +21,8 @@ import {
 } from "../helpers/market";
 import { ADMIN, waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
-import { topicOf } from "../../lib/events";
-import { parseCsv } from "../../lib/csv";
+import { topicOf } from "../../lib/domain/events";
+import { parseCsv } from "../../lib/domain/csv";
 
 jest.setTimeout(30000);
 

@@ -17,7 +17,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
-import { DEAD_LETTER_TOPIC, TOPICS } from "../../lib/events";
+import { DEAD_LETTER_TOPIC, TOPICS } from "../../lib/domain/events";
 import { channelName } from "../../mixins/events.mixin";
 import { buildDistIfNeeded } from "../global-setup";
 import { ADMIN } from "./broker";

@@ -5,7 +5,7 @@
 import { ServiceBroker } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { channelName, EventsMixin } from "../../mixins/events.mixin";
-import { DEAD_LETTER_TOPIC, topicOf } from "../../lib/events";
+import { DEAD_LETTER_TOPIC, topicOf } from "../../lib/domain/events";
 import { startBroker, waitFor } from "../helpers/broker";
 
 const handled: Record<string, any[]> = { steady: [], flaky: [] };

@@ -10,7 +10,7 @@ import {
 	shouldEscalate,
 	watchChanges,
 	windowStats,
-} from "../../lib/alert-rules";
+} from "../../lib/domain/alert-rules";
 
 const at = (minute: number) => new Date(Date.UTC(2030, 0, 1, 10, minute)).toISOString();
 

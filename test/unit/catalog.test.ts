@@ -1,4 +1,4 @@
-import { deliversTo, findOffers, isOpenAt, localMinutes, offerView, SupplierProfile } from "../../lib/catalog";
+import { deliversTo, findOffers, isOpenAt, localMinutes, offerView, SupplierProfile } from "../../lib/domain/catalog";
 
 const home = { lat: -23.5505, lng: -46.6333 };
 const near: SupplierProfile = {

@@ -1,4 +1,4 @@
-import { cnpjCheckDigits, formatCnpj, isValidCnpj, normalizeCnpj } from "../../lib/cnpj";
+import { cnpjCheckDigits, formatCnpj, isValidCnpj, normalizeCnpj } from "../../lib/domain/cnpj";
 
 describe("CNPJ", () => {
 	test("accepts numeric CNPJs with correct check digits, formatted or not", () => {

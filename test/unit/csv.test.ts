@@ -1,4 +1,4 @@
-import { csvCell, parseCsv, toCsv } from "../../lib/csv";
+import { csvCell, parseCsv, toCsv } from "../../lib/domain/csv";
 
 describe("csv", () => {
 	it("quotes cells with commas, quotes, line breaks or edge spaces, and doubles quotes", () => {

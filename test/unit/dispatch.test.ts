@@ -8,7 +8,7 @@ import {
 	rankCouriers,
 	shouldAlertUnassigned,
 	waitedSeconds,
-} from "../../lib/dispatch";
+} from "../../lib/domain/dispatch";
 
 const supplierLocation = { lat: -23.55, lng: -46.63 };
 const order = { supplierId: "sup-1", cylinders: 2, supplierLocation };

@@ -8,7 +8,7 @@ import {
 	sniffContentType,
 	StoredDocument,
 	verifiedFacts,
-} from "../../lib/documents";
+} from "../../lib/domain/documents";
 
 const now = new Date("2025-03-01T12:00:00.000Z");
 const fields = (problems: { field: string }[]) => problems.map((p) => p.field);

@@ -5,8 +5,8 @@ import {
 	MAX_TRAVEL_SPEED_KMH,
 	planningSpeedKmh,
 	ROUTE_FACTOR,
-} from "../../lib/eta";
-import { DEFAULT_COURIER_SPEED_KMH, haversineKm } from "../../lib/geo";
+} from "../../lib/domain/eta";
+import { DEFAULT_COURIER_SPEED_KMH, haversineKm } from "../../lib/domain/geo";
 
 describe("eta", () => {
 	const paulista = { lat: -23.5614, lng: -46.6559 };

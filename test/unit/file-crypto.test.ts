@@ -1,5 +1,5 @@
 import crypto from "crypto";
-import { decryptFile, encryptFile, parseKey, sha256Hex } from "../../lib/file-crypto";
+import { decryptFile, encryptFile, parseKey, sha256Hex } from "../../lib/infra/file-crypto";
 
 const key = crypto.randomBytes(32);
 const plain = Buffer.from("%PDF-1.4 secret licence content %%EOF");

@@ -1,8 +1,9 @@
-import { authorizationProblem, AuthUser, bearerToken, issueToken, verifyToken } from "../../lib/auth";
-import { isEnvelope, makeEnvelope, retryDelayMs, topicOf } from "../../lib/events";
-import { hashPassword, verifyPassword } from "../../lib/passwords";
-import { canEditUser, normalizeEmail } from "../../lib/users";
-import { currentTotp, newTotpSecret, verifyTotp } from "../../lib/totp";
+import { authorizationProblem, AuthUser, bearerToken, issueToken, verifyToken } from "../../lib/infra/auth";
+import { isEnvelope, retryDelayMs, topicOf } from "../../lib/domain/events";
+import { makeEnvelope } from "../../lib/infra/envelopes";
+import { hashPassword, verifyPassword } from "../../lib/infra/passwords";
+import { canEditUser, normalizeEmail } from "../../lib/domain/users";
+import { currentTotp, newTotpSecret, verifyTotp } from "../../lib/infra/totp";
 
 const customer: AuthUser = { id: "u1", role: "customer", status: "active", mfa: false, mfaEnabled: false };
 const admin: AuthUser = { id: "a1", role: "admin", status: "active", mfa: false, mfaEnabled: true };

@@ -1,4 +1,4 @@
-import { haversineKm, etaMinutes, etaMinutesBetween, addMinutesIso, isValidLatLng } from "../../lib/geo";
+import { haversineKm, etaMinutes, etaMinutesBetween, addMinutesIso, isValidLatLng } from "../../lib/domain/geo";
 
 describe("geo", () => {
 	const saoPaulo = { lat: -23.5505, lng: -46.6333 };

@@ -4,10 +4,10 @@ import {
 	expiresAt,
 	invitePermissionProblem,
 	inviteProblem,
-	newInviteCode,
 	problemError,
 	statusQuery,
-} from "../../lib/invites";
+} from "../../lib/domain/invites";
+import { newInviteCode } from "../../lib/infra/ids";
 
 const now = new Date("2025-03-01T12:00:00.000Z");
 const future = "2025-03-08T12:00:00.000Z";

@@ -9,7 +9,7 @@ import {
 	percentile,
 	reportTable,
 	summarize,
-} from "../../lib/metrics-buckets";
+} from "../../lib/domain/metrics-buckets";
 
 const env = (
 	type: string,

@@ -6,7 +6,7 @@ import {
 	MAX_HANDOVER_FAILURES,
 	OrderParties,
 	timestampField,
-} from "../../lib/order-status";
+} from "../../lib/domain/order-status";
 
 const order = (status: OrderParties["status"], extra: Partial<OrderParties> = {}): OrderParties => ({
 	status,
@@ -128,7 +128,7 @@ describe("order status machine", () => {
 });
 
 describe("delivery promises", () => {
-	const { scheduledSlotProblem, promisedBy } = require("../../lib/order-status");
+	const { scheduledSlotProblem, promisedBy } = require("../../lib/domain/order-status");
 	const now = new Date("2024-06-03T12:00:00.000Z");
 
 	it("accepts a future slot of reasonable length and refuses the others", () => {

@@ -6,7 +6,7 @@ import {
 	SimulatedProvider,
 	TEST_CARDS,
 	withTimeout,
-} from "../../lib/payment-provider";
+} from "../../lib/infra/payment-provider";
 
 const provider = new SimulatedProvider();
 const base = { paymentId: "pay1", orderId: "ord1", amountCents: 12345 };
@@ -79,7 +79,7 @@ describe("simulated payment provider", () => {
 });
 
 describe("reconciliation rules", () => {
-	const { reconciliationProblems } = require("../../lib/payment-provider");
+	const { reconciliationProblems } = require("../../lib/infra/payment-provider");
 	const now = new Date("2024-06-03T12:10:00.000Z");
 	const old = "2024-06-03T12:00:00.000Z";
 	const fresh = "2024-06-03T12:09:59.000Z";
@@ -134,7 +134,7 @@ describe("reconciliation rules", () => {
 });
 
 describe("orders without a payment", () => {
-	const { orderWithoutPayment } = require("../../lib/payment-provider");
+	const { orderWithoutPayment } = require("../../lib/infra/payment-provider");
 	const now = new Date("2024-06-03T12:10:00.000Z");
 	const order = (status: string, updatedAt: string) => ({
 		orderId: "o",

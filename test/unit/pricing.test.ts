@@ -5,7 +5,7 @@ import {
 	orderTotals,
 	priceWithoutExchangeCents,
 	PricedProduct,
-} from "../../lib/pricing";
+} from "../../lib/domain/pricing";
 
 const p13: PricedProduct = { productId: "p13", type: "P13", priceCents: 11000, depositCents: 15000 };
 const p45: PricedProduct = { productId: "p45", type: "P45", priceCents: 42000, depositCents: 60000 };

@@ -6,7 +6,7 @@ import {
 	orderRef,
 	plannedMessages,
 	render,
-} from "../../lib/templates";
+} from "../../lib/domain/templates";
 
 const opts = { publicUrl: "https://gas.example/" };
 

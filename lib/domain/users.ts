@@ -1,5 +1,5 @@
 /** Rules about users that need no broker: roles, statuses, who may change what. */
-import { AuthUser, needsMfa, Role } from "./auth";
+import { AuthUser, needsMfa, Role } from "./access";
 
 export const STATUSES = ["active", "pending_verification", "suspended", "deleted"] as const;
 export type UserStatus = (typeof STATUSES)[number];

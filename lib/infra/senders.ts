@@ -4,7 +4,7 @@
  * messages need no sender: storing them is delivering them.
  */
 import nodemailer from "nodemailer";
-import type { Channel } from "./templates";
+import type { Channel } from "../domain/templates";
 
 export interface OutgoingMessage {
 	notificationId: string;

@@ -31,3 +31,8 @@ export function numericCode(digits = 4): string {
 export function nowIso(): string {
 	return new Date().toISOString();
 }
+
+/** 32 random bytes = 256 bits, URL-safe (43 characters). */
+export function newInviteCode(): string {
+	return secureCode(32);
+}

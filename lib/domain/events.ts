@@ -2,7 +2,6 @@
  * Business events travel as envelopes on the seed's durable topics. This module is the one place
  * that knows which topic carries which event type and what an envelope looks like.
  */
-import { newId, nowIso } from "./ids";
 
 export const TOPICS = [
 	"user.events",
@@ -51,10 +50,6 @@ export interface EventEnvelope<T = Record<string, any>> {
 	actor: string;
 	requestId: string | null;
 	data: T;
-}
-
-export function makeEnvelope<T>(type: string, data: T, actor: string, requestId: string | null): EventEnvelope<T> {
-	return { id: newId(), type, time: nowIso(), actor, requestId, data };
 }
 
 export function isEnvelope(value: any): value is EventEnvelope {

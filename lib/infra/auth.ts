@@ -5,23 +5,10 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from "crypto";
 import jwt from "jsonwebtoken";
 import { config } from "./config";
+import { AuthUser, ROLES } from "../domain/access";
+
+export { ActionAuth, AuthUser, authorizationProblem, needsMfa, Role, ROLES } from "../domain/access";
 import { secret } from "./secrets";
-
-export type Role = "customer" | "supplier" | "courier" | "admin";
-export const ROLES: Role[] = ["customer", "supplier", "courier", "admin"];
-
-export interface AuthUser {
-	id: string;
-	role: Role;
-	status: string;
-	/** True when this token was issued after a TOTP check. */
-	mfa: boolean;
-	mfaEnabled: boolean;
-	supplierId?: string | null;
-}
-
-/** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */
-export type ActionAuth = "public" | { roles?: Role[]; mfa?: boolean } | undefined;
 
 type Keys = { sign: KeyObject; verify: KeyObject; algorithm: "RS256" | "HS256" };
 let cachedKeys: { basis: string; keys: Keys } | null = null;
@@ -82,26 +69,4 @@ export function bearerToken(header: string | undefined): string | null {
 	if (!header) return null;
 	const match = /^Bearer\s+(\S+)$/i.exec(header);
 	return match ? match[1] : null;
-}
-
-/**
- * Whether a sensitive operation needs an MFA-verified token from this user: always for users who
- * enrolled in MFA, and for every admin when the platform requires admin MFA (REQUIRE_ADMIN_MFA).
- */
-export function needsMfa(user: AuthUser, requireAdminMfa = false): boolean {
-	return !user.mfa && (user.mfaEnabled || (requireAdminMfa && user.role === "admin"));
-}
-
-/** null when allowed, else the reason ("unauthenticated" → 401, others → 403). */
-export function authorizationProblem(
-	auth: ActionAuth,
-	user: AuthUser | null,
-	requireAdminMfa = false,
-): null | "unauthenticated" | "role" | "mfa" | "inactive" {
-	if (auth === "public") return null;
-	if (!user) return "unauthenticated";
-	if (user.status === "suspended" || user.status === "deleted") return "inactive";
-	if (auth && auth.roles && !auth.roles.includes(user.role)) return "role";
-	if (auth && auth.mfa && needsMfa(user, requireAdminMfa)) return "mfa";
-	return null;
 }

@@ -2,7 +2,6 @@
  * Invitation rules without a broker: who may invite whom, the code, expiry, and why an invite
  * can no longer be used.
  */
-import { secureCode } from "./ids";
 import { normalizeEmail } from "./users";
 
 export const INVITE_ROLES = ["supplier", "courier"] as const;
@@ -25,11 +24,6 @@ export interface Inviter {
 	id: string;
 	role: string;
 	status?: string;
-}
-
-/** 32 random bytes = 256 bits, URL-safe (43 characters). */
-export function newInviteCode(): string {
-	return secureCode(32);
 }
 
 export function expiresAt(now: Date, ttlHours: number): string {
