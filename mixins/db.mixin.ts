@@ -1,272 +1,288 @@
 /**
- * Storage for a service, chosen by configuration:
- *  - MONGO_URI set: MongoDB through mongoose, one database per service (named after the service);
- *  - otherwise NeDB files under DATA_DIR (moleculer-db's MemoryAdapter with a filename), so the
- *    embedded default survives a restart; DATA_DIR=":memory:" keeps it in memory (tests).
+ * A service's storage, on the store layer (lib/infra/store): the kind of database is chosen by
+ * configuration when the service starts, and services only see the methods below.
  *
- * moleculer-db's generic CRUD actions are switched off: every action a service exposes is its own,
- * with its own params schema and ownership checks. Services use the methods below instead.
+ *   DbMixin<Order>({ collection: "orders", indexes: [...], kinds: { users: { indexes: [...] } } })
+ *
+ * - the main collection holds the service's own entity (`this.insertEntity`, `this.compareAndSet`, …);
+ * - named record kinds are further collections of the same store (`this.kind("users")`), each with
+ *   its own indexes, instead of one collection holding several record types;
+ * - every write can carry business events (`events`), recorded in the same atomic write (the
+ *   outbox) and published afterwards by EventsMixin's relay;
+ * - the event ledger of EventsMixin lives in the same store (`openEventLedger`).
  */
-import { Context, ServiceSchema } from "moleculer";
-import DbService from "moleculer-db";
-import MongooseAdapter from "moleculer-db-adapter-mongoose";
-import mongoose from "mongoose";
-import path from "path";
-import fs from "fs";
-import Datastore from "@seald-io/nedb";
-import { config } from "../lib/infra/config";
+import { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { PendingEvent } from "../lib/contracts/events";
+import type { Page } from "../lib/contracts/common";
+import { EventEnvelope } from "../lib/domain/events";
+import { makeEnvelope } from "../lib/infra/envelopes";
 import { conflict, notFound } from "../lib/infra/errors";
 import { newId } from "../lib/infra/ids";
+import { openStore } from "../lib/infra/store";
+import {
+	Collection,
+	EventLedger,
+	Filter,
+	FindOptions,
+	IndexSpec,
+	ServiceStore,
+	SortSpec,
+	StoredDoc,
+	UniqueViolationError,
+	UpdateSpec,
+} from "../lib/infra/store/types";
 
-export interface IndexSpec {
-	fields: Record<string, 1 | -1>;
-	unique?: boolean;
-	/** Unique only among documents that have the field (NeDB sparse / Mongo partial). */
-	sparse?: boolean;
-}
+export type { IndexSpec } from "../lib/infra/store/types";
 
 export interface DbMixinOptions {
 	collection: string;
 	indexes?: IndexSpec[];
+	/** Further record kinds of this service, each its own collection: name → indexes. */
+	kinds?: Record<string, { indexes?: IndexSpec[] }>;
 }
 
-type Doc = Record<string, any>;
+/** A document about to be inserted: `_id` is generated unless given. */
+export type NewDoc<T extends StoredDoc> = Omit<T, "_id"> & { _id?: string };
 
-/** mongoose adapter that opens its own connection to a database named after the service. */
-class PerServiceMongooseAdapter extends (MongooseAdapter as any) {
-	async connect(this: any) {
-		const dbName = this.service.name;
-		this.conn = await mongoose.createConnection(this.uri, { ...this.opts, dbName }).asPromise();
-		this.model = this.conn.model(this.modelName, this.schema);
-		this.db = this.conn.db;
-		await this.model.init();
-		this.service.logger.info(`MongoDB connected (database '${dbName}').`);
-	}
-	async disconnect(this: any) {
-		if (this.conn) await this.conn.close();
-	}
+/** The storage methods every DbMixin service has (`this` in its actions, methods and handlers). */
+export interface DbMethods<T extends StoredDoc> {
+	store: ServiceStore;
+	records: Collection<T>;
+	kind<K extends StoredDoc>(name: string): Collection<K>;
+	insertEntity(ctx: Context | null, doc: NewDoc<T>, events?: PendingEvent[]): Promise<T>;
+	/** Inserts, or returns the document that already holds the unique fields (`existing` query). */
+	insertOrGet(
+		ctx: Context | null,
+		doc: NewDoc<T>,
+		existing: Filter,
+		events?: PendingEvent[],
+	): Promise<{ doc: T; created: boolean }>;
+	/** Applies `update` to the document matching `query`, inserting `doc` first when there is none. */
+	upsert(ctx: Context | null, query: Filter, doc: NewDoc<T>, update: UpdateSpec): Promise<T>;
+	findEntity(id: string): Promise<T | null>;
+	getEntityOr404(id: string, what?: string): Promise<T>;
+	findEntities(filter?: FindOptions): Promise<T[]>;
+	findOneEntity(query: Filter, sort?: SortSpec): Promise<T | null>;
+	countEntities(query?: Filter): Promise<number>;
+	/** One page, newest first by default; `total` only when asked (counting is not free). */
+	paginate(
+		query: Filter,
+		page: { page: number; pageSize: number; sort?: SortSpec; withTotal?: boolean },
+	): Promise<Page<T>>;
+	compareAndSet(ctx: Context | null, query: Filter, update: UpdateSpec, events?: PendingEvent[]): Promise<T | null>;
+	updateEntity(ctx: Context | null, id: string, update: UpdateSpec, events?: PendingEvent[]): Promise<T>;
+	/** Envelopes for events recorded with a write (actor and request id from the context). */
+	envelopes(ctx: Context | null, events: PendingEvent[] | undefined): EventEnvelope[];
+	/** Output form of a stored document: `_id` becomes `id`, hidden fields stay out. */
+	toPublic<K extends keyof T & string>(doc: T, hidden?: K[]): Omit<T, "_id" | K> & { id: string };
+	openEventLedger(): Promise<EventLedger>;
+	storeIsUp(): boolean;
+	clearCache(): Promise<void>;
 }
 
-function mongoSchema(indexes: IndexSpec[]) {
-	const schema = new mongoose.Schema(
-		{ _id: { type: String, default: newId } },
-		{ strict: false, versionKey: false, minimize: false },
-	);
-	for (const index of indexes) {
-		const field = Object.keys(index.fields)[0];
-		schema.index(index.fields, {
-			unique: !!index.unique,
-			...(index.sparse ? { partialFilterExpression: { [field]: { $exists: true } } } : {}),
-		});
-	}
-	return schema;
+type DbService<T extends StoredDoc> = Service &
+	DbMethods<T> & {
+		kinds: Map<string, Collection<StoredDoc>>;
+		storeReady: Promise<void>;
+		resolveStoreReady: () => void;
+		cachesActions?: boolean;
+		/** EventsMixin's relay, when the service has it: publishes what the outbox holds. */
+		flushOutbox?: () => Promise<void>;
+	};
+
+const CONFLICT_MESSAGE = (collection: string) => `${collection}: a record with these unique fields exists`;
+
+function mapUniqueViolation(err: unknown, collection: string): unknown {
+	return err instanceof UniqueViolationError ? conflict(CONFLICT_MESSAGE(collection)) : err;
 }
 
-function isUniqueViolation(err: any): boolean {
-	return err && (err.errorType === "uniqueViolated" || err.code === 11000);
-}
+export function DbMixin<T extends StoredDoc = StoredDoc>(opts: DbMixinOptions): Partial<ServiceSchema> {
+	const collection = opts.collection;
+	const methods: Omit<DbMethods<T>, "store" | "records"> & ThisType<DbService<T>> = {
+		kind<K extends StoredDoc>(this: DbService<T>, name: string): Collection<K> {
+			const found = this.kinds.get(name);
+			if (!found) throw new Error(`${collection} has no record kind '${name}' (declare it in DbMixin's kinds)`);
+			return found as unknown as Collection<K>;
+		},
 
-export function DbMixin(opts: DbMixinOptions): Partial<ServiceSchema> {
-	const indexes = opts.indexes || [];
-	const schema: Record<string, any> = {
-		mixins: [DbService],
-		settings: { idField: "id" },
-		// Generic moleculer-db actions are not part of the API: each service defines its own.
-		actions: {
-			find: false,
-			count: false,
-			list: false,
-			create: false,
-			insert: false,
-			get: false,
-			update: false,
-			remove: false,
-		} as any,
+		envelopes(ctx: Context | null, events: PendingEvent[] | undefined): EventEnvelope[] {
+			if (!events?.length) return [];
+			const meta = (ctx?.meta || {}) as { user?: { id: string }; actorId?: string };
+			const actor = meta.user?.id || meta.actorId || "system";
+			return events.map((e) => makeEnvelope(e.type, e.data, actor, ctx?.requestID || null));
+		},
+
+		async insertEntity(this: DbService<T>, ctx: Context | null, doc: NewDoc<T>, events?: PendingEvent[]): Promise<T> {
+			const toInsert = { ...doc, _id: doc._id ?? newId() } as T;
+			try {
+				const saved = await this.records.insert(toInsert, this.envelopes(ctx, events));
+				await afterWrite(this, "entityCreated", saved, events);
+				return saved;
+			} catch (err) {
+				throw mapUniqueViolation(err, collection);
+			}
+		},
+
+		async insertOrGet(
+			this: DbService<T>,
+			ctx: Context | null,
+			doc: NewDoc<T>,
+			existing: Filter,
+			events?: PendingEvent[],
+		): Promise<{ doc: T; created: boolean }> {
+			try {
+				return { doc: await this.insertEntity(ctx, doc, events), created: true };
+			} catch (err) {
+				const found = await this.records.findOne(existing);
+				if (found) return { doc: found, created: false };
+				throw err;
+			}
+		},
+
+		async upsert(
+			this: DbService<T>,
+			ctx: Context | null,
+			query: Filter,
+			doc: NewDoc<T>,
+			update: UpdateSpec,
+		): Promise<T> {
+			const updated = await this.records.updateOne(query, update);
+			if (updated) return updated;
+			const { doc: stored } = await this.insertOrGet(ctx, doc, query);
+			return (await this.records.updateOne({ _id: stored._id }, update)) ?? stored;
+		},
+
+		findEntity(this: DbService<T>, id: string): Promise<T | null> {
+			if (typeof id !== "string") return Promise.resolve(null);
+			return this.records.findById(id);
+		},
+
+		async getEntityOr404(this: DbService<T>, id: string, what = collection): Promise<T> {
+			const doc = await this.findEntity(id);
+			if (!doc) throw notFound(what, id);
+			return doc;
+		},
+
+		findEntities(this: DbService<T>, filter: FindOptions = {}): Promise<T[]> {
+			return this.records.find(filter);
+		},
+
+		findOneEntity(this: DbService<T>, query: Filter, sort?: SortSpec): Promise<T | null> {
+			return this.records.findOne(query, sort);
+		},
+
+		countEntities(this: DbService<T>, query: Filter = {}): Promise<number> {
+			return this.records.count(query);
+		},
+
+		async paginate(
+			this: DbService<T>,
+			query: Filter,
+			{ page, pageSize, sort = ["-createdAt"], withTotal = true },
+		): Promise<Page<T>> {
+			const [rows, total] = await Promise.all([
+				this.records.find({ query, sort, limit: pageSize, offset: (page - 1) * pageSize }),
+				withTotal ? this.records.count(query) : Promise.resolve(undefined),
+			]);
+			return { rows, page, pageSize, ...(total === undefined ? {} : { total }) };
+		},
+
 		/**
-		 * The store is chosen when the service is created (not when this file is imported), so each
-		 * broker gets its own adapter and the environment of that moment decides Mongo or NeDB.
+		 * Atomic conditional update: applies `update` only if a document matches `query`
+		 * (e.g. { _id, status: "pending" }). Returns the updated document, or null when nothing
+		 * matched, which is how races (last cylinder, one invite, one courier) are decided.
 		 */
-		merged(this: any, merged: any) {
-			const cfg = config();
-			const store = cfg.mongoUri
-				? mongoStore(cfg.mongoUri, opts.collection, indexes)
-				: nedbStore(cfg, opts.collection, indexes);
-			const ownAfterConnected = merged.afterConnected;
-			if (store.schema.stopped) {
-				merged.stopped = [].concat(merged.stopped || [], store.schema.stopped);
-				delete store.schema.stopped;
+		async compareAndSet(
+			this: DbService<T>,
+			ctx: Context | null,
+			query: Filter,
+			update: UpdateSpec,
+			events?: PendingEvent[],
+		): Promise<T | null> {
+			try {
+				const doc = await this.records.updateOne(query, update, this.envelopes(ctx, events));
+				if (doc) await afterWrite(this, "entityUpdated", doc, events);
+				return doc;
+			} catch (err) {
+				throw mapUniqueViolation(err, collection);
 			}
-			Object.assign(merged, store.schema);
-			if (ownAfterConnected && store.schema.afterConnected) {
-				merged.afterConnected = async function (this: any) {
-					await store.schema.afterConnected.call(this);
-					await ownAfterConnected.call(this);
-				};
-			}
-			merged.methods = { ...merged.methods, ...store.methods };
 		},
-		methods: {
-			async insertEntity(ctx: Context | null, doc: Doc): Promise<Doc> {
-				const toInsert = { _id: newId(), ...doc };
-				try {
-					const saved = await this.adapter.insert(toInsert);
-					await this.entityChanged("created", saved, ctx);
-					return saved;
-				} catch (err) {
-					if (isUniqueViolation(err)) throw conflict(`${opts.collection}: a record with these unique fields exists`);
-					throw err;
-				}
-			},
-			async findEntity(id: string): Promise<Doc | null> {
-				if (typeof id !== "string") return null;
-				const doc = await this.adapter.findById(id);
-				return doc ? this.adapter.entityToObject(doc) : null;
-			},
-			async getEntityOr404(id: string, what = opts.collection): Promise<Doc> {
-				const doc = await this.findEntity(id);
-				if (!doc) throw notFound(what, id);
-				return doc;
-			},
-			async findEntities(
-				filter: { query?: Doc; sort?: string[] | Doc; limit?: number; offset?: number } = {},
-			): Promise<Doc[]> {
-				const docs = await this.adapter.find(filter);
-				return docs.map((d: any) => this.adapter.entityToObject(d));
-			},
-			async findOneEntity(query: Doc): Promise<Doc | null> {
-				const doc = await this.adapter.findOne(query);
-				return doc ? this.adapter.entityToObject(doc) : null;
-			},
-			countEntities(query: Doc = {}): Promise<number> {
-				return this.adapter.count({ query });
-			},
-			/**
-			 * Atomic conditional update: applies `update` only if a document matches `query`
-			 * (e.g. { _id, status: "pending" }). Returns the updated document, or null when nothing
-			 * matched, which is how races (last cylinder, one invite, one courier) are decided.
-			 */
-			async compareAndSet(ctx: Context | null, query: Doc, update: Doc): Promise<Doc | null> {
-				let changed: number;
-				try {
-					changed = await this.adapter.updateMany(query, update);
-				} catch (err) {
-					if (isUniqueViolation(err)) throw conflict(`${opts.collection}: a record with these unique fields exists`);
-					throw err;
-				}
-				if (!changed) return null;
-				const doc = await this.findEntity(query._id);
-				await this.entityChanged("updated", doc, ctx);
-				return doc;
-			},
-			async updateEntity(ctx: Context | null, id: string, update: Doc): Promise<Doc> {
-				const doc = await this.compareAndSet(ctx, { _id: id }, update);
-				if (!doc) throw notFound(opts.collection, id);
-				return doc;
-			},
-			/**
-			 * moleculer-db cleans the service's cache (a broadcast to every node, and a Redis scan in a
-			 * cluster) on every write. Only services that cache some action need that.
-			 */
-			clearCache(this: any): Promise<void> {
-				if (this.cachesActions === undefined)
-					this.cachesActions = Object.values(this.schema.actions || {}).some((a: any) => a && a.cache);
-				if (!this.cachesActions) return Promise.resolve();
-				this.broker.broadcast(`cache.clean.${this.fullName}`);
-				return this.broker.cacher ? this.broker.cacher.clean(`${this.fullName}.**`) : Promise.resolve();
-			},
-			/** Output form of a stored document: `_id` becomes `id`, internal fields stay out. */
-			toPublic(doc: Doc, hidden: string[] = []): Doc {
-				const { _id, ...rest } = doc;
-				for (const key of hidden) delete rest[key];
-				return { id: _id, ...rest };
-			},
-			/** Event ledger: true the first time an event id is seen by this service. */
-			async isEventProcessed(eventId: string): Promise<boolean> {
-				return !!(await this.eventLedgerFind(eventId));
-			},
-			async markEventProcessed(eventId: string): Promise<void> {
-				try {
-					await this.eventLedgerInsert(eventId);
-				} catch (err) {
-					if (!isUniqueViolation(err)) throw err;
-				}
-			},
+
+		async updateEntity(
+			this: DbService<T>,
+			ctx: Context | null,
+			id: string,
+			update: UpdateSpec,
+			events?: PendingEvent[],
+		): Promise<T> {
+			const doc = await this.compareAndSet(ctx, { _id: id }, update, events);
+			if (!doc) throw notFound(collection, id);
+			return doc;
+		},
+
+		toPublic<K extends keyof T & string>(doc: T, hidden: K[] = []): Omit<T, "_id" | K> & { id: string } {
+			const { _id, ...rest } = doc as StoredDoc;
+			for (const key of hidden) delete rest[key];
+			return { id: _id, ...rest } as Omit<T, "_id" | K> & { id: string };
+		},
+
+		async openEventLedger(this: DbService<T>): Promise<EventLedger> {
+			await this.storeReady;
+			return this.store.ledger;
+		},
+
+		storeIsUp(this: DbService<T>): boolean {
+			return !!this.store && this.store.isUp();
+		},
+
+		/**
+		 * Cached actions of this service are cleaned after a write (a broadcast to every node, and a
+		 * Redis scan in a cluster); services that cache nothing skip it.
+		 */
+		clearCache(this: DbService<T>): Promise<void> {
+			if (this.cachesActions === undefined)
+				this.cachesActions = Object.values(this.schema.actions || {}).some(
+					(a) => !!a && typeof a === "object" && !!(a as { cache?: unknown }).cache,
+				);
+			if (!this.cachesActions) return Promise.resolve();
+			this.broker.broadcast(`cache.clean.${this.fullName}`);
+			return this.broker.cacher ? this.broker.cacher.clean(`${this.fullName}.**`) : Promise.resolve();
 		},
 	};
-	return schema as Partial<ServiceSchema>;
+
+	const schema: Partial<ServiceSchema<ServiceSettingSchema, DbService<T>>> = {
+		methods: methods as unknown as ServiceSchema["methods"],
+		created(this: DbService<T>) {
+			this.kinds = new Map();
+			this.storeReady = new Promise((resolve) => (this.resolveStoreReady = resolve));
+		},
+		async started(this: DbService<T>) {
+			this.store = openStore(collection);
+			this.records = await this.store.collection<T>(collection, opts.indexes || []);
+			for (const [name, kind] of Object.entries(opts.kinds || {}))
+				this.kinds.set(name, await this.store.collection(name, kind.indexes || []));
+			this.resolveStoreReady();
+		},
+		async stopped(this: DbService<T>) {
+			if (this.store) await this.store.close();
+		},
+	};
+	// Moleculer types a mixin's lifecycle `this` as a plain Service; ours has the methods above.
+	return schema as unknown as Partial<ServiceSchema>;
 }
 
-type StoreParts = { schema: Record<string, any>; methods: Record<string, (...args: any[]) => any> };
-
-function mongoStore(uri: string, collection: string, indexes: IndexSpec[]): StoreParts {
-	return {
-		schema: {
-			adapter: new (PerServiceMongooseAdapter as any)(uri, { serverSelectionTimeoutMS: 5000 }),
-			schema: mongoSchema(indexes),
-			modelName: collection,
-		},
-		methods: {
-			async openEventLedger(this: any) {
-				this.eventLedger = this.adapter.conn.collection("processed_events");
-				// MongoDB drops entries past the redelivery window by itself.
-				const seconds = Math.round(config().eventLedgerRetentionMs / 1000);
-				await this.eventLedger.createIndex({ at: 1 }, { expireAfterSeconds: seconds }).catch((err: Error) => {
-					this.logger.warn(`Could not create the event ledger's TTL index: ${err.message}`);
-				});
-			},
-			pruneEventLedger(this: any, _olderThan: Date) {
-				return Promise.resolve(0); // the TTL index does it
-			},
-			eventLedgerFind(this: any, id: string) {
-				return this.eventLedger.findOne({ _id: id });
-			},
-			eventLedgerInsert(this: any, id: string) {
-				return this.eventLedger.insertOne({ _id: id, at: new Date() });
-			},
-			storeIsUp(this: any) {
-				return !!this.adapter.conn && this.adapter.conn.readyState === 1;
-			},
-		},
-	};
-}
-
-function nedbStore(cfg: ReturnType<typeof config>, collection: string, indexes: IndexSpec[]): StoreParts {
-	const file = (name: string) => (cfg.inMemoryStore ? undefined : path.resolve(cfg.dataDir, `${name}.db`));
-	if (!cfg.inMemoryStore) fs.mkdirSync(path.resolve(cfg.dataDir), { recursive: true });
-	const datastore = new Datastore({ filename: file(collection), autoload: false });
-	return {
-		schema: {
-			adapter: new DbService.MemoryAdapter(datastore as any),
-			async afterConnected(this: any) {
-				for (const index of indexes) {
-					for (const fieldName of Object.keys(index.fields)) {
-						await this.adapter.db.ensureIndex({ fieldName, unique: !!index.unique, sparse: !!index.sparse });
-					}
-				}
-				if (!cfg.inMemoryStore) this.adapter.db.setAutocompactionInterval(5 * 60_000);
-			},
-			stopped(this: any) {
-				if (this.adapter.db && this.adapter.db.stopAutocompaction) this.adapter.db.stopAutocompaction();
-			},
-		},
-		methods: {
-			async openEventLedger(this: any) {
-				this.eventLedger = new Datastore({ filename: file(`${collection}.processed-events`) });
-				await this.eventLedger.loadDatabaseAsync();
-			},
-			eventLedgerFind(this: any, id: string) {
-				return this.eventLedger.findOneAsync({ _id: id });
-			},
-			eventLedgerInsert(this: any, id: string) {
-				return this.eventLedger.insertAsync({ _id: id, at: new Date().toISOString() });
-			},
-			/** NeDB keeps everything in memory: forget ledger entries older than the redelivery window. */
-			pruneEventLedger(this: any, olderThan: Date): Promise<number> {
-				return this.eventLedger.removeAsync({ at: { $lt: olderThan.toISOString() } }, { multi: true });
-			},
-			storeIsUp(this: any) {
-				return !!this.adapter.db;
-			},
-		},
-	};
+/**
+ * After a write: the service's own hook (`entityCreated` / `entityUpdated` in its schema, as in
+ * moleculer-db), cached actions cleaned, and the outbox relayed at once when the write had events.
+ */
+async function afterWrite<T extends StoredDoc>(
+	service: DbService<T>,
+	hook: "entityCreated" | "entityUpdated",
+	doc: T,
+	events: PendingEvent[] | undefined,
+): Promise<void> {
+	const own = service.schema[hook] as ((this: DbService<T>, doc: T) => void) | undefined;
+	if (own) own.call(service, doc);
+	service.clearCache().catch((err: Error) => service.logger.warn(`Cache clean failed: ${err.message}`));
+	if (events?.length && service.flushOutbox) await service.flushOutbox();
 }

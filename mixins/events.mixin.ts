@@ -1,29 +1,83 @@
 /**
- * Durable business events on @moleculer/channels.
+ * Durable business events on @moleculer/channels, published through a transactional outbox.
  *
- * Publish:  await this.publishEvent("order.created", { orderId, ... }, ctx)
- * Consume:  businessEvents: { "order.created"(envelope, ctx) { ... }, "*"(envelope, ctx) { ... } }
+ * Publish with a state change (one atomic write, see DbMixin):
+ *     await this.compareAndSet(ctx, { _id, status: "created" }, update, [{ type: "order.confirmed", data }])
+ * Publish on its own:   await this.publishEvent("report.generated", data, ctx)
+ * Consume:              businessEvents: { "order.created"(envelope, ctx) { ... } }
+ *
+ * Every event is first recorded in the service's outbox; the relay below publishes what the outbox
+ * holds to the event's durable topic and then marks it sent. It runs right after each write, every
+ * second, and at start-up, so an event recorded before a crash is published after the restart.
  *
  * Each service consumes a topic as its own group (its name), so every service sees every event
  * once, and instances of one service share the work. Consumers are idempotent by event id (the
- * service's event ledger); a handler that throws is retried with exponential backoff, then the
- * message goes to the dead-letter topic with the error, and the stream moves on.
+ * event ledger); a handler that throws is retried with exponential backoff, then the message goes
+ * to the dead-letter topic with the error, and the stream moves on.
  */
-import { Context, ServiceSchema } from "moleculer";
-import {
-	DEAD_LETTER_TOPIC,
-	EventEnvelope,
-	isEnvelope,
-	retryDelayMs,
-	topicOf,
-	TOPICS,
-} from "../lib/domain/events";
-import { makeEnvelope } from "../lib/infra/envelopes";
+import { Context, Endpoint, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { EventMap, EventName } from "../lib/contracts/events";
+import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, retryDelayMs, topicOf, TOPICS } from "../lib/domain/events";
 import { config } from "../lib/infra/config";
+import { makeEnvelope } from "../lib/infra/envelopes";
+import type { EventLedger, Outbox } from "../lib/infra/store/types";
 
-export type BusinessEventHandler = (this: any, envelope: EventEnvelope, ctx: Context) => Promise<void> | void;
+/** A consumer of one event type; `this` is the consuming service. */
+export type BusinessEventHandler<K extends EventName, S = Service> = (
+	this: S,
+	envelope: EventEnvelope<EventMap[K]>,
+	ctx: Context,
+) => Promise<void> | void;
 
+/** A service's `businessEvents`: a handler per event type it consumes. */
+export type BusinessEventHandlers<S = Service> = { [K in EventName]?: BusinessEventHandler<K, S> } & {
+	/** Every event of every topic (recorders, audit); prefer handlers by type. */
+	"*"?: BusinessEventHandler<EventName, S>;
+};
+
+/** What EventsMixin gives a service. */
+export interface EventsMethods {
+	publishEvent<K extends EventName>(type: K, data: EventMap[K], ctx?: Context | null): Promise<EventEnvelope>;
+	/**
+	 * Publishes what the outbox holds (called after writes that carry events). Resolves when a relay
+	 * pass that started after the call has finished; a failed pass is retried by the timer.
+	 */
+	flushOutbox(): Promise<void>;
+}
+
+/** Where the events mixin keeps its outbox and ledger: DbMixin's store, or memory without one. */
+interface EventStorage {
+	outbox: Outbox;
+	ledger: EventLedger;
+}
+
+type ChannelsBroker = Service["broker"] & {
+	sendToChannel(channel: string, payload: unknown): Promise<void>;
+	whenEventsReady(): Promise<void>;
+};
+
+type EventsService = Service &
+	EventsMethods & {
+		broker: ChannelsBroker;
+		schema: ServiceSchema & { businessEvents?: BusinessEventHandlers<Service> };
+		eventRetry: { maxAttempts: number; baseMs: number };
+		events$: Promise<EventStorage>;
+		resolveEvents$: (storage: EventStorage) => void;
+		relayPass: Promise<void> | null;
+		relayNext: Promise<void> | null;
+		relayTimer?: NodeJS.Timeout;
+		ledgerPruner?: NodeJS.Timeout;
+		store?: { outbox: Outbox };
+		openEventLedger?: () => Promise<EventLedger>;
+		consumeBusinessEvent(payload: unknown): Promise<void>;
+		deadLetter(envelope: EventEnvelope, err: unknown): Promise<void>;
+		relayOutbox(): Promise<void>;
+	};
+
+const RELAY_BATCH = 200;
+const RELAY_INTERVAL_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const errorMessage = (err: unknown) => String((err as Error)?.message ?? err);
 
 /**
  * The channel a topic travels on. The channels adapter itself prefixes it with the Moleculer
@@ -38,108 +92,199 @@ function topicsFor(types: string[]): string[] {
 	return [...new Set(types.map(topicOf))];
 }
 
-export const EventsMixin: Partial<ServiceSchema> & Record<string, any> = {
-	merged(schema: any) {
-		const handlers: Record<string, BusinessEventHandler> = schema.businessEvents || {};
-		const types = Object.keys(handlers);
+/** Outbox and ledger in memory, for a service without a store (tests, the gateway). */
+function memoryEventStorage(): EventStorage {
+	const pending = new Map<string, EventEnvelope>();
+	const seen = new Map<string, number>();
+	return {
+		outbox: {
+			async add(events) {
+				for (const e of events) pending.set(e.id, e);
+			},
+			async pending(limit) {
+				return [...pending.values()].slice(0, limit).map((envelope) => ({ id: envelope.id, envelope }));
+			},
+			async markSent(ids) {
+				for (const id of ids) pending.delete(id);
+			},
+		},
+		ledger: {
+			async has(id) {
+				return seen.has(id);
+			},
+			async add(id) {
+				if (seen.has(id)) return false;
+				seen.set(id, Date.now());
+				return true;
+			},
+			async prune(olderThan) {
+				let removed = 0;
+				for (const [id, at] of seen) if (at < olderThan.getTime() && seen.delete(id)) removed++;
+				return removed;
+			},
+		},
+	};
+}
+
+const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown> = {
+	async publishEvent<K extends EventName>(
+		this: EventsService,
+		type: K,
+		data: EventMap[K],
+		ctx?: Context | null,
+	): Promise<EventEnvelope> {
+		const meta = (ctx?.meta || {}) as { user?: { id: string }; actorId?: string };
+		const envelope = makeEnvelope(type, data, meta.user?.id || meta.actorId || "system", ctx?.requestID || null);
+		const { outbox } = await this.events$;
+		await outbox.add([envelope]);
+		await this.flushOutbox();
+		return envelope;
+	},
+
+	flushOutbox(this: EventsService): Promise<void> {
+		// One pass at a time; callers arriving during a pass share the one pass queued after it.
+		if (this.relayNext) return this.relayNext;
+		const runPass = (): Promise<void> =>
+			this.relayOutbox().catch((err: unknown) =>
+				this.logger.warn(`Outbox relay failed (retried in 1 s): ${errorMessage(err)}`),
+			);
+		if (!this.relayPass) {
+			this.relayPass = runPass().finally(() => (this.relayPass = null));
+			return this.relayPass;
+		}
+		this.relayNext = this.relayPass.then(() => {
+			this.relayNext = null;
+			this.relayPass = runPass().finally(() => (this.relayPass = null));
+			return this.relayPass;
+		});
+		return this.relayNext;
+	},
+
+	/** Publishes the outbox in order, marking each batch sent once the topic has it. */
+	async relayOutbox(this: EventsService): Promise<void> {
+		const { outbox } = await this.events$;
+		// Channel subscriptions are made when the broker has started; publishing earlier would reach
+		// nobody in one process.
+		await this.broker.whenEventsReady();
+		for (;;) {
+			const batch = await outbox.pending(RELAY_BATCH);
+			if (batch.length === 0) return;
+			for (const entry of batch)
+				await this.broker.sendToChannel(channelName(topicOf(entry.envelope.type)), entry.envelope);
+			await outbox.markSent(batch.map((e) => e.id));
+			if (batch.length < RELAY_BATCH) return;
+		}
+	},
+
+	async consumeBusinessEvent(this: EventsService, payload: unknown): Promise<void> {
+		if (!isEnvelope(payload)) {
+			this.logger.warn("Dropped a message that is not an event envelope.");
+			return;
+		}
+		const envelope = payload;
+		const handlers = this.schema.businessEvents || {};
+		const handler = (handlers[envelope.type as EventName] || handlers["*"]) as
+			BusinessEventHandler<EventName, Service> | undefined;
+		if (!handler) return;
+		const { ledger } = await this.events$;
+		if (await ledger.has(envelope.id)) return;
+
+		// A root context: no endpoint, the envelope's request id carried on.
+		const ctx = Context.create(
+			this.broker,
+			null as unknown as Endpoint,
+			{},
+			{
+				requestID: envelope.requestId || undefined,
+			},
+		);
+		ctx.meta = { actorId: envelope.actor };
+		const attempts = this.eventRetry.maxAttempts;
+		for (let attempt = 1; attempt <= attempts; attempt++) {
+			try {
+				await handler.call(this, envelope as EventEnvelope<EventMap[EventName]>, ctx);
+				await ledger.add(envelope.id);
+				return;
+			} catch (err) {
+				this.logger.warn(
+					{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
+					`Handler for ${envelope.type} failed: ${errorMessage(err)}`,
+				);
+				if (attempt < attempts) await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
+				else await this.deadLetter(envelope, err);
+			}
+		}
+	},
+
+	async deadLetter(this: EventsService, envelope: EventEnvelope, err: unknown): Promise<void> {
+		const letter = {
+			envelope,
+			consumer: this.name,
+			error: errorMessage(err),
+			failedAt: new Date().toISOString(),
+		};
+		this.logger.error(
+			{ requestId: envelope.requestId, eventId: envelope.id },
+			`Dead-lettered ${envelope.type} from ${this.name}`,
+		);
+		await this.broker.sendToChannel(channelName(DEAD_LETTER_TOPIC), letter);
+	},
+};
+
+const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
+	merged(merged: ServiceSchema & { businessEvents?: BusinessEventHandlers }) {
+		const types = Object.keys(merged.businessEvents || {});
 		if (types.length === 0) return;
-		schema.channels = schema.channels || {};
+		merged.channels = merged.channels || {};
 		for (const topic of topicsFor(types)) {
-			schema.channels[channelName(topic)] = {
-				group: schema.name,
+			merged.channels[channelName(topic)] = {
+				group: merged.name,
 				maxInFlight: config().eventMaxInFlight,
-				handler(this: any, payload: unknown) {
+				handler(this: EventsService, payload: unknown) {
 					return this.consumeBusinessEvent(payload);
 				},
 			};
 		}
 	},
 
-	methods: {
-		/** Publish a business event as an envelope on its durable topic. */
-		async publishEvent(
-			type: string,
-			data: Record<string, any>,
-			ctx?: Context | null,
-			actor?: string,
-		): Promise<EventEnvelope> {
-			// Channel subscriptions are made when the broker has started; publishing earlier would
-			// reach nobody in one process, so wait (never call this awaited from started()).
-			await this.broker.whenEventsReady();
-			const user = (ctx?.meta as any)?.user;
-			const envelope = makeEnvelope(type, data, actor || user?.id || "system", ctx?.requestID || null);
-			await (this.broker as any).sendToChannel(channelName(topicOf(type)), envelope);
-			return envelope;
-		},
+	methods: methods as unknown as ServiceSchema["methods"],
 
-		async consumeBusinessEvent(payload: unknown) {
-			if (!isEnvelope(payload)) {
-				this.logger.warn("Dropped a message that is not an event envelope.");
-				return;
-			}
-			const envelope = payload;
-			const handlers = this.schema.businessEvents || {};
-			const handler: BusinessEventHandler | undefined = handlers[envelope.type] || handlers["*"];
-			if (!handler) return;
-			await this.eventLedgerReady;
-			if (await this.isEventProcessed(envelope.id)) return;
-
-			const ctx = Context.create(this.broker, null as any, {}, { requestID: envelope.requestId || undefined } as any);
-			ctx.meta = { actorId: envelope.actor };
-			const attempts = this.eventRetry.maxAttempts;
-			for (let attempt = 1; attempt <= attempts; attempt++) {
-				try {
-					await handler.call(this, envelope, ctx);
-					await this.markEventProcessed(envelope.id);
-					return;
-				} catch (err: any) {
-					this.logger.warn(
-						{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
-						`Handler for ${envelope.type} failed: ${err && err.message}`,
-					);
-					if (attempt < attempts) await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
-					else await this.deadLetter(envelope, err);
-				}
-			}
-		},
-
-		async deadLetter(envelope: EventEnvelope, err: any) {
-			const letter = {
-				envelope,
-				consumer: this.name,
-				error: String((err && err.message) || err),
-				failedAt: new Date().toISOString(),
-			};
-			this.logger.error(
-				{ requestId: envelope.requestId, eventId: envelope.id },
-				`Dead-lettered ${envelope.type} from ${this.name}`,
-			);
-			await (this.broker as any).sendToChannel(channelName(DEAD_LETTER_TOPIC), letter);
-		},
-	},
-
-	created(this: any) {
+	created(this: EventsService) {
 		const cfg = config();
 		this.eventRetry = { maxAttempts: cfg.eventMaxAttempts, baseMs: cfg.eventRetryBaseMs };
-		this.eventLedgerReady = new Promise((resolve) => (this.resolveEventLedgerReady = resolve));
+		this.relayPass = null;
+		this.relayNext = null;
+		this.events$ = new Promise((resolve) => (this.resolveEvents$ = resolve));
 	},
 
-	/** The event ledger lives in the service's store (DbMixin's openEventLedger). */
-	async started(this: any) {
-		await this.openEventLedger();
-		this.resolveEventLedgerReady();
+	/** The outbox and ledger live in the service's store when it has one (DbMixin). */
+	async started(this: EventsService) {
+		const storage =
+			this.openEventLedger && this.store
+				? { ledger: await this.openEventLedger(), outbox: this.store.outbox }
+				: memoryEventStorage();
+		this.resolveEvents$(storage);
 		const retentionMs = config().eventLedgerRetentionMs;
 		this.ledgerPruner = setInterval(
 			() =>
-				this.pruneEventLedger(new Date(Date.now() - retentionMs)).catch((err: Error) =>
-					this.logger.warn(`Event ledger pruning failed: ${err.message}`),
-				),
+				storage.ledger
+					.prune(new Date(Date.now() - retentionMs))
+					.catch((err: unknown) => this.logger.warn(`Event ledger pruning failed: ${errorMessage(err)}`)),
 			Math.min(retentionMs, 3600_000),
 		);
 		this.ledgerPruner.unref?.();
+		// Whatever a previous run recorded and did not publish goes out now (not awaited: the broker
+		// is still starting), then every second in case a publish failed.
+		void this.flushOutbox();
+		this.relayTimer = setInterval(() => void this.flushOutbox(), RELAY_INTERVAL_MS);
+		this.relayTimer.unref?.();
 	},
 
-	stopped(this: any) {
+	stopped(this: EventsService) {
 		if (this.ledgerPruner) clearInterval(this.ledgerPruner);
+		if (this.relayTimer) clearInterval(this.relayTimer);
 	},
 };
+
+// Moleculer types a mixin's lifecycle `this` as a plain Service; ours has the methods above.
+export const EventsMixin = schema as unknown as Partial<ServiceSchema>;

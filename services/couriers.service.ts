@@ -420,7 +420,7 @@ const CouriersService: ServiceSchema = {
 			this.unsavedPositions.clear();
 			for (const courierId of ids) {
 				const position = this.live.get(courierId);
-				if (position) await this.adapter.updateMany({ _id: courierId }, { $set: { position } });
+				if (position) await this.records.updateOne({ _id: courierId }, { $set: { position } });
 			}
 		},
 

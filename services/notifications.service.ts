@@ -104,11 +104,11 @@ const NotificationsService: ServiceSchema = {
 			rest: "PUT /notifications/read",
 			params: {},
 			async handler(this: any, ctx: Ctx) {
-				const marked = await this.adapter.updateMany(
+				const marked = await this.records.updateMany(
 					{ userId: ctx.meta.user!.id, channel: "inapp", read: false },
 					{ $set: { read: true, readAt: nowIso() } },
 				);
-				await this.entityChanged("updated", null, ctx);
+				await this.clearCache();
 				return { marked };
 			},
 		},

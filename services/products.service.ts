@@ -470,7 +470,7 @@ const ProductsService: ServiceSchema = {
 							{ $inc: { stock: back.quantity, reserved: -back.quantity } },
 						);
 					// A refused order leaves nothing behind: not even the reservation record.
-					await this.adapter.removeById(reservationId(orderId));
+					await this.records.removeMany({ _id: reservationId(orderId) });
 					const product = await this.findEntity(item.productId);
 					throw outOfStock(item.productId, product ? product.stock : 0);
 				}

@@ -544,9 +544,10 @@ describe("onboarding", () => {
 		expect((await api.get(`/api/invites/${created.body.code}`)).body.valid).toBe(false);
 		// Make the claim older than the timeout (the crash happened long ago), then sweep.
 		const invitations: any = broker.getLocalService("invitations");
-		await invitations.adapter.updateById(created.body.id, {
-			$set: { claimedAt: new Date(Date.now() - 3600_000).toISOString() },
-		});
+		await invitations.records.updateOne(
+			{ _id: created.body.id },
+			{ $set: { claimedAt: new Date(Date.now() - 3600_000).toISOString() } },
+		);
 		expect(await broker.call("invitations.expireDue", {})).toEqual({ expired: 0, recovered: 1 });
 		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({ valid: true, reason: null });
 		const registered = await api.post("/api/users", {

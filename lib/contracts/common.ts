@@ -1,0 +1,41 @@
+/** Shapes shared by every contract: points, pages, the caller, the action context. */
+import type { Context } from "moleculer";
+import type { AuthUser } from "../domain/access";
+
+export type { AuthUser, Role } from "../domain/access";
+
+export interface Point {
+	lat: number;
+	lng: number;
+}
+
+/** What the gateway and callers put in ctx.meta. */
+export interface CallMeta {
+	user?: AuthUser;
+	idempotencyKey?: string;
+	locale?: string;
+	$statusCode?: number;
+	$location?: string;
+	$responseHeaders?: Record<string, string>;
+	$responseType?: string;
+	actorId?: string;
+	[key: string]: unknown;
+}
+
+/** An action's context with typed params and the gateway's meta. */
+export type Ctx<P = Record<string, unknown>> = Context<P, CallMeta>;
+
+/** One page of a list: `total` only when the caller asked for it (counting is not free). */
+export interface Page<T> {
+	rows: T[];
+	page: number;
+	pageSize: number;
+	total?: number;
+	/** Opaque cursor for the next page (keyset pagination), null on the last page. */
+	next?: string | null;
+}
+
+export interface PageParams {
+	page: number;
+	pageSize: number;
+}

@@ -1,0 +1,304 @@
+/**
+ * The business-event contract: every event type and the payload (`data`) it carries. publishEvent and
+ * every businessEvents handler are typed by this map, so a publisher and its consumers cannot drift;
+ * docs/EVENTS.md is checked against it by test/unit/events-contract.test.ts.
+ *
+ * Ids are strings, money integer cents, times UTC ISO strings. Consumers tolerate extra fields.
+ */
+import type { Point } from "./common";
+
+export interface OrderItemSummary {
+	productId: string;
+	type?: string;
+	quantity: number;
+	exchange?: boolean;
+	unitPriceCents?: number;
+}
+
+export interface UserCreated {
+	userId: string;
+	email: string;
+	name: string;
+	role: string;
+	status: string;
+	locale: string;
+	inviteId: string | null;
+	supplierId: string | null;
+}
+export interface UserUpdated {
+	userId: string;
+	role: string;
+	status: string;
+	changed: string[];
+}
+export interface UserDeleted {
+	userId: string;
+	role: string;
+}
+export interface SupplierCreated {
+	supplierId: string;
+	name: string;
+	anpAuthorization?: string | null;
+	location: Point | null;
+	deliveryRadiusKm: number;
+	openingHours: { open: string; close: string } | null;
+	rating?: number;
+}
+export interface InvitationCreated {
+	inviteId: string;
+	email: string;
+	role: string;
+	invitedBy: string;
+	supplierId: string | null;
+	expiresAt: string;
+	code: string;
+	message?: string | null;
+}
+export interface InvitationAccepted {
+	inviteId: string;
+	userId: string;
+	role: string;
+	supplierId: string | null;
+}
+export interface InvitationExpired {
+	inviteId: string;
+	email: string;
+	role: string;
+	invitedBy: string;
+}
+export interface DocumentUploaded {
+	userId: string;
+	documentId: string;
+	type: string;
+}
+export interface VerificationRequested {
+	userId: string;
+	role: string;
+}
+export interface VerificationApproved {
+	userId: string;
+	role: string;
+}
+export interface VerificationRejected {
+	userId: string;
+	role: string;
+	documentId: string;
+	documentType: string;
+	reason: string;
+}
+export interface ProductChanged {
+	productId: string;
+	supplierId: string;
+	type: string;
+	priceCents: number;
+	stock: number;
+}
+export interface InventoryUpdated {
+	productId: string;
+	supplierId: string;
+	stock: number;
+	reserved: number;
+	change: number;
+	reason: "reserved" | "released" | "committed" | "restocked";
+	lowStock: boolean;
+	lowStockThreshold: number;
+}
+export interface OrderCreated {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	totalCents: number;
+	paymentMethod: string;
+	items: OrderItemSummary[];
+	deliveryLocation: Point;
+	scheduledSlot: { from: string; to: string } | null;
+	/** Never the token itself: payments takes it with orders.takePaymentToken. */
+	hasPaymentToken: boolean;
+}
+export interface OrderConfirmed {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	totalCents: number;
+	paymentMethod: string;
+	cylinders: number;
+	deliveryLocation: Point;
+	supplierLocation: Point | null;
+	confirmedAt: string;
+	promisedBy: string | null;
+}
+export interface OrderInTransit {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+}
+export interface OrderDelivered {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+	totalCents: number;
+	confirmedAt: string | null;
+	deliveredAt: string;
+	promisedBy: string | null;
+}
+export interface OrderCancelled {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+	reason: string | null;
+	cancelledBy: string;
+	wasPaid: boolean;
+}
+export interface CourierAssigned {
+	orderId: string;
+	courierId: string;
+	supplierId: string;
+	customerId: string;
+	etaMinutes: number | null;
+	waitedSeconds: number;
+}
+export interface DeliveryUnassigned {
+	orderId: string;
+	supplierId: string;
+	waitedSeconds: number;
+}
+export interface DeliveryCompleted {
+	orderId: string;
+	courierId: string;
+	supplierId: string;
+	minutes: number;
+}
+export interface PaymentProcessed {
+	paymentId: string;
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	amountCents: number;
+	method: string;
+	status: "captured" | "authorized" | "pending";
+}
+export interface PaymentFailed {
+	paymentId: string;
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	amountCents: number;
+	method: string;
+	reason: string;
+}
+export interface RefundProcessed {
+	paymentId: string;
+	refundId: string;
+	orderId: string;
+	customerId: string;
+	amountCents: number;
+	/** True once the refunds cover the whole captured amount. */
+	fullyRefunded: boolean;
+}
+export interface ReconciliationMismatch {
+	orderId: string;
+	paymentId: string | null;
+	problem: string;
+}
+export interface NotificationOutcome {
+	notificationId: string;
+	userId: string;
+	channel: string;
+	eventType: string;
+	error?: string;
+}
+export interface ReportGenerated {
+	reportId: string;
+	kind: string;
+	requestedBy: string;
+}
+export interface AlertChanged {
+	alertId: string;
+	rule: string;
+	severity: string;
+	key: string;
+	level: number;
+	note?: string;
+}
+
+/** Event type → payload. The one list of business events. */
+export interface EventMap {
+	"user.created": UserCreated;
+	"user.updated": UserUpdated;
+	"user.deleted": UserDeleted;
+	"supplier.created": SupplierCreated;
+	"invitation.created": InvitationCreated;
+	"invitation.accepted": InvitationAccepted;
+	"invitation.expired": InvitationExpired;
+	"document.uploaded": DocumentUploaded;
+	"verification.requested": VerificationRequested;
+	"verification.approved": VerificationApproved;
+	"verification.rejected": VerificationRejected;
+	"product.created": ProductChanged;
+	"product.updated": ProductChanged;
+	"product.deleted": ProductChanged;
+	"inventory.updated": InventoryUpdated;
+	"order.created": OrderCreated;
+	"order.confirmed": OrderConfirmed;
+	"order.in_transit": OrderInTransit;
+	"order.delivered": OrderDelivered;
+	"order.cancelled": OrderCancelled;
+	"courier.assigned": CourierAssigned;
+	"delivery.unassigned": DeliveryUnassigned;
+	"delivery.completed": DeliveryCompleted;
+	"payment.processed": PaymentProcessed;
+	"payment.failed": PaymentFailed;
+	"refund.processed": RefundProcessed;
+	"reconciliation.mismatch": ReconciliationMismatch;
+	"notification.sent": NotificationOutcome;
+	"notification.failed": NotificationOutcome;
+	"report.generated": ReportGenerated;
+	"alert.triggered": AlertChanged;
+	"alert.escalated": AlertChanged;
+	"alert.resolved": AlertChanged;
+}
+
+export type EventName = keyof EventMap;
+
+/** An event to publish with a state change: recorded in the same write (the outbox). */
+export type PendingEvent = { [K in EventName]: { type: K; data: EventMap[K] } }[EventName];
+
+/** Every event type, for code that must list them (the docs check, subscriptions). */
+export const EVENT_NAMES: EventName[] = [
+	"user.created",
+	"user.updated",
+	"user.deleted",
+	"supplier.created",
+	"invitation.created",
+	"invitation.accepted",
+	"invitation.expired",
+	"document.uploaded",
+	"verification.requested",
+	"verification.approved",
+	"verification.rejected",
+	"product.created",
+	"product.updated",
+	"product.deleted",
+	"inventory.updated",
+	"order.created",
+	"order.confirmed",
+	"order.in_transit",
+	"order.delivered",
+	"order.cancelled",
+	"courier.assigned",
+	"delivery.unassigned",
+	"delivery.completed",
+	"payment.processed",
+	"payment.failed",
+	"refund.processed",
+	"reconciliation.mismatch",
+	"notification.sent",
+	"notification.failed",
+	"report.generated",
+	"alert.triggered",
+	"alert.escalated",
+	"alert.resolved",
+];
