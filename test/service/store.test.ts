@@ -361,6 +361,7 @@ describeWithInfra(["postgres"], "PostgreSQL", () => {
 		return store;
 	};
 	afterAll(async () => {
+		await Promise.all(opened.map((s) => s.close()));
 		const cleaner = new PostgresStore("cleanup", { url, namespace });
 		await cleaner.dropNamespaceSchemas();
 		await cleaner.close();
@@ -375,19 +376,18 @@ describeWithInfra(["postgres"], "PostgreSQL", () => {
 			{ fields: { createdAt: -1 } },
 			{ fields: { key: 1 }, unique: true, sparse: true },
 		]);
-		for (let i = 0; i < 300; i++) {
-			await orders.insert({
-				_id: `o${i}`,
-				status: `s${i % 50}`,
-				createdAt: new Date(1e12 + i * 1000).toISOString(),
-				...(i % 3 ? {} : { key: `k${i}` }),
-			});
-		}
+		const docs = Array.from({ length: 3000 }, (_, i) => ({
+			_id: `o${i}`,
+			status: `s${i % 300}`,
+			createdAt: new Date(1e12 + i * 1000).toISOString(),
+			...(i % 3 ? {} : { key: `k${i}` }),
+		}));
+		for (let i = 0; i < docs.length; i += 50) await Promise.all(docs.slice(i, i + 50).map((d) => orders.insert(d)));
 		await store.analyze("orders");
 		const plan = async (opts: object) => (await store.explainFind("orders", opts)).join(" | ");
 		expect(await plan({ query: { status: "s7" } })).toMatch(/ix_orders__status/);
 		expect(await plan({ query: { key: "k3" } })).toMatch(/ix_orders__key__u__s/);
-		expect(await plan({ sort: ["-createdAt"], limit: 20 })).toMatch(/Index Scan using ix_orders__createdAt_desc/);
+		expect(await plan({ sort: ["-createdAt"], limit: 20 })).toMatch(/Index Scan using "?ix_orders__createdAt_desc/);
 		await store.close();
 	});
 
