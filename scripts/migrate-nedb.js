@@ -95,6 +95,8 @@ async function main() {
 		try {
 			const docs = await loadNedb(path.join(from, `${name}.db`));
 			const counts = await importDocuments(store, name, docs);
+			// PostgreSQL: planner statistics now, rather than when autovacuum gets to the new table.
+			if (typeof store.analyze === "function") await store.analyze(name);
 			const ledger = await importLedger(store, path.join(from, `${name}${LEDGER_SUFFIX}`));
 			total += counts.imported;
 			console.log(

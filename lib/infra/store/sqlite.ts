@@ -204,6 +204,11 @@ export class SqliteStore implements ServiceStore {
 
 	async close(): Promise<void> {
 		if (!this.db.open) return;
+		// SQLite's advice for long-lived connections: refresh planner statistics on close (bounded sampling).
+		if (this.dataDir) {
+			this.db.pragma("analysis_limit = 1000");
+			this.db.pragma("optimize");
+		}
 		this.db.close();
 		if (this.dataDir) unmarkRunning(this.dataDir);
 	}
