@@ -13,6 +13,7 @@ import { Filter, ServiceStore, StoredDoc, UniqueViolationError } from "../../lib
 import { SqliteStore } from "../../lib/infra/store/sqlite";
 import { PostgresStore } from "../../lib/infra/store/postgres";
 import { MongoStore } from "../../lib/infra/store/mongo";
+import { applyUpdate } from "../../lib/infra/store/update";
 import { describeWithInfra, describeWithMongo, INFRA } from "../helpers/infra";
 
 type StoreFactory = (service: string) => ServiceStore;
@@ -416,4 +417,27 @@ describeWithMongo("MongoDB", () => {
 		(service) => new MongoStore(service, process.env.MONGO_URI as string),
 		(service) => new MongoStore(service, process.env.MONGO_URI as string),
 	);
+});
+
+describe("applyUpdate (the SQL stores' update applier)", () => {
+	test("is strict like MongoDB (the stores then write nothing)", () => {
+		const doc = (): StoredDoc => ({ _id: "a", n: 1, s: "x", list: [1, { k: 2 }], deep: { a: 1 } });
+		expect(() => applyUpdate(doc(), { $set: { _id: "b" } })).toThrow(/_id/);
+		expect(() => applyUpdate(doc(), { $inc: { s: 1 } })).toThrow(/not a number/);
+		expect(() => applyUpdate(doc(), { $push: { n: 1 } })).toThrow(/not an array/);
+		expect(() => applyUpdate(doc(), { $set: { "s.x": 1 } })).toThrow(/not an object/);
+		expect(() => applyUpdate(doc(), { $rename: { n: "m" } } as never)).toThrow(/unsupported update operator/);
+		expect(applyUpdate(doc(), { $pull: { list: { k: 2 } }, $unset: { "deep.a": 1, "no.such": 1 } })).toEqual({
+			_id: "a",
+			n: 1,
+			s: "x",
+			list: [1],
+			deep: {},
+		});
+		const at = new Date("2024-01-01T00:00:00Z");
+		const value = { when: at };
+		const updated = applyUpdate(doc(), { $set: { v: value } });
+		value.when = new Date(0);
+		expect(updated.v).toEqual({ when: "2024-01-01T00:00:00.000Z" });
+	});
 });
