@@ -42,7 +42,9 @@ export function readConfig() {
 		transporter,
 		cacher: str("CACHER", "Memory"),
 		mongoUri: str("MONGO_URI", ""),
-		/** ":memory:" keeps NeDB in memory only (tests); otherwise a folder for NeDB files and documents. */
+		/** PostgreSQL for every service's store (one schema per service); takes precedence over MONGO_URI. */
+		databaseUrl: str("DATABASE_URL", ""),
+		/** ":memory:" keeps the store in memory only (tests); otherwise a folder for SQLite/NeDB files and documents. */
 		dataDir,
 		inMemoryStore: dataDir === ":memory:",
 		/** Durable events: explicit adapter URL, else NATS JetStream when the transporter is NATS, else in-process. */

@@ -1,5 +1,5 @@
 /**
- * Tests that need NATS or Redis: they run when the server answers on 127.0.0.1, are skipped with
+ * Tests that need NATS, Redis or PostgreSQL: they run when the server answers on 127.0.0.1, are skipped with
  * a loud message when it does not, and fail instead of skipping under REQUIRE_INFRA=1 (CI).
  */
 import { spawnSync } from "child_process";
@@ -7,6 +7,11 @@ import { spawnSync } from "child_process";
 export const INFRA = {
 	nats: { host: "127.0.0.1", port: 4222, url: process.env.NATS_URL || "nats://127.0.0.1:4222" },
 	redis: { host: "127.0.0.1", port: 6379, url: process.env.REDIS_URL || "redis://127.0.0.1:6379" },
+	postgres: {
+		host: "127.0.0.1",
+		port: 5432,
+		url: process.env.DATABASE_URL_TEST || "postgres://postgres@127.0.0.1:5432/postgres",
+	},
 };
 export type InfraName = keyof typeof INFRA;
 
