@@ -110,6 +110,8 @@ export class EventStore {
 		this.db.pragma("journal_mode = WAL");
 		this.db.pragma(`synchronous = ${opts.synchronous}`);
 		this.db.pragma("busy_timeout = 5000");
+		// The WAL is truncated back to this size after checkpoints instead of keeping its peak size.
+		this.db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
 		this.db.exec(SCHEMA);
 		this.stmt = this.prepare();
 	}
