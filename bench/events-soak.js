@@ -173,7 +173,11 @@ async function main() {
 			`handled ${g}`,
 			`${result.handled[g]} (metric ${result.handledMetric[g]}, duplicates ${result.duplicates[g]})`,
 		);
-	line("lost", `${GROUPS.map((g) => result.lost[g]).join(" / ")}`, `   goal: lost = 0 → ${totalLost === 0 ? "met" : "MISSED"}`);
+	line(
+		"lost",
+		`${GROUPS.map((g) => result.lost[g]).join(" / ")}`,
+		`   goal: lost = 0 → ${totalLost === 0 ? "met" : "MISSED"}`,
+	);
 	line("drain after producers", `${result.drainSeconds} s`);
 	line("max backlog", `${result.maxBacklog} messages (one group)`);
 	line("max RSS", `${result.maxRssMB} MB`);

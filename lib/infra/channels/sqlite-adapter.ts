@@ -24,7 +24,6 @@ import { EventStore, Headers, IN_MEMORY, StoredMessage, StoreOptions } from "./s
 
 // The package ships JavaScript plus declaration files under types/; resolve() accepts an instance
 // of this very class (instanceof), so extend the runtime module, typed by its declaration.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const BaseAdapter: typeof BaseAdapterType = require("@moleculer/channels/src/adapters/base");
 
 /** Header names shared with the package's other adapters (src/constants.js), plus the error. */
@@ -127,8 +126,7 @@ export class SqliteAdapter extends BaseAdapter implements CountsEventMetrics {
 		if (chan.maxInFlight == null) chan.maxInFlight = this.opts.maxInFlight;
 		if (chan.maxRetries == null) chan.maxRetries = this.opts.maxRetries;
 		chan.deadLettering = { ...this.opts.deadLettering, ...(chan.deadLettering || {}) };
-		if (chan.deadLettering.enabled)
-			chan.deadLettering.queueName = this.addPrefixTopic(chan.deadLettering.queueName);
+		if (chan.deadLettering.enabled) chan.deadLettering.queueName = this.addPrefixTopic(chan.deadLettering.queueName);
 		this.initChannelActiveMessages(chan.id);
 		this.consumerFor(chan.name, chan.group).addMember(chan);
 	}
