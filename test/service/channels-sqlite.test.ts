@@ -11,7 +11,7 @@ import readline from "readline";
 import { ServiceBroker, ServiceSchema } from "moleculer";
 import brokerOptions from "../../moleculer.config";
 import { SqliteAdapter, SqliteRawMessage } from "../../lib/infra/channels/sqlite-adapter";
-import { EVENT_METRICS, eventMetricValue } from "../../lib/infra/event-metrics";
+import { EVENT_METRICS, eventMetricValue, recordHandled, recordPublished } from "../../lib/infra/event-metrics";
 import { waitFor } from "../helpers/broker";
 
 type ChannelBroker = ServiceBroker & {
@@ -276,4 +276,26 @@ test("messages every group acknowledged are pruned, also from the file", async (
 	await again.sendToChannel("prune.x", { n: 300 });
 	await waitFor(() => a.handled.length === 1);
 	expect(a.handled[0]).toEqual({ n: 300 });
+});
+
+test("the mixin's metric helpers count only when the adapter does not count for itself", async () => {
+	const sqlite = await startBroker([]);
+	await sqlite.sendToChannel("count.x", { n: 1 });
+	recordPublished(sqlite, "count.x");
+	recordHandled(sqlite, "count.x", "g");
+	expect(metric(sqlite, EVENT_METRICS.published, { topic: "count.x" })).toBe(1);
+	expect(metric(sqlite, EVENT_METRICS.handled, { topic: "count.x", group: "g" })).toBe(0);
+
+	const saved = process.env.CHANNELS_ADAPTER;
+	process.env.CHANNELS_ADAPTER = "Fake";
+	try {
+		const broker = new ServiceBroker({ ...brokerOptions(), nodeID: "fake", metrics: { enabled: true, reporter: [] } });
+		recordPublished(broker, "count.x");
+		recordHandled(broker, "count.x", "g");
+		expect(metric(broker, EVENT_METRICS.published, { topic: "count.x" })).toBe(1);
+		expect(metric(broker, EVENT_METRICS.handled, { topic: "count.x", group: "g" })).toBe(1);
+	} finally {
+		if (saved === undefined) delete process.env.CHANNELS_ADAPTER;
+		else process.env.CHANNELS_ADAPTER = saved;
+	}
 });

@@ -243,6 +243,9 @@ export class SqliteAdapter extends BaseAdapter implements CountsEventMetrics {
 			};
 			if (attempt > 1) this.logger.debug(`Redelivering message ${message.seq} of '${chan.name}' (attempt ${attempt}).`);
 			await (chan.handler as ChannelHandler)(payload, raw);
+		} catch (err) {
+			this.metricsIncrement("moleculer.channels.messages.errors.total", chan);
+			throw err;
 		} finally {
 			// Not tracked any more when unsubscribe gave up waiting for this handler.
 			if (this.activeMessages.has(chan.id)) this.removeChannelActiveMessages(chan.id, [message.seq]);
