@@ -6,9 +6,12 @@
 import { BrokerOptions, Errors, Middleware, ServiceBroker } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import http from "http";
+import path from "path";
 import { AppConfig, config } from "./lib/infra/config";
 import { startHealthServer } from "./lib/infra/health";
 import { StrictValidator } from "./lib/infra/validator";
+import { SqliteAdapter } from "./lib/infra/channels/sqlite-adapter";
+import { IN_MEMORY } from "./lib/infra/channels/sqlite-store";
 import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/domain/events";
 import { channelName } from "./mixins/events.mixin";
 
@@ -67,7 +70,17 @@ function channelsAdapter(cfg: AppConfig) {
 		};
 	}
 	if (url.startsWith("redis://")) return { type: "Redis", options: { ...common, redis: url } };
-	return { type: "Fake", options: common };
+	if (url.toLowerCase() === "fake") return { type: "Fake", options: common };
+	// The channels middleware takes an adapter instance as is (adapters/index.js resolve()).
+	return new SqliteAdapter({
+		...common,
+		deadLettering: { enabled: true, queueName: "DEAD_LETTER" },
+		sqlite: {
+			file: cfg.inMemoryStore ? IN_MEMORY : path.resolve(cfg.dataDir, "events.sqlite"),
+			retryBaseMs: cfg.eventRetryBaseMs,
+			shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+		},
+	});
 }
 
 function tracing(cfg: AppConfig): BrokerOptions["tracing"] {

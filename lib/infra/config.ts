@@ -47,8 +47,12 @@ export function readConfig() {
 		/** ":memory:" keeps the store in memory only (tests); otherwise a folder for SQLite/NeDB files and documents. */
 		dataDir,
 		inMemoryStore: dataDir === ":memory:",
-		/** Durable events: explicit adapter URL, else NATS JetStream when the transporter is NATS, else in-process. */
-		channelsAdapter: str("CHANNELS_ADAPTER", transporter.startsWith("nats://") ? transporter : "Fake"),
+		/**
+		 * Durable events: explicit adapter URL, else NATS JetStream when the transporter is NATS, else
+		 * "sqlite" (in-process, durable in DATA_DIR/events.sqlite). "Fake" selects the package's
+		 * in-memory, fire-and-forget adapter (loses events under load and on a crash).
+		 */
+		channelsAdapter: str("CHANNELS_ADAPTER", transporter.startsWith("nats://") ? transporter : "sqlite"),
 		port: int("PORT", 3000),
 		healthPort: int("HEALTH_PORT", 0),
 		metricsPort: int("METRICS_PORT", 3030),
