@@ -19,7 +19,7 @@ test("a registered user can log in after a restart, with a token from before the
 			.token;
 		await first.stop();
 
-		expect(fs.existsSync(path.join(dataDir, "users.db"))).toBe(true);
+		expect(fs.existsSync(path.join(dataDir, "users.sqlite"))).toBe(true);
 		const secrets = JSON.parse(fs.readFileSync(path.join(dataDir, "dev-secrets.json"), "utf8"));
 		expect(secrets.JWT_SECRET).toMatch(/^[0-9a-f]{64}$/);
 

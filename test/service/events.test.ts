@@ -2,6 +2,7 @@
  * The durable events mixin in one process (Fake adapter): envelopes, delivery to every consumer
  * group, deduplication by event id, retries with backoff, then the dead-letter topic.
  */
+import type { EventLedger } from "../../lib/infra/store/types";
 import { ServiceBroker } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { channelName, EventsMixin } from "../../mixins/events.mixin";
@@ -140,14 +141,14 @@ test("messages that are not envelopes are dropped without crashing the consumer"
 });
 
 test("the event ledger forgets ids older than the retention window, and keeps recent ones", async () => {
-	const steadySvc: any = broker.getLocalService("steady");
-	await steadySvc.eventLedger.insertAsync({
-		_id: "old-event",
-		at: new Date(Date.now() - 8 * 24 * 3600_000).toISOString(),
-	});
-	await steadySvc.markEventProcessed("recent-event");
-	const removed = await steadySvc.pruneEventLedger(new Date(Date.now() - 7 * 24 * 3600_000));
-	expect(removed).toBe(1);
-	expect(await steadySvc.isEventProcessed("old-event")).toBe(false);
-	expect(await steadySvc.isEventProcessed("recent-event")).toBe(true);
+	const ledger = (broker.getLocalService("steady") as unknown as { store: { ledger: EventLedger } }).store.ledger;
+	expect(await ledger.add("old-event")).toBe(true);
+	expect(await ledger.add("old-event")).toBe(false);
+	await new Promise((r) => setTimeout(r, 20));
+	const cutoff = new Date();
+	await new Promise((r) => setTimeout(r, 20));
+	await ledger.add("recent-event");
+	expect(await ledger.prune(cutoff)).toBe(1);
+	expect(await ledger.has("old-event")).toBe(false);
+	expect(await ledger.has("recent-event")).toBe(true);
 });
