@@ -20,6 +20,7 @@ import type { EventMap, EventName } from "../lib/contracts/events";
 import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, retryDelayMs, topicOf, TOPICS } from "../lib/domain/events";
 import { config } from "../lib/infra/config";
 import { makeEnvelope } from "../lib/infra/envelopes";
+import { recordDeadLettered, recordHandled, recordPublished, recordRetried } from "../lib/infra/event-metrics";
 import type { EventLedger, Outbox } from "../lib/infra/store/types";
 
 /** A consumer of one event type; `this` is the consuming service. */
@@ -169,8 +170,11 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		for (;;) {
 			const batch = await outbox.pending(RELAY_BATCH);
 			if (batch.length === 0) return;
-			for (const entry of batch)
-				await this.broker.sendToChannel(channelName(topicOf(entry.envelope.type)), entry.envelope);
+			for (const entry of batch) {
+				const topic = topicOf(entry.envelope.type);
+				await this.broker.sendToChannel(channelName(topic), entry.envelope);
+				recordPublished(this.broker, topic);
+			}
 			await outbox.markSent(batch.map((e) => e.id));
 			if (batch.length < RELAY_BATCH) return;
 		}
@@ -204,14 +208,17 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 			try {
 				await handler.call(this, envelope as EventEnvelope<EventMap[EventName]>, ctx);
 				await ledger.add(envelope.id);
+				recordHandled(this.broker, topicOf(envelope.type), this.name);
 				return;
 			} catch (err) {
 				this.logger.warn(
 					{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
 					`Handler for ${envelope.type} failed: ${errorMessage(err)}`,
 				);
-				if (attempt < attempts) await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
-				else await this.deadLetter(envelope, err);
+				if (attempt < attempts) {
+					recordRetried(this.broker, topicOf(envelope.type), this.name);
+					await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
+				} else await this.deadLetter(envelope, err);
 			}
 		}
 	},
@@ -228,6 +235,7 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 			`Dead-lettered ${envelope.type} from ${this.name}`,
 		);
 		await this.broker.sendToChannel(channelName(DEAD_LETTER_TOPIC), letter);
+		recordDeadLettered(this.broker, topicOf(envelope.type), this.name);
 	},
 };
 
