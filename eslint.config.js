@@ -20,6 +20,55 @@ module.exports = tseslint.config(
 		},
 	},
 	{
+		// Application code is typed: `any` only at commented library boundaries.
+		files: ["services/**/*.ts", "lib/**/*.ts", "mixins/**/*.ts", "middlewares/**/*.ts"],
+		rules: { "@typescript-eslint/no-explicit-any": "error" },
+	},
+	{
+		// Domain rules are plain functions: no Node, no IO, no infrastructure (types may be shared).
+		files: ["lib/domain/**/*.ts"],
+		rules: {
+			"@typescript-eslint/no-restricted-imports": [
+				"error",
+				{
+					patterns: [
+						{
+							group: ["../infra/*", "../../mixins/*", "../../services/*"],
+							message: "lib/domain is pure: pass values in instead.",
+							allowTypeImports: true,
+						},
+						{
+							group: [
+								"node:*",
+								"fs",
+								"path",
+								"os",
+								"crypto",
+								"http",
+								"https",
+								"net",
+								"child_process",
+								"stream",
+								"events",
+								"util",
+								"moleculer",
+								"ioredis",
+								"nats",
+								"mongoose",
+								"pg",
+								"knex",
+								"better-sqlite3",
+								"nodemailer",
+								"jsonwebtoken",
+							],
+							message: "lib/domain is pure: no Node built-ins or IO libraries.",
+						},
+					],
+				},
+			],
+		},
+	},
+	{
 		files: ["**/*.js"],
 		languageOptions: { sourceType: "commonjs", globals: { ...globals.node } },
 		// `const crypto = require("crypto")` is the usual Node idiom, not a redeclaration bug.

@@ -42,6 +42,7 @@ export function topicOf(type: string): Topic {
 	return topic;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TODO(integration): `object` once every consumer is typed by the EventMap
 export interface EventEnvelope<T = Record<string, any>> {
 	id: string;
 	type: string;
@@ -52,13 +53,14 @@ export interface EventEnvelope<T = Record<string, any>> {
 	data: T;
 }
 
-export function isEnvelope(value: any): value is EventEnvelope {
+export function isEnvelope(value: unknown): value is EventEnvelope {
+	const v = value as Partial<EventEnvelope> | null;
 	return (
-		value != null &&
-		typeof value.id === "string" &&
-		typeof value.type === "string" &&
-		typeof value.time === "string" &&
-		typeof value.data === "object"
+		v != null &&
+		typeof v.id === "string" &&
+		typeof v.type === "string" &&
+		typeof v.time === "string" &&
+		typeof v.data === "object"
 	);
 }
 

@@ -46,7 +46,7 @@ export function issueToken(user: AuthUser, expiresIn = config().jwtExpiresIn): s
 			supplierId: user.supplierId || null,
 		},
 		k.sign,
-		{ algorithm: k.algorithm, subject: user.id, expiresIn: expiresIn as any },
+		{ algorithm: k.algorithm, subject: user.id, expiresIn: expiresIn as jwt.SignOptions["expiresIn"] },
 	);
 }
 

@@ -21,8 +21,8 @@ export function redisRateLimitStoreFactory(url: string, namespace: string) {
 			const windowIndex = Math.floor(Date.now() / this.windowMs);
 			this.resetTime = (windowIndex + 1) * this.windowMs;
 			const redisKey = `gr:ratelimit:${namespace || "default"}:${windowIndex}:${key}`;
-			const [[, count]] = (await client.multi().incr(redisKey).pexpire(redisKey, this.windowMs).exec()) as any;
-			return Number(count);
+			const replies = await client.multi().incr(redisKey).pexpire(redisKey, this.windowMs).exec();
+			return Number(replies?.[0]?.[1]);
 		}
 	};
 }

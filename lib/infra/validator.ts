@@ -4,7 +4,10 @@
  */
 import { Validators } from "moleculer";
 
-export class StrictValidator extends (Validators.Fastest as any) {
+// Moleculer's typings declare the Fastest validator without its compile(); it is there at run time.
+type FastestValidator = new () => { compile(schema: Record<string, unknown>): unknown };
+
+export class StrictValidator extends (Validators.Fastest as unknown as FastestValidator) {
 	compile(schema: Record<string, unknown>) {
 		const strict = schema && schema.$$strict === undefined && !schema.$$root ? { $$strict: true, ...schema } : schema;
 		return super.compile(strict);
