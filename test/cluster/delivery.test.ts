@@ -3,12 +3,11 @@
  * A confirmed order is assigned to the nearest available courier, goes in_transit and is
  * delivered with the handover code; the courier is freed.
  *
- * Two couriers-service instances sharing the work need one store they share (MONGO_URI): that
- * suite runs only with MONGO_URI and is skipped with a clear message otherwise (no MongoDB server
- * can run on the development machines); the one-instance suite always runs.
+ * Two couriers-service instances share the work through one store: the cluster's PostgreSQL
+ * (DATABASE_URL), or MongoDB when MONGO_URI is set.
  */
 import { Cluster, clusterTest, eventually, NodeSpec, startCluster } from "../helpers/cluster";
-import { describeWithInfra, describeWithMongo } from "../helpers/infra";
+import { describeWithInfra } from "../helpers/infra";
 import { Api, createCustomer, createProduct, createSupplier, login, Market, orderBody } from "../helpers/market";
 import { group, MARKET_ENV, marketOver } from "./flows";
 
@@ -54,13 +53,15 @@ function report(api: Api, c: { id: string; token: string }, at: Point) {
 describeWithInfra(["nats"], "cluster: delivery over NATS, one couriers instance", () =>
 	deliverySuite([group("couriers")]),
 );
-describeWithMongo("cluster: delivery over NATS, two couriers instances sharing one MongoDB store", () =>
-	describeWithInfra(["nats"], "two couriers instances", () =>
-		deliverySuite([
-			{ name: "couriers-a", services: ["couriers"] },
-			{ name: "couriers-b", services: ["couriers"] },
-		]),
-	),
+describeWithInfra(
+	["nats", "postgres"],
+	"cluster: delivery over NATS, two couriers instances sharing one PostgreSQL store",
+	() =>
+		describe("two couriers instances", () =>
+			deliverySuite([
+				{ name: "couriers-a", services: ["couriers"] },
+				{ name: "couriers-b", services: ["couriers"] },
+			])),
 );
 
 function deliverySuite(couriers: NodeSpec[]) {
@@ -78,7 +79,7 @@ function deliverySuite(couriers: NodeSpec[]) {
 					DISPATCH_RETRY_MS: "60000",
 					DISPATCH_ALERT_AFTER_MS: "600000",
 					TRACK_HEARTBEAT_MS: "60000",
-					...(MONGO_URI ? { MONGO_URI } : {}),
+					...(MONGO_URI ? { MONGO_URI, DATABASE_URL: "" } : {}),
 				},
 			},
 		);

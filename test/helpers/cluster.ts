@@ -21,7 +21,7 @@ import { DEAD_LETTER_TOPIC, TOPICS } from "../../lib/domain/events";
 import { channelName } from "../../mixins/events.mixin";
 import { buildDistIfNeeded } from "../global-setup";
 import { ADMIN } from "./broker";
-import { INFRA } from "./infra";
+import { INFRA, infraUp } from "./infra";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
@@ -50,6 +50,12 @@ export interface ClusterOptions {
 	 * creates them when it connects, and the tests should see that work).
 	 */
 	ensureStreams?: boolean;
+	/**
+	 * Where the nodes keep their data: "postgres" (default when PostgreSQL answers) gives every node
+	 * the one shared store of a real cluster (DATABASE_URL, schemas named after this namespace, so
+	 * two instances of a service share their data); "memory" gives each process its own.
+	 */
+	store?: "postgres" | "memory";
 }
 
 export interface ClusterNode {
@@ -126,8 +132,33 @@ export class Cluster {
 			CACHER: "Memory",
 			SHUTDOWN_TIMEOUT_MS: "2000",
 			EVENT_RETRY_BASE_MS: "50",
+			...(this.usesPostgres ? { DATABASE_URL: INFRA.postgres.url } : {}),
 			...(opts.env || {}),
 		};
+	}
+
+	/** True when the nodes share one PostgreSQL store (see ClusterOptions.store). */
+	get usesPostgres(): boolean {
+		return (this.opts.store ?? (infraUp("postgres") ? "postgres" : "memory")) === "postgres";
+	}
+
+	/** Drops the schemas this cluster's nodes created in the shared PostgreSQL store. */
+	private async dropSchemas(): Promise<void> {
+		if (!this.usesPostgres) return;
+		const { Client } = await import("pg");
+		const client = new Client({ connectionString: INFRA.postgres.url });
+		try {
+			await client.connect();
+			const { rows } = await client.query<{ nspname: string }>(
+				"SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+				[`${this.namespace}\\_%`],
+			);
+			for (const { nspname } of rows) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+		} catch {
+			// best effort: a leftover schema of a random namespace harms nothing
+		} finally {
+			await client.end().catch(() => undefined);
+		}
 	}
 
 	/** The first gateway node's base URL. */
@@ -338,6 +369,7 @@ export class Cluster {
 		this.clients = [];
 		await Promise.all([...this.nodes.keys()].map((name) => this.kill(name, "SIGTERM", 3000)));
 		await this.dropStreams();
+		await this.dropSchemas();
 	}
 
 	/** The subjects the nodes publish on: @moleculer/channels prefixes the mixin's channel name with the namespace. */
