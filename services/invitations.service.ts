@@ -316,7 +316,8 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 
 		/** The inviter's view (code included: they hand it to the invitee). */
 		publicInvite(this: ThisService, invite: Invite, now = new Date()): PublicInvite {
-			return { ...this.toPublic(invite, ["acceptedPublished"]), status: effectiveStatus(invite, now) };
+			const { _id, acceptedPublished: _legacy, ...rest } = invite;
+			return { id: _id, ...rest, status: effectiveStatus(invite, now) };
 		},
 
 		/** One run of the sweep timer; a run still going when the next tick comes is not doubled. */

@@ -41,7 +41,6 @@ import {
 	canEditUser,
 	DEFAULT_LOCALE,
 	normalizeEmail,
-	SECRET_FIELDS,
 	STATUSES,
 	supplierCatalogEntry,
 	updateProblem,
@@ -421,7 +420,8 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		publicUser(this: ThisService, user: User): PublicUser {
-			return this.toPublic(user, SECRET_FIELDS);
+			const { _id, passwordHash: _hash, mfaSecret: _secret, mfaPendingSecret: _pending, ...rest } = user;
+			return { id: _id, ...rest };
 		},
 
 		session(this: ThisService, user: User, mfa: boolean): Session {

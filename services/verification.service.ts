@@ -29,7 +29,6 @@ import { config } from "../lib/infra/config";
 import {
 	checkUploadContent,
 	conflictWithCurrent,
-	CONTENT_TYPES,
 	displayName,
 	DOCUMENT_TYPES,
 	DocumentMetadata,
@@ -42,11 +41,10 @@ import {
 	progress,
 	requiredDocuments,
 	reviewOutcome,
-	UploadProblem,
 	verifiedFacts,
 } from "../lib/domain/documents";
-import { DocumentFiles, documentsFolder, readUpload } from "../lib/infra/document-files";
-import { clientError, conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { DocumentFiles, documentsFolder, fieldErrors, readUpload, uploadError } from "../lib/infra/document-files";
+import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { parseKey, sha256Hex } from "../lib/infra/file-crypto";
 import { newId, nowIso } from "../lib/infra/ids";
 import { secret } from "../lib/infra/secrets";
@@ -98,19 +96,6 @@ const UPLOAD_FIELDS = {
 	type: { type: "enum", values: DOCUMENT_TYPES },
 	metadata: { type: "string", max: 8000, optional: true },
 };
-
-function fieldErrors(problems: MetadataProblem[], message = "Invalid document metadata") {
-	return new ValidationError(message, "VALIDATION_ERROR", problems);
-}
-
-/** The rules of checkUploadContent as errors. */
-function uploadError(problem: UploadProblem, request: VerificationRequest, type: DocumentType): Error {
-	if (problem === "complete") return conflict("Your verification is complete", { status: request.status });
-	if (problem === "not_required")
-		return fieldErrors([{ field: "type", message: `a ${request.role} does not upload ${type}` }]);
-	if (problem === "empty") return unprocessable("The file is empty", { field: "file" });
-	return clientError(415, "UNSUPPORTED_FILE_TYPE", "The file is not a PDF, JPEG or PNG", { accepted: CONTENT_TYPES });
-}
 
 /**
  * moleculer-web's multipart route; the busboy limit is one byte over the maximum, so a stream

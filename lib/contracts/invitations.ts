@@ -2,7 +2,7 @@
 import type { StoredDoc } from "../infra/store/types";
 import type { Role } from "../domain/access";
 import type { InviteProblem, InviteRole, InviteStatus } from "../domain/invites";
-import type { PageParams } from "./common";
+import type { PageParams, PublicOf } from "./common";
 
 export interface Invite extends StoredDoc {
 	/** The secret the invitee registers with (256 bits, URL-safe); unique. */
@@ -32,7 +32,7 @@ export interface Invite extends StoredDoc {
 }
 
 /** The inviter's view of an invite (code included: they hand it to the invitee). */
-export type PublicInvite = Omit<Invite, "_id" | "acceptedPublished"> & { id: string };
+export type PublicInvite = PublicOf<Invite, "acceptedPublished">;
 
 export interface CreateInviteParams {
 	email: string;

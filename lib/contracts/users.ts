@@ -2,7 +2,7 @@
 import type { StoredDoc } from "../infra/store/types";
 import type { Role } from "../domain/access";
 import { LOCALES, type Locale, type SecretField, type UserStatus } from "../domain/users";
-import type { PageParams, Point } from "./common";
+import type { PageParams, Point, PublicOf } from "./common";
 
 export interface Address {
 	street?: string;
@@ -58,7 +58,7 @@ export interface User extends StoredDoc {
 }
 
 /** A user as the API shows it: no secrets. */
-export type PublicUser = Omit<User, "_id" | SecretField> & { id: string };
+export type PublicUser = PublicOf<User, SecretField>;
 
 export interface ProfileFields {
 	name: string;

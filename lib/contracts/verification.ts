@@ -9,7 +9,7 @@ import type {
 	Progress,
 	RequestStatus,
 } from "../domain/documents";
-import type { PageParams } from "./common";
+import type { PageParams, PublicOf } from "./common";
 
 /** One per invited supplier or courier (unique on userId): the documents its role needs. */
 export interface VerificationRequest extends StoredDoc {
@@ -47,7 +47,7 @@ export interface VerificationDocument extends StoredDoc {
 	supersededBy?: string;
 }
 
-export type PublicDocument = Omit<VerificationDocument, "_id"> & { id: string };
+export type PublicDocument = PublicOf<VerificationDocument>;
 
 export interface StatusParams extends PageParams {
 	userId?: string;

@@ -8,8 +8,10 @@ import path from "path";
 import { Readable } from "stream";
 import { Errors } from "moleculer";
 import { decryptFile, encryptFile, sha256Hex } from "./file-crypto";
+import { clientError, conflict, unprocessable } from "./errors";
+import { CONTENT_TYPES, DocumentType, MetadataProblem, UploadProblem } from "../domain/documents";
 
-const { MoleculerClientError, MoleculerError } = Errors;
+const { MoleculerClientError, MoleculerError, ValidationError } = Errors;
 const SAFE_ID = /^[A-Za-z0-9_-]{10,64}$/;
 
 export const tooLarge = (max: number) =>
@@ -31,6 +33,23 @@ export function readUpload(stream: Readable, max: number): Promise<Buffer> {
 		// moleculer-web destroys the stream with a PayloadTooLarge (413) at busboy's fileSize limit.
 		stream.on("error", (err: Error & { code?: unknown }) => reject(err && err.code === 413 ? tooLarge(max) : err));
 	});
+}
+
+export function fieldErrors(problems: MetadataProblem[], message = "Invalid document metadata") {
+	return new ValidationError(message, "VALIDATION_ERROR", problems);
+}
+
+/** The rules of checkUploadContent as errors. */
+export function uploadError(
+	problem: UploadProblem,
+	request: { status: string; role: string },
+	type: DocumentType,
+): Error {
+	if (problem === "complete") return conflict("Your verification is complete", { status: request.status });
+	if (problem === "not_required")
+		return fieldErrors([{ field: "type", message: `a ${request.role} does not upload ${type}` }]);
+	if (problem === "empty") return unprocessable("The file is empty", { field: "file" });
+	return clientError(415, "UNSUPPORTED_FILE_TYPE", "The file is not a PDF, JPEG or PNG", { accepted: CONTENT_TYPES });
 }
 
 /** Where documents live: DOCUMENTS_DIR, a throwaway folder for in-memory stores (tests), else DATA_DIR/documents. */
