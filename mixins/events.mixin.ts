@@ -73,6 +73,8 @@ type EventsService = Service &
 		consumeBusinessEvent(payload: unknown): Promise<void>;
 		deadLetter(envelope: EventEnvelope, err: unknown): Promise<void>;
 		relayOutbox(): Promise<void>;
+		startEventStorage(storage: EventStorage): void;
+		eventsStopped?: boolean;
 	};
 
 const RELAY_BATCH = 200;
@@ -128,6 +130,8 @@ function memoryEventStorage(): EventStorage {
 }
 
 const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown> = {
+	startEventStorage,
+
 	async publishEvent<K extends EventName>(
 		this: EventsService,
 		type: K,
@@ -266,33 +270,42 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 	},
 
 	/** The outbox and ledger live in the service's store when it has one (DbMixin). */
-	async started(this: EventsService) {
-		const storage =
-			this.openEventLedger && this.store
-				? { ledger: await this.openEventLedger(), outbox: this.store.outbox }
-				: memoryEventStorage();
-		this.resolveEvents$(storage);
-		const retentionMs = config().eventLedgerRetentionMs;
-		this.ledgerPruner = setInterval(
-			() =>
-				storage.ledger
-					.prune(new Date(Date.now() - retentionMs))
-					.catch((err: unknown) => this.logger.warn(`Event ledger pruning failed: ${errorMessage(err)}`)),
-			Math.min(retentionMs, 3600_000),
+	started(this: EventsService) {
+		// Moleculer runs the started hooks of `mixins: [DbMixin(...), EventsMixin]` in reverse order,
+		// so the store may not be open yet: wait for it (openEventLedger) without blocking start-up.
+		if (!this.openEventLedger) return this.startEventStorage(memoryEventStorage());
+		void this.openEventLedger().then(
+			(ledger) => this.startEventStorage({ ledger, outbox: this.store!.outbox }),
+			(err: unknown) => this.logger.error(`Event storage unavailable: ${errorMessage(err)}`),
 		);
-		this.ledgerPruner.unref?.();
-		// Whatever a previous run recorded and did not publish goes out now (not awaited: the broker
-		// is still starting), then every second in case a publish failed.
-		void this.flushOutbox();
-		this.relayTimer = setInterval(() => void this.flushOutbox(), RELAY_INTERVAL_MS);
-		this.relayTimer.unref?.();
 	},
 
 	stopped(this: EventsService) {
+		this.eventsStopped = true;
 		if (this.ledgerPruner) clearInterval(this.ledgerPruner);
 		if (this.relayTimer) clearInterval(this.relayTimer);
 	},
 };
+
+/** Once the outbox and ledger are known: events flow, the ledger is pruned, the outbox relayed. */
+function startEventStorage(this: EventsService, storage: EventStorage): void {
+	if (this.eventsStopped) return;
+	this.resolveEvents$(storage);
+	const retentionMs = config().eventLedgerRetentionMs;
+	this.ledgerPruner = setInterval(
+		() =>
+			storage.ledger
+				.prune(new Date(Date.now() - retentionMs))
+				.catch((err: unknown) => this.logger.warn(`Event ledger pruning failed: ${errorMessage(err)}`)),
+		Math.min(retentionMs, 3600_000),
+	);
+	this.ledgerPruner.unref?.();
+	// Whatever a previous run recorded and did not publish goes out now (not awaited: the broker
+	// is still starting), then every second in case a publish failed.
+	void this.flushOutbox();
+	this.relayTimer = setInterval(() => void this.flushOutbox(), RELAY_INTERVAL_MS);
+	this.relayTimer.unref?.();
+}
 
 // Moleculer types a mixin's lifecycle `this` as a plain Service; ours has the methods above.
 export const EventsMixin = schema as unknown as Partial<ServiceSchema>;

@@ -1,43 +1,94 @@
 /**
  * Invitations: suppliers and couriers join only with an invite code. An admin invites suppliers
  * and couriers; a verified supplier invites its own couriers. users.register claims the invite
- * (claim/releaseClaim); user.created marks it accepted; a timer expires overdue invites.
+ * (claim/releaseClaim); user.created marks it accepted; a timer expires overdue invites and
+ * recovers claims left by crashed registrations.
  */
-import { Context, Errors, ServiceSchema } from "moleculer";
-import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/infra/auth";
+import { Service, ServiceSchema } from "moleculer";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { AuthUser, Ctx, Page } from "../lib/contracts";
+import { pageParams } from "../lib/contracts/params";
+import type {
+	ClaimedInvite,
+	ClaimParams,
+	CreateInviteParams,
+	ExpireDueResult,
+	Invite,
+	InviteCodeParams,
+	InviteIdParams,
+	InviteLookup,
+	ListInvitesParams,
+	PublicInvite,
+	ReleaseResult,
+} from "../lib/contracts/invitations";
+import type { Contact } from "../lib/contracts/users";
 import { config } from "../lib/infra/config";
-import { forbidden, notFound } from "../lib/infra/errors";
-import { EventEnvelope } from "../lib/domain/events";
-import { newInviteCode, nowIso } from "../lib/infra/ids";
+import { clientError, conflict, forbidden, notFound } from "../lib/infra/errors";
+import { newId, newInviteCode, nowIso } from "../lib/infra/ids";
 import {
+	buildInvite,
+	claimedInvite,
 	effectiveStatus,
 	emailMatches,
-	expiresAt,
 	INVITE_ROLES,
 	INVITE_STATUSES,
+	invitationAcceptedData,
+	invitationCreatedData,
+	invitationExpiredData,
 	invitePermissionProblem,
+	InviteProblem,
 	inviteProblem,
 	problemError,
 	statusQuery,
 } from "../lib/domain/invites";
-import { normalizeEmail } from "../lib/domain/users";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Invite = any;
-
-const code = { type: "string", min: 16, max: 64, pattern: /^[A-Za-z0-9_-]+$/ };
-
-function inviteError(problem: "expired" | "revoked" | "used") {
-	const e = problemError(problem);
-	return new Errors.MoleculerClientError(e.message, e.code, e.type);
+interface Settings {
+	rest: string;
 }
 
-const InvitationsService: ServiceSchema = {
+interface OwnMethods {
+	newInvite(ctx: Ctx<CreateInviteParams>, me: AuthUser): Promise<Invite>;
+	notUsableError(invite: Invite): Error;
+	markAccepted(ctx: Ctx<unknown>, inviteId: string, userId: string): Promise<void>;
+	recoverStaleClaims(ctx: Ctx<unknown>): Promise<number>;
+	expireOne(ctx: Ctx<unknown>, invite: Invite, now: string): Promise<boolean>;
+	publicInvite(invite: Invite, now?: Date): PublicInvite;
+	sweep(): Promise<void>;
+}
+
+interface OwnState {
+	broker: Service["broker"] & { whenEventsReady(): Promise<void> };
+	inviteTtlHours: number;
+	sweepIntervalMs: number;
+	claimTimeoutMs: number;
+	sweepTimer?: NodeJS.Timeout;
+	sweepRunning: boolean;
+	sweepStopped: boolean;
+}
+
+type ThisService = Service<Settings> & DbMethods<Invite> & EventsMethods & OwnMethods & OwnState;
+
+const code = { type: "string", min: 16, max: 64, pattern: /^[A-Za-z0-9_-]+$/ };
+const SWEEP = "invite-sweep";
+
+function inviteError(problem: InviteProblem): Error {
+	const e = problemError(problem);
+	return clientError(e.code, e.type, e.message);
+}
+
+const businessEvents: BusinessEventHandlers<ThisService> = {
+	async "user.created"(envelope, ctx) {
+		const { inviteId, userId } = envelope.data;
+		if (!inviteId) return;
+		await this.markAccepted(ctx, inviteId, userId);
+	},
+};
+
+const InvitationsService: ServiceSchema<Settings, ThisService> = {
 	name: "invitations",
 	mixins: [
-		DbMixin({
+		DbMixin<Invite>({
 			collection: "invitations",
 			indexes: [{ fields: { code: 1 }, unique: true }, { fields: { invitedBy: 1 } }, { fields: { status: 1 } }],
 		}),
@@ -55,12 +106,14 @@ const InvitationsService: ServiceSchema = {
 				message: { type: "string", max: 1000, trim: true, optional: true },
 				expiresInHours: { type: "number", integer: true, min: 1, max: 24 * 30, optional: true },
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<CreateInviteParams>): Promise<PublicInvite> {
 				const me = ctx.meta.user!;
 				const problem = invitePermissionProblem(me, ctx.params.role);
 				if (problem) throw forbidden(problem);
-				const invite = await this.insertEntity(ctx, await this.newInvite(ctx, me));
-				await this.publishEvent("invitation.created", this.createdEventData(invite), ctx);
+				const draft = await this.newInvite(ctx, me);
+				const invite = await this.insertEntity(ctx, draft, [
+					{ type: "invitation.created", data: invitationCreatedData(draft) },
+				]);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/invites/${invite.code}`;
 				return this.publicInvite(invite);
@@ -73,21 +126,17 @@ const InvitationsService: ServiceSchema = {
 			params: {
 				status: { type: "enum", values: INVITE_STATUSES, optional: true },
 				role: { type: "enum", values: INVITE_ROLES, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
+				...pageParams,
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<ListInvitesParams>): Promise<Page<PublicInvite>> {
 				const { page, pageSize, status, role } = ctx.params;
 				const me = ctx.meta.user!;
 				const now = new Date();
 				const query: Record<string, unknown> = status ? statusQuery(status, now) : {};
 				if (role) query.role = role;
 				if (me.role !== "admin") query.invitedBy = me.id;
-				const [rows, total] = await Promise.all([
-					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
-				]);
-				return { rows: rows.map((i: Invite) => this.publicInvite(i, now)), total, page, pageSize };
+				const found = await this.paginate(query, { page, pageSize, sort: ["-createdAt"] });
+				return { ...found, rows: found.rows.map((i) => this.publicInvite(i, now)) };
 			},
 		},
 
@@ -95,7 +144,7 @@ const InvitationsService: ServiceSchema = {
 			rest: "GET /invites/:code",
 			auth: "public",
 			params: { code: { type: "string", max: 128 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<InviteCodeParams>): Promise<InviteLookup> {
 				const invite = await this.findOneEntity({ code: ctx.params.code });
 				if (!invite) throw notFound("invite");
 				const reason = inviteProblem(invite, new Date());
@@ -112,7 +161,7 @@ const InvitationsService: ServiceSchema = {
 			rest: "POST /invites/:id/revoke",
 			auth: { roles: ["admin", "supplier"] },
 			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<InviteIdParams>): Promise<PublicInvite> {
 				const me = ctx.meta.user!;
 				const invite = await this.getEntityOr404(ctx.params.id, "invite");
 				if (me.role !== "admin" && invite.invitedBy !== me.id)
@@ -132,29 +181,20 @@ const InvitationsService: ServiceSchema = {
 		claim: {
 			visibility: "public",
 			params: { code, email: { type: "email", max: 254 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<ClaimParams>): Promise<ClaimedInvite> {
 				const invite = await this.findOneEntity({ code: ctx.params.code });
 				if (!invite) throw notFound("invite");
 				const problem = inviteProblem(invite, new Date());
 				if (problem) throw inviteError(problem);
 				if (!emailMatches(invite, ctx.params.email))
-					throw new Errors.MoleculerClientError(
-						"This invite is for another e-mail address",
-						403,
-						"INVITE_EMAIL_MISMATCH",
-					);
+					throw clientError(403, "INVITE_EMAIL_MISMATCH", "This invite is for another e-mail address");
 				const claimed = await this.compareAndSet(
 					ctx,
 					{ _id: invite._id, status: "pending", expiresAt: { $gt: nowIso() } },
 					{ $set: { status: "claimed", claimedAt: nowIso(), updatedAt: nowIso() } },
 				);
 				if (!claimed) throw this.notUsableError(await this.getEntityOr404(invite._id, "invite"));
-				return {
-					id: claimed._id,
-					role: claimed.role,
-					supplierId: claimed.supplierId || null,
-					invitedBy: claimed.invitedBy,
-				};
+				return claimedInvite(claimed);
 			},
 		},
 
@@ -162,7 +202,7 @@ const InvitationsService: ServiceSchema = {
 		releaseClaim: {
 			visibility: "public",
 			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<InviteIdParams>): Promise<ReleaseResult> {
 				const released = await this.compareAndSet(
 					ctx,
 					{ _id: ctx.params.id, status: "claimed" },
@@ -172,11 +212,11 @@ const InvitationsService: ServiceSchema = {
 			},
 		},
 
-		/** Internal: expires pending invites past their expiry (the sweep timer calls it; so can tests and operators). */
+		/** Internal: expires pending invites past their expiry and recovers stale claims (the sweep timer calls it; so can operators). */
 		expireDue: {
 			visibility: "public",
 			params: {},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx): Promise<ExpireDueResult> {
 				const now = nowIso();
 				const due = await this.findEntities({ query: { status: "pending", expiresAt: { $lte: now } }, limit: 500 });
 				let expired = 0;
@@ -185,70 +225,54 @@ const InvitationsService: ServiceSchema = {
 				return recovered ? { expired, recovered } : { expired };
 			},
 		},
-	} as any,
-
-	businessEvents: {
-		async "user.created"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const { inviteId, userId } = envelope.data;
-			if (!inviteId) return;
-			await this.markAccepted(ctx, inviteId, userId);
-		},
 	},
 
+	businessEvents,
+
 	methods: {
-		async newInvite(this: any, ctx: Ctx, me: AuthUser): Promise<Invite> {
-			const inviter: any = await ctx.call("users.contact", { id: me.id });
-			const now = new Date();
-			return {
+		async newInvite(this: ThisService, ctx: Ctx<CreateInviteParams>, me: AuthUser): Promise<Invite> {
+			const inviter = await ctx.call<Contact | null, { id: string }>("users.contact", { id: me.id });
+			return buildInvite({
+				id: newId(),
 				code: newInviteCode(),
-				email: normalizeEmail(ctx.params.email),
+				email: ctx.params.email,
 				role: ctx.params.role,
-				message: ctx.params.message || null,
-				invitedBy: me.id,
-				inviterRole: me.role,
-				inviterName: (inviter && inviter.name) || null,
-				supplierId: me.role === "supplier" ? me.id : null,
-				status: "pending",
-				expiresAt: expiresAt(now, ctx.params.expiresInHours || this.inviteTtlHours),
-				createdAt: now.toISOString(),
-				updatedAt: now.toISOString(),
-			};
+				message: ctx.params.message,
+				inviter: { id: me.id, role: me.role, name: inviter?.name || null },
+				now: new Date(),
+				ttlHours: ctx.params.expiresInHours || this.inviteTtlHours,
+			});
 		},
 
 		/** The reason a pending-only transition failed, as an error. */
-		notUsableError(invite: Invite) {
+		notUsableError(this: ThisService, invite: Invite): Error {
 			const problem = inviteProblem(invite, new Date());
-			if (problem) return inviteError(problem);
-			return new Errors.MoleculerClientError("The invite changed meanwhile, try again", 409, "CONFLICT");
+			return problem ? inviteError(problem) : conflict("The invite changed meanwhile, try again");
 		},
 
 		/**
-		 * claimed → accepted exactly once. A redelivered user.created finds the invite accepted by
-		 * the same user and publishes again only if the first attempt died before publishing.
+		 * claimed → accepted exactly once, with invitation.accepted in the same write. A redelivered
+		 * user.created finds the invite already accepted (its event recorded then) and does nothing.
 		 */
-		async markAccepted(this: any, ctx: Ctx, inviteId: string, userId: string) {
-			let invite = await this.compareAndSet(
-				ctx,
-				{ _id: inviteId, status: "claimed" },
-				{ $set: { status: "accepted", userId, acceptedAt: nowIso(), updatedAt: nowIso() } },
-			);
-			if (!invite) {
-				invite = await this.findEntity(inviteId);
-				if (!invite || invite.status !== "accepted" || invite.userId !== userId || invite.acceptedPublished) {
-					if (!invite || invite.userId !== userId)
-						this.logger.warn(
-							{ requestId: ctx.requestID, inviteId, userId },
-							"user.created names an invite not claimed by this user",
-						);
-					return;
-				}
+		async markAccepted(this: ThisService, ctx: Ctx<unknown>, inviteId: string, userId: string): Promise<void> {
+			const invite = await this.findEntity(inviteId);
+			if (invite && invite.status === "accepted" && invite.userId === userId) return;
+			const accepted =
+				invite &&
+				(await this.compareAndSet(
+					ctx,
+					{ _id: inviteId, status: "claimed" },
+					{ $set: { status: "accepted", userId, acceptedAt: nowIso(), updatedAt: nowIso() } },
+					[{ type: "invitation.accepted", data: invitationAcceptedData(invite, userId) }],
+				));
+			if (!accepted) {
+				const now = await this.findEntity(inviteId);
+				if (now && now.status === "accepted" && now.userId === userId) return;
+				this.logger.warn(
+					{ requestId: ctx.requestID, inviteId, userId },
+					"user.created names an invite not claimed by this user",
+				);
 			}
-			await this.publishEvent(
-				"invitation.accepted",
-				{ inviteId, userId, role: invite.role, supplierId: invite.supplierId || null, invitedBy: invite.invitedBy },
-				ctx,
-			);
-			await this.updateEntity(ctx, inviteId, { $set: { acceptedPublished: true } });
 		},
 
 		/**
@@ -256,16 +280,16 @@ const InvitationsService: ServiceSchema = {
 		 * "claimed" for good. Past the claim timeout: if the user exists, the invite is accepted (as
 		 * user.created would do); if not, it is usable again. Skipped while users is unreachable.
 		 */
-		async recoverStaleClaims(this: any, ctx: Ctx): Promise<number> {
+		async recoverStaleClaims(this: ThisService, ctx: Ctx<unknown>): Promise<number> {
 			const cutoff = new Date(Date.now() - this.claimTimeoutMs).toISOString();
 			const stale = await this.findEntities({ query: { status: "claimed", claimedAt: { $lte: cutoff } }, limit: 100 });
 			let recovered = 0;
 			for (const invite of stale) {
 				let userId: string | null;
 				try {
-					userId = await ctx.call("users.idByInvite", { inviteId: invite._id });
-				} catch (err: any) {
-					this.logger.warn(`Stale invite claims left for later: ${err.message}`);
+					userId = await ctx.call<string | null, { inviteId: string }>("users.idByInvite", { inviteId: invite._id });
+				} catch (err) {
+					this.logger.warn(`${SWEEP}: stale invite claims left for later: ${(err as Error).message}`);
 					break;
 				}
 				if (userId) await this.markAccepted(ctx, invite._id, userId);
@@ -280,72 +304,58 @@ const InvitationsService: ServiceSchema = {
 			return recovered;
 		},
 
-		async expireOne(this: any, ctx: Ctx, invite: Invite, now: string): Promise<boolean> {
+		async expireOne(this: ThisService, ctx: Ctx<unknown>, invite: Invite, now: string): Promise<boolean> {
 			const expired = await this.compareAndSet(
 				ctx,
 				{ _id: invite._id, status: "pending", expiresAt: { $lte: now } },
 				{ $set: { status: "expired", expiredAt: now, updatedAt: now } },
+				[{ type: "invitation.expired", data: invitationExpiredData(invite) }],
 			);
-			if (!expired) return false;
-			await this.publishEvent(
-				"invitation.expired",
-				{
-					inviteId: invite._id,
-					email: invite.email,
-					role: invite.role,
-					invitedBy: invite.invitedBy,
-					supplierId: invite.supplierId || null,
-				},
-				ctx,
-			);
-			return true;
-		},
-
-		createdEventData(invite: Invite) {
-			return {
-				inviteId: invite._id,
-				email: invite.email,
-				role: invite.role,
-				invitedBy: invite.invitedBy,
-				supplierId: invite.supplierId,
-				expiresAt: invite.expiresAt,
-				code: invite.code,
-				message: invite.message,
-			};
+			return !!expired;
 		},
 
 		/** The inviter's view (code included: they hand it to the invitee). */
-		publicInvite(this: any, invite: Invite, now = new Date()) {
-			return { ...this.toPublic(invite, ["acceptedPublished"]), status: effectiveStatus(invite, now) };
+		publicInvite(this: ThisService, invite: Invite, now = new Date()): PublicInvite {
+			const { _id, acceptedPublished: _legacy, ...rest } = invite;
+			return { id: _id, ...rest, status: effectiveStatus(invite, now) };
 		},
 
-		async sweepExpired(this: any) {
+		/** One run of the sweep timer; a run still going when the next tick comes is not doubled. */
+		async sweep(this: ThisService): Promise<void> {
+			if (this.sweepRunning) return;
+			this.sweepRunning = true;
 			try {
-				const { expired } = await this.broker.call("invitations.expireDue", {});
-				if (expired) this.logger.info(`Expired ${expired} invite(s).`);
-			} catch (err: any) {
-				this.logger.warn(`Invite expiry sweep failed: ${err.message}`);
+				const { expired, recovered } = await this.broker.call<ExpireDueResult, object>("invitations.expireDue", {});
+				if (expired || recovered)
+					this.logger.info(`${SWEEP}: expired ${expired} invite(s), recovered ${recovered || 0} stale claim(s).`);
+			} catch (err) {
+				this.logger.warn(`${SWEEP} failed: ${(err as Error).message}`);
+			} finally {
+				this.sweepRunning = false;
 			}
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		// Read at creation, like every setting, so each broker (and each test) sees its own environment.
-		this.inviteTtlHours = config().inviteTtlHours;
-		this.sweepIntervalMs = config().inviteExpirySweepMs;
-		this.claimTimeoutMs = config().inviteClaimTimeoutMs;
+		const cfg = config();
+		this.inviteTtlHours = cfg.inviteTtlHours;
+		this.sweepIntervalMs = cfg.inviteExpirySweepMs;
+		this.claimTimeoutMs = cfg.inviteClaimTimeoutMs;
+		this.sweepRunning = false;
+		this.sweepStopped = false;
 	},
 
-	started(this: any) {
+	started(this: ThisService) {
 		if (this.sweepIntervalMs > 0)
-			this.broker.whenEventsReady().then(() => {
+			void this.broker.whenEventsReady().then(() => {
 				if (this.sweepStopped) return;
-				this.sweepTimer = setInterval(() => this.sweepExpired(), this.sweepIntervalMs);
+				this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
 				this.sweepTimer.unref();
 			});
 	},
 
-	stopped(this: any) {
+	stopped(this: ThisService) {
 		this.sweepStopped = true;
 		if (this.sweepTimer) clearInterval(this.sweepTimer);
 	},

@@ -2,72 +2,90 @@
  * Users: registration (customers by themselves, suppliers and couriers with an invite code),
  * profiles, login with JWT, TOTP MFA for admins, and the first admin.
  */
-import { Context, Errors, ServiceSchema } from "moleculer";
-import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser, issueToken, ROLES } from "../lib/infra/auth";
+import { Errors, Service, ServiceSchema } from "moleculer";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { AuthUser, Ctx, Page, PendingEvent } from "../lib/contracts";
+import { pageParams } from "../lib/contracts/params";
+import type { ClaimedInvite, ClaimParams, ReleaseResult } from "../lib/contracts/invitations";
+import type {
+	ActivateParams,
+	AuthState,
+	Contact,
+	CreateUserParams,
+	IdByInviteParams,
+	IdsByRoleParams,
+	ListUsersParams,
+	LoginParams,
+	MfaEnableParams,
+	MfaSetupResult,
+	NewUserFields,
+	ProfileFields,
+	PublicUser,
+	RegisterParams,
+	Session,
+	UpdateUserParams,
+	User,
+	UserChanges,
+	UserIdParams,
+} from "../lib/contracts/users";
+import { emailParam, optionalProfileFieldParams, passwordParam, profileFieldParams } from "../lib/contracts/users";
+import { issueToken, ROLES } from "../lib/infra/auth";
 import { config } from "../lib/infra/config";
 import { secret } from "../lib/infra/secrets";
-import { conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/infra/errors";
-import { nowIso, secureCode } from "../lib/infra/ids";
+import { clientError, conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/infra/errors";
+import { newId, nowIso, secureCode } from "../lib/infra/ids";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/infra/passwords";
 import { newTotpSecret, totpUri, verifyTotp } from "../lib/infra/totp";
-import { canEditUser, LOCALES, normalizeEmail, SECRET_FIELDS, STATUSES, updateProblem } from "../lib/domain/users";
+import {
+	canEditUser,
+	DEFAULT_LOCALE,
+	normalizeEmail,
+	STATUSES,
+	supplierCatalogEntry,
+	updateProblem,
+	userCreatedData,
+} from "../lib/domain/users";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
+interface Settings {
+	rest: string;
+	/** Every admin needs an MFA-verified token for sensitive changes (REQUIRE_ADMIN_MFA). */
+	requireAdminMfa: boolean;
+}
 
-const email = { type: "email", max: 254 };
-const password = { type: "string", min: 8, max: 128 };
-const location = {
-	type: "object",
-	strict: true,
-	props: { lat: { type: "number", min: -90, max: 90 }, lng: { type: "number", min: -180, max: 180 } },
-};
-const address = {
-	type: "object",
-	optional: true,
-	strict: true,
-	props: {
-		street: { type: "string", max: 200, optional: true },
-		city: { type: "string", max: 100, optional: true },
-		lat: location.props.lat,
-		lng: location.props.lng,
-	},
-};
-const hhmm = { type: "string", pattern: /^([01]\d|2[0-3]):[0-5]\d$/ };
-const supplierProfile = {
-	type: "object",
-	optional: true,
-	strict: true,
-	props: {
-		businessName: { type: "string", min: 2, max: 120 },
-		location,
-		deliveryRadiusKm: { type: "number", positive: true, max: 100 },
-		openingHours: { type: "object", optional: true, strict: true, props: { open: hhmm, close: hhmm } },
-	},
-};
-const profileFields = {
-	name: { type: "string", min: 1, max: 120, trim: true },
-	phone: { type: "string", optional: true, pattern: /^\+?[0-9 ()-]{8,20}$/ },
-	locale: { type: "enum", values: LOCALES, optional: true },
-	address,
-	supplierProfile,
-};
+interface OwnMethods {
+	checkUpdateAllowed(me: AuthUser, user: User, changes: UserChanges): Promise<void>;
+	registerInvited(ctx: Ctx<unknown>, inviteCode: string, profile: RegisterFields, plain: string): Promise<PublicUser>;
+	createUser(ctx: Ctx<unknown> | null, fields: NewUserFields, plainPassword: string): Promise<PublicUser>;
+	publicUser(user: User): PublicUser;
+	session(user: User, mfa: boolean): Session;
+	ensureFirstAdmin(): Promise<void>;
+}
 
-const UsersService: ServiceSchema = {
+type ThisService = Service<Settings> & DbMethods<User> & EventsMethods & OwnMethods & { broker: EventsBroker };
+/** The broker as moleculer.config.ts extends it. */
+type EventsBroker = Service["broker"] & { whenEventsReady(): Promise<void> };
+type RegisterFields = ProfileFields & { email: string };
+
+const UsersService: ServiceSchema<Settings, ThisService> = {
 	name: "users",
 	mixins: [
-		DbMixin({ collection: "users", indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }] }),
+		DbMixin<User>({ collection: "users", indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }] }),
 		EventsMixin,
 	],
-	settings: { rest: "/" },
+	settings: { rest: "/", requireAdminMfa: false },
 
 	actions: {
 		register: {
 			rest: "POST /users",
 			auth: "public",
-			params: { email, password, ...profileFields, inviteCode: { type: "string", min: 16, max: 64, optional: true } },
-			async handler(this: any, ctx: Ctx) {
+			params: {
+				email: emailParam,
+				password: passwordParam,
+				...profileFieldParams,
+				inviteCode: { type: "string", min: 16, max: 64, optional: true },
+			},
+			async handler(this: ThisService, ctx: Ctx<RegisterParams>): Promise<PublicUser> {
 				const { inviteCode, password: plain, ...profile } = ctx.params;
 				const created = inviteCode
 					? await this.registerInvited(ctx, inviteCode, profile, plain)
@@ -82,16 +100,16 @@ const UsersService: ServiceSchema = {
 		create: {
 			visibility: "public",
 			params: {
-				email,
-				password,
-				...profileFields,
+				email: emailParam,
+				password: passwordParam,
+				...profileFieldParams,
 				role: { type: "enum", values: ROLES },
 				status: { type: "enum", values: STATUSES, optional: true },
 				supplierId: { type: "string", optional: true },
 			},
-			handler(this: any, ctx: Ctx) {
-				const { password: plain, ...fields } = ctx.params;
-				return this.createUser(ctx, { status: "active", ...fields }, plain);
+			handler(this: ThisService, ctx: Ctx<CreateUserParams>): Promise<PublicUser> {
+				const { password: plain, status = "active", ...fields } = ctx.params;
+				return this.createUser(ctx, { ...fields, status }, plain);
 			},
 		},
 
@@ -103,7 +121,7 @@ const UsersService: ServiceSchema = {
 				password: { type: "string", max: 128 },
 				code: { type: "string", pattern: /^\d{6}$/, optional: true },
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<LoginParams>): Promise<Session> {
 				const user = await this.findOneEntity({ email: normalizeEmail(ctx.params.email) });
 				const ok = await verifyPassword(ctx.params.password, user ? user.passwordHash : DUMMY_HASH);
 				if (!user || !ok) throw unauthorized("Wrong e-mail or password", "INVALID_CREDENTIALS");
@@ -111,7 +129,8 @@ const UsersService: ServiceSchema = {
 					throw forbidden("Account is suspended or deleted");
 				if (user.mfaEnabled) {
 					if (!ctx.params.code) throw unauthorized("Enter the code from your authenticator app", "MFA_CODE_REQUIRED");
-					if (!verifyTotp(user.mfaSecret, ctx.params.code)) throw unauthorized("Wrong MFA code", "INVALID_MFA_CODE");
+					if (!user.mfaSecret || !verifyTotp(user.mfaSecret, ctx.params.code))
+						throw unauthorized("Wrong MFA code", "INVALID_MFA_CODE");
 				}
 				return this.session(user, !!user.mfaEnabled);
 			},
@@ -121,7 +140,7 @@ const UsersService: ServiceSchema = {
 			rest: "POST /auth/mfa/setup",
 			auth: { roles: ["admin"] },
 			params: {},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx): Promise<MfaSetupResult> {
 				const user = await this.getEntityOr404(ctx.meta.user!.id, "user");
 				if (user.mfaEnabled) throw conflict("MFA is already enabled");
 				const secret = newTotpSecret();
@@ -134,19 +153,24 @@ const UsersService: ServiceSchema = {
 			rest: "POST /auth/mfa/enable",
 			auth: { roles: ["admin"] },
 			params: { code: { type: "string", pattern: /^\d{6}$/ } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<MfaEnableParams>): Promise<Session> {
 				const user = await this.getEntityOr404(ctx.meta.user!.id, "user");
 				if (!user.mfaPendingSecret) throw conflict("Start with POST /api/auth/mfa/setup");
 				if (!verifyTotp(user.mfaPendingSecret, ctx.params.code))
 					throw unauthorized("Wrong MFA code", "INVALID_MFA_CODE");
-				const updated = await this.updateEntity(ctx, user._id, {
-					$set: { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, updatedAt: nowIso() },
-					$unset: { mfaPendingSecret: true },
-				});
-				await this.publishEvent(
-					"user.updated",
-					{ userId: user._id, role: user.role, status: user.status, changed: ["mfaEnabled"] },
+				const updated = await this.updateEntity(
 					ctx,
+					user._id,
+					{
+						$set: { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, updatedAt: nowIso() },
+						$unset: { mfaPendingSecret: true },
+					},
+					[
+						{
+							type: "user.updated",
+							data: { userId: user._id, role: user.role, status: user.status, changed: ["mfaEnabled"] },
+						},
+					],
 				);
 				return this.session(updated, true);
 			},
@@ -155,7 +179,7 @@ const UsersService: ServiceSchema = {
 		get: {
 			rest: "GET /users/:id",
 			params: { id: "string" },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<PublicUser> {
 				const me = ctx.meta.user!;
 				if (me.role !== "admin" && me.id !== ctx.params.id) throw forbidden("You can only see your own profile");
 				return this.publicUser(await this.getEntityOr404(ctx.params.id, "user"));
@@ -166,32 +190,29 @@ const UsersService: ServiceSchema = {
 			rest: "PUT /users/:id",
 			params: {
 				id: "string",
-				...Object.fromEntries(Object.entries(profileFields).map(([k, v]: any) => [k, { ...v, optional: true }])),
-				password: { ...password, optional: true },
+				...optionalProfileFieldParams,
+				password: { ...passwordParam, optional: true },
 				currentPassword: { type: "string", max: 128, optional: true },
 				role: { type: "enum", values: ROLES, optional: true },
 				status: { type: "enum", values: STATUSES, optional: true },
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<UpdateUserParams>): Promise<PublicUser> {
 				const { id, ...changes } = ctx.params;
-				if (Object.keys(changes).length === 0) throw unprocessable("Nothing to change");
+				const changed = Object.keys(changes);
+				if (changed.length === 0) throw unprocessable("Nothing to change");
 				const me = ctx.meta.user!;
-				if (!canEditUser(me, id, Object.keys(changes))) throw forbidden("You may not change these fields of this user");
+				if (!canEditUser(me, id, changed)) throw forbidden("You may not change these fields of this user");
 				const user = await this.getEntityOr404(id, "user");
 				if (user.status === "deleted") throw notFound("user", id);
 				await this.checkUpdateAllowed(me, user, changes);
-				const { currentPassword: _current, ...fields } = changes;
+				const { currentPassword: _current, password: newPassword, ...fields } = changes;
 				const set: Record<string, unknown> = { ...fields, updatedAt: nowIso() };
-				if (fields.password) {
-					delete set.password;
-					set.passwordHash = await hashPassword(fields.password);
-				}
-				const updated = await this.updateEntity(ctx, id, { $set: set });
-				await this.publishEvent(
-					"user.updated",
-					{ userId: id, role: updated.role, status: updated.status, changed: Object.keys(changes) },
-					ctx,
-				);
+				if (newPassword) set.passwordHash = await hashPassword(newPassword);
+				const role = fields.role ?? user.role;
+				const status = fields.status ?? user.status;
+				const updated = await this.updateEntity(ctx, id, { $set: set }, [
+					{ type: "user.updated", data: { userId: id, role, status, changed } },
+				]);
 				return this.publicUser(updated);
 			},
 		},
@@ -200,14 +221,16 @@ const UsersService: ServiceSchema = {
 			rest: "DELETE /users/:id",
 			auth: { roles: ["admin"], mfa: true },
 			params: { id: "string" },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<PublicUser> {
 				const user = await this.getEntityOr404(ctx.params.id, "user");
 				if (user.status === "deleted") return this.publicUser(user);
-				const updated = await this.updateEntity(ctx, user._id, {
-					$set: { status: "deleted", deletedAt: nowIso(), updatedAt: nowIso() },
-				});
-				await this.publishEvent("user.deleted", { userId: user._id, role: user.role }, ctx);
-				return this.publicUser(updated);
+				const deleted = await this.compareAndSet(
+					ctx,
+					{ _id: user._id, status: { $ne: "deleted" } },
+					{ $set: { status: "deleted", deletedAt: nowIso(), updatedAt: nowIso() } },
+					[{ type: "user.deleted", data: { userId: user._id, role: user.role } }],
+				);
+				return this.publicUser(deleted ?? (await this.getEntityOr404(user._id, "user")));
 			},
 		},
 
@@ -217,19 +240,15 @@ const UsersService: ServiceSchema = {
 			params: {
 				role: { type: "enum", values: ROLES, optional: true },
 				status: { type: "enum", values: STATUSES, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
+				...pageParams,
 			},
-			async handler(this: any, ctx: Ctx) {
-				const { page, pageSize, ...filter } = ctx.params;
+			async handler(this: ThisService, ctx: Ctx<ListUsersParams>): Promise<Page<PublicUser>> {
+				const { page, pageSize, role, status } = ctx.params;
 				const query: Record<string, unknown> = {};
-				if (filter.role) query.role = filter.role;
-				if (filter.status) query.status = filter.status;
-				const [rows, total] = await Promise.all([
-					this.findEntities({ query, sort: ["createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
-				]);
-				return { rows: rows.map((u: any) => this.publicUser(u)), total, page, pageSize };
+				if (role) query.role = role;
+				if (status) query.status = status;
+				const found = await this.paginate(query, { page, pageSize, sort: ["createdAt"] });
+				return { ...found, rows: found.rows.map((u) => this.publicUser(u)) };
 			},
 		},
 
@@ -238,7 +257,7 @@ const UsersService: ServiceSchema = {
 			visibility: "public",
 			cache: { keys: ["id"], ttl: 30 },
 			params: { id: "string" },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<AuthState | null> {
 				const user = await this.findEntity(ctx.params.id);
 				if (!user) return null;
 				return {
@@ -261,24 +280,22 @@ const UsersService: ServiceSchema = {
 					props: { anpAuthorization: { type: "string", optional: true }, cnpj: { type: "string", optional: true } },
 				},
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<ActivateParams>): Promise<PublicUser> {
 				const user = await this.getEntityOr404(ctx.params.id, "user");
 				if (user.status === "active") return this.publicUser(user);
+				const verified = ctx.params.verified || {};
+				const events: PendingEvent[] = [
+					{ type: "user.updated", data: { userId: user._id, role: user.role, status: "active", changed: ["status"] } },
+				];
+				if (user.role === "supplier")
+					events.push({ type: "supplier.created", data: supplierCatalogEntry({ ...user, verified }) });
 				const updated = await this.compareAndSet(
 					ctx,
 					{ _id: user._id, status: "pending_verification" },
-					{
-						$set: { status: "active", verified: ctx.params.verified || {}, verifiedAt: nowIso(), updatedAt: nowIso() },
-					},
+					{ $set: { status: "active", verified, verifiedAt: nowIso(), updatedAt: nowIso() } },
+					events,
 				);
 				if (!updated) throw conflict(`User is ${user.status}, not pending verification`);
-				await this.publishEvent(
-					"user.updated",
-					{ userId: user._id, role: user.role, status: "active", changed: ["status"] },
-					ctx,
-				);
-				if (updated.role === "supplier")
-					await this.publishEvent("supplier.created", this.supplierCatalogEntry(updated), ctx);
 				return this.publicUser(updated);
 			},
 		},
@@ -288,7 +305,7 @@ const UsersService: ServiceSchema = {
 			visibility: "public",
 			cache: { keys: ["id"], ttl: 60 },
 			params: { id: "string" },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<Contact | null> {
 				const user = await this.findEntity(ctx.params.id);
 				if (!user) return null;
 				return {
@@ -296,7 +313,7 @@ const UsersService: ServiceSchema = {
 					email: user.email,
 					phone: user.phone || null,
 					name: user.name,
-					locale: user.locale || "pt-BR",
+					locale: user.locale || DEFAULT_LOCALE,
 					role: user.role,
 					status: user.status,
 				};
@@ -307,7 +324,7 @@ const UsersService: ServiceSchema = {
 		idByInvite: {
 			visibility: "public",
 			params: { inviteId: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<IdByInviteParams>): Promise<string | null> {
 				const user = await this.findOneEntity({ inviteId: ctx.params.inviteId });
 				return user ? user._id : null;
 			},
@@ -317,33 +334,45 @@ const UsersService: ServiceSchema = {
 		idsByRole: {
 			visibility: "public",
 			params: { role: { type: "enum", values: ROLES } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<IdsByRoleParams>): Promise<string[]> {
 				const users = await this.findEntities({ query: { role: ctx.params.role, status: "active" } });
-				return users.map((u: any) => u._id);
+				return users.map((u) => u._id);
 			},
 		},
-	} as any,
+	},
 
 	methods: {
-		/** The rules of lib/users.ts updateProblem as errors; a wrong current password is a 403. */
-		async checkUpdateAllowed(this: any, me: AuthUser, user: Record<string, any>, changes: Record<string, any>) {
-			const problem = updateProblem(me, user as any, changes, this.settings.requireAdminMfa);
+		/** The rules of lib/domain/users.ts updateProblem as errors; a wrong current password is a 403. */
+		async checkUpdateAllowed(this: ThisService, me: AuthUser, user: User, changes: UserChanges): Promise<void> {
+			const problem = updateProblem(me, user, { ...changes }, this.settings.requireAdminMfa);
 			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
-			if (problem === "mfa")
-				throw new Errors.MoleculerClientError("Confirm this change with an MFA-verified login", 403, "MFA_REQUIRED");
+			if (problem === "mfa") throw clientError(403, "MFA_REQUIRED", "Confirm this change with an MFA-verified login");
 			if (problem === "use_verification")
 				throw conflict("A pending supplier or courier becomes active through document review");
 			if (problem === "current_password")
 				throw unprocessable("Give your current password to change it", [
 					{ field: "currentPassword", type: "required" },
 				]);
-			if (changes.password && me.id === user._id && !(await verifyPassword(changes.currentPassword, user.passwordHash)))
+			if (
+				changes.password &&
+				me.id === user._id &&
+				!(await verifyPassword(changes.currentPassword || "", user.passwordHash))
+			)
 				throw forbidden("The current password is wrong");
 		},
 
 		/** Claims the invite first (a racing second registration gets 409), releases it if creation fails. */
-		async registerInvited(this: any, ctx: Ctx, inviteCode: string, profile: Record<string, any>, plain: string) {
-			const invite: any = await ctx.call("invitations.claim", { code: inviteCode, email: profile.email });
+		async registerInvited(
+			this: ThisService,
+			ctx: Ctx<unknown>,
+			inviteCode: string,
+			profile: RegisterFields,
+			plain: string,
+		): Promise<PublicUser> {
+			const invite = await ctx.call<ClaimedInvite, ClaimParams>("invitations.claim", {
+				code: inviteCode,
+				email: profile.email,
+			});
 			try {
 				return await this.createUser(
 					ctx,
@@ -358,47 +387,44 @@ const UsersService: ServiceSchema = {
 					plain,
 				);
 			} catch (err) {
-				await ctx.call("invitations.releaseClaim", { id: invite.id }).catch(() => undefined);
+				await ctx
+					.call<ReleaseResult, { id: string }>("invitations.releaseClaim", { id: invite.id })
+					.catch(() => undefined);
 				throw err;
 			}
 		},
 
-		async createUser(this: any, ctx: Ctx, fields: Record<string, any>, plainPassword: string) {
+		/** Inserts the user with its user.created event (one write); a taken e-mail is a 409. */
+		async createUser(
+			this: ThisService,
+			ctx: Ctx<unknown> | null,
+			fields: NewUserFields,
+			plainPassword: string,
+		): Promise<PublicUser> {
 			const emailNorm = normalizeEmail(fields.email);
 			if (await this.findOneEntity({ email: emailNorm }))
 				throw conflict("This e-mail is already registered", { field: "email" });
-			const doc = {
+			const now = nowIso();
+			const doc: User = {
 				...fields,
+				_id: newId(),
 				email: emailNorm,
-				locale: fields.locale || "pt-BR",
+				locale: fields.locale || DEFAULT_LOCALE,
 				passwordHash: await hashPassword(plainPassword),
 				mfaEnabled: false,
-				createdAt: nowIso(),
-				updatedAt: nowIso(),
+				createdAt: now,
+				updatedAt: now,
 			};
-			const user = await this.insertEntity(ctx, doc);
-			await this.publishEvent(
-				"user.created",
-				{
-					userId: user._id,
-					email: user.email,
-					name: user.name,
-					role: user.role,
-					status: user.status,
-					locale: user.locale,
-					inviteId: user.inviteId || null,
-					supplierId: user.supplierId || null,
-				},
-				ctx,
-			);
+			const user = await this.insertEntity(ctx, doc, [{ type: "user.created", data: userCreatedData(doc) }]);
 			return this.publicUser(user);
 		},
 
-		publicUser(this: any, user: Record<string, any>) {
-			return this.toPublic(user, SECRET_FIELDS);
+		publicUser(this: ThisService, user: User): PublicUser {
+			const { _id, passwordHash: _hash, mfaSecret: _secret, mfaPendingSecret: _pending, ...rest } = user;
+			return { id: _id, ...rest };
 		},
 
-		session(this: any, user: Record<string, any>, mfa: boolean) {
+		session(this: ThisService, user: User, mfa: boolean): Session {
 			const authUser: AuthUser = {
 				id: user._id,
 				role: user.role,
@@ -410,21 +436,8 @@ const UsersService: ServiceSchema = {
 			return { token: issueToken(authUser), user: this.publicUser(user) };
 		},
 
-		supplierCatalogEntry(user: Record<string, any>) {
-			const profile = user.supplierProfile || {};
-			return {
-				supplierId: user._id,
-				name: profile.businessName || user.name,
-				anpAuthorization: (user.verified && user.verified.anpAuthorization) || null,
-				location: profile.location || null,
-				deliveryRadiusKm: profile.deliveryRadiusKm || 10,
-				openingHours: profile.openingHours || { open: "00:00", close: "23:59" },
-				rating: 5,
-			};
-		},
-
 		/** The first admin: from ADMIN_EMAIL/ADMIN_PASSWORD, or generated and printed once. */
-		async ensureFirstAdmin(this: any) {
+		async ensureFirstAdmin(this: ThisService): Promise<void> {
 			if ((await this.countEntities({ role: "admin" })) > 0) return;
 			const cfg = config();
 			const adminEmail = cfg.adminEmail || "admin@gasrapido.local";
@@ -436,8 +449,9 @@ const UsersService: ServiceSchema = {
 					{ email: adminEmail, name: "Administrator", role: "admin", status: "active" },
 					adminPassword,
 				);
-			} catch (err: any) {
-				if (err && err.code === 409) return; // another instance created it first
+			} catch (err) {
+				// Another instance created it first.
+				if (err instanceof Errors.MoleculerClientError && err.code === 409) return;
 				throw err;
 			}
 			if (generated)
@@ -448,16 +462,16 @@ const UsersService: ServiceSchema = {
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		this.settings.requireAdminMfa = config().requireAdminMfa;
 	},
 
-	/** moleculer-db calls this after every change: gateways drop their cached view of the user. */
-	entityUpdated(this: any, doc: Record<string, any>) {
+	/** DbMixin calls this after every update: gateways drop their cached view of the user. */
+	entityUpdated(this: ThisService, doc: User) {
 		if (doc && doc._id) this.broker.broadcast("users.authState.changed", { id: doc._id });
 	},
 
-	started(this: any) {
+	started(this: ThisService) {
 		// Resolve the signing secret now, so a generated dev secret is announced at start.
 		secret("JWT_SECRET", (msg) => this.logger.warn(msg));
 		// After the whole broker is up, so that user.created reaches every consumer.

@@ -3,87 +3,129 @@
  * checked by content, encrypted at rest (AES-256-GCM) under the documents folder with names we
  * generate; an admin reviews each one; when all are approved the user is activated.
  *
- * One store holds two kinds of records: a request per user (kind "request") and its documents
- * (kind "document"). Request status: awaiting_documents → in_review (all in) → approved; a
- * rejection moves it back to awaiting_documents until a new upload replaces the document.
+ * Two record kinds: a request per user (the main collection) and its documents (kind
+ * "documents"). Request status: awaiting_documents → in_review (all in) → approved; a rejection
+ * moves it back to awaiting_documents until a new upload replaces the document.
  */
-import { Context, Errors, ServiceSchema } from "moleculer";
-import fs from "fs";
-import os from "os";
-import path from "path";
+import { Errors, RestSchema, Service, ServiceSchema } from "moleculer";
 import { Readable } from "stream";
-import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/infra/auth";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { AuthUser, Ctx, Page, PendingEvent } from "../lib/contracts";
+import { pageParams } from "../lib/contracts/params";
+import type { PublicUser, VerifiedFacts } from "../lib/contracts/users";
+import type {
+	DocumentIdParams,
+	PublicDocument,
+	ReviewParams,
+	StatusParams,
+	VerificationDocument,
+	VerificationRequest,
+	VerificationStatus,
+} from "../lib/contracts/verification";
+import type { Collection } from "../lib/infra/store/types";
+import type { Role } from "../lib/domain/access";
 import { config } from "../lib/infra/config";
 import {
-	CONTENT_TYPES,
-	currentDocuments,
+	checkUploadContent,
+	conflictWithCurrent,
 	displayName,
 	DOCUMENT_TYPES,
+	DocumentMetadata,
 	DocumentType,
 	extensionFor,
-	licenceCoversVehicle,
 	MAX_DOCUMENT_BYTES,
+	MetadataProblem,
 	metadataProblems,
 	normalizeMetadata,
 	progress,
 	requiredDocuments,
-	sniffContentType,
-	StoredDocument,
+	reviewOutcome,
 	verifiedFacts,
 } from "../lib/domain/documents";
+import { DocumentFiles, documentsFolder, fieldErrors, readUpload, uploadError } from "../lib/infra/document-files";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
-import { EventEnvelope } from "../lib/domain/events";
-import { decryptFile, encryptFile, parseKey, sha256Hex } from "../lib/infra/file-crypto";
+import { parseKey, sha256Hex } from "../lib/infra/file-crypto";
 import { newId, nowIso } from "../lib/infra/ids";
 import { secret } from "../lib/infra/secrets";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Doc = Record<string, any>;
+interface Settings {
+	rest: string;
+}
 
-const { MoleculerClientError, ValidationError } = Errors;
-const SAFE_ID = /^[A-Za-z0-9_-]{10,64}$/;
+interface Upload {
+	type: DocumentType;
+	metadata: DocumentMetadata;
+	content: Buffer;
+	contentType: VerificationDocument["contentType"];
+}
+
+interface Who {
+	userId: string;
+	role: Role;
+	supplierId: string | null;
+	inviteId: string | null;
+}
+
+interface OwnMethods {
+	documents(): Collection<VerificationDocument>;
+	openRequest(ctx: Ctx<unknown> | null, who: Who): Promise<VerificationRequest>;
+	requestForUploader(ctx: Ctx<unknown>, me: AuthUser): Promise<VerificationRequest>;
+	uploadFields(fields: unknown): { type: DocumentType; metadata: DocumentMetadata };
+	checkAgainstCurrent(userId: string, type: DocumentType, metadata: DocumentMetadata): Promise<void>;
+	storeDocument(ctx: Ctx<unknown>, request: VerificationRequest, upload: Upload): Promise<VerificationDocument>;
+	applyReview(ctx: Ctx<ReviewParams>, doc: VerificationDocument): Promise<VerificationDocument>;
+	syncRequest(ctx: Ctx<unknown>, requestId: string): Promise<VerificationRequest | null>;
+	documentsOf(userId: string): Promise<VerificationDocument[]>;
+	getDocumentOr404(id: string): Promise<VerificationDocument>;
+	statusOf(userId: string): Promise<VerificationStatus>;
+	reviewQueue(page: number, pageSize: number): Promise<Page<PublicDocument>>;
+	publicDocument(doc: VerificationDocument): PublicDocument;
+}
+
+interface OwnState {
+	files: DocumentFiles;
+	ownsDocumentsDir: boolean;
+	uploadFieldsCheck: (value: unknown) => true | MetadataProblem[];
+}
+
+type ThisService = Service<Settings> & DbMethods<VerificationRequest> & EventsMethods & OwnMethods & OwnState;
+
+const { ValidationError } = Errors;
 const UPLOAD_FIELDS = {
 	type: { type: "enum", values: DOCUMENT_TYPES },
 	metadata: { type: "string", max: 8000, optional: true },
 };
 
-const tooLarge = (max: number) =>
-	new MoleculerClientError(`The file is larger than ${max} bytes`, 413, "FILE_TOO_LARGE", { maxBytes: max });
+/**
+ * moleculer-web's multipart route; the busboy limit is one byte over the maximum, so a stream
+ * busboy cut short is still seen as too large by readUpload. (moleculer's RestSchema does not
+ * know `type` and `busboyConfig`: a wider object, typed once here.)
+ */
+const UPLOAD_ROUTE = {
+	method: "POST",
+	path: "/verification/documents",
+	type: "multipart",
+	busboyConfig: {
+		limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 },
+	},
+} as RestSchema;
 
-/** The whole upload in memory (at most `max` bytes), or a 413 as soon as it grows past that. */
-function readUpload(stream: Readable, max: number): Promise<Buffer> {
-	return new Promise((resolve, reject) => {
-		const chunks: Buffer[] = [];
-		let size = 0;
-		stream.on("data", (chunk: Buffer) => {
-			size += chunk.length;
-			if (size > max) {
-				stream.destroy();
-				reject(tooLarge(max));
-			} else chunks.push(chunk);
-		});
-		stream.on("end", () => resolve(Buffer.concat(chunks)));
-		// moleculer-web destroys the stream with a PayloadTooLarge (413) at busboy's fileSize limit.
-		stream.on("error", (err: any) => reject(err && err.code === 413 ? tooLarge(max) : err));
-	});
-}
+const businessEvents: BusinessEventHandlers<ThisService> = {
+	async "invitation.accepted"(envelope, ctx) {
+		const { userId, role, supplierId, inviteId } = envelope.data;
+		if (requiredDocuments(role).length === 0) return;
+		await this.openRequest(ctx, { userId, role: role as Role, supplierId: supplierId || null, inviteId });
+	},
+};
 
-function fieldErrors(problems: { field: string; message: string }[], message = "Invalid document metadata") {
-	return new ValidationError(message, "VALIDATION_ERROR", problems as any);
-}
-
-const VerificationService: ServiceSchema = {
+const VerificationService: ServiceSchema<Settings, ThisService> = {
 	name: "verification",
 	mixins: [
-		DbMixin({
+		DbMixin<VerificationRequest>({
 			collection: "verification",
-			indexes: [
-				{ fields: { requestFor: 1 }, unique: true, sparse: true },
-				{ fields: { userId: 1 } },
-				{ fields: { status: 1 } },
-			],
+			indexes: [{ fields: { userId: 1 }, unique: true }, { fields: { status: 1 } }],
+			kinds: { documents: { indexes: [{ fields: { userId: 1 } }, { fields: { status: 1 } }] } },
 		}),
 		EventsMixin,
 	],
@@ -92,32 +134,20 @@ const VerificationService: ServiceSchema = {
 	actions: {
 		/** Multipart: fields `type` and `metadata` (JSON) first, then one `file`. */
 		upload: {
-			rest: {
-				method: "POST",
-				path: "/verification/documents",
-				type: "multipart",
-				// One byte over the limit, so a stream busboy cut short is still seen as too large by readUpload.
-				busboyConfig: {
-					limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 },
-				},
-			},
+			rest: UPLOAD_ROUTE,
 			auth: { roles: ["supplier", "courier"] },
 			timeout: 120_000,
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<Readable | undefined>): Promise<PublicDocument> {
 				if (!ctx.params || typeof ctx.params.pipe !== "function")
 					throw unprocessable("Send the document as a multipart file field", { field: "file" });
-				const content = await readUpload(ctx.params, this.maxDocumentBytes);
+				const content = await readUpload(ctx.params, MAX_DOCUMENT_BYTES);
 				const me = ctx.meta.user!;
 				const { type, metadata } = this.uploadFields(ctx.meta.$multipart);
 				const request = await this.requestForUploader(ctx, me);
-				const contentType = this.checkUpload(request, type, content);
+				const checked = checkUploadContent(request, type, content);
+				if ("problem" in checked) throw uploadError(checked.problem, request, type);
 				await this.checkAgainstCurrent(me.id, type, metadata);
-				const doc = await this.storeDocument(ctx, request, { type, metadata, content, contentType });
-				await this.publishEvent(
-					"document.uploaded",
-					{ userId: me.id, documentId: doc._id, type, role: request.role },
-					ctx,
-				);
+				const doc = await this.storeDocument(ctx, request, { type, metadata, content, ...checked });
 				await this.syncRequest(ctx, request._id);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/verification/documents/${doc._id}/file`;
@@ -130,10 +160,9 @@ const VerificationService: ServiceSchema = {
 			params: {
 				userId: { type: "string", max: 64, optional: true },
 				queue: { type: "boolean", convert: true, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
+				...pageParams,
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<StatusParams>): Promise<VerificationStatus | Page<PublicDocument>> {
 				const me = ctx.meta.user!;
 				if (ctx.params.queue) {
 					if (me.role !== "admin") throw forbidden("Only admins see the review queue");
@@ -153,18 +182,11 @@ const VerificationService: ServiceSchema = {
 				decision: { type: "enum", values: ["approve", "reject"] },
 				reason: { type: "string", min: 3, max: 500, trim: true, optional: true },
 			},
-			async handler(this: any, ctx: Ctx) {
-				const { id, decision, reason } = ctx.params;
-				if (decision === "reject" && !reason)
+			async handler(this: ThisService, ctx: Ctx<ReviewParams>): Promise<PublicDocument> {
+				if (ctx.params.decision === "reject" && !ctx.params.reason)
 					throw fieldErrors([{ field: "reason", message: "A rejection needs a reason" }], "A rejection needs a reason");
-				const doc = await this.getDocumentOr404(id);
-				const reviewed = await this.applyReview(ctx, doc, decision, reason);
-				if (reviewed.status === "rejected" && doc.status === "pending_review")
-					await this.publishEvent(
-						"verification.rejected",
-						{ userId: doc.userId, role: doc.role, documentId: doc._id, documentType: doc.type, reason },
-						ctx,
-					);
+				const doc = await this.getDocumentOr404(ctx.params.id);
+				const reviewed = await this.applyReview(ctx, doc);
 				await this.syncRequest(ctx, doc.requestId);
 				return this.publicDocument(reviewed);
 			},
@@ -174,9 +196,9 @@ const VerificationService: ServiceSchema = {
 			rest: "GET /verification/documents/:id/file",
 			auth: { roles: ["admin"], mfa: true },
 			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<DocumentIdParams>): Promise<Buffer> {
 				const doc = await this.getDocumentOr404(ctx.params.id);
-				const content = await this.readDocumentFile(doc);
+				const content = await this.files.read(doc._id, doc.sha256);
 				ctx.meta.$responseType = doc.contentType;
 				ctx.meta.$responseHeaders = {
 					"Content-Disposition": `attachment; filename="${doc.type}-${doc._id}.${extensionFor(doc.contentType)}"`,
@@ -190,51 +212,35 @@ const VerificationService: ServiceSchema = {
 				return content;
 			},
 		},
-	} as any,
-
-	businessEvents: {
-		async "invitation.accepted"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const { userId, role, supplierId, inviteId } = envelope.data;
-			if (requiredDocuments(role).length === 0) return;
-			await this.openRequest(ctx, { userId, role, supplierId: supplierId || null, inviteId: inviteId || null });
-		},
 	},
 
+	businessEvents,
+
 	methods: {
-		/** Idempotent: the one request of a user (unique on requestFor). */
-		async openRequest(
-			this: any,
-			ctx: Ctx | null,
-			who: { userId: string; role: string; supplierId: string | null; inviteId: string | null },
-		) {
-			const existing = await this.findOneEntity({ requestFor: who.userId });
+		documents(this: ThisService): Collection<VerificationDocument> {
+			return this.kind<VerificationDocument>("documents");
+		},
+
+		/** Idempotent: the one request of a user (unique on userId). */
+		async openRequest(this: ThisService, ctx: Ctx<unknown> | null, who: Who): Promise<VerificationRequest> {
+			const existing = await this.findOneEntity({ userId: who.userId });
 			if (existing) return existing;
-			try {
-				return await this.insertEntity(ctx, {
-					kind: "request",
-					requestFor: who.userId,
-					...who,
-					required: [...requiredDocuments(who.role)],
-					status: "awaiting_documents",
-					createdAt: nowIso(),
-					updatedAt: nowIso(),
-				});
-			} catch (err: any) {
-				if (err && err.code === 409) return this.findOneEntity({ requestFor: who.userId });
-				throw err;
-			}
+			const now = nowIso();
+			const draft = { ...who, required: [...requiredDocuments(who.role)], status: "awaiting_documents" as const };
+			const { doc } = await this.insertOrGet(ctx, { ...draft, createdAt: now, updatedAt: now }, { userId: who.userId });
+			return doc;
 		},
 
 		/** The uploader's request; opened here if invitation.accepted has not arrived yet. */
-		async requestForUploader(this: any, ctx: Ctx, me: AuthUser) {
-			const request = await this.findOneEntity({ requestFor: me.id });
+		async requestForUploader(this: ThisService, ctx: Ctx<unknown>, me: AuthUser): Promise<VerificationRequest> {
+			const request = await this.findOneEntity({ userId: me.id });
 			if (request) return request;
 			if (me.status !== "pending_verification") throw conflict("There is no verification to upload documents for");
 			return this.openRequest(ctx, { userId: me.id, role: me.role, supplierId: me.supplierId || null, inviteId: null });
 		},
 
-		uploadFields(this: any, fields: Record<string, unknown> | undefined) {
-			const values = { ...(fields || {}) };
+		uploadFields(this: ThisService, fields: unknown): { type: DocumentType; metadata: DocumentMetadata } {
+			const values = { ...(fields && typeof fields === "object" ? fields : {}) } as Record<string, unknown>;
 			const check = this.uploadFieldsCheck(values);
 			if (check !== true) throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", check);
 			let metadata: unknown;
@@ -246,235 +252,202 @@ const VerificationService: ServiceSchema = {
 			const type = values.type as DocumentType;
 			const problems = metadataProblems(type, metadata, new Date());
 			if (problems.length) throw fieldErrors(problems);
-			return { type, metadata: normalizeMetadata(type, metadata as Record<string, any>) };
-		},
-
-		/** Rules that need the request and the bytes; returns the real content type. */
-		checkUpload(request: Doc, type: DocumentType, content: Buffer) {
-			if (request.status === "approved") throw conflict("Your verification is complete", { status: request.status });
-			if (!request.required.includes(type))
-				throw fieldErrors([{ field: "type", message: `a ${request.role} does not upload ${type}` }]);
-			if (content.length === 0) throw unprocessable("The file is empty", { field: "file" });
-			const contentType = sniffContentType(content.subarray(0, 16));
-			if (!contentType)
-				throw new MoleculerClientError("The file is not a PDF, JPEG or PNG", 415, "UNSUPPORTED_FILE_TYPE", {
-					accepted: CONTENT_TYPES,
-				});
-			return contentType;
+			return { type, metadata: normalizeMetadata(type, metadata as DocumentMetadata) };
 		},
 
 		/** An approved document stays; a licence must cover the vehicle on file (and the other way round). */
-		async checkAgainstCurrent(this: any, userId: string, type: DocumentType, metadata: Doc) {
-			const current = currentDocuments(await this.documentsOf(userId));
-			const same = current.get(type);
-			if (same && same.status === "approved")
-				throw conflict(`Your ${type} is already approved`, { documentId: same._id });
-			const usable = (t: DocumentType) => {
-				const d = current.get(t);
-				return d && d.status !== "rejected" ? d.metadata : null;
-			};
-			const licence = type === "drivers_licence" ? metadata : usable("drivers_licence");
-			const vehicle = type === "vehicle_document" ? metadata : usable("vehicle_document");
-			if (licence && vehicle && !licenceCoversVehicle(licence.category, vehicle.vehicleType))
-				throw fieldErrors([
-					{
-						field: "metadata",
-						message: `a category ${licence.category} licence does not cover a ${vehicle.vehicleType}`,
-					},
-				]);
+		async checkAgainstCurrent(
+			this: ThisService,
+			userId: string,
+			type: DocumentType,
+			metadata: DocumentMetadata,
+		): Promise<void> {
+			const found = conflictWithCurrent(await this.documentsOf(userId), type, metadata);
+			if (!found) return;
+			if ("approved" in found) throw conflict(`Your ${type} is already approved`, { documentId: found.approved });
+			throw fieldErrors([found.problem]);
 		},
 
-		/** Encrypted file first, then the record; a failed insert removes the file. Older pending uploads of the type are superseded. */
+		/**
+		 * Encrypted file first, then the record with its document.uploaded event (one write); a
+		 * failed insert removes the file. Older pending uploads of the type are superseded.
+		 */
 		async storeDocument(
-			this: any,
-			ctx: Ctx,
-			request: Doc,
-			upload: { type: DocumentType; metadata: Doc; content: Buffer; contentType: string },
-		) {
+			this: ThisService,
+			ctx: Ctx<unknown>,
+			request: VerificationRequest,
+			upload: Upload,
+		): Promise<VerificationDocument> {
 			const id = newId();
-			const file = this.documentPath(id);
-			await this.writeEncrypted(file, id, upload.content);
-			let doc: Doc;
+			await this.files.write(id, upload.content);
+			const doc: VerificationDocument = {
+				_id: id,
+				userId: request.userId,
+				role: request.role,
+				requestId: request._id,
+				type: upload.type,
+				metadata: upload.metadata,
+				contentType: upload.contentType,
+				declaredType: typeof ctx.meta.mimetype === "string" ? ctx.meta.mimetype.slice(0, 100) : null,
+				fileName: displayName(ctx.meta.filename),
+				size: upload.content.length,
+				sha256: sha256Hex(upload.content),
+				status: "pending_review",
+				uploadedAt: nowIso(),
+			};
+			const uploaded: PendingEvent = {
+				type: "document.uploaded",
+				data: { userId: doc.userId, documentId: id, type: doc.type, role: doc.role },
+			};
 			try {
-				doc = await this.insertEntity(ctx, {
-					_id: id,
-					kind: "document",
-					userId: request.userId,
-					role: request.role,
-					requestId: request._id,
-					type: upload.type,
-					metadata: upload.metadata,
-					contentType: upload.contentType,
-					declaredType: typeof ctx.meta.mimetype === "string" ? ctx.meta.mimetype.slice(0, 100) : null,
-					fileName: displayName(ctx.meta.filename),
-					size: upload.content.length,
-					sha256: sha256Hex(upload.content),
-					status: "pending_review",
-					uploadedAt: nowIso(),
-				});
+				await this.documents().insert(doc, this.envelopes(ctx, [uploaded]));
 			} catch (err) {
-				await fs.promises.rm(file, { force: true });
+				await this.files.remove(id);
 				throw err;
 			}
-			const older = await this.findEntities({
-				query: {
-					kind: "document",
-					userId: request.userId,
-					type: upload.type,
-					status: "pending_review",
-					_id: { $ne: id },
-				},
+			await this.flushOutbox();
+			const older = await this.documents().find({
+				query: { userId: request.userId, type: upload.type, status: "pending_review", _id: { $ne: id } },
 			});
 			for (const old of older)
-				await this.compareAndSet(
-					ctx,
+				await this.documents().updateOne(
 					{ _id: old._id, status: "pending_review" },
 					{ $set: { status: "superseded", supersededBy: id } },
 				);
 			return doc;
 		},
 
-		async writeEncrypted(this: any, file: string, id: string, content: Buffer) {
-			const temp = `${file}.part`;
-			try {
-				await fs.promises.writeFile(temp, encryptFile(content, this.documentsKey, id), { mode: 0o600, flag: "wx" });
-				await fs.promises.rename(temp, file);
-			} catch (err) {
-				await fs.promises.rm(temp, { force: true });
-				throw err;
-			}
-		},
-
-		async readDocumentFile(this: any, doc: Doc): Promise<Buffer> {
-			let blob: Buffer;
-			try {
-				blob = await fs.promises.readFile(this.documentPath(doc._id));
-			} catch (err: any) {
-				if (err && err.code === "ENOENT")
-					throw new Errors.MoleculerError("The document's file is missing", 500, "DOCUMENT_FILE_MISSING");
-				throw err;
-			}
-			const content = decryptFile(blob, this.documentsKey, doc._id);
-			if (sha256Hex(content) !== doc.sha256)
-				throw new Errors.MoleculerError("The document's file does not match its checksum", 500, "DOCUMENT_CORRUPT");
-			return content;
-		},
-
-		/** Only ids we generated become file names. */
-		documentPath(this: any, id: string): string {
-			if (!SAFE_ID.test(id)) throw new Error(`Unsafe document id '${id}'`);
-			return path.join(this.documentsDir, `${id}.enc`);
-		},
-
-		async applyReview(this: any, ctx: Ctx, doc: Doc, decision: "approve" | "reject", reason?: string) {
-			const target = decision === "approve" ? "approved" : "rejected";
-			if (doc.status === target) return doc; // a repeated review (e.g. after users was unreachable) re-runs the completion
-			if (doc.status === "superseded") throw conflict("A newer upload replaced this document", { status: doc.status });
-			if (doc.status !== "pending_review")
-				throw conflict(`This document is already ${doc.status}`, { status: doc.status });
-			const reviewed = await this.compareAndSet(
-				ctx,
+		/** pending_review → approved | rejected, with verification.rejected in the same write; a repeated decision is a no-op. */
+		async applyReview(
+			this: ThisService,
+			ctx: Ctx<ReviewParams>,
+			doc: VerificationDocument,
+		): Promise<VerificationDocument> {
+			const { decision, reason } = ctx.params;
+			const outcome = reviewOutcome(doc.status, decision);
+			// A repeated review (e.g. after users was unreachable) re-runs the completion.
+			if ("repeat" in outcome) return doc;
+			if ("conflict" in outcome) throw conflict(outcome.conflict, { status: doc.status });
+			const events: PendingEvent[] =
+				outcome.target === "rejected"
+					? [
+							{
+								type: "verification.rejected",
+								data: {
+									userId: doc.userId,
+									role: doc.role,
+									documentId: doc._id,
+									documentType: doc.type,
+									reason: reason || "",
+								},
+							},
+						]
+					: [];
+			const reviewed = await this.documents().updateOne(
 				{ _id: doc._id, status: "pending_review" },
 				{
 					$set: {
-						status: target,
+						status: outcome.target,
 						reviewedAt: nowIso(),
 						reviewedBy: ctx.meta.user!.id,
-						...(target === "rejected" ? { reason } : {}),
+						...(outcome.target === "rejected" ? { reason } : {}),
 					},
 				},
+				this.envelopes(ctx, events),
 			);
 			if (!reviewed) throw conflict("This document was reviewed meanwhile");
+			if (events.length) await this.flushOutbox();
 			return reviewed;
 		},
 
 		/**
 		 * Brings the request's status in line with its documents. Each transition is a
-		 * compareAndSet, so its event goes out once even when reviews or uploads race.
+		 * compareAndSet carrying its event, so the event goes out once even when reviews or uploads race.
 		 */
-		async syncRequest(this: any, ctx: Ctx, requestId: string) {
+		async syncRequest(this: ThisService, ctx: Ctx<unknown>, requestId: string): Promise<VerificationRequest | null> {
 			const request = await this.findEntity(requestId);
 			if (!request || request.status === "approved") return request;
 			const docs = await this.documentsOf(request.userId);
 			const next = progress(request.required, docs).status;
 			if (next === request.status) return request;
-			if (next === "approved") await ctx.call("users.activate", { id: request.userId, verified: verifiedFacts(docs) });
-			const updated = await this.compareAndSet(
-				ctx,
-				{ _id: request._id, status: request.status },
-				{ $set: { status: next, updatedAt: nowIso(), ...(next === "approved" ? { approvedAt: nowIso() } : {}) } },
-			);
-			if (!updated) return this.findEntity(requestId);
+			if (next === "approved")
+				await ctx.call<PublicUser, { id: string; verified: VerifiedFacts }>("users.activate", {
+					id: request.userId,
+					verified: verifiedFacts(docs),
+				});
 			const data = {
 				userId: request.userId,
 				role: request.role,
 				requestId: request._id,
 				supplierId: request.supplierId || null,
 			};
-			if (next === "in_review") await this.publishEvent("verification.requested", data, ctx);
-			if (next === "approved") await this.publishEvent("verification.approved", data, ctx);
-			return updated;
+			const events: PendingEvent[] = [];
+			if (next === "in_review") events.push({ type: "verification.requested", data });
+			if (next === "approved") events.push({ type: "verification.approved", data });
+			const now = nowIso();
+			const updated = await this.compareAndSet(
+				ctx,
+				{ _id: request._id, status: request.status },
+				{ $set: { status: next, updatedAt: now, ...(next === "approved" ? { approvedAt: now } : {}) } },
+				events,
+			);
+			return updated ?? this.findEntity(requestId);
 		},
 
-		documentsOf(this: any, userId: string): Promise<StoredDocument[]> {
-			return this.findEntities({ query: { kind: "document", userId }, sort: ["uploadedAt"] });
+		documentsOf(this: ThisService, userId: string): Promise<VerificationDocument[]> {
+			return this.documents().find({ query: { userId }, sort: ["uploadedAt"] });
 		},
 
-		async getDocumentOr404(this: any, id: string) {
-			const doc = await this.findEntity(id);
-			if (!doc || doc.kind !== "document") throw notFound("document", id);
+		async getDocumentOr404(this: ThisService, id: string): Promise<VerificationDocument> {
+			const doc = typeof id === "string" ? await this.documents().findById(id) : null;
+			if (!doc) throw notFound("document", id);
 			return doc;
 		},
 
-		async statusOf(this: any, userId: string) {
-			const request = await this.findOneEntity({ requestFor: userId });
+		async statusOf(this: ThisService, userId: string): Promise<VerificationStatus> {
+			const request = await this.findOneEntity({ userId });
 			if (!request) throw notFound("verification request", userId);
 			const docs = await this.documentsOf(userId);
-			const { documents } = progress(request.required, docs);
 			return {
 				userId,
 				role: request.role,
 				supplierId: request.supplierId || null,
 				status: request.status,
-				required: documents,
-				documents: docs.map((d: Doc) => this.publicDocument(d)),
+				required: progress(request.required, docs).documents,
+				documents: docs.map((d) => this.publicDocument(d)),
 				createdAt: request.createdAt,
 				approvedAt: request.approvedAt || null,
 			};
 		},
 
 		/** Documents waiting for an admin, oldest first. */
-		async reviewQueue(this: any, page: number, pageSize: number) {
-			const query = { kind: "document", status: "pending_review" };
+		async reviewQueue(this: ThisService, page: number, pageSize: number): Promise<Page<PublicDocument>> {
+			const query = { status: "pending_review" };
 			const [rows, total] = await Promise.all([
-				this.findEntities({ query, sort: ["uploadedAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-				this.countEntities(query),
+				this.documents().find({ query, sort: ["uploadedAt"], limit: pageSize, offset: (page - 1) * pageSize }),
+				this.documents().count(query),
 			]);
-			return { rows: rows.map((d: Doc) => this.publicDocument(d)), total, page, pageSize };
+			return { rows: rows.map((d) => this.publicDocument(d)), total, page, pageSize };
 		},
 
-		publicDocument(this: any, doc: Doc) {
-			return this.toPublic(doc, ["kind"]);
+		publicDocument(this: ThisService, doc: VerificationDocument): PublicDocument {
+			const { _id, ...rest } = doc;
+			return { id: _id, ...rest };
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		const cfg = config();
-		this.maxDocumentBytes = MAX_DOCUMENT_BYTES;
-		this.documentsKey = parseKey(secret("DOCUMENTS_KEY", (msg) => this.logger.warn(msg)));
+		const key = parseKey(secret("DOCUMENTS_KEY", (msg) => this.logger.warn(msg)));
 		// In-memory stores (tests) get a throwaway folder, removed when the service stops.
-		this.ownsDocumentsDir = !cfg.documentsDir && cfg.inMemoryStore;
-		this.documentsDir = cfg.documentsDir
-			? path.resolve(cfg.documentsDir)
-			: cfg.inMemoryStore
-				? fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-documents-"))
-				: path.resolve(cfg.dataDir, "documents");
-		fs.mkdirSync(this.documentsDir, { recursive: true, mode: 0o700 });
-		this.uploadFieldsCheck = this.broker.validator.compile(UPLOAD_FIELDS);
+		const folder = documentsFolder(cfg);
+		this.ownsDocumentsDir = folder.temporary;
+		this.files = new DocumentFiles(folder.dir, key);
+		this.uploadFieldsCheck = this.broker.validator!.compile(UPLOAD_FIELDS) as OwnState["uploadFieldsCheck"];
 	},
 
-	stopped(this: any) {
-		if (this.ownsDocumentsDir) fs.rmSync(this.documentsDir, { recursive: true, force: true });
+	stopped(this: ThisService) {
+		if (this.ownsDocumentsDir) this.files.removeFolder();
 	},
 };
 

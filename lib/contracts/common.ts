@@ -39,3 +39,11 @@ export interface PageParams {
 	page: number;
 	pageSize: number;
 }
+
+/**
+ * The output form of a stored document: `_id` as `id`, the `Hidden` fields left out. (Omit<> would
+ * lose the named fields of a type with StoredDoc's index signature; key remapping keeps them.)
+ */
+export type PublicOf<T, Hidden extends string = never> = {
+	[K in keyof T as K extends "_id" | Hidden ? never : K]: T[K];
+} & { id: string };

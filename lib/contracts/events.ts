@@ -59,25 +59,32 @@ export interface InvitationAccepted {
 	userId: string;
 	role: string;
 	supplierId: string | null;
+	invitedBy?: string;
 }
 export interface InvitationExpired {
 	inviteId: string;
 	email: string;
 	role: string;
 	invitedBy: string;
+	supplierId?: string | null;
 }
 export interface DocumentUploaded {
 	userId: string;
 	documentId: string;
 	type: string;
+	role?: string;
 }
 export interface VerificationRequested {
 	userId: string;
 	role: string;
+	requestId?: string;
+	supplierId?: string | null;
 }
 export interface VerificationApproved {
 	userId: string;
 	role: string;
+	requestId?: string;
+	supplierId?: string | null;
 }
 export interface VerificationRejected {
 	userId: string;

@@ -64,6 +64,9 @@ const checks = Object.fromEntries(
 	]),
 ) as unknown as Record<DocumentType, (value: unknown) => true | { field: string; message?: string }[]>;
 
+/** A document's metadata once validated: strings (numbers, dates, enums) and booleans. */
+export type DocumentMetadata = Record<string, string | boolean>;
+
 export interface MetadataProblem {
 	field: string;
 	message: string;
@@ -77,7 +80,7 @@ const isRealDate = (value: string) =>
 export function metadataProblems(type: DocumentType, metadata: unknown, now: Date): MetadataProblem[] {
 	const result = checks[type](metadata);
 	if (result !== true) return result.map((p) => ({ field: `metadata.${p.field}`, message: p.message || "invalid" }));
-	const m = metadata as Record<string, any>;
+	const m = metadata as DocumentMetadata;
 	const problems: MetadataProblem[] = [];
 	for (const field of ["validUntil", "issueDate"])
 		if (typeof m[field] === "string" && !isRealDate(m[field]))
@@ -87,7 +90,7 @@ export function metadataProblems(type: DocumentType, metadata: unknown, now: Dat
 		problems.push({ field: "metadata.validUntil", message: "the document has expired" });
 	if (typeof m.issueDate === "string" && m.issueDate > today(now))
 		problems.push({ field: "metadata.issueDate", message: "the issue date is in the future" });
-	if (type === "company_registration" && !isValidCnpj(m.cnpj))
+	if (type === "company_registration" && !isValidCnpj(String(m.cnpj)))
 		problems.push({ field: "metadata.cnpj", message: "not a valid CNPJ (check digits)" });
 	if (type === "vehicle_document" && m.vehicleType === "motorcycle" && m.hasSidecar !== true)
 		problems.push({ field: "metadata.hasSidecar", message: "a motorcycle needs a sidecar to carry gas cylinders" });
@@ -95,9 +98,9 @@ export function metadataProblems(type: DocumentType, metadata: unknown, now: Dat
 }
 
 /** Metadata as stored: normalized identifiers. */
-export function normalizeMetadata(type: DocumentType, metadata: Record<string, any>): Record<string, any> {
-	if (type === "company_registration") return { ...metadata, cnpj: normalizeCnpj(metadata.cnpj) };
-	if (type === "vehicle_document") return { ...metadata, plate: metadata.plate.replace("-", "").toUpperCase() };
+export function normalizeMetadata(type: DocumentType, metadata: DocumentMetadata): DocumentMetadata {
+	if (type === "company_registration") return { ...metadata, cnpj: normalizeCnpj(String(metadata.cnpj)) };
+	if (type === "vehicle_document") return { ...metadata, plate: String(metadata.plate).replace("-", "").toUpperCase() };
 	return metadata;
 }
 
@@ -152,7 +155,7 @@ export interface StoredDocument {
 	type: DocumentType;
 	status: DocumentStatus;
 	uploadedAt: string;
-	metadata: Record<string, any>;
+	metadata: DocumentMetadata;
 	reason?: string;
 }
 
@@ -203,7 +206,63 @@ export function verifiedFacts(docs: StoredDocument[]): { anpAuthorization?: stri
 	const facts: { anpAuthorization?: string; cnpj?: string } = {};
 	const anp = current.get("anp_authorization");
 	const registration = current.get("company_registration");
-	if (anp && anp.status === "approved") facts.anpAuthorization = anp.metadata.number;
-	if (registration && registration.status === "approved") facts.cnpj = registration.metadata.cnpj;
+	if (anp && anp.status === "approved") facts.anpAuthorization = String(anp.metadata.number);
+	if (registration && registration.status === "approved") facts.cnpj = String(registration.metadata.cnpj);
 	return facts;
+}
+
+/** Why an upload of `type` cannot go into this request (before its content is looked at), or null. */
+export type UploadProblem = "complete" | "not_required" | "empty" | "unsupported";
+
+/** Rules that need the request and the bytes: the real content type, or the problem. */
+export function checkUploadContent(
+	request: { status: RequestStatus; required: readonly DocumentType[] },
+	type: DocumentType,
+	content: Buffer,
+): { contentType: ContentType } | { problem: UploadProblem } {
+	if (request.status === "approved") return { problem: "complete" };
+	if (!request.required.includes(type)) return { problem: "not_required" };
+	if (content.length === 0) return { problem: "empty" };
+	const contentType = sniffContentType(content.subarray(0, 16));
+	return contentType ? { contentType } : { problem: "unsupported" };
+}
+
+/**
+ * Whether a new upload of `type` fits what is on file: an approved document stays (its id is
+ * returned), and a licence must cover the vehicle on file (and the other way round).
+ */
+export function conflictWithCurrent(
+	docs: StoredDocument[],
+	type: DocumentType,
+	metadata: DocumentMetadata,
+): null | { approved: string } | { problem: MetadataProblem } {
+	const current = currentDocuments(docs);
+	const same = current.get(type);
+	if (same && same.status === "approved") return { approved: same._id };
+	const usable = (t: DocumentType) => {
+		const d = current.get(t);
+		return d && d.status !== "rejected" ? d.metadata : null;
+	};
+	const licence = type === "drivers_licence" ? metadata : usable("drivers_licence");
+	const vehicle = type === "vehicle_document" ? metadata : usable("vehicle_document");
+	if (licence && vehicle && !licenceCoversVehicle(String(licence.category), String(vehicle.vehicleType)))
+		return {
+			problem: {
+				field: "metadata",
+				message: `a category ${licence.category} licence does not cover a ${vehicle.vehicleType}`,
+			},
+		};
+	return null;
+}
+
+/** A review decision on a document in `status`: the status to set, "repeat" (already so), or the conflict. */
+export function reviewOutcome(
+	status: DocumentStatus,
+	decision: "approve" | "reject",
+): { target: "approved" | "rejected" } | { repeat: true } | { conflict: string } {
+	const target = decision === "approve" ? "approved" : "rejected";
+	if (status === target) return { repeat: true };
+	if (status === "superseded") return { conflict: "A newer upload replaced this document" };
+	if (status !== "pending_review") return { conflict: `This document is already ${status}` };
+	return { target };
 }

@@ -3,6 +3,9 @@
  * can no longer be used.
  */
 import { normalizeEmail } from "./users";
+import type { Role } from "./access";
+import type { InvitationAccepted, InvitationCreated, InvitationExpired } from "../contracts/events";
+import type { ClaimedInvite, Invite } from "../contracts/invitations";
 
 export const INVITE_ROLES = ["supplier", "courier"] as const;
 export type InviteRole = (typeof INVITE_ROLES)[number];
@@ -77,4 +80,76 @@ export function statusQuery(status: InviteStatus, now: Date): Record<string, unk
 	if (status === "pending") return { status: "pending", expiresAt: { $gt: nowIso } };
 	if (status === "expired") return { $or: [{ status: "expired" }, { status: "pending", expiresAt: { $lte: nowIso } }] };
 	return { status };
+}
+
+/** A new pending invite from `inviter` (code and id made by the caller). */
+export function buildInvite(input: {
+	id: string;
+	code: string;
+	email: string;
+	role: InviteRole;
+	message?: string | null;
+	inviter: { id: string; role: Role; name: string | null };
+	now: Date;
+	ttlHours: number;
+}): Invite {
+	const now = input.now.toISOString();
+	return {
+		_id: input.id,
+		code: input.code,
+		email: normalizeEmail(input.email),
+		role: input.role,
+		message: input.message || null,
+		invitedBy: input.inviter.id,
+		inviterRole: input.inviter.role,
+		inviterName: input.inviter.name,
+		supplierId: input.inviter.role === "supplier" ? input.inviter.id : null,
+		status: "pending",
+		expiresAt: expiresAt(input.now, input.ttlHours),
+		createdAt: now,
+		updatedAt: now,
+	};
+}
+
+export function invitationCreatedData(invite: Invite): InvitationCreated {
+	return {
+		inviteId: invite._id,
+		email: invite.email,
+		role: invite.role,
+		invitedBy: invite.invitedBy,
+		supplierId: invite.supplierId,
+		expiresAt: invite.expiresAt,
+		code: invite.code,
+		message: invite.message,
+	};
+}
+
+export function invitationAcceptedData(invite: Invite, userId: string): InvitationAccepted {
+	return {
+		inviteId: invite._id,
+		userId,
+		role: invite.role,
+		supplierId: invite.supplierId || null,
+		invitedBy: invite.invitedBy,
+	};
+}
+
+export function invitationExpiredData(invite: Invite): InvitationExpired {
+	return {
+		inviteId: invite._id,
+		email: invite.email,
+		role: invite.role,
+		invitedBy: invite.invitedBy,
+		supplierId: invite.supplierId || null,
+	};
+}
+
+/** What a claim hands to users.register. */
+export function claimedInvite(invite: Invite): ClaimedInvite {
+	return {
+		id: invite._id,
+		role: invite.role,
+		supplierId: invite.supplierId || null,
+		invitedBy: invite.invitedBy,
+	};
 }

@@ -1,10 +1,14 @@
 /** Rules about users that need no broker: roles, statuses, who may change what. */
 import { AuthUser, needsMfa, Role } from "./access";
+import type { SupplierCreated, UserCreated } from "../contracts/events";
+import type { User } from "../contracts/users";
 
 export const STATUSES = ["active", "pending_verification", "suspended", "deleted"] as const;
 export type UserStatus = (typeof STATUSES)[number];
 
 export const LOCALES = ["pt-BR", "en"] as const;
+export type Locale = (typeof LOCALES)[number];
+export const DEFAULT_LOCALE: Locale = "pt-BR";
 
 /** Fields a user may change on their own profile; an admin may also change role and status. */
 export const SELF_EDITABLE = [
@@ -23,7 +27,8 @@ export function normalizeEmail(email: string): string {
 }
 
 /** Fields never returned by the API or published in events. */
-export const SECRET_FIELDS = ["passwordHash", "mfaSecret", "mfaPendingSecret"];
+export type SecretField = "passwordHash" | "mfaSecret" | "mfaPendingSecret";
+export const SECRET_FIELDS: SecretField[] = ["passwordHash", "mfaSecret", "mfaPendingSecret"];
 
 export function canEditUser(actor: { id: string; role: Role }, targetId: string, fields: string[]): boolean {
 	if (actor.role === "admin") return true;
@@ -55,4 +60,32 @@ export function updateProblem(
 	if (changes.status === "active" && target.status === "pending_verification") return "use_verification";
 	if (changes.password && actor.id === target._id && !changes.currentPassword) return "current_password";
 	return null;
+}
+
+/** The user.created payload. */
+export function userCreatedData(user: User): UserCreated {
+	return {
+		userId: user._id,
+		email: user.email,
+		name: user.name,
+		role: user.role,
+		status: user.status,
+		locale: user.locale,
+		inviteId: user.inviteId || null,
+		supplierId: user.supplierId || null,
+	};
+}
+
+/** A verified supplier as the catalog sees it (supplier.created): its profile, defaults where it gave none. */
+export function supplierCatalogEntry(user: User): SupplierCreated {
+	const profile = user.supplierProfile;
+	return {
+		supplierId: user._id,
+		name: profile?.businessName || user.name,
+		anpAuthorization: user.verified?.anpAuthorization || null,
+		location: profile?.location || null,
+		deliveryRadiusKm: profile?.deliveryRadiusKm || 10,
+		openingHours: profile?.openingHours || { open: "00:00", close: "23:59" },
+		rating: 5,
+	};
 }

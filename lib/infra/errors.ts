@@ -22,3 +22,7 @@ export const unprocessable = (message: string, data?: unknown) =>
 
 export const badRequest = (message: string, data?: unknown) =>
 	new MoleculerClientError(message, 400, "BAD_REQUEST", data);
+
+/** A client error with its own status and type (410 INVITE_EXPIRED, 415 UNSUPPORTED_FILE_TYPE, 403 MFA_REQUIRED…). */
+export const clientError = (code: number, type: string, message: string, data?: unknown) =>
+	new MoleculerClientError(message, code, type, data);

@@ -11,7 +11,7 @@ import { config } from "./config";
 type SecretName = "JWT_SECRET" | "DOCUMENTS_KEY";
 const processSecrets = new Map<SecretName, string>();
 
-function generate(name: SecretName): string {
+function generate(_name: SecretName): string {
 	return crypto.randomBytes(32).toString("hex");
 }
 

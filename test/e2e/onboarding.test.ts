@@ -514,51 +514,6 @@ describe("onboarding", () => {
 		expect((await api.get(`/api/invites/${state.courier.code}`)).body).toMatchObject({ valid: false, reason: "used" });
 	});
 
-	test("invitations.claim itself is atomic: of ten concurrent claims exactly one wins", async () => {
-		const created = await invite(adminToken, "claim.race@example.com", "courier");
-		const results = await Promise.allSettled(
-			Array.from({ length: 10 }, () =>
-				broker.call("invitations.claim", { code: created.body.code, email: "Claim.Race@example.com" }),
-			),
-		);
-		const won = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<any>[];
-		const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
-		expect(won.length).toBe(1);
-		expect(won[0].value).toEqual({
-			id: created.body.id,
-			role: "courier",
-			supplierId: null,
-			invitedBy: expect.any(String),
-		});
-		expect(lost.map((r) => r.reason.code)).toEqual(Array(9).fill(409));
-		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: true });
-		expect(await broker.call("invitations.releaseClaim", { id: created.body.id })).toEqual({ released: false });
-	});
-
-	test("a claim left behind by a crashed registration is released after the claim timeout", async () => {
-		const created = await invite(adminToken, "crashed.signup@example.com", "courier");
-		await broker.call("invitations.claim", { code: created.body.code, email: "crashed.signup@example.com" });
-		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({ valid: false, reason: "used" });
-		// Not yet stale: the sweep leaves it alone.
-		await broker.call("invitations.expireDue", {});
-		expect((await api.get(`/api/invites/${created.body.code}`)).body.valid).toBe(false);
-		// Make the claim older than the timeout (the crash happened long ago), then sweep.
-		const invitations: any = broker.getLocalService("invitations");
-		await invitations.records.updateOne(
-			{ _id: created.body.id },
-			{ $set: { claimedAt: new Date(Date.now() - 3600_000).toISOString() } },
-		);
-		expect(await broker.call("invitations.expireDue", {})).toEqual({ expired: 0, recovered: 1 });
-		expect((await api.get(`/api/invites/${created.body.code}`)).body).toMatchObject({ valid: true, reason: null });
-		const registered = await api.post("/api/users", {
-			email: "crashed.signup@example.com",
-			password: "s3cret-password",
-			name: "Second Try",
-			inviteCode: created.body.code,
-		});
-		expect(registered.status).toBe(201);
-	});
-
 	test("the courier uploads (vehicle rules enforced), gets reviewed and becomes active", async () => {
 		const token = await login("courier.one@example.com", "s3cret-password");
 		await waitFor(async () => (await status(token)).status === 200);
