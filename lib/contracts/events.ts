@@ -132,6 +132,9 @@ export interface OrderInTransit {
 	customerId: string;
 	supplierId: string;
 	courierId: string | null;
+	totalCents?: number;
+	paymentMethod?: string;
+	inTransitAt?: string;
 }
 export interface OrderDelivered {
 	orderId: string;
@@ -151,6 +154,8 @@ export interface OrderCancelled {
 	reason: string | null;
 	cancelledBy: string;
 	wasPaid: boolean;
+	totalCents?: number;
+	paymentMethod?: string;
 }
 export interface CourierAssigned {
 	orderId: string;
