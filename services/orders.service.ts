@@ -107,7 +107,10 @@ const jobContext = (service: ThisService): Context =>
 
 const OrdersService: ServiceSchema<Settings, ThisService> = {
 	name: "orders",
+	// EventsMixin first: Moleculer runs mixins' started() last-listed first, and the events mixin must
+	// find DbMixin's store started to use its outbox (else writes' events land in an outbox nobody relays).
 	mixins: [
+		EventsMixin,
 		DbMixin<Order>({
 			collection: "orders",
 			indexes: [
@@ -123,7 +126,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			],
 			kinds: { customers: {} },
 		}),
-		EventsMixin,
 	],
 	settings: { rest: "/" },
 
@@ -714,14 +716,15 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		const deadline = this.cfg.paymentDeadlineMs;
 		if (deadline > 0) {
 			const every = Math.max(50, Math.min(deadline / 2, 30_000));
-			const repair = () => this.repairStuckOrders();
-			this.jobs.start("payment-deadline", every, repair);
-			// Once at start-up too, without holding the start: as soon as payments is up (or after a period).
-			void this.broker
-				.waitForServices(["payments"], every)
-				.catch(() => undefined)
-				.then(() => this.jobs.run("payment-deadline", repair));
+			this.jobs.start("payment-deadline", every, () => this.repairStuckOrders());
 		}
+	},
+
+	events: {
+		// Once at start-up too (the periodic run covers the rest), when every local service is up.
+		"$broker.started"(this: ThisService) {
+			if (this.cfg.paymentDeadlineMs > 0) void this.jobs.run("payment-deadline", () => this.repairStuckOrders());
+		},
 	},
 
 	stopped(this: ThisService) {
