@@ -16,101 +16,42 @@
  * carries `stockAction` until products answered: a retry, a redelivered event or the repair job
  * finishes it (products' calls are idempotent by orderId).
  *
- * Jobs: "payment-deadline" (every ORDER_PAYMENT_DEADLINE_MS / 2, at most 30 s, and at start-up) asks
- * payments (payments.forOrder) about orders still `created` past the deadline and confirms, leaves or
- * cancels them (lib/domain/orders paymentRepairFor), and finishes owed stock calls; "unpaid-sweep"
- * (PAYMENT_RETRY_GRACE_MS > 0) cancels orders whose retry window closed.
+ * Jobs (payment deadline, unpaid sweep): ./orders/jobs.mixin.ts. Internal actions for payments and
+ * couriers, and the customers read model: ./orders/internal.mixin.ts.
  */
 import crypto from "crypto";
-import { Context, Endpoint, Errors, Service, ServiceSchema } from "moleculer";
-import { DbMethods, DbMixin } from "../mixins/db.mixin";
-import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { Errors, ServiceSchema } from "moleculer";
+import { DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
 import type { AuthUser, Ctx, Page } from "../lib/contracts/common";
-import type { CourierAssigned, PendingEvent } from "../lib/contracts/events";
-import { idParam, impossibleDates, isoTimeParam } from "../lib/contracts/params";
+import { idParam, impossibleDates } from "../lib/contracts/params";
 import * as contract from "../lib/contracts/orders";
 import type { CreateOrderParams, CustomerView, ListOrdersParams, Order, OrderView } from "../lib/contracts/orders";
 import type { UpdateStatusParams } from "../lib/contracts/orders";
 import { Actor, checkTransition, HANDOVER_CODE_DIGITS, historyEntry } from "../lib/domain/order-status";
-import {
-	MAX_HANDOVER_FAILURES,
-	OrderStatus,
-	scheduledSlotProblem,
-	TransitionProblem,
-} from "../lib/domain/order-status";
+import { MAX_HANDOVER_FAILURES, TransitionProblem } from "../lib/domain/order-status";
 import * as rules from "../lib/domain/orders";
-import { isPaymentStatus, PaymentStatus, paymentStatusesBefore } from "../lib/domain/payment-status";
+import { paymentStatusesBefore } from "../lib/domain/payment-status";
 import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso, numericCode } from "../lib/infra/ids";
-import { Jobs } from "../lib/infra/jobs";
-import { countRepair, registerRepairMetric } from "../lib/infra/repair-metrics";
-import { UniqueViolationError } from "../lib/infra/store/types";
+import { OrderInternalMixin } from "./orders/internal.mixin";
+import { OrderJobsMixin } from "./orders/jobs.mixin";
+import type { OwnMethods, Settings, ThisService } from "./orders/types";
 
 const SYSTEM: Actor = { id: "system", role: "system" };
 /** Fields of orders stored by earlier versions, never shown. */
 const LEGACY_HIDDEN = ["kind", "sent"];
 
-interface Settings {
-	rest: string;
-}
-
-interface TransitionExtra {
-	reason?: string;
-	inc?: Record<string, number>;
-	/** Recorded with the transition, besides the status's own event. */
-	events?: PendingEvent[];
-}
-
-interface OwnMethods {
-	checkOrderRequest(params: CreateOrderParams): void;
-	requestHash(params: CreateOrderParams): string;
-	orderForKey(key: string, hash: string): Promise<Order | null>;
-	replay(ctx: Ctx<CreateOrderParams>, order: Order): OrderView;
-	placeOrder(
-		ctx: Ctx<CreateOrderParams>,
-		key: string | undefined,
-		hash: string,
-	): Promise<{ order: Order; replayed: boolean }>;
-	mayFinishStock(order: Order, status: OrderStatus, actor: Actor): boolean;
-	transitionError(problem: TransitionProblem, order: Order, data?: Record<string, unknown>): Error;
-	claimHandoverAttempt(ctx: Ctx<UpdateStatusParams>, order: Order, actor: Actor): Promise<Order>;
-	transition(ctx: Context, order: Order, to: OrderStatus, actor: Actor, extra?: TransitionExtra): Promise<Order | null>;
-	settleStock(ctx: Context, order: Order): Promise<Order>;
-	moveBySaga(ctx: Context, orderId: string, to: OrderStatus, extra?: TransitionExtra): Promise<Order | null>;
-	awaitsPaymentRetry(ctx: Context, orderId: string, reason: string): Promise<boolean>;
-	cancelUnpaidOrders(): Promise<number>;
-	repairStuckOrders(): Promise<number>;
-	repairUnpaidOrder(ctx: Context, order: Order): Promise<boolean>;
-	repaired(kind: string, orderId: string): void;
-	recordPayment(ctx: Context, orderId: string, paymentId: string | null, status: PaymentStatus): Promise<void>;
-	assignCourier(ctx: Context, data: CourierAssigned): Promise<void>;
-	upsertCustomer(customer: CustomerView): Promise<void>;
-	migrateLegacyRecords(): Promise<void>;
-	visibleOrderOr404(ctx: Ctx<unknown>, orderId: string): Promise<Order>;
-	orderView(order: Order, me: AuthUser): OrderView;
-	courierPosition(ctx: Ctx, order: Order): Promise<unknown>;
-}
-
-type ThisService = Service<Settings> &
-	DbMethods<Order> &
-	EventsMethods &
-	OwnMethods & {
-		cfg: { promiseMinutes: number; etaTimeoutMs: number; paymentRetryGraceMs: number; paymentDeadlineMs: number };
-		jobs: Jobs;
-	};
-
-/** A context for jobs: no caller, no endpoint. */
-const jobContext = (service: ThisService): Context =>
-	Context.create(service.broker, null as unknown as Endpoint, {}, { requestID: `job-${newId()}` });
-
 const OrdersService: ServiceSchema<Settings, ThisService> = {
 	name: "orders",
-	// EventsMixin first: Moleculer runs mixins' started() last-listed first, and the events mixin must
-	// find DbMixin's store started to use its outbox (else writes' events land in an outbox nobody relays).
+	// DbMixin last: Moleculer runs mixins' started() last-listed first, and the others need its store
+	// (the events mixin its outbox: else writes' events land in an outbox nobody relays).
 	mixins: [
 		EventsMixin,
+		OrderJobsMixin,
+		OrderInternalMixin,
 		DbMixin<Order>({
 			collection: "orders",
 			indexes: [
@@ -135,7 +76,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			auth: { roles: ["customer"] },
 			params: contract.createOrderParams,
 			async handler(this: ThisService, ctx: Ctx<CreateOrderParams>): Promise<OrderView> {
-				this.checkOrderRequest(ctx.params);
+				const problem = rules.orderRequestProblem(ctx.params, new Date());
+				if (problem) throw unprocessable(problem.message, { fields: [problem.field] });
 				const me = ctx.meta.user!;
 				const key = ctx.meta.idempotencyKey ? `${me.id}:${ctx.meta.idempotencyKey}` : undefined;
 				const hash = this.requestHash(ctx.params);
@@ -195,7 +137,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				let order = await this.visibleOrderOr404(ctx, p.id);
 				const actor: Actor = { id: me.id, role: me.role };
 				// The status changed but products was not told (a retry after an error): finish it.
-				if (this.mayFinishStock(order, p.status, actor)) return this.orderView(await this.settleStock(ctx, order), me);
+				if (rules.mayFinishStock(order, p.status, actor)) return this.orderView(await this.settleStock(ctx, order), me);
 				const problem = checkTransition(order, p.status, actor, p);
 				const isHandover = p.status === "delivered" && actor.role === "courier" && !!p.handoverCode;
 				const codeTried = problem ? problem.type === "WRONG_HANDOVER_CODE" : isHandover;
@@ -215,82 +157,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				});
 				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
 				return this.orderView(updated, me);
-			},
-		},
-
-		/** Internal (couriers' tracking stream): may this user follow the order, and where it goes. */
-		trackingView: {
-			visibility: "public",
-			params: contract.trackingViewParams,
-			async handler(this: ThisService, ctx: Ctx<contract.TrackingViewParams>): Promise<contract.TrackingView> {
-				const order = await this.findEntity(ctx.params.orderId);
-				if (!order || !rules.maySeeOrder(order, { id: ctx.params.userId, role: ctx.params.role }))
-					return {
-						visible: false,
-						status: null,
-						deliveryLocation: null,
-						courierId: null,
-						customerId: null,
-						supplierId: null,
-					};
-				const { status, deliveryLocation, customerId, supplierId } = order;
-				return { visible: true, status, deliveryLocation, courierId: order.courierId || null, customerId, supplierId };
-			},
-		},
-
-		/**
-		 * Internal (payments, when it charges an order): hands over the order's payment token once
-		 * and forgets it. The token waits here, not in an event, so an order placed while payments is
-		 * down is still charged when payments comes back (order.created is durable).
-		 */
-		takePaymentToken: {
-			visibility: "public",
-			params: { orderId: idParam },
-			async handler(this: ThisService, ctx: Ctx<{ orderId: string }>): Promise<{ paymentToken: string | null }> {
-				const order = await this.findEntity(ctx.params.orderId);
-				const token = order?.stagedPaymentToken;
-				if (!order || !token) return { paymentToken: null };
-				const taken = await this.compareAndSet(
-					ctx,
-					{ _id: order._id, stagedPaymentToken: token },
-					{ $unset: { stagedPaymentToken: 1 } },
-				);
-				return { paymentToken: taken ? token : null };
-			},
-		},
-
-		/** Internal: the state of some orders, for payments' reconciliation and payment retries. */
-		statusesFor: {
-			visibility: "public",
-			params: { orderIds: { type: "array", min: 1, max: 1000, items: idParam } },
-			async handler(this: ThisService, ctx: Ctx<{ orderIds: string[] }>): Promise<contract.OrderPaymentState[]> {
-				const orders = await this.findEntities({ query: { _id: { $in: ctx.params.orderIds } } });
-				return orders.map((o) => ({
-					orderId: o._id,
-					status: o.status,
-					customerId: o.customerId,
-					supplierId: o.supplierId,
-					totalCents: o.totalCents,
-					paymentMethod: o.paymentMethod,
-					paymentStatus: o.paymentStatus,
-					wasPaid: !!o.wasPaid,
-					createdAt: o.createdAt,
-					updatedAt: o.updatedAt,
-				}));
-			},
-		},
-
-		/** Internal: ids of orders changed since a time (reconciliation looks at these). */
-		changedSince: {
-			visibility: "public",
-			params: { since: isoTimeParam, limit: { type: "number", integer: true, min: 1, max: 5000, default: 1000 } },
-			async handler(this: ThisService, ctx: Ctx<{ since: string; limit: number }>): Promise<string[]> {
-				const orders = await this.findEntities({
-					query: { updatedAt: { $gte: ctx.params.since } },
-					sort: ["updatedAt"],
-					limit: ctx.params.limit,
-				});
-				return orders.map((o) => o._id);
 			},
 		},
 	},
@@ -336,18 +202,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 	} satisfies BusinessEventHandlers<ThisService>,
 
 	methods: {
-		checkOrderRequest(params: CreateOrderParams): void {
-			const ids = params.items.map((i) => i.productId);
-			if (new Set(ids).size !== ids.length)
-				throw unprocessable("List each product once, with its quantity", { fields: ["items"] });
-			if (params.paymentMethod === "card" && !params.paymentToken)
-				throw unprocessable("A card payment needs a paymentToken", { fields: ["paymentToken"] });
-			if (params.scheduledSlot) {
-				const problem = scheduledSlotProblem(params.scheduledSlot, new Date());
-				if (problem) throw unprocessable(problem, { fields: ["scheduledSlot"] });
-			}
-		},
-
 		/** What makes two requests "the same" for an Idempotency-Key (the token is left out: it may be re-issued). */
 		requestHash(params: CreateOrderParams): string {
 			const { paymentToken: _token, ...rest } = params;
@@ -412,14 +266,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				if (winner) return { order: winner, replayed: true };
 				throw err;
 			}
-		},
-
-		/** The order is in `status` but products was not told yet, and `actor` made that move (or is an admin). */
-		mayFinishStock(order: Order, status: OrderStatus, actor: Actor): boolean {
-			if (order.status !== status || !order.stockAction) return false;
-			if (actor.role === "admin") return true;
-			const entry = [...order.history].reverse().find((h) => h.status === status);
-			return !!entry && entry.by === actor.id;
 		},
 
 		transitionError(problem: TransitionProblem, order: Order, data: Record<string, unknown> = {}): Error {
@@ -506,107 +352,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			return updated || this.moveBySaga(ctx, orderId, to, extra);
 		},
 
-		/**
-		 * With PAYMENT_RETRY_GRACE_MS > 0 a failed payment leaves the order `created` for that long (the
-		 * window starts at the first failure and never grows), so the customer can pay again
-		 * (POST /api/payments); cancelUnpaidOrders cancels it when the window closes.
-		 */
-		async awaitsPaymentRetry(this: ThisService, ctx, orderId, reason) {
-			const grace = this.cfg.paymentRetryGraceMs;
-			if (!(grace > 0)) return false;
-			const until = new Date(Date.now() + grace).toISOString();
-			await this.compareAndSet(
-				ctx,
-				{ _id: orderId, status: "created", paymentRetryUntil: { $exists: false } },
-				{ $set: { paymentRetryUntil: until, paymentFailure: reason || "unknown" } },
-			);
-			const order = await this.findEntity(orderId);
-			return !!order && order.status === "created" && Date.parse(order.paymentRetryUntil || "") > Date.now();
-		},
-
-		/** Job "unpaid-sweep": cancels orders whose payment failed and whose retry window has closed. */
-		async cancelUnpaidOrders(this: ThisService) {
-			const due = await this.findEntities({
-				query: { status: "created", paymentStatus: "failed", paymentRetryUntil: { $lte: nowIso() } },
-				limit: 100,
-			});
-			const ctx = jobContext(this);
-			for (const order of due)
-				await this.moveBySaga(ctx, order._id, "cancelled", {
-					reason: `payment_failed: ${order.paymentFailure || "unknown"}`,
-				});
-			return due.length;
-		},
-
-		/**
-		 * Job "payment-deadline": finishes products calls still owed, and repairs orders still `created`
-		 * past ORDER_PAYMENT_DEADLINE_MS with what payments knows of their payment.
-		 */
-		async repairStuckOrders(this: ThisService) {
-			const ctx = jobContext(this);
-			let repaired = 0;
-			const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
-			const owing = await this.findEntities({
-				query: { stockAction: { $exists: true }, updatedAt: { $lte: ago(this.cfg.paymentDeadlineMs / 4) } },
-				limit: 100,
-			});
-			for (const order of owing) {
-				await this.settleStock(ctx, order);
-				this.repaired(order.stockAction === "release" ? "stock_released" : "stock_committed", order._id);
-				repaired++;
-			}
-			if (!this.broker.registry.actions.isAvailable("payments.forOrder")) return repaired;
-			const due = await this.findEntities({
-				query: { status: "created", createdAt: { $lte: ago(this.cfg.paymentDeadlineMs) } },
-				sort: ["createdAt"],
-				limit: 100,
-			});
-			for (const order of due)
-				if (
-					await this.repairUnpaidOrder(ctx, order).catch((err: Error) => {
-						this.logger.warn(
-							{ orderId: order._id },
-							`[payment-deadline] order ${order._id} not repaired: ${err.message}`,
-						);
-						return false;
-					})
-				)
-					repaired++;
-			return repaired;
-		},
-
-		repaired(this: ThisService, kind: string, orderId: string) {
-			this.logger.info({ orderId, repair: kind }, `[payment-deadline] order ${orderId} repaired: ${kind}`);
-			countRepair(this.broker, kind);
-		},
-
-		async repairUnpaidOrder(this: ThisService, ctx, order) {
-			const payment = await ctx.call<contract.PaymentForOrder | null, { orderId: string }>("payments.forOrder", {
-				orderId: order._id,
-			});
-			const retryOpen = Date.parse(order.paymentRetryUntil || "") > Date.now();
-			const repair = rules.paymentRepairFor(payment, retryOpen);
-			if (repair === "wait") return false;
-			const paymentId = payment?.paymentId ?? order.paymentId;
-			if (payment && isPaymentStatus(payment.status))
-				await this.recordPayment(ctx, order._id, paymentId, payment.status);
-			const problem =
-				repair === "confirm"
-					? "paid_order_not_confirmed"
-					: payment
-						? "payment_failed_not_cancelled"
-						: "order_without_payment";
-			const mismatch: PendingEvent = {
-				type: "reconciliation.mismatch",
-				data: { orderId: order._id, paymentId, problem },
-			};
-			const to = repair === "confirm" ? "confirmed" : "cancelled";
-			const reason = repair === "cancel" ? "payment_timeout" : undefined;
-			const moved = await this.moveBySaga(ctx, order._id, to, { reason, events: [mismatch] });
-			if (moved) this.repaired(repair === "confirm" ? "order_confirmed" : "order_cancelled", order._id);
-			return !!moved;
-		},
-
 		/** Records the latest payment state on the order, never going back (a late "pending" after "captured"). */
 		async recordPayment(this: ThisService, ctx, orderId, paymentId, status) {
 			await this.compareAndSet(
@@ -634,32 +379,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			const current = await this.findEntity(orderId);
 			if (current && current.courierId !== courierId)
 				this.logger.warn({ requestId: ctx.requestID, orderId }, `courier.assigned ignored: order is ${current.status}`);
-		},
-
-		async upsertCustomer(this: ThisService, customer: CustomerView) {
-			const customers = this.kind<CustomerView>("customers");
-			const { _id, ...fields } = customer;
-			if (await customers.updateOne({ _id }, { $set: fields })) return;
-			try {
-				await customers.insert(customer);
-			} catch (err) {
-				if (!(err instanceof UniqueViolationError)) throw err;
-				await customers.updateOne({ _id }, { $set: fields });
-			}
-		},
-
-		/** Earlier versions kept customers in the orders collection (`kind: "user"`): move them out once. */
-		async migrateLegacyRecords(this: ThisService) {
-			const legacy = await this.records.find({ query: { kind: "user" } });
-			for (const doc of legacy) {
-				const name = typeof doc.name === "string" ? doc.name : "";
-				await this.upsertCustomer({
-					_id: String(doc.userId || doc._id.replace(/^user:/, "")),
-					name,
-					updatedAt: nowIso(),
-				});
-			}
-			if (legacy.length) await this.records.removeMany({ kind: "user" });
 		},
 
 		async visibleOrderOr404(this: ThisService, ctx: Ctx<unknown>, orderId: string) {
@@ -704,31 +423,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			paymentRetryGraceMs: cfg.payments.retryGraceMs,
 			paymentDeadlineMs: cfg.orderPaymentDeadlineMs,
 		};
-		this.jobs = new Jobs(this.logger);
-	},
-
-	async started(this: ThisService) {
-		registerRepairMetric(this.broker);
-		await this.migrateLegacyRecords();
-		const grace = this.cfg.paymentRetryGraceMs;
-		if (grace > 0)
-			this.jobs.start("unpaid-sweep", Math.max(50, Math.min(grace / 2, 30_000)), () => this.cancelUnpaidOrders());
-		const deadline = this.cfg.paymentDeadlineMs;
-		if (deadline > 0) {
-			const every = Math.max(50, Math.min(deadline / 2, 30_000));
-			this.jobs.start("payment-deadline", every, () => this.repairStuckOrders());
-		}
-	},
-
-	events: {
-		// Once at start-up too (the periodic run covers the rest), when every local service is up.
-		"$broker.started"(this: ThisService) {
-			if (this.cfg.paymentDeadlineMs > 0) void this.jobs.run("payment-deadline", () => this.repairStuckOrders());
-		},
-	},
-
-	stopped(this: ThisService) {
-		this.jobs.stopAll();
 	},
 };
 

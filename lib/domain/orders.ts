@@ -6,9 +6,10 @@
 import type { AuthUser, Role } from "./access";
 import type { OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderInTransit } from "../contracts/events";
 import type { PendingEvent } from "../contracts/events";
-import type { CreateOrderParams, ListOrdersParams, Order, StockAction, ReservationForOrder } from "../contracts/orders";
+import type { CreateOrderParams, ListOrdersParams, Order, OrderPaymentState, StockAction } from "../contracts/orders";
+import type { ReservationForOrder, TrackingView } from "../contracts/orders";
 import type { Filter } from "../infra/store/types";
-import { Actor, historyEntry, OrderStatus, promisedBy, timestampField } from "./order-status";
+import { Actor, historyEntry, OrderStatus, promisedBy, scheduledSlotProblem, timestampField } from "./order-status";
 import { cylinderCount, orderLines, orderTotals } from "./pricing";
 import { isLivePaymentStatus, isPaymentStatus, isSecuredPaymentStatus } from "./payment-status";
 
@@ -177,6 +178,58 @@ export function maySeeOrder(
 /** The handover code is for the customer to give the courier: only they and admins see it. */
 export function maySeeHandoverCode(order: Pick<Order, "customerId">, user: { id: string; role: Role }): boolean {
 	return user.role === "admin" || (user.role === "customer" && order.customerId === user.id);
+}
+
+/** What couriers' tracking stream may know of an order for this user: nothing unless they may see it. */
+export function trackingView(order: Order | null, user: { id: string; role: Role }): TrackingView {
+	if (!order || !maySeeOrder(order, user))
+		return {
+			visible: false,
+			status: null,
+			deliveryLocation: null,
+			courierId: null,
+			customerId: null,
+			supplierId: null,
+		};
+	const { status, deliveryLocation, customerId, supplierId } = order;
+	return { visible: true, status, deliveryLocation, courierId: order.courierId || null, customerId, supplierId };
+}
+
+/** An order as payments' reconciliation sees it. */
+export function orderPaymentState(o: Order): OrderPaymentState {
+	return {
+		orderId: o._id,
+		status: o.status,
+		customerId: o.customerId,
+		supplierId: o.supplierId,
+		totalCents: o.totalCents,
+		paymentMethod: o.paymentMethod,
+		paymentStatus: o.paymentStatus,
+		wasPaid: !!o.wasPaid,
+		createdAt: o.createdAt,
+		updatedAt: o.updatedAt,
+	};
+}
+
+/** Why an order request is refused before any stock is reserved (field names for the 422), or null. */
+export function orderRequestProblem(params: CreateOrderParams, now: Date): { message: string; field: string } | null {
+	const ids = params.items.map((i) => i.productId);
+	if (new Set(ids).size !== ids.length) return { message: "List each product once, with its quantity", field: "items" };
+	if (params.paymentMethod === "card" && !params.paymentToken)
+		return { message: "A card payment needs a paymentToken", field: "paymentToken" };
+	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
+	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
+}
+
+/**
+ * Whether `actor`'s retry of a move may finish what the move owes products: the order is in
+ * `status` with a stock call still owed, and the actor made that move (or is an admin).
+ */
+export function mayFinishStock(order: Order, status: OrderStatus, actor: Actor): boolean {
+	if (order.status !== status || !order.stockAction) return false;
+	if (actor.role === "admin") return true;
+	const entry = [...order.history].reverse().find((h) => h.status === status);
+	return !!entry && entry.by === actor.id;
 }
 
 /** Where a keyset page starts: after this order in (createdAt desc, _id desc). */
