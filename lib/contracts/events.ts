@@ -139,6 +139,9 @@ export interface OrderInTransit {
 	customerId: string;
 	supplierId: string;
 	courierId: string | null;
+	totalCents?: number;
+	paymentMethod?: string;
+	inTransitAt?: string;
 }
 export interface OrderDelivered {
 	orderId: string;
@@ -158,6 +161,8 @@ export interface OrderCancelled {
 	reason: string | null;
 	cancelledBy: string;
 	wasPaid: boolean;
+	totalCents?: number;
+	paymentMethod?: string;
 }
 export interface CourierAssigned {
 	orderId: string;

@@ -115,6 +115,8 @@ export function readConfig() {
 		},
 		orderPromiseMinutes: int("ORDER_PROMISE_MINUTES", 60),
 		orderEtaTimeoutMs: int("ORDER_ETA_TIMEOUT_MS", 500),
+		/** How long an order may stay `created` before orders asks payments about it and repairs it. */
+		orderPaymentDeadlineMs: int("ORDER_PAYMENT_DEADLINE_MS", 120_000),
 		supplierTimeZone: str("SUPPLIER_TIME_ZONE", "America/Sao_Paulo"),
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),

@@ -84,9 +84,6 @@ describe("browse and compare → order → paid → confirmed", () => {
 		expect(order.paymentStatus).toBe("captured");
 		expect(order.promisedBy).toBeTruthy();
 		expect(await stockOf(pNear.id)).toBe(9);
-		// Orders keep no copy of the catalog (prices come from products.reserveStock).
-		const orders: any = m.broker.getLocalService("orders");
-		expect(await orders.countEntities({ kind: "product" })).toBe(0);
 
 		const confirmed = m.events.ofType("order.confirmed").find((e) => e.data.orderId === res.body.id);
 		expect(confirmed.data).toMatchObject({
@@ -275,7 +272,8 @@ describe("cancelling a paid order", () => {
 		expect(first.status).toBe(500);
 		expect((await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body.status).toBe("cancelled");
 		expect(await stockOf(product.id)).toBe(4);
-		expect(m.events.ofType("order.cancelled").filter((e) => e.data.orderId === res.body.id)).toHaveLength(0);
+		// order.cancelled goes with the status change (the outbox); only the stock release is left to finish.
+		await waitFor(() => m.events.ofType("order.cancelled").find((e) => e.data.orderId === res.body.id));
 
 		// Someone else asking for the same status does not get to run them.
 		expect((await cancel(supplier.token)).status).toBe(409);
@@ -289,32 +287,6 @@ describe("cancelling a paid order", () => {
 		expect((await cancel()).status).toBe(409);
 		expect(m.events.ofType("order.cancelled").filter((e) => e.data.orderId === res.body.id)).toHaveLength(1);
 		expect(m.events.ofType("order.cancelled").find((e) => e.data.orderId === res.body.id).data.wasPaid).toBe(true);
-	});
-
-	it("counts a refund once on the order when refund.processed comes again under another envelope id", async () => {
-		const { channelName } = require("../../mixins/events.mixin");
-		const { makeEnvelope } = require("../../lib/infra/envelopes");
-		const supplier = await createSupplier(m);
-		const product = await createProduct(m, supplier.token, { stock: 5 });
-		const customer = await createCustomer(m);
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
-		await waitForStatus(m, res.body.id, customer.token, "confirmed");
-		const admin = await adminToken(m.api);
-		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: admin })).body.rows[0];
-		for (const amountCents of [300, 200])
-			expect(
-				(await m.api.post(`/api/payments/${payment.id}/refund`, { amountCents, reason: "late" }, { token: admin }))
-					.status,
-			).toBe(200);
-		const orderOf = async () => (await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body;
-		await waitFor(async () => (await orderOf()).refundedCents === 500);
-		const orders: any = m.broker.getLocalService("orders");
-		for (const refund of m.events.ofType("refund.processed").filter((e) => e.data.orderId === res.body.id)) {
-			const copy = makeEnvelope("refund.processed", refund.data, "system", null);
-			await (m.broker as any).sendToChannel(channelName("payment.events"), copy);
-			await waitFor(() => orders.isEventProcessed(copy.id));
-		}
-		expect((await orderOf()).refundedCents).toBe(500);
 	});
 
 	it("lets an admin refund part of a payment, never more than was paid", async () => {
@@ -442,7 +414,7 @@ describe("idempotent retries", () => {
 		expect(second.headers.get("idempotent-replayed")).toBe("true");
 		for (const r of [second, ...concurrent]) expect(r.body.id).toBe(first.body.id);
 		expect(await stockOf(product.id)).toBe(8);
-		const mine = (await m.api.get("/api/orders", { token: customer.token })).body;
+		const mine = (await m.api.get("/api/orders?withTotal=true", { token: customer.token })).body;
 		expect(mine.total).toBe(1);
 
 		const different = await m.api.post(
@@ -458,45 +430,6 @@ describe("idempotent retries", () => {
 		const theirs = await m.api.post("/api/orders", body, { token: other.token, headers });
 		expect(theirs.status).toBe(201);
 		expect(theirs.body.id).not.toBe(first.body.id);
-	});
-
-	it("publishes order.created on a retried POST when publishing failed after the order was stored", async () => {
-		const supplier = await createSupplier(m);
-		const product = await createProduct(m, supplier.token, { stock: 4 });
-		const customer = await createCustomer(m);
-		const headers = { "Idempotency-Key": `lost-event-${Date.now()}` };
-		const body = orderBody(supplier.id, product.id);
-		const broker: any = m.broker;
-		const send = broker.sendToChannel;
-		let failed = 0;
-		broker.sendToChannel = function (channel: string, envelope: any, ...rest: any[]) {
-			if (envelope && envelope.type === "order.created" && failed === 0) {
-				failed++;
-				return Promise.reject(new Error("NATS is down"));
-			}
-			return send.call(this, channel, envelope, ...rest);
-		};
-		let first;
-		try {
-			first = await m.api.post("/api/orders", body, { token: customer.token, headers });
-		} finally {
-			broker.sendToChannel = send;
-		}
-		expect(failed).toBe(1);
-		expect(first.status).toBe(500);
-		const [stored] = (await m.api.get("/api/orders", { token: customer.token })).body.rows;
-		expect(stored.status).toBe("created");
-		expect(m.events.ofType("order.created").filter((e) => e.data.orderId === stored.id)).toHaveLength(0);
-
-		const retry = await m.api.post("/api/orders", body, { token: customer.token, headers });
-		expect(retry.status).toBe(200);
-		expect(retry.body.id).toBe(stored.id);
-		await waitForStatus(m, stored.id, customer.token, "confirmed");
-		const again = await m.api.post("/api/orders", body, { token: customer.token, headers });
-		expect(again.status).toBe(200);
-		await new Promise((r) => setTimeout(r, 200));
-		expect(m.events.ofType("order.created").filter((e) => e.data.orderId === stored.id)).toHaveLength(1);
-		expect(await stockOf(product.id)).toBe(3);
 	});
 
 	it("charges once when order.created is delivered twice", async () => {
@@ -647,7 +580,7 @@ describe("privacy and trust", () => {
 		expect(cases[5].body.type).toBe("OUT_OF_DELIVERY_AREA");
 		expect(cases[7].body.type).toBe("OUT_OF_STOCK");
 		expect(await stockOf(product.id)).toBe(4);
-		expect((await m.api.get("/api/orders", { token: customer.token })).body.total).toBe(0);
+		expect((await m.api.get("/api/orders?withTotal=true", { token: customer.token })).body.total).toBe(0);
 	});
 });
 
@@ -672,7 +605,7 @@ describe("order lists and views", () => {
 		await waitForStatus(m, declined.body.id, customer.token, "cancelled");
 		for (const id of ids) await waitForStatus(m, id, customer.token, "confirmed");
 
-		const theirs = (await m.api.get("/api/orders?pageSize=2", { token: supplier.token })).body;
+		const theirs = (await m.api.get("/api/orders?pageSize=2&withTotal=true", { token: supplier.token })).body;
 		expect(theirs.total).toBe(4);
 		expect(theirs.rows).toHaveLength(2);
 		expect(theirs.rows[0]).toMatchObject({ supplierId: supplier.id, customerName: "Maria Cliente" });
@@ -682,12 +615,14 @@ describe("order lists and views", () => {
 		const cancelled = (await m.api.get("/api/orders?status=cancelled", { token: supplier.token })).body;
 		expect(cancelled.rows.map((o: any) => o.id)).toEqual([declined.body.id]);
 		const future = (
-			await m.api.get(`/api/orders?from=${encodeURIComponent("2999-01-01T00:00:00Z")}`, { token: supplier.token })
+			await m.api.get(`/api/orders?withTotal=true&from=${encodeURIComponent("2999-01-01T00:00:00Z")}`, {
+				token: supplier.token,
+			})
 		).body;
 		expect(future.total).toBe(0);
-		expect((await m.api.get("/api/orders", { token: customer.token })).body.total).toBe(5);
+		expect((await m.api.get("/api/orders?withTotal=true", { token: customer.token })).body.total).toBe(5);
 		const admin = await adminToken(m.api);
-		expect((await m.api.get(`/api/orders?supplierId=${other.id}`, { token: admin })).body.total).toBe(1);
+		expect((await m.api.get(`/api/orders?supplierId=${other.id}&withTotal=true`, { token: admin })).body.total).toBe(1);
 		expect((await m.api.get("/api/orders?pageSize=101", { token: admin })).status).toBe(422);
 		expect((await m.api.get("/api/orders?status=lost", { token: admin })).status).toBe(422);
 		for (const field of ["from", "to"]) {

@@ -1,0 +1,50 @@
+import {
+	isLivePaymentStatus,
+	isSecuredPaymentStatus,
+	isTerminalPaymentStatus,
+	PAYMENT_STATUSES,
+	paymentStatusesBefore,
+	paymentStatusMayFollow,
+} from "../../lib/domain/payment-status";
+import { paymentRepairFor } from "../../lib/domain/orders";
+
+describe("payment state machine", () => {
+	it("moves forward, never back", () => {
+		expect(paymentStatusMayFollow("none", "captured")).toBe(true);
+		expect(paymentStatusMayFollow("pending", "failed")).toBe(true);
+		expect(paymentStatusMayFollow("captured", "pending")).toBe(false);
+		expect(paymentStatusMayFollow("failed", "pending")).toBe(false);
+		expect(paymentStatusMayFollow("failed", "captured")).toBe(true);
+		expect(paymentStatusMayFollow("captured", "partially_refunded")).toBe(true);
+		expect(paymentStatusMayFollow("partially_refunded", "partially_refunded")).toBe(true);
+		expect(paymentStatusMayFollow("refunded", "captured")).toBe(false);
+		expect(paymentStatusMayFollow("voided" as never, "captured")).toBe(false);
+	});
+
+	it("lists the states a status may follow (a compare-and-set condition)", () => {
+		expect(paymentStatusesBefore("pending").sort()).toEqual(["none", "processing"]);
+		expect(paymentStatusesBefore("refunded").sort()).toEqual(["captured", "partially_refunded"]);
+		for (const next of PAYMENT_STATUSES)
+			for (const current of paymentStatusesBefore(next)) expect(paymentStatusMayFollow(current, next)).toBe(true);
+	});
+
+	it("tells live, secured and terminal states apart", () => {
+		expect(PAYMENT_STATUSES.filter(isLivePaymentStatus)).toEqual(["pending", "processing"]);
+		expect(PAYMENT_STATUSES.filter(isSecuredPaymentStatus)).toEqual(["authorized", "captured"]);
+		expect(PAYMENT_STATUSES.filter(isTerminalPaymentStatus)).toEqual(["refunded"]);
+	});
+});
+
+describe("repairing an order still waiting for its payment", () => {
+	it("confirms when paid, waits while an outcome is coming, cancels otherwise", () => {
+		expect(paymentRepairFor({ status: "captured" }, false)).toBe("confirm");
+		expect(paymentRepairFor({ status: "authorized" }, false)).toBe("confirm");
+		expect(paymentRepairFor({ status: "processing" }, false)).toBe("wait");
+		expect(paymentRepairFor({ status: "pending" }, false)).toBe("wait");
+		expect(paymentRepairFor(null, false)).toBe("cancel");
+		expect(paymentRepairFor({ status: "new" }, false)).toBe("cancel");
+		expect(paymentRepairFor({ status: "failed" }, false)).toBe("cancel");
+		expect(paymentRepairFor({ status: "failed" }, true)).toBe("wait");
+		expect(paymentRepairFor({ status: "something_else" }, false)).toBe("wait");
+	});
+});
