@@ -100,13 +100,16 @@ const businessEvents: BusinessEventHandlers<ThisService> = {
 
 const PaymentsService: ServiceSchema<Settings, ThisService> = {
 	name: "payments",
+	// EventsMixin first: Moleculer runs the last mixin's started() first, and the events mixin needs
+	// DbMixin's store opened to use its outbox (listed the other way round, it falls back to an
+	// in-memory outbox that events recorded with writes never reach).
 	mixins: [
+		EventsMixin,
 		DbMixin<Payment>({
 			collection: "payments",
 			indexes: [{ fields: { orderId: 1 }, unique: true }, { fields: { customerId: 1 } }, { fields: { status: 1 } }],
 			kinds: { provider_keys: {} },
 		}),
-		EventsMixin,
 	],
 	// The rest is read from the environment when each service is created (see created()).
 	settings: { rest: "/" } as Settings,
@@ -410,6 +413,9 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 			by: string,
 			refundId = newId(),
 		) {
+			// The same refund again (a retry): it is done, nothing more to refund.
+			if (payment.transactions.some((t) => t.kind === "refund" && t.id === refundId && t.status === "succeeded"))
+				return payment;
 			if (!payment.refundsInFlight?.[refundId]) {
 				const reserved = await this.compareAndSet(
 					ctx,
