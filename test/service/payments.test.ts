@@ -327,6 +327,17 @@ describe("reconciliation repairs", () => {
 		);
 	});
 
+	it("reports an order that never got a payment, once past the grace period", async () => {
+		const orphan = newOrder("card", null, { updatedAt: new Date(Date.now() - 3600_000).toISOString() });
+		const fresh = newOrder("card", null, { updatedAt: new Date().toISOString() });
+		const report = await reconcile(60_000);
+		const unpaid = report.mismatches.filter((x) => x.problem === "order_without_payment");
+		expect(unpaid).toContainEqual({ orderId: orphan.orderId, paymentId: null, problem: "order_without_payment" });
+		expect(unpaid.find((x) => x.orderId === fresh.orderId)).toBeUndefined();
+		fake.orders.delete(orphan.orderId);
+		fake.orders.delete(fresh.orderId);
+	});
+
 	it("alerts with reconciliation.mismatch when a run repairs more than the threshold", async () => {
 		const saved = payments.settings.reconcileAlertThreshold;
 		payments.settings.reconcileAlertThreshold = 1;
