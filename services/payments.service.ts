@@ -23,7 +23,7 @@
  * (fails with "timeout" after PAYMENT_PROVIDER_TIMEOUT_MS). PIX is confirmed after PIX_AUTO_CONFIRM_MS
  * or by payments.confirmPix; cash is captured on delivery.
  */
-import { Errors, ServiceSchema } from "moleculer";
+import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx } from "../lib/contracts/common";
@@ -45,16 +45,13 @@ import type {
 } from "../lib/contracts/payments";
 import { idParam, pageParams } from "../lib/contracts/params";
 import {
-	cancellationRefundId,
 	chargeKey,
 	PaymentStatus,
 	REFUNDABLE,
-	refundKey,
 	retryableFrom,
 	statusAfterCharge,
-	VOIDABLE,
 } from "../lib/domain/payment-lifecycle";
-import { refundableCents, refundStatus } from "../lib/domain/payments";
+import { refundableCents } from "../lib/domain/payments";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
@@ -67,13 +64,13 @@ import {
 	SimulatedProvider,
 	withTimeout,
 } from "../lib/infra/payment-provider";
-import { Collection, Filter, UpdateSpec } from "../lib/infra/store/types";
+import { Collection, Filter } from "../lib/infra/store/types";
 import { reconciliationMethods } from "./payments/reconciliation";
+import { refundMethods } from "./payments/refunds";
 
 import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./payments/types";
 
 const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
-const ACTIVE_REFUND = (id: string) => `refundsInFlight.${id}`;
 
 function providerFor(name: string, keys: () => Collection<ProviderKeyRecord>): PaymentProvider {
 	if (name === "simulated") return new SimulatedProvider(collectionKeyStore(keys));
@@ -362,148 +359,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 			return [];
 		},
 
-		/** The order was cancelled: refund what was captured, void what was only promised. */
-		async settleCancelled(this: ThisService, ctx: AnyCtx | null, payment: Payment, reason: string | null) {
-			const marked =
-				(await this.compareAndSet(ctx, { _id: payment._id }, { $set: { orderCancelled: true } })) || payment;
-			if (REFUNDABLE.includes(marked.status)) {
-				await this.refundRemainder(ctx, marked, reason || "order cancelled");
-				return;
-			}
-			const now = nowIso();
-			const voided = await this.compareAndSet(
-				ctx,
-				{ _id: marked._id, status: { $in: [...VOIDABLE] } },
-				{
-					$set: { status: "voided", updatedAt: now },
-					$push: { transactions: { id: newId(), kind: "void", status: "voided", amountCents: 0, at: now } },
-				},
-			);
-			if (voided && voided.providerRef)
-				await this.provider.void({ paymentId: voided._id, providerRef: voided.providerRef });
-		},
-
-		/**
-		 * The automatic refund of a cancelled order's payment, under a fixed refund id (so a retry after
-		 * a crash refunds once): claimed once, or again by reconciliation (`again`).
-		 */
-		async refundRemainder(this: ThisService, ctx: AnyCtx | null, payment: Payment, reason: string, again = false) {
-			const query: Filter = { _id: payment._id, status: { $in: [...REFUNDABLE] } };
-			if (!again) query.autoRefunded = { $ne: true };
-			const claimed = await this.compareAndSet(ctx, query, { $set: { autoRefunded: true } });
-			if (!claimed) return null;
-			const refundId = cancellationRefundId(claimed._id);
-			const inFlight = claimed.refundsInFlight?.[refundId];
-			const amount = inFlight ? inFlight.amountCents : refundableCents(claimed);
-			return amount > 0 ? this.refund(ctx, claimed, amount, reason, "system", refundId) : null;
-		},
-
-		/**
-		 * Refunds `amountCents`: reserved atomically against what is left (concurrent partial refunds
-		 * never exceed the captured amount) and marked in flight, asked of the provider with the refund's
-		 * idempotency key, then the outcome written with refund.processed. A refund already in flight
-		 * (a retry) is asked again under the same key: the provider refunds it once.
-		 */
-		async refund(
-			this: ThisService,
-			ctx: AnyCtx | null,
-			payment: Payment,
-			amountCents: number,
-			reason: string,
-			by: string,
-			refundId = newId(),
-		) {
-			// The same refund again (a retry): it is done, nothing more to refund.
-			if (payment.transactions.some((t) => t.kind === "refund" && t.id === refundId && t.status === "succeeded"))
-				return payment;
-			if (!payment.refundsInFlight?.[refundId]) {
-				const reserved = await this.compareAndSet(
-					ctx,
-					{
-						_id: payment._id,
-						status: { $in: [...REFUNDABLE] },
-						refundedCents: { $lte: payment.capturedCents - amountCents },
-						[ACTIVE_REFUND(refundId)]: { $exists: false },
-					},
-					{
-						$inc: { refundedCents: amountCents },
-						$set: { [ACTIVE_REFUND(refundId)]: { amountCents, reason, by, at: nowIso() } },
-					},
-				);
-				if (!reserved) {
-					const now = await this.getEntityOr404(payment._id, "payment");
-					throw new Errors.MoleculerClientError(
-						"A refund cannot exceed what is left of the payment",
-						409,
-						"REFUND_EXCEEDS_PAID",
-						{ refundableCents: refundableCents(now) },
-					);
-				}
-			}
-			const entry = { id: refundId, kind: "refund" as const, amountCents, reason, by, at: nowIso() };
-			const done = { $unset: { [ACTIVE_REFUND(refundId)]: 1 } };
-			let providerRef: string;
-			try {
-				({ providerRef } = await this.provider.refund({
-					idempotencyKey: refundKey(refundId),
-					paymentId: payment._id,
-					providerRef: payment.providerRef || "",
-					refundId,
-					amountCents,
-				}));
-			} catch (err) {
-				await this.settleRefund(ctx, payment._id, -amountCents, {
-					...done,
-					$push: { transactions: { ...entry, status: "failed", error: (err as Error).message } },
-				});
-				throw new Errors.MoleculerError("The payment provider refused the refund", 502, "REFUND_FAILED");
-			}
-			return this.settleRefund(
-				ctx,
-				payment._id,
-				0,
-				{ ...done, $push: { transactions: { ...entry, status: "succeeded", providerRef } } },
-				(p) => [
-					{
-						type: "refund.processed",
-						data: {
-							paymentId: p._id,
-							refundId,
-							orderId: p.orderId,
-							customerId: p.customerId,
-							amountCents,
-							fullyRefunded: p.status === "refunded",
-							reason,
-						},
-					},
-				],
-			);
-		},
-
-		/**
-		 * Writes a refund's outcome (`delta` undoes a failed one) with the status for the resulting total
-		 * and its events, in one compare-and-set on the total and status just read (read again on a race).
-		 */
-		async settleRefund(
-			this: ThisService,
-			ctx: AnyCtx | null,
-			paymentId: string,
-			delta: number,
-			update: UpdateSpec,
-			events?: (p: Payment) => PendingEvent[],
-		) {
-			for (;;) {
-				const current = await this.getEntityOr404(paymentId, "payment");
-				const status = refundStatus(current.capturedCents, current.refundedCents + delta, current.status);
-				const updated = await this.compareAndSet(
-					ctx,
-					{ _id: paymentId, refundedCents: current.refundedCents, status: current.status },
-					{ ...update, $set: { status, updatedAt: nowIso() }, ...(delta ? { $inc: { refundedCents: delta } } : {}) },
-					events?.({ ...current, status }),
-				);
-				if (updated) return updated;
-			}
-		},
+		...refundMethods,
 
 		async confirmPix(this: ThisService, ctx: AnyCtx | null, paymentId: string) {
 			const now = nowIso();
