@@ -1,94 +1,133 @@
 /**
  * Payments: one payment per order (unique orderId), charged through a PaymentProvider
- * (lib/payment-provider.ts), with a ledger of transactions (charge, capture, refund) per payment.
+ * (lib/infra/payment-provider.ts), with a ledger of transactions (charge, capture, refund, void).
+ * States and transitions: lib/domain/payment-lifecycle.ts; refund and reconciliation rules:
+ * lib/domain/payments.ts.
  *
- * Saga: order.created → charge once, whatever the redelivery (the payment is claimed with a
- * compare-and-set from "new" to "processing") → payment.processed (captured; authorized for cash;
- * pending for PIX) or payment.failed. order.cancelled → refund what was captured (once), or void an
- * authorization / pending PIX. order.delivered → capture cash on delivery.
+ * Saga: order.created → charge once → payment.processed (captured; authorized for cash; pending for
+ * PIX) or payment.failed, recorded in the same write as the outcome (outbox). order.cancelled →
+ * refund what was captured (once), or void an authorization / pending PIX. order.delivered →
+ * capture cash. The token never travels in an event: the charging instance takes it from orders
+ * (orders.takePaymentToken), which hands it over once.
  *
- * The payment token never travels in an event: it waits on the order, and the instance that claims
- * the payment for the charge takes it from orders with a direct call (orders.takePaymentToken),
- * which hands it over once. An order placed while payments was down is charged when it is back.
+ * Safe to retry: a charge is written `processing` with its idempotency key (`charge:<paymentId>`)
+ * BEFORE the provider is called; the provider never charges a key twice and answers `status(key)`.
+ * A refund carries `refund:<refundId>` the same way.
  *
- * Built-in simulated provider (PAYMENT_PROVIDER=simulated, the default). The customer's card is
- * never sent to us: POST /api/orders takes a `paymentToken` (what a provider's client SDK returns);
- * the simulated provider takes these test card numbers as tokens:
- *   4242424242424242 captured · 4000000000000002 declined (card_declined)
- *   4000000000009995 declined (insufficient_funds) · 4000000000009999 no answer → after
- *   PAYMENT_PROVIDER_TIMEOUT_MS the payment fails with reason "timeout" and the order is cancelled.
- *   PIX: pending with a copy-paste code (GET /api/payments shows it), confirmed after
- *   PIX_AUTO_CONFIRM_MS (0 = never by itself) or by the internal action payments.confirmPix.
- *   Cash: authorized at order time, captured when the order is delivered.
+ * Reconciliation (payments.reconcile; at start-up and every RECONCILE_INTERVAL_MS, 0 = off) compares
+ * every payment with its order (orders.statusesFor) and repairs what it safely can: see
+ * services/payments/reconciliation.ts. What it cannot repair is published as reconciliation.mismatch.
  *
- * POST /api/payments (customer): pay a pending PIX order by card instead, or charge an order whose
- * payment was not attempted yet. A declined card is not retried here: the decline cancels the order.
- *
- * Reconciliation: payments.reconcile (and a timer every RECONCILE_INTERVAL_MS, 0 = off) compares
- * every payment with its order (orders.statusesFor) and publishes reconciliation.mismatch.
+ * Test cards of the simulated provider (PAYMENT_PROVIDER=simulated): 4242424242424242 captured ·
+ * 4000000000000002 declined · 4000000000009995 insufficient_funds · 4000000000009999 no answer
+ * (fails with "timeout" after PAYMENT_PROVIDER_TIMEOUT_MS). PIX is confirmed after PIX_AUTO_CONFIRM_MS
+ * or by payments.confirmPix; cash is captured on delivery.
  */
-import { Context, Errors, ServiceSchema } from "moleculer";
+import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/infra/auth";
+import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
+import type { Ctx } from "../lib/contracts/common";
+import type { PendingEvent } from "../lib/contracts/events";
+import type {
+	ConfirmPixParams,
+	ForOrderParams,
+	ListPaymentsParams,
+	OrderStatusRow,
+	PayParams,
+	Payment,
+	PaymentSummary,
+	PaymentTransaction,
+	PaymentView,
+	ProviderKeyRecord,
+	ReconcileParams,
+	ReconcileReport,
+	RefundParams,
+} from "../lib/contracts/payments";
+import { idParam, pageParams } from "../lib/contracts/params";
+import {
+	chargeKey,
+	PaymentStatus,
+	REFUNDABLE,
+	retryableFrom,
+	statusAfterCharge,
+} from "../lib/domain/payment-lifecycle";
+import { refundableCents } from "../lib/domain/payments";
+import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
-import { EventEnvelope } from "../lib/domain/events";
 import { newId, nowIso } from "../lib/infra/ids";
+import { collectionKeyStore } from "../lib/infra/payment-keys";
 import {
 	ChargeResult,
-	OrderState,
-	orderWithoutPayment,
-	PaymentState,
+	PaymentMethod,
 	PaymentProvider,
 	ProviderTimeoutError,
-	reconciliationProblems,
-	refundableCents,
-	refundStatus,
 	SimulatedProvider,
 	withTimeout,
 } from "../lib/infra/payment-provider";
-import { config } from "../lib/infra/config";
+import { Collection, Filter } from "../lib/infra/store/types";
+import { reconciliationMethods } from "./payments/reconciliation";
+import { refundMethods } from "./payments/refunds";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Doc = Record<string, any>;
+import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./payments/types";
 
-const HIDDEN_FIELDS = ["announced", "autoRefunded"];
-const REFUNDABLE = ["captured", "partially_refunded"];
-const id = { type: "string", min: 1, max: 64 };
+const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
 
-function providerFor(name: string): PaymentProvider {
-	if (name === "simulated") return new SimulatedProvider();
+function providerFor(name: string, keys: () => Collection<ProviderKeyRecord>): PaymentProvider {
+	if (name === "simulated") return new SimulatedProvider(collectionKeyStore(keys));
 	throw new Error(`Unknown PAYMENT_PROVIDER '${name}' (available: simulated)`);
 }
 
-const PaymentsService: ServiceSchema = {
+const businessEvents: BusinessEventHandlers<ThisService> = {
+	async "order.created"(envelope, ctx) {
+		const order = envelope.data;
+		const payment = await this.ensurePayment(ctx, order);
+		if (payment.status !== "new") return; // charged already (a redelivery)
+		const token = order.hasPaymentToken ? () => this.takePaymentToken(ctx, order.orderId) : null;
+		await this.charge(ctx, payment, ["new"], order.paymentMethod as PaymentMethod, token);
+	},
+	async "order.cancelled"(envelope, ctx) {
+		// A payment voided at once if payments never saw the order: a late order.created charges nothing.
+		const payment = await this.ensurePayment(ctx, envelope.data, "voided");
+		await this.settleCancelled(ctx, payment, envelope.data.reason);
+	},
+	async "order.delivered"(envelope, ctx) {
+		await this.captureCash(ctx, envelope.data.orderId);
+	},
+};
+
+const PaymentsService: ServiceSchema<Settings, ThisService> = {
 	name: "payments",
+	// EventsMixin first: Moleculer runs the last mixin's started() first, and the events mixin needs
+	// DbMixin's store opened to use its outbox (listed the other way round, it falls back to an
+	// in-memory outbox that events recorded with writes never reach).
 	mixins: [
-		DbMixin({
+		EventsMixin,
+		DbMixin<Payment>({
 			collection: "payments",
 			indexes: [{ fields: { orderId: 1 }, unique: true }, { fields: { customerId: 1 } }, { fields: { status: 1 } }],
+			kinds: { provider_keys: {} },
 		}),
-		EventsMixin,
 	],
-	settings: { rest: "/" },
+	// The rest is read from the environment when each service is created (see created()).
+	settings: { rest: "/" } as Settings,
 
 	actions: {
 		pay: {
 			rest: "POST /payments",
 			auth: { roles: ["customer"] },
 			params: {
-				orderId: id,
+				orderId: idParam,
 				method: { type: "enum", values: ["card", "pix"], optional: true },
 				paymentToken: { type: "string", min: 1, max: 200, optional: true },
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<PayParams>): Promise<PaymentView> {
 				const order = await this.orderForPayment(ctx, ctx.params.orderId);
-				const method = ctx.params.method || order.paymentMethod;
+				const method = (ctx.params.method || order.paymentMethod) as PaymentMethod;
 				if (method === "card" && !ctx.params.paymentToken)
 					throw unprocessable("A card payment needs a paymentToken", { fields: ["paymentToken"] });
 				const payment = await this.ensurePayment(ctx, order);
-				const retryable = this.retryableFrom(payment, method);
-				const charged = await this.charge(ctx, payment, retryable, method, ctx.params.paymentToken);
+				const from = retryableFrom(payment.status, method, this.settings.retryGraceMs);
+				const charged = await this.charge(ctx, payment, from, method, ctx.params.paymentToken);
 				if (!charged) throw conflict(`This payment is ${payment.status}`, { status: payment.status });
 				return this.paymentView(charged);
 			},
@@ -97,25 +136,21 @@ const PaymentsService: ServiceSchema = {
 		list: {
 			rest: "GET /payments",
 			params: {
-				orderId: { ...id, optional: true },
+				orderId: { ...idParam, optional: true },
 				status: { type: "string", max: 32, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
+				...pageParams,
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<ListPaymentsParams>) {
 				const { page, pageSize, orderId, status } = ctx.params;
 				const me = ctx.meta.user!;
-				const query: Doc = {};
+				const query: Filter = {};
 				if (me.role === "customer") query.customerId = me.id;
 				else if (me.role === "supplier") query.supplierId = me.id;
 				else if (me.role !== "admin") throw forbidden("Couriers have no payments to see");
 				if (orderId) query.orderId = orderId;
 				if (status) query.status = status;
-				const [rows, total] = await Promise.all([
-					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
-				]);
-				return { rows: rows.map((p: Doc) => this.paymentView(p)), total, page, pageSize };
+				const found = await this.paginate(query, { page, pageSize, sort: ["-createdAt"] });
+				return { ...found, rows: found.rows.map((p) => this.paymentView(p)) };
 			},
 		},
 
@@ -123,178 +158,167 @@ const PaymentsService: ServiceSchema = {
 			rest: "POST /payments/:id/refund",
 			auth: { roles: ["admin"], mfa: true },
 			params: {
-				id,
+				id: idParam,
 				amountCents: { type: "number", integer: true, min: 1, max: 100_000_000, optional: true },
 				reason: { type: "string", min: 1, max: 500, trim: true },
 			},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<RefundParams>): Promise<PaymentView> {
 				const payment = await this.getEntityOr404(ctx.params.id, "payment");
 				const refundable = refundableCents(payment);
 				if (!REFUNDABLE.includes(payment.status) || refundable <= 0)
 					throw conflict("Nothing of this payment can be refunded", { status: payment.status, refundableCents: 0 });
 				const amount = ctx.params.amountCents ?? refundable;
-				const refunded = await this.refund(ctx, payment, amount, ctx.params.reason, ctx.meta.user!.id);
-				return this.paymentView(refunded);
+				return this.paymentView(await this.refund(ctx, payment, amount, ctx.params.reason, ctx.meta.user!.id));
 			},
 		},
 
 		/** Internal: the PIX payment was paid (the provider's webhook would call this). */
 		confirmPix: {
 			visibility: "public",
-			params: { paymentId: id },
-			async handler(this: any, ctx: Ctx) {
+			params: { paymentId: idParam },
+			async handler(this: ThisService, ctx: Ctx<ConfirmPixParams>): Promise<PaymentView> {
 				const confirmed = await this.confirmPix(ctx, ctx.params.paymentId);
-				if (!confirmed) {
-					const payment = await this.getEntityOr404(ctx.params.paymentId, "payment");
-					throw conflict(`This payment is ${payment.status}, not a pending PIX`, { status: payment.status });
-				}
-				return this.paymentView(confirmed);
+				if (confirmed) return this.paymentView(confirmed);
+				const payment = await this.getEntityOr404(ctx.params.paymentId, "payment");
+				throw conflict(`This payment is ${payment.status}, not a pending PIX`, { status: payment.status });
 			},
 		},
 
-		/** Internal: compare every payment with its order; publishes and returns the mismatches. */
+		/** Internal (orders' repair job): the order's payment in short, or null. */
+		forOrder: {
+			visibility: "public",
+			params: { orderId: idParam },
+			async handler(this: ThisService, ctx: Ctx<ForOrderParams>): Promise<PaymentSummary | null> {
+				const p = await this.findOneEntity({ orderId: ctx.params.orderId });
+				return p && { paymentId: p._id, status: p.status, method: p.method, amountCents: p.amountCents };
+			},
+		},
+
+		/** Internal: compare every payment with its order, repair what is safe, report the rest. */
 		reconcile: {
 			visibility: "public",
 			params: { graceMs: { type: "number", integer: true, min: 0, optional: true } },
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx<ReconcileParams>): Promise<ReconcileReport> {
 				return this.reconcile(ctx, ctx.params.graceMs ?? this.settings.reconcileGraceMs);
 			},
 		},
-	} as any,
-
-	businessEvents: {
-		async "order.created"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const order = envelope.data;
-			const payment = await this.ensurePayment(ctx, order);
-			if (payment.status !== "new") return this.announceIfSilent(ctx, payment);
-			// The token waits on the order; orders hands it over once (and forgets it).
-			const token = order.hasPaymentToken ? () => this.takePaymentToken(ctx, order.orderId) : null;
-			await this.charge(ctx, payment, ["new"], order.paymentMethod, token);
-		},
-		async "order.cancelled"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const payment = await this.ensurePayment(ctx, envelope.data, "voided");
-			await this.settleCancelled(ctx, payment, envelope.data.reason);
-		},
-		async "order.delivered"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			await this.captureCash(ctx, envelope.data.orderId);
-		},
 	},
 
+	businessEvents,
+
 	methods: {
+		...reconciliationMethods,
+
 		/** The order behind a customer's POST /api/payments: theirs, and still waiting for payment. */
-		async orderForPayment(this: any, ctx: Ctx, orderId: string): Promise<Doc> {
-			const [order] = (await ctx.call("orders.statusesFor", { orderIds: [orderId] })) as Doc[];
+		async orderForPayment(this: ThisService, ctx: AnyCtx, orderId: string): Promise<OrderStatusRow> {
+			const [order] = await ctx.call<OrderStatusRow[], { orderIds: string[] }>("orders.statusesFor", {
+				orderIds: [orderId],
+			});
 			if (!order) throw notFound("order", orderId);
 			if (order.customerId !== ctx.meta.user!.id) throw forbidden("This is not your order");
 			if (order.status !== "created") throw conflict(`This order is ${order.status}`, { status: order.status });
 			return order;
 		},
 
-		/** The order's one payment, created on first sight (from the event or a customer's POST). */
-		async takePaymentToken(this: any, ctx: Ctx, orderId: string): Promise<string | null> {
-			const { paymentToken } = (await ctx.call("orders.takePaymentToken", { orderId })) as any;
+		async takePaymentToken(this: ThisService, ctx: AnyCtx, orderId: string): Promise<string | null> {
+			const { paymentToken } = await ctx.call<{ paymentToken: string | null }, { orderId: string }>(
+				"orders.takePaymentToken",
+				{ orderId },
+			);
 			return paymentToken;
 		},
 
-		async ensurePayment(this: any, ctx: Ctx, order: Doc, initialStatus = "new"): Promise<Doc> {
-			const existing = await this.findOneEntity({ orderId: order.orderId });
-			if (existing) return existing;
+		/** The order's one payment, created on first sight (from the event or a customer's POST). */
+		async ensurePayment(
+			this: ThisService,
+			ctx: AnyCtx | null,
+			order: PaymentSource,
+			initialStatus: PaymentStatus = "new",
+		) {
 			const now = nowIso();
-			try {
-				return await this.insertEntity(ctx, {
-					orderId: order.orderId,
-					customerId: order.customerId,
-					supplierId: order.supplierId,
-					method: order.paymentMethod,
-					amountCents: order.totalCents,
-					status: initialStatus,
-					capturedCents: 0,
-					refundedCents: 0,
-					attempts: 0,
-					transactions: [],
-					createdAt: now,
-					updatedAt: now,
-				});
-			} catch (err: any) {
-				if (err && err.code === 409) return this.findOneEntity({ orderId: order.orderId });
-				throw err;
-			}
+			const doc = {
+				orderId: order.orderId,
+				customerId: order.customerId,
+				supplierId: order.supplierId,
+				method: (order.paymentMethod ?? "unknown") as PaymentMethod | "unknown",
+				amountCents: order.totalCents ?? 0,
+				status: initialStatus,
+				capturedCents: 0,
+				refundedCents: 0,
+				attempts: 0,
+				transactions: [],
+				createdAt: now,
+				updatedAt: now,
+			};
+			return (await this.insertOrGet(ctx, doc, { orderId: order.orderId })).doc;
 		},
 
 		/**
-		 * From which states a customer may (re)start a payment with `method`: a pending PIX paid by card
-		 * instead, or a payment not charged yet (order.created not handled yet). Not a failed one: a
-		 * decline cancels the order at once (payment.failed), so there is nothing left to retry; the
-		 * customer places a new order.
-		 */
-		retryableFrom(this: any, payment: Doc, method: string): string[] {
-			if (payment.status === "pending" && method === "card") return ["pending"];
-			if (payment.status === "new") return ["new"];
-			// Only while orders keeps a failed order open for a retry (PAYMENT_RETRY_GRACE_MS).
-			if (payment.status === "failed" && this.settings.retryGraceMs > 0) return ["failed"];
-			return [];
-		},
-
-		/**
-		 * Claims the payment (compare-and-set from `from` to "processing": exactly one charge runs),
-		 * asks the provider, stores the outcome and announces it. null when the claim failed.
-		 * The claim removes the staged token: it is used for this one attempt, whatever its outcome.
+		 * Claims the payment (compare-and-set from `from` to "processing" with the attempt's
+		 * idempotency key: exactly one charge runs), keeps the token with it until the outcome, asks
+		 * the provider and records the outcome with its event. null when the claim failed.
 		 */
 		async charge(
-			this: any,
-			ctx: Ctx,
-			payment: Doc,
-			from: string[],
-			method: string,
-			token?: string | null | (() => Promise<string | null>),
+			this: ThisService,
+			ctx: AnyCtx | null,
+			payment: Payment,
+			from: PaymentStatus[],
+			method: PaymentMethod,
+			token?: TokenSource,
 		) {
 			if (from.length === 0) return null;
+			const attempt = payment.attempts + 1;
+			const key = chargeKey(payment._id, attempt);
+			const now = nowIso();
 			const claimed = await this.compareAndSet(
 				ctx,
-				{ _id: payment._id, status: { $in: from } },
+				{ _id: payment._id, status: { $in: from }, attempts: payment.attempts },
 				{
-					$set: { status: "processing", method, updatedAt: nowIso() },
+					$set: { status: "processing", method, chargeKey: key, processingSince: now, updatedAt: now },
 					$inc: { attempts: 1 },
 				},
 			);
 			if (!claimed) return null;
-			// Only the claimer takes a token that waits on the order.
-			const result = await this.askProvider(claimed, method, typeof token === "function" ? await token() : token);
-			const settled = await this.applyCharge(ctx, claimed, result);
-			await this.announceIfSilent(ctx, settled);
+			// Only the claimer takes a token that waits on the order; it stays with the charge until its outcome.
+			const value = typeof token === "function" ? await token() : (token ?? null);
+			if (value) await this.compareAndSet(ctx, { _id: claimed._id, chargeKey: key }, { $set: { pendingToken: value } });
+			const settled = await this.recordCharge(ctx, claimed, key, await this.askProvider(claimed, key, value));
 			if (settled.status === "pending") this.scheduleAutoPix(settled._id);
 			if (settled.orderCancelled) await this.settleCancelled(ctx, settled, "order cancelled while paying");
 			return settled;
 		},
 
-		async askProvider(this: any, payment: Doc, method: string, token?: string | null): Promise<ChargeResult> {
-			const provider: PaymentProvider = this.provider;
+		async askProvider(this: ThisService, payment: Payment, key: string, token: string | null): Promise<ChargeResult> {
+			const method = payment.method;
+			if (method === "unknown") return { status: "declined", providerRef: "", reason: "unknown_method" };
+			const { _id: paymentId, orderId, amountCents } = payment;
+			const request = { idempotencyKey: key, paymentId, orderId, amountCents, method, token };
 			try {
 				return await withTimeout(this.settings.providerTimeoutMs, (signal) =>
-					provider.charge({
-						paymentId: payment._id,
-						orderId: payment.orderId,
-						amountCents: payment.amountCents,
-						method: method as any,
-						token,
-						signal,
-					}),
+					this.provider.charge({ ...request, signal }),
 				);
-			} catch (err: any) {
-				const reason = err instanceof ProviderTimeoutError ? "timeout" : "provider_error";
-				this.logger.warn({ paymentId: payment._id, orderId: payment.orderId }, `Charge failed: ${err.message}`);
-				return { status: "declined", providerRef: "", reason };
+			} catch (err) {
+				const timedOut = err instanceof ProviderTimeoutError;
+				this.logger.warn(
+					{ paymentId: payment._id, orderId: payment.orderId },
+					`Charge failed: ${(err as Error).message}`,
+				);
+				// A late answer may have been recorded: the provider's memory of the key decides.
+				const known = await this.provider.status(key).catch(() => ({ status: "unknown" as const }));
+				if (known.status !== "unknown" && known.status !== "refunded") return known;
+				return { status: "declined", providerRef: "", reason: timedOut ? "timeout" : "provider_error" };
 			}
 		},
 
-		async applyCharge(this: any, ctx: Ctx, payment: Doc, result: ChargeResult): Promise<Doc> {
+		/** Writes the outcome of the charge `key` (still `processing`) with its event, in one write. */
+		async recordCharge(this: ThisService, ctx: AnyCtx | null, payment: Payment, key: string, result: ChargeResult) {
 			const now = nowIso();
-			const status = result.status === "declined" ? "failed" : result.status;
-			const set: Doc = { status, providerRef: result.providerRef, updatedAt: now };
+			const status = statusAfterCharge(result.status);
+			const set: Partial<Payment> = { status, providerRef: result.providerRef, updatedAt: now };
 			if (result.status === "captured") set.capturedCents = payment.amountCents;
 			if (result.status === "pending") set.pixCode = result.pixCode;
 			if (result.status === "declined") set.failureReason = result.reason;
-			const transaction = {
+			const transaction: PaymentTransaction = {
 				id: newId(),
 				kind: "charge",
 				method: payment.method,
@@ -306,151 +330,47 @@ const PaymentsService: ServiceSchema = {
 			};
 			const updated = await this.compareAndSet(
 				ctx,
-				{ _id: payment._id, status: "processing" },
-				{ $set: set, $push: { transactions: transaction } },
+				{ _id: payment._id, status: "processing", chargeKey: key },
+				{ $set: set, $unset: { pendingToken: 1 }, $push: { transactions: transaction } },
+				this.outcomeEvent({ ...payment, ...set }),
 			);
-			return updated || this.findEntity(payment._id);
+			return updated || this.getEntityOr404(payment._id, "payment");
 		},
 
-		/** Publishes the payment's current outcome unless that was already done (redelivery-safe). */
-		async announceIfSilent(this: any, ctx: Ctx, payment: Doc) {
-			const outcome = payment.status;
-			if (!["captured", "authorized", "pending", "failed"].includes(outcome) || payment.announced === outcome) return;
+		/** payment.processed or payment.failed for the payment's current outcome. */
+		outcomeEvent(this: ThisService, p: Payment): PendingEvent[] {
 			const data = {
-				paymentId: payment._id,
-				orderId: payment.orderId,
-				customerId: payment.customerId,
-				supplierId: payment.supplierId,
-				amountCents: payment.amountCents,
-				method: payment.method,
+				paymentId: p._id,
+				orderId: p.orderId,
+				customerId: p.customerId,
+				supplierId: p.supplierId,
+				amountCents: p.amountCents,
+				method: p.method,
 			};
-			if (outcome === "failed")
-				await this.publishEvent("payment.failed", { ...data, reason: payment.failureReason }, ctx);
-			else
-				await this.publishEvent(
-					"payment.processed",
-					{ ...data, status: outcome, ...(payment.pixCode ? { pixCode: payment.pixCode } : {}) },
-					ctx,
-				);
-			await this.compareAndSet(ctx, { _id: payment._id }, { $set: { announced: outcome } });
-		},
-
-		/** The order was cancelled: refund what was captured, void what was only promised. */
-		async settleCancelled(this: any, ctx: Ctx, payment: Doc, reason: string) {
-			const marked =
-				(await this.compareAndSet(ctx, { _id: payment._id }, { $set: { orderCancelled: true } })) || payment;
-			if (REFUNDABLE.includes(marked.status)) return this.refundRemainder(ctx, marked, reason || "order cancelled");
-			const voided = await this.compareAndSet(
-				ctx,
-				{ _id: marked._id, status: { $in: ["new", "authorized", "pending"] } },
-				{
-					$set: { status: "voided", updatedAt: nowIso() },
-					$push: { transactions: { id: newId(), kind: "void", status: "voided", amountCents: 0, at: nowIso() } },
-				},
-			);
-			if (voided && voided.providerRef)
-				await this.provider.void({ paymentId: voided._id, providerRef: voided.providerRef });
-		},
-
-		/** The automatic refund of a cancelled order's payment: claimed once, whatever the redelivery. */
-		async refundRemainder(this: any, ctx: Ctx, payment: Doc, reason: string) {
-			const claimed = await this.compareAndSet(
-				ctx,
-				{ _id: payment._id, autoRefunded: { $ne: true }, status: { $in: REFUNDABLE } },
-				{ $set: { autoRefunded: true } },
-			);
-			if (!claimed) return;
-			const amount = refundableCents(claimed);
-			if (amount > 0) await this.refund(ctx, claimed, amount, reason, "system");
-		},
-
-		/**
-		 * Refunds `amountCents`: first reserved atomically against what is left (so concurrent partial
-		 * refunds never exceed the captured amount), then asked of the provider, then written to the ledger.
-		 */
-		async refund(this: any, ctx: Ctx, payment: Doc, amountCents: number, reason: string, by: string) {
-			const refundId = newId();
-			const reserved = await this.compareAndSet(
-				ctx,
-				{ _id: payment._id, status: { $in: REFUNDABLE }, refundedCents: { $lte: payment.capturedCents - amountCents } },
-				{ $inc: { refundedCents: amountCents } },
-			);
-			if (!reserved)
-				throw new Errors.MoleculerClientError(
-					"A refund cannot exceed what is left of the payment",
-					409,
-					"REFUND_EXCEEDS_PAID",
+			if (p.status === "failed")
+				return [{ type: "payment.failed", data: { ...data, reason: p.failureReason || "unknown" } }];
+			if (p.status === "captured" || p.status === "authorized" || p.status === "pending")
+				return [
 					{
-						refundableCents: refundableCents(await this.findEntity(payment._id)),
+						type: "payment.processed",
+						data: { ...data, status: p.status, ...(p.pixCode ? { pixCode: p.pixCode } : {}) },
 					},
-				);
-			const entry = { id: refundId, kind: "refund", amountCents, reason, by, at: nowIso() };
-			let providerRef: string;
-			try {
-				({ providerRef } = await this.provider.refund({
-					paymentId: payment._id,
-					providerRef: payment.providerRef,
-					refundId,
-					amountCents,
-				}));
-			} catch (err: any) {
-				await this.settleRefund(ctx, payment._id, -amountCents, {
-					$push: { transactions: { ...entry, status: "failed", error: err.message } },
-				});
-				throw new Errors.MoleculerError("The payment provider refused the refund", 502, "REFUND_FAILED");
-			}
-			const final = await this.settleRefund(ctx, payment._id, 0, {
-				$push: { transactions: { ...entry, status: "succeeded", providerRef } },
-			});
-			const fullyRefunded = final.status === "refunded";
-			await this.publishEvent(
-				"refund.processed",
-				{
-					paymentId: payment._id,
-					refundId,
-					orderId: payment.orderId,
-					customerId: payment.customerId,
-					amountCents,
-					fullyRefunded,
-					reason,
-				},
-				ctx,
-			);
-			return final;
+				];
+			return [];
 		},
 
-		/**
-		 * Writes a refund's outcome (ledger entry, `refundedDelta` to undo a failed one) together with the
-		 * status for the resulting total, in one compare-and-set on the total and status just read: a
-		 * concurrent refund in between makes it read again, so the last write always has the right status.
-		 */
-		async settleRefund(this: any, ctx: Ctx, paymentId: string, refundedDelta: number, update: Doc): Promise<Doc> {
-			for (;;) {
-				const current = await this.getEntityOr404(paymentId, "payment");
-				const refundedCents = current.refundedCents + refundedDelta;
-				const status = refundStatus(current.capturedCents, refundedCents, current.status);
-				const updated = await this.compareAndSet(
-					ctx,
-					{ _id: paymentId, refundedCents: current.refundedCents, status: current.status },
-					{
-						...update,
-						$set: { status, updatedAt: nowIso() },
-						...(refundedDelta ? { $inc: { refundedCents: refundedDelta } } : {}),
-					},
-				);
-				if (updated) return updated;
-			}
-		},
+		...refundMethods,
 
-		async confirmPix(this: any, ctx: Ctx | null, paymentId: string) {
+		async confirmPix(this: ThisService, ctx: AnyCtx | null, paymentId: string) {
 			const now = nowIso();
 			const payment = await this.findEntity(paymentId);
 			if (!payment) return null;
+			const set = { status: "captured" as const, capturedCents: payment.amountCents, updatedAt: now };
 			const confirmed = await this.compareAndSet(
 				ctx,
 				{ _id: paymentId, status: "pending", method: "pix" },
 				{
-					$set: { status: "captured", capturedCents: payment.amountCents, updatedAt: now },
+					$set: set,
 					$push: {
 						transactions: {
 							id: newId(),
@@ -462,34 +382,34 @@ const PaymentsService: ServiceSchema = {
 						},
 					},
 				},
+				this.outcomeEvent({ ...payment, ...set }),
 			);
-			if (!confirmed) return null;
-			await this.announceIfSilent(ctx, confirmed);
-			if (confirmed.orderCancelled) await this.settleCancelled(ctx, confirmed, "order cancelled before PIX was paid");
+			if (confirmed?.orderCancelled) await this.settleCancelled(ctx, confirmed, "order cancelled before PIX was paid");
 			return confirmed;
 		},
 
 		/** The simulated provider "receives" the PIX transfer a little later. */
-		scheduleAutoPix(this: any, paymentId: string) {
+		scheduleAutoPix(this: ThisService, paymentId: string) {
 			if (this.settings.provider !== "simulated" || !(this.settings.pixAutoConfirmMs > 0)) return;
 			const timer = setTimeout(() => {
 				this.pixTimers.delete(timer);
 				this.confirmPix(null, paymentId).catch((err: Error) =>
-					this.logger.error(`PIX auto-confirm failed: ${err.message}`),
+					this.logger.error(`[pix-auto-confirm] failed: ${err.message}`),
 				);
 			}, this.settings.pixAutoConfirmMs);
 			this.pixTimers.add(timer);
 		},
 
-		async captureCash(this: any, ctx: Ctx, orderId: string) {
-			const payment = await this.findOneEntity({ orderId });
-			if (!payment || payment.method !== "cash") return;
+		async captureCash(this: ThisService, ctx: AnyCtx | null, orderId: string) {
+			const payment = await this.findOneEntity({ orderId, method: "cash" });
+			if (!payment) return;
 			const now = nowIso();
+			const set = { status: "captured" as const, capturedCents: payment.amountCents, updatedAt: now };
 			const captured = await this.compareAndSet(
 				ctx,
 				{ _id: payment._id, status: "authorized" },
 				{
-					$set: { status: "captured", capturedCents: payment.amountCents, updatedAt: now },
+					$set: set,
 					$push: {
 						transactions: {
 							id: newId(),
@@ -501,84 +421,34 @@ const PaymentsService: ServiceSchema = {
 						},
 					},
 				},
+				this.outcomeEvent({ ...payment, ...set }),
 			);
-			if (!captured) return;
-			await this.provider.capture({
-				paymentId: payment._id,
-				providerRef: payment.providerRef,
-				amountCents: payment.amountCents,
-			});
-			await this.announceIfSilent(ctx, captured);
+			if (captured)
+				await this.provider.capture({
+					paymentId: payment._id,
+					providerRef: payment.providerRef || "",
+					amountCents: payment.amountCents,
+				});
 		},
 
-		async reconcile(this: any, ctx: Ctx | null, graceMs: number) {
-			// The newest payments: what the saga may have left unfinished is recent.
-			const payments: Doc[] = await this.findEntities({ query: {}, sort: ["-createdAt"], limit: 5000 });
-			const mismatches: Doc[] = [];
-			for (let i = 0; i < payments.length; i += 1000) {
-				const batch = payments.slice(i, i + 1000);
-				const orders: Doc[] = await this.broker.call("orders.statusesFor", { orderIds: batch.map((p) => p.orderId) });
-				const byId = new Map(orders.map((o) => [o.orderId, o]));
-				for (const p of batch) {
-					const problems = reconciliationProblems(
-						(byId.get(p.orderId) as OrderState) || null,
-						{ ...p, paymentId: p._id } as PaymentState,
-						new Date(),
-						graceMs,
-					);
-					for (const problem of problems) mismatches.push({ orderId: p.orderId, paymentId: p._id, problem });
-				}
-			}
-			mismatches.push(...(await this.ordersWithoutPayment(payments, graceMs)));
-			for (const m of mismatches) await this.publishEvent("reconciliation.mismatch", m, ctx);
-			if (mismatches.length) this.logger.warn(`Reconciliation found ${mismatches.length} mismatch(es)`);
-			return { checked: payments.length, mismatches };
-		},
-
-		/** Orders of the last day still `created` with no payment at all (order.created lost or never handled). */
-		async ordersWithoutPayment(this: any, payments: Doc[], graceMs: number): Promise<Doc[]> {
-			const since = new Date(Date.now() - 24 * 3600_000).toISOString();
-			const orderIds: string[] = await this.broker.call("orders.changedSince", { since, limit: 5000 });
-			const seen = new Set(payments.map((p) => p.orderId));
-			const unseen = orderIds.filter((orderId) => !seen.has(orderId));
-			const paid = new Set(
-				(await this.findEntities({ query: { orderId: { $in: unseen } } })).map((p: Doc) => p.orderId),
-			);
-			const unpaidIds = unseen.filter((orderId) => !paid.has(orderId));
-			const found: Doc[] = [];
-			for (let i = 0; i < unpaidIds.length; i += 1000) {
-				const orders: Doc[] = await this.broker.call("orders.statusesFor", { orderIds: unpaidIds.slice(i, i + 1000) });
-				for (const o of orders)
-					if (orderWithoutPayment(o as OrderState, false, new Date(), graceMs))
-						found.push({ orderId: o.orderId, paymentId: null, problem: "order_without_payment" });
-			}
-			return found;
-		},
-
-		paymentView(this: any, payment: Doc) {
-			return this.toPublic(payment, HIDDEN_FIELDS);
+		paymentView(this: ThisService, payment: Payment): PaymentView {
+			return this.toPublic(payment, HIDDEN);
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		// Read when the service is created (not when the module loads), so each broker gets its environment.
 		Object.assign(this.settings, config().payments);
-		this.provider = providerFor(this.settings.provider);
+		this.provider = providerFor(this.settings.provider, () => this.kind<ProviderKeyRecord>("provider_keys"));
 		this.pixTimers = new Set();
 	},
 
-	started(this: any) {
-		const every = this.settings.reconcileIntervalMs;
-		if (every > 0)
-			this.reconcileTimer = setInterval(() => {
-				this.reconcile(null, this.settings.reconcileGraceMs).catch((err: Error) =>
-					this.logger.warn(`Reconciliation failed: ${err.message}`),
-				);
-			}, every);
+	started(this: ThisService) {
+		this.startReconciliation();
 	},
 
-	stopped(this: any) {
-		if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+	async stopped(this: ThisService) {
+		await this.stopReconciliation();
 		for (const timer of this.pixTimers) clearTimeout(timer);
 		this.pixTimers.clear();
 	},

@@ -191,6 +191,8 @@ export interface PaymentProcessed {
 	amountCents: number;
 	method: string;
 	status: "captured" | "authorized" | "pending";
+	/** A pending PIX payment's copy-paste code. */
+	pixCode?: string;
 }
 export interface PaymentFailed {
 	paymentId: string;
@@ -209,11 +211,15 @@ export interface RefundProcessed {
 	amountCents: number;
 	/** True once the refunds cover the whole captured amount. */
 	fullyRefunded: boolean;
+	reason?: string;
 }
 export interface ReconciliationMismatch {
-	orderId: string;
+	/** null for a run-level problem ("too_many_repairs"). */
+	orderId: string | null;
 	paymentId: string | null;
 	problem: string;
+	/** With problem "too_many_repairs": how many repairs the run made (more than RECONCILIATION_ALERT_THRESHOLD). */
+	repairs?: number;
 }
 export interface NotificationOutcome {
 	notificationId: string;

@@ -124,6 +124,8 @@ export function readConfig() {
 			pixAutoConfirmMs: int("PIX_AUTO_CONFIRM_MS", 3000),
 			reconcileIntervalMs: int("RECONCILE_INTERVAL_MS", 300_000),
 			reconcileGraceMs: int("RECONCILE_GRACE_MS", 60_000),
+			/** More repairs than this in one reconciliation run publish reconciliation.mismatch (0 = never). */
+			reconcileAlertThreshold: int("RECONCILIATION_ALERT_THRESHOLD", 5),
 			/** How long a customer may pay again after a failed payment before the order is cancelled (0 = cancel at once). */
 			retryGraceMs: int("PAYMENT_RETRY_GRACE_MS", 0),
 		},

@@ -13,12 +13,21 @@
  *   any other card token   → declined (unknown_test_card)
  *   pix                    → pending with a copy-paste code; confirmed later (timer or payments.confirmPix)
  *   cash                   → authorized at order time, captured at delivery
+ *
+ * Idempotency, as Stripe's API has it: every charge and refund carries an idempotency key
+ * (`charge:<paymentId>`, `refund:<refundId>`); the same key never charges or refunds twice and
+ * returns the first outcome, and `status(key)` tells what became of a request (or "unknown" when
+ * it never reached the provider), so a payment left `processing` by a crash is resolved by asking.
+ * The simulated provider keeps its memory of keys in an `IdempotencyKeyStore` that must survive a
+ * restart (payments gives it a record kind of its store).
  */
 import crypto from "crypto";
 
 export type PaymentMethod = "card" | "pix" | "cash";
 
 export interface ChargeRequest {
+	/** The same key never charges twice: a repeated request gets the first outcome. */
+	idempotencyKey: string;
 	paymentId: string;
 	orderId: string;
 	amountCents: number;
@@ -34,6 +43,8 @@ export type ChargeResult =
 	| { status: "declined"; providerRef: string; reason: string };
 
 export interface RefundRequest {
+	/** The same key never refunds twice: a repeated request gets the first outcome. */
+	idempotencyKey: string;
 	paymentId: string;
 	providerRef: string;
 	refundId: string;
@@ -48,6 +59,54 @@ export interface PaymentProvider {
 	/** Release an authorization or a pending charge that will not be paid. */
 	void(req: { paymentId: string; providerRef: string }): Promise<void>;
 	refund(req: RefundRequest): Promise<{ providerRef: string }>;
+	/** What became of the request sent with this idempotency key; "unknown" when it never arrived. */
+	status(idempotencyKey: string): Promise<ProviderOutcome | { status: "unknown" }>;
+}
+
+export type RefundOutcome = { status: "refunded"; providerRef: string };
+export type ProviderOutcome = ChargeResult | RefundOutcome;
+
+/** The provider's memory of one idempotency key. */
+export interface IdempotencyRecord {
+	key: string;
+	operation: "charge" | "refund";
+	/** What the first request asked for: the key reused for another request is refused. */
+	fingerprint: string;
+	outcome: ProviderOutcome;
+	at: string;
+}
+
+/**
+ * Where a provider keeps its idempotency keys; `putFirst` keeps the first record of a key and
+ * returns the one kept (`created`: it was this one).
+ */
+export interface IdempotencyKeyStore {
+	get(key: string): Promise<IdempotencyRecord | null>;
+	putFirst(record: IdempotencyRecord): Promise<{ record: IdempotencyRecord; created: boolean }>;
+}
+
+/** Keys in memory: for unit tests only (they do not survive a restart). */
+export function memoryKeyStore(): IdempotencyKeyStore {
+	const records = new Map<string, IdempotencyRecord>();
+	return {
+		async get(key) {
+			return records.get(key) ?? null;
+		},
+		async putFirst(record) {
+			const first = records.get(record.key);
+			if (first) return { record: first, created: false };
+			records.set(record.key, record);
+			return { record, created: true };
+		},
+	};
+}
+
+/** An idempotency key reused for a different request (Stripe answers 400 idempotency_error). */
+export class IdempotencyMismatchError extends Error {
+	constructor(key: string) {
+		super(`Idempotency key ${key} was used for a different request`);
+		this.name = "IdempotencyMismatchError";
+	}
 }
 
 export const TEST_CARDS = {
@@ -105,24 +164,19 @@ function hangUntilAborted(signal?: AbortSignal): Promise<never> {
 
 export class SimulatedProvider implements PaymentProvider {
 	readonly name = "simulated";
+	/** Charges and refunds actually made (a repeated key makes none): what tests count. */
+	executed = 0;
+
+	constructor(private readonly keys: IdempotencyKeyStore = memoryKeyStore()) {}
 
 	async charge(req: ChargeRequest): Promise<ChargeResult> {
-		const providerRef = ref("sim", req.paymentId, "charge");
-		if (req.method === "cash") return { status: "authorized", providerRef };
-		if (req.method === "pix")
-			return { status: "pending", providerRef, pixCode: pixCopyPasteCode(req.paymentId, req.amountCents) };
-		switch (req.token) {
-			case TEST_CARDS.success:
-				return { status: "captured", providerRef };
-			case TEST_CARDS.declined:
-				return { status: "declined", providerRef, reason: "card_declined" };
-			case TEST_CARDS.insufficientFunds:
-				return { status: "declined", providerRef, reason: "insufficient_funds" };
-			case TEST_CARDS.timeout:
-				return hangUntilAborted(req.signal);
-			default:
-				return { status: "declined", providerRef, reason: "unknown_test_card" };
-		}
+		const fingerprint = `charge:${req.paymentId}:${req.method}:${req.amountCents}`;
+		const known = await this.remembered(req.idempotencyKey, fingerprint);
+		if (known) return known.outcome as ChargeResult;
+		// The "no answer" card: nothing is charged and nothing remembered (status says "unknown").
+		if (req.method === "card" && req.token === TEST_CARDS.timeout) return hangUntilAborted(req.signal);
+		const outcome = this.decide(req);
+		return (await this.remember(req.idempotencyKey, "charge", fingerprint, outcome)) as ChargeResult;
 	}
 
 	async capture(req: { paymentId: string; providerRef: string }) {
@@ -134,92 +188,55 @@ export class SimulatedProvider implements PaymentProvider {
 	}
 
 	async refund(req: RefundRequest) {
-		return { providerRef: ref("sim", req.paymentId, "refund", req.refundId) };
+		const fingerprint = `refund:${req.paymentId}:${req.amountCents}`;
+		const known = await this.remembered(req.idempotencyKey, fingerprint);
+		if (known) return { providerRef: known.outcome.providerRef };
+		const outcome: RefundOutcome = {
+			status: "refunded",
+			providerRef: ref("sim", req.paymentId, "refund", req.refundId),
+		};
+		const first = await this.remember(req.idempotencyKey, "refund", fingerprint, outcome);
+		return { providerRef: first.providerRef };
 	}
-}
 
-/** How much can still be refunded of a payment. */
-export function refundableCents(payment: { capturedCents: number; refundedCents: number }): number {
-	return Math.max(0, payment.capturedCents - payment.refundedCents);
-}
+	async status(idempotencyKey: string): Promise<ProviderOutcome | { status: "unknown" }> {
+		const record = await this.keys.get(idempotencyKey);
+		return record ? record.outcome : { status: "unknown" };
+	}
 
-/**
- * A payment's status for a refunded total: "refunded" when it covers what was captured,
- * "partially_refunded" when some of it is refunded, otherwise back to "captured" (a failed refund
- * undone) or unchanged.
- */
-export function refundStatus(capturedCents: number, refundedCents: number, current: string): string {
-	if (capturedCents > 0 && refundedCents >= capturedCents) return "refunded";
-	if (refundedCents > 0) return "partially_refunded";
-	return current === "refunded" || current === "partially_refunded" ? "captured" : current;
-}
+	private decide(req: ChargeRequest): ChargeResult {
+		const providerRef = ref("sim", req.paymentId, "charge");
+		if (req.method === "cash") return { status: "authorized", providerRef };
+		if (req.method === "pix")
+			return { status: "pending", providerRef, pixCode: pixCopyPasteCode(req.paymentId, req.amountCents) };
+		switch (req.token) {
+			case TEST_CARDS.success:
+				return { status: "captured", providerRef };
+			case TEST_CARDS.declined:
+				return { status: "declined", providerRef, reason: "card_declined" };
+			case TEST_CARDS.insufficientFunds:
+				return { status: "declined", providerRef, reason: "insufficient_funds" };
+			default:
+				return { status: "declined", providerRef, reason: "unknown_test_card" };
+		}
+	}
 
-// ---- Reconciliation: does an order's status agree with its payment? ----
+	private async remembered(key: string, fingerprint: string): Promise<IdempotencyRecord | null> {
+		const record = await this.keys.get(key);
+		if (record && record.fingerprint !== fingerprint) throw new IdempotencyMismatchError(key);
+		return record;
+	}
 
-export interface OrderState {
-	orderId: string;
-	status: string;
-	totalCents: number;
-	paymentMethod: string;
-	updatedAt: string;
-}
-
-export interface PaymentState {
-	paymentId: string;
-	orderId: string;
-	status: string;
-	method: string;
-	amountCents: number;
-	capturedCents: number;
-	refundedCents: number;
-	updatedAt: string;
-}
-
-export type MismatchProblem =
-	| "order_missing"
-	| "order_without_payment"
-	| "amount_mismatch"
-	| "active_order_not_paid"
-	| "cancelled_order_not_refunded"
-	| "cash_not_captured"
-	| "paid_order_not_confirmed"
-	| "payment_stuck";
-
-const ACTIVE_ORDER = ["confirmed", "in_transit", "delivered"];
-const UNPAID = ["new", "failed", "voided"];
-
-/** An order that has waited longer than `graceMs` in `created` without any payment being recorded. */
-export function orderWithoutPayment(order: OrderState, hasPayment: boolean, now: Date, graceMs: number): boolean {
-	return !hasPayment && order.status === "created" && now.getTime() - Date.parse(order.updatedAt) >= graceMs;
-}
-
-/**
- * What is wrong between an order and its payment, ignoring states younger than `graceMs` (the saga
- * may still be moving them). An empty list means they agree.
- */
-export function reconciliationProblems(
-	order: OrderState | null,
-	payment: PaymentState,
-	now: Date,
-	graceMs: number,
-): MismatchProblem[] {
-	if (!order) return ["order_missing"];
-	const settled = (iso: string) => now.getTime() - Date.parse(iso) >= graceMs;
-	const problems: MismatchProblem[] = [];
-	if (payment.amountCents !== order.totalCents) problems.push("amount_mismatch");
-	if (ACTIVE_ORDER.includes(order.status) && UNPAID.includes(payment.status)) problems.push("active_order_not_paid");
-	const stillHeld = payment.capturedCents - payment.refundedCents;
-	if (order.status === "cancelled" && stillHeld > 0 && settled(payment.updatedAt))
-		problems.push("cancelled_order_not_refunded");
-	if (
-		order.status === "delivered" &&
-		payment.method === "cash" &&
-		payment.status === "authorized" &&
-		settled(order.updatedAt)
-	)
-		problems.push("cash_not_captured");
-	if (order.status === "created" && ["captured", "authorized"].includes(payment.status) && settled(payment.updatedAt))
-		problems.push("paid_order_not_confirmed");
-	if (payment.status === "processing" && settled(payment.updatedAt)) problems.push("payment_stuck");
-	return problems;
+	/** Keeps the first outcome of a key (a concurrent twin loses and gets the first one). */
+	private async remember(
+		key: string,
+		operation: IdempotencyRecord["operation"],
+		fingerprint: string,
+		outcome: ProviderOutcome,
+	): Promise<ProviderOutcome> {
+		const record = { key, operation, fingerprint, outcome, at: new Date().toISOString() };
+		const { record: first, created } = await this.keys.putFirst(record);
+		if (created) this.executed++;
+		return first.outcome;
+	}
 }

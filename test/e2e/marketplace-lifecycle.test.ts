@@ -1,7 +1,7 @@
 /**
  * An order's life after payment, through the gateway: courier assignment, in transit, delivery with
  * the handover code (stock committed), cash on delivery captured at delivery, PIX confirmed later;
- * the catalog's write rules and cache; reconciliation of orders against payments.
+ * the catalog's write rules and cache. (Reconciliation of orders against payments: test/service/payments.test.ts.)
  */
 import { ServiceBroker } from "moleculer";
 import {
@@ -407,52 +407,6 @@ describe("catalog management", () => {
 		expect((await m.api.get(`/api/products?sort=distance`)).status).toBe(422);
 		expect((await m.api.get(`/api/products?pageSize=1000`)).status).toBe(422);
 		expect((await m.api.get(`/api/products?color=red`)).status).toBe(422);
-	});
-});
-
-describe("reconciliation", () => {
-	it("reports a confirmed order whose payment failed", async () => {
-		const { order } = await confirmedOrder();
-		const clean = (await m.broker.call("payments.reconcile", { graceMs: 0 })) as any;
-		expect(clean.mismatches.filter((x: any) => x.orderId === order.id)).toEqual([]);
-		// Break the agreement behind the services' backs, as a bug or a lost message would.
-		const payments: any = m.broker.getLocalService("payments");
-		const payment = await payments.findOneEntity({ orderId: order.id });
-		await payments.updateEntity(null, payment._id, { $set: { status: "failed" } });
-		const report = (await m.broker.call("payments.reconcile", { graceMs: 0 })) as any;
-		expect(report.mismatches).toContainEqual({
-			orderId: order.id,
-			paymentId: payment._id,
-			problem: "active_order_not_paid",
-		});
-		await waitFor(() =>
-			m.events
-				.ofType("reconciliation.mismatch")
-				.find((e) => e.data.orderId === order.id && e.data.problem === "active_order_not_paid"),
-		);
-	});
-
-	it("reports an order that never got a payment", async () => {
-		const orders: any = m.broker.getLocalService("orders");
-		const long = new Date(Date.now() - 3600_000).toISOString();
-		const orphan = await orders.insertEntity(null, {
-			kind: "order",
-			status: "created",
-			customerId: "c",
-			supplierId: "s",
-			totalCents: 100,
-			paymentMethod: "card",
-			paymentStatus: "none",
-			createdAt: long,
-			updatedAt: long,
-		});
-		const report = (await m.broker.call("payments.reconcile", { graceMs: 60_000 })) as any;
-		expect(report.mismatches).toContainEqual({
-			orderId: orphan._id,
-			paymentId: null,
-			problem: "order_without_payment",
-		});
-		expect(report.mismatches.filter((x: any) => x.problem === "order_without_payment")).toHaveLength(1);
 	});
 });
 

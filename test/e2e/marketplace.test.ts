@@ -170,9 +170,9 @@ describe("card data never travels in events", () => {
 		const everything = JSON.stringify(m.events.seen);
 		for (const card of Object.values(CARDS)) expect(everything).not.toContain(card);
 		// Payments forgot the token once the charge was attempted (success or decline).
-		const payments: any = m.broker.getLocalService("payments");
+		const admin = await adminToken(m.api);
 		for (const orderId of [paid.body.id, declined.body.id]) {
-			const payment = await payments.findOneEntity({ orderId });
+			const payment = (await m.api.get(`/api/payments?orderId=${orderId}`, { token: admin })).body.rows[0];
 			expect(payment.attempts).toBe(1);
 			expect(JSON.stringify(payment)).not.toContain(CARDS.success);
 		}
@@ -356,42 +356,6 @@ describe("cancelling a paid order", () => {
 		expect(after.refundedCents).toBe(payment.amountCents);
 		expect(after.status).toBe("refunded");
 		expect(after.transactions.filter((t: any) => t.kind === "refund" && t.status === "succeeded")).toHaveLength(ok);
-	});
-
-	it("leaves the right status when a failed refund races a successful one", async () => {
-		const supplier = await createSupplier(m);
-		const product = await createProduct(m, supplier.token, { stock: 5, priceCents: 1000 });
-		const customer = await createCustomer(m);
-		const res = await m.api.post("/api/orders", orderBody(supplier.id, product.id), { token: customer.token });
-		await waitForStatus(m, res.body.id, customer.token, "confirmed");
-		const admin = await adminToken(m.api);
-		const payment = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: admin })).body.rows[0];
-		const refund = (amountCents: number) =>
-			m.api.post(`/api/payments/${payment.id}/refund`, { amountCents, reason: "race" }, { token: admin });
-		// The provider is slow to refuse the first refund; the second one succeeds meanwhile.
-		const provider = (m.broker.getLocalService("payments") as any).provider;
-		let calls = 0;
-		provider.refund = async function (req: any) {
-			if (++calls === 1) {
-				await new Promise((r) => setTimeout(r, 200));
-				throw new Error("provider refused");
-			}
-			return Object.getPrototypeOf(provider).refund.call(provider, req);
-		};
-		let results;
-		try {
-			const failing = refund(500);
-			await waitFor(() => calls === 1);
-			results = await Promise.all([failing, refund(payment.amountCents - 500)]);
-		} finally {
-			delete provider.refund;
-		}
-		expect(results.map((r) => r.status)).toEqual([502, 200]);
-		const after = (await m.api.get(`/api/payments?orderId=${res.body.id}`, { token: admin })).body.rows[0];
-		expect(after).toMatchObject({ status: "partially_refunded", refundedCents: payment.amountCents - 500 });
-		const rest = await refund(500);
-		expect(rest.status).toBe(200);
-		expect(rest.body).toMatchObject({ status: "refunded", refundedCents: payment.amountCents });
 	});
 });
 

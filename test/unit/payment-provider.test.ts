@@ -1,61 +1,84 @@
 import {
+	ChargeResult,
+	IdempotencyMismatchError,
+	memoryKeyStore,
 	pixCopyPasteCode,
 	ProviderTimeoutError,
-	refundableCents,
-	refundStatus,
 	SimulatedProvider,
 	TEST_CARDS,
 	withTimeout,
 } from "../../lib/infra/payment-provider";
+import {
+	orderWithoutPayment,
+	OrderState,
+	PaymentState,
+	reconciliationProblems,
+	refundableCents,
+	refundStatus,
+} from "../../lib/domain/payments";
 
 const provider = new SimulatedProvider();
-const base = { paymentId: "pay1", orderId: "ord1", amountCents: 12345 };
+let keys = 0;
+/** A fresh idempotency key per call, unless the test gives one. */
+const base = () => ({ paymentId: "pay1", orderId: "ord1", amountCents: 12345, idempotencyKey: `charge:k${++keys}` });
 
 describe("simulated payment provider", () => {
 	it("captures the success card and declines the documented ones", async () => {
-		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.success })).resolves.toMatchObject({
+		await expect(provider.charge({ ...base(), method: "card", token: TEST_CARDS.success })).resolves.toMatchObject({
 			status: "captured",
 		});
-		await expect(provider.charge({ ...base, method: "card", token: TEST_CARDS.declined })).resolves.toMatchObject({
+		await expect(provider.charge({ ...base(), method: "card", token: TEST_CARDS.declined })).resolves.toMatchObject({
 			status: "declined",
 			reason: "card_declined",
 		});
 		await expect(
-			provider.charge({ ...base, method: "card", token: TEST_CARDS.insufficientFunds }),
+			provider.charge({ ...base(), method: "card", token: TEST_CARDS.insufficientFunds }),
 		).resolves.toMatchObject({
 			reason: "insufficient_funds",
 		});
-		await expect(provider.charge({ ...base, method: "card", token: "4111111111111111" })).resolves.toMatchObject({
+		await expect(provider.charge({ ...base(), method: "card", token: "4111111111111111" })).resolves.toMatchObject({
 			status: "declined",
 			reason: "unknown_test_card",
 		});
 	});
 
 	it("is deterministic: the same payment gets the same reference", async () => {
-		const a = await provider.charge({ ...base, method: "card", token: TEST_CARDS.success });
-		const b = await provider.charge({ ...base, method: "card", token: TEST_CARDS.success });
+		const a = await provider.charge({ ...base(), method: "card", token: TEST_CARDS.success });
+		const b = await provider.charge({ ...base(), method: "card", token: TEST_CARDS.success });
 		expect(a.providerRef).toBe(b.providerRef);
 	});
 
 	it("times out on the timeout card", async () => {
 		const started = Date.now();
 		await expect(
-			withTimeout(30, (signal) => provider.charge({ ...base, method: "card", token: TEST_CARDS.timeout, signal })),
+			withTimeout(30, (signal) => provider.charge({ ...base(), method: "card", token: TEST_CARDS.timeout, signal })),
 		).rejects.toBeInstanceOf(ProviderTimeoutError);
 		expect(Date.now() - started).toBeLessThan(1000);
 	});
 
 	it("authorizes cash and leaves PIX pending with a copy-paste code", async () => {
-		await expect(provider.charge({ ...base, method: "cash" })).resolves.toMatchObject({ status: "authorized" });
-		const pix: any = await provider.charge({ ...base, method: "pix" });
+		await expect(provider.charge({ ...base(), method: "cash" })).resolves.toMatchObject({ status: "authorized" });
+		const pix = (await provider.charge({ ...base(), method: "pix" })) as Extract<ChargeResult, { status: "pending" }>;
 		expect(pix.status).toBe("pending");
 		expect(pix.pixCode).toMatch(/^000201.*BR\.GOV\.BCB\.PIX.*123\.45/);
 		expect(pixCopyPasteCode("pay1", 12345)).toBe(pix.pixCode);
 	});
 
 	it("refunds with a reference per refund", async () => {
-		const r1 = await provider.refund({ paymentId: "p", providerRef: "x", refundId: "r1", amountCents: 1 });
-		const r2 = await provider.refund({ paymentId: "p", providerRef: "x", refundId: "r2", amountCents: 1 });
+		const r1 = await provider.refund({
+			idempotencyKey: "refund:r1",
+			paymentId: "p",
+			providerRef: "x",
+			refundId: "r1",
+			amountCents: 1,
+		});
+		const r2 = await provider.refund({
+			idempotencyKey: "refund:r2",
+			paymentId: "p",
+			providerRef: "x",
+			refundId: "r2",
+			amountCents: 1,
+		});
 		expect(r1.providerRef).not.toBe(r2.providerRef);
 	});
 
@@ -78,8 +101,67 @@ describe("simulated payment provider", () => {
 	});
 });
 
+describe("simulated provider: idempotency keys", () => {
+	const card = { paymentId: "pay9", orderId: "ord9", amountCents: 5000, method: "card" as const };
+
+	it("never charges a key twice and returns the first outcome", async () => {
+		const p = new SimulatedProvider(memoryKeyStore());
+		const first = await p.charge({ ...card, idempotencyKey: "charge:pay9", token: TEST_CARDS.success });
+		// The same key again, even with another card: the first outcome, no second charge.
+		const again = await p.charge({ ...card, idempotencyKey: "charge:pay9", token: TEST_CARDS.declined });
+		expect(again).toEqual(first);
+		expect(first.status).toBe("captured");
+		expect(p.executed).toBe(1);
+	});
+
+	it("answers the same outcome to concurrent requests with one key, charging once", async () => {
+		const p = new SimulatedProvider(memoryKeyStore());
+		const results = await Promise.all(
+			[1, 2, 3].map(() => p.charge({ ...card, idempotencyKey: "charge:race", token: TEST_CARDS.success })),
+		);
+		expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+		expect(p.executed).toBe(1);
+	});
+
+	it("refuses a key reused for a different request", async () => {
+		const p = new SimulatedProvider(memoryKeyStore());
+		await p.charge({ ...card, idempotencyKey: "charge:x", token: TEST_CARDS.success });
+		await expect(
+			p.charge({ ...card, amountCents: 1, idempotencyKey: "charge:x", token: TEST_CARDS.success }),
+		).rejects.toBeInstanceOf(IdempotencyMismatchError);
+	});
+
+	it("tells a key's outcome, and unknown for a request it never received or never answered", async () => {
+		const store = memoryKeyStore();
+		const p = new SimulatedProvider(store);
+		await expect(p.status("charge:nobody")).resolves.toEqual({ status: "unknown" });
+		const declined = await p.charge({ ...card, idempotencyKey: "charge:d", token: TEST_CARDS.declined });
+		await expect(p.status("charge:d")).resolves.toEqual(declined);
+		await expect(
+			withTimeout(20, (signal) => p.charge({ ...card, idempotencyKey: "charge:t", token: TEST_CARDS.timeout, signal })),
+		).rejects.toBeInstanceOf(ProviderTimeoutError);
+		await expect(p.status("charge:t")).resolves.toEqual({ status: "unknown" });
+		// A provider made again on the same store (a restart) remembers.
+		const restarted = new SimulatedProvider(store);
+		await expect(restarted.status("charge:d")).resolves.toEqual(declined);
+		await expect(restarted.charge({ ...card, idempotencyKey: "charge:d", token: TEST_CARDS.success })).resolves.toEqual(
+			declined,
+		);
+		expect(restarted.executed).toBe(0);
+	});
+
+	it("refunds a key once", async () => {
+		const p = new SimulatedProvider(memoryKeyStore());
+		const req = { idempotencyKey: "refund:r", paymentId: "p", providerRef: "x", refundId: "r", amountCents: 10 };
+		const a = await p.refund(req);
+		const b = await p.refund(req);
+		expect(a).toEqual(b);
+		expect(p.executed).toBe(1);
+		await expect(p.status("refund:r")).resolves.toMatchObject({ status: "refunded", providerRef: a.providerRef });
+	});
+});
+
 describe("reconciliation rules", () => {
-	const { reconciliationProblems } = require("../../lib/infra/payment-provider");
 	const now = new Date("2024-06-03T12:10:00.000Z");
 	const old = "2024-06-03T12:00:00.000Z";
 	const fresh = "2024-06-03T12:09:59.000Z";
@@ -102,7 +184,7 @@ describe("reconciliation rules", () => {
 		updatedAt: old,
 		...extra,
 	});
-	const check = (o: any, p: any) => reconciliationProblems(o, p, now, 60_000);
+	const check = (o: OrderState | null, p: PaymentState) => reconciliationProblems(o, p, now, 60_000);
 
 	it("finds nothing wrong when order and payment agree", () => {
 		expect(check(order("confirmed"), payment("captured"))).toEqual([]);
@@ -134,7 +216,6 @@ describe("reconciliation rules", () => {
 });
 
 describe("orders without a payment", () => {
-	const { orderWithoutPayment } = require("../../lib/infra/payment-provider");
 	const now = new Date("2024-06-03T12:10:00.000Z");
 	const order = (status: string, updatedAt: string) => ({
 		orderId: "o",
