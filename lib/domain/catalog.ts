@@ -6,6 +6,17 @@
  */
 import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
+import type { SupplierCreated } from "../contracts/events";
+import type {
+	PricedProduct,
+	Product,
+	ProductView,
+	ReservationView,
+	StockReservation,
+	SupplierListing,
+	SupplierListingFields,
+	SupplierView,
+} from "../contracts/products";
 
 export const CYLINDER_TYPES = ["P2", "P5", "P8", "P13", "P20", "P45", "water"] as const;
 export type CylinderType = (typeof CYLINDER_TYPES)[number];
@@ -149,5 +160,65 @@ export function offerView(offer: Offer) {
 		},
 		distanceKm: offer.distanceKm === null ? null : Math.round(offer.distanceKm * 100) / 100,
 		deliveryFeeCents: offer.deliveryFeeCents,
+	};
+}
+
+// ---- views of stored catalog records (pure) ----
+
+/** The supplier as an order sees it (kept on the reservation). */
+export function supplierView(supplier: SupplierListing): SupplierView {
+	return {
+		supplierId: supplier.supplierId,
+		name: supplier.name,
+		anpAuthorization: supplier.anpAuthorization || null,
+		location: supplier.location || null,
+		deliveryRadiusKm: supplier.deliveryRadiusKm,
+		openingHours: supplier.openingHours,
+		rating: supplier.rating,
+	};
+}
+
+/** A product at the price an order takes it. */
+export function pricedProduct(product: Product): PricedProduct {
+	return {
+		productId: product._id,
+		type: product.type,
+		name: product.name || null,
+		priceCents: product.priceCents,
+		depositCents: product.depositCents || 0,
+	};
+}
+
+/** A product's public form: `id`, no bookkeeping fields, with the price without exchange. */
+export function productView(product: Product): ProductView {
+	const { _id, holds: _holds, returned: _returned, supplierType: _key, ...rest } = product;
+	const view = { id: _id, ...rest };
+	return { ...view, priceWithoutExchangeCents: priceWithoutExchangeCents(view) };
+}
+
+export function reservationView(reservation: StockReservation): ReservationView {
+	return {
+		orderId: reservation.orderId,
+		state: reservation.state,
+		supplier: reservation.supplier,
+		distanceKm: reservation.distanceKm,
+		items: reservation.items,
+		products: reservation.products,
+		expiresAt: reservation.expiresAt,
+	};
+}
+
+/** The fields of a supplier listing, from supplier.created (defaults for what the profile lacks). */
+export function listingFields(data: SupplierCreated, now: string): SupplierListingFields {
+	return {
+		supplierId: data.supplierId,
+		name: data.name,
+		anpAuthorization: data.anpAuthorization || null,
+		location: data.location || null,
+		deliveryRadiusKm: data.deliveryRadiusKm || 10,
+		openingHours: data.openingHours || { open: "00:00", close: "23:59" },
+		rating: data.rating ?? 5,
+		active: true,
+		updatedAt: now,
 	};
 }
