@@ -151,7 +151,10 @@ const isUnique = (err: unknown) => err instanceof UniqueViolationError || (err a
 
 const ProductsService: ServiceSchema<Settings, ThisService> = {
 	name: "products",
+	// EventsMixin listed first: Moleculer runs the mixins' started() hooks last-listed first, and the
+	// events mixin must find DbMixin's store (its outbox) when it starts, or it falls back to memory.
 	mixins: [
+		EventsMixin,
 		DbMixin<Product>({
 			collection: "products",
 			indexes: [
@@ -164,7 +167,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				reservations: { indexes: [{ fields: { state: 1, expiresAt: 1 } }, { fields: { settled: 1 } }] },
 			},
 		}),
-		EventsMixin,
 	],
 	settings: { rest: "/", timeZone: DEFAULT_TIME_ZONE, reservationTtlMs: 15 * 60_000, reservationSweepMs: 60_000 },
 
