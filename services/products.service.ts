@@ -16,7 +16,7 @@ import { Context, Errors, Service, ServiceSchema, ServiceSettingSchema } from "m
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx, Point } from "../lib/contracts/common";
-import type { InventoryUpdated, PendingEvent } from "../lib/contracts/events";
+import type { PendingEvent } from "../lib/contracts/events";
 import type {
 	CreateProductParams,
 	IdParams,
@@ -40,30 +40,27 @@ import type {
 import { LIST_PARAMS, ORDER_ID, PRODUCT_FIELDS, RESERVE_PARAMS } from "../lib/contracts/products";
 import type { OrderStatus } from "../lib/domain/order-status";
 import {
+	catalogPage,
 	CYLINDER_TYPES,
 	DEFAULT_TIME_ZONE,
 	distanceTo,
-	findOffers,
 	isOpenAt,
 	listingFields,
-	offerView,
 } from "../lib/domain/catalog";
-import { pricedProduct, productView, reservationView, supplierView } from "../lib/domain/catalog";
 import {
-	DEFAULT_LOW_STOCK_THRESHOLD,
-	expiresAt,
-	finishOutcome,
-	isLowStock,
-	mergeItems,
-	StockChange,
-	stockAfter,
-	sweepAction,
-	totalUnits,
-} from "../lib/domain/stock";
+	listProblem,
+	pricedProduct,
+	productChange,
+	productView,
+	reservationView,
+	supplierView,
+} from "../lib/domain/catalog";
+import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt, mergeItems } from "../lib/domain/stock";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { countRepair, registerRepairMetric } from "../lib/infra/repairs";
+import { StockLedger } from "../lib/infra/stock-ledger";
 import { Collection, UniqueViolationError } from "../lib/infra/store/types";
 
 /** Any action's context (methods shared by several actions). */
@@ -86,21 +83,10 @@ type OwnMethods = {
 	openOr409(supplier: SupplierListing, at: Date): void;
 	distanceOr422(supplier: SupplierListing, deliverTo: Point): number;
 	orderableProducts(owner: string, wanted: ReservationItem[]): Promise<Product[]>;
-	moveStock(ctx: AnyCtx | null, productId: string, orderId: string | null, change: StockChange): Promise<Product | null>;
-	takeItems(ctx: AnyCtx, orderId: string, wanted: ReservationItem[]): Promise<void>;
-	finish(
-		ctx: AnyCtx | null,
-		orderId: string,
-		wanted: "released" | "committed",
-		by?: "sweep",
-		early?: boolean,
-	): Promise<StockOutcome>;
-	settle(ctx: AnyCtx | null, reservation: StockReservation): Promise<void>;
 	upsertListing(listing: SupplierListing): Promise<void>;
 	setListingActive(supplierId: string, active: boolean): Promise<void>;
 	orderStatuses(ids: string[]): Promise<Map<string, OrderStatus> | null>;
 	sweepReservations(): Promise<SweepResult>;
-	repair(reservation: StockReservation, action: "release" | "commit", status: OrderStatus | undefined): Promise<void>;
 };
 
 type ThisService = Service<Settings> &
@@ -108,44 +94,16 @@ type ThisService = Service<Settings> &
 	EventsMethods &
 	OwnMethods & {
 		listCheck: (params: object) => true | unknown[];
+		ledger?: StockLedger;
 		sweepTimer?: NodeJS.Timeout;
 		sweeping: boolean;
 		stopping: boolean;
 	};
 
-const MAX_CAS_ATTEMPTS = 1000;
-const SWEEP_BATCH = 500;
-
-const outOfStock = (productId: string, available: number) =>
-	new Errors.MoleculerClientError("Not enough stock for this order", 409, "OUT_OF_STOCK", { productId, available });
-
-function productEvent(type: "product.created" | "product.updated" | "product.deleted", p: Product): PendingEvent {
-	const { _id: productId, supplierId, priceCents, depositCents, stock } = p;
-	return { type, data: { productId, supplierId, type: p.type, priceCents, depositCents, stock } };
-}
-
-function inventoryEvent(
-	p: Product,
-	levels: { stock: number; reserved: number },
-	change: number,
-	reason: InventoryUpdated["reason"],
-): PendingEvent {
-	const threshold = p.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD;
-	const { stock, reserved } = levels;
-	const lowStock = isLowStock(stock, threshold);
-	const data = {
-		productId: p._id,
-		supplierId: p.supplierId,
-		type: p.type,
-		stock,
-		reserved,
-		change,
-		reason,
-		lowStock,
-		lowStockThreshold: threshold,
-	};
-	return { type: "inventory.updated", data };
-}
+const productEvent = (type: "product.created" | "product.updated" | "product.deleted", p: Product): PendingEvent => ({
+	type,
+	data: productChange(p),
+});
 
 const isUnique = (err: unknown) => err instanceof UniqueViolationError || (err as { code?: unknown })?.code === 409;
 
@@ -229,7 +187,8 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 						fields: ["name", "priceCents", "depositCents", "stock", "active"],
 					});
 				let updated = product;
-				if (stock !== undefined) updated = (await this.moveStock(ctx, id, null, { kind: "restock", stock })) ?? product;
+				if (stock !== undefined)
+					updated = (await this.ledger!.move(ctx, id, null, { kind: "restock", stock })) ?? product;
 				if (Object.keys(changes).length > 0 || stock !== undefined) {
 					// The product.updated event goes with the last write (its data: the product after it).
 					const after = { ...updated, ...changes };
@@ -272,30 +231,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			},
 			params: LIST_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<ListProductsParams>) {
-				const p = ctx.params;
-				if ((p.lat === undefined) !== (p.lng === undefined))
-					throw unprocessable("Give both lat and lng of the delivery address", { fields: ["lat", "lng"] });
-				if (p.sort === "distance" && p.lat === undefined)
-					throw unprocessable("Sorting by distance needs a delivery address (lat, lng)");
-				const deliverTo = p.lat === undefined || p.lng === undefined ? undefined : { lat: p.lat, lng: p.lng };
-				const query = {
-					active: true,
-					...(p.type ? { type: p.type } : {}),
-					...(p.supplierId ? { supplierId: p.supplierId } : {}),
-				};
+				const problem = listProblem(ctx.params);
+				if (problem) throw unprocessable(problem.message, problem.data);
+				const { type, supplierId } = ctx.params;
+				const query = { active: true, ...(type ? { type } : {}), ...(supplierId ? { supplierId } : {}) };
 				const [products, suppliers] = await Promise.all([this.findEntities({ query }), this.suppliers().find({})]);
-				const offers = findOffers(products.map(productView), suppliers, {
-					type: p.type,
-					supplierId: p.supplierId,
-					deliverTo,
-					openAt: (p.openNow ?? !!deliverTo) ? new Date() : undefined,
-					timeZone: this.settings.timeZone,
-					inStockOnly: p.inStock ?? true,
-					sort: p.sort || "price",
-				});
-				const start = (p.page - 1) * p.pageSize;
-				const rows = offers.slice(start, start + p.pageSize).map(offerView);
-				return { rows, total: offers.length, page: p.page, pageSize: p.pageSize };
+				return catalogPage(products.map(productView), suppliers, ctx.params, new Date(), this.settings.timeZone);
 			},
 		},
 
@@ -356,21 +297,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 					createdAt: now.toISOString(),
 					updatedAt: now.toISOString(),
 				};
-				try {
-					await this.reservations().insert(record);
-				} catch (err) {
-					if (!isUnique(err)) throw err;
-					const other = await this.reservations().findById(orderId);
-					if (other?.state === "reserved") return reservationView(other);
-					throw conflict("This order's stock is already being reserved");
-				}
-				await this.takeItems(ctx, orderId, wanted);
-				const reserved = await this.reservations().updateOne(
-					{ _id: orderId, state: "reserving" },
-					{ $set: { state: "reserved", updatedAt: nowIso() } },
-				);
-				if (!reserved) throw conflict("This order's reservation was given up; place the order again");
-				return reservationView(reserved);
+				return reservationView(await this.ledger!.reserve(ctx, record));
 			},
 		},
 
@@ -379,7 +306,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			visibility: "public",
 			params: { orderId: ORDER_ID },
 			handler(this: ThisService, ctx: Ctx<OrderIdParams>): Promise<StockOutcome> {
-				return this.finish(ctx, ctx.params.orderId, "released");
+				return this.ledger!.finish(ctx, ctx.params.orderId, "released");
 			},
 		},
 
@@ -388,22 +315,15 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			visibility: "public",
 			params: { orderId: ORDER_ID },
 			handler(this: ThisService, ctx: Ctx<OrderIdParams>): Promise<StockOutcome> {
-				return this.finish(ctx, ctx.params.orderId, "committed");
+				return this.ledger!.finish(ctx, ctx.params.orderId, "committed");
 			},
 		},
 
 		/** Internal: the reserved units of every product vs those held by open reservations (equal: no drift). */
 		stockDrift: {
 			visibility: "public",
-			async handler(this: ThisService): Promise<StockDrift> {
-				const [products, open] = await Promise.all([
-					this.findEntities({}),
-					this.reservations().find({ query: { state: "reserved" } }),
-				]);
-				return {
-					reservedUnits: products.reduce((sum, p) => sum + (p.reserved || 0), 0),
-					openReservationUnits: open.reduce((sum, r) => sum + totalUnits(r.items), 0),
-				};
+			handler(this: ThisService): Promise<StockDrift> {
+				return this.ledger!.drift();
 			},
 		},
 
@@ -506,121 +426,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			});
 		},
 
-		/**
-		 * One stock move of one product, with its inventory.updated event, as a compare-and-set on the
-		 * levels read (retried when another move came first). With an order: idempotent per order
-		 * (`holds` / `returned` say whether this order's move is done). Null: not enough stock.
-		 */
-		async moveStock(
-			this: ThisService,
-			ctx: AnyCtx | null,
-			productId: string,
-			orderId: string | null,
-			change: StockChange,
-		) {
-			for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-				const product = await this.findEntity(productId);
-				if (!product) return null;
-				if (change.kind === "restock" && change.stock === product.stock) return product;
-				const held = orderId === null ? undefined : product.holds?.[orderId];
-				const query: Record<string, unknown> = {
-					_id: productId,
-					stock: product.stock,
-					reserved: product.reserved || 0,
-				};
-				const set: Record<string, unknown> = { updatedAt: nowIso() };
-				const unset: Record<string, true> = {};
-				if (orderId !== null && change.kind === "reserve") {
-					if (held !== undefined) return product;
-					query[`holds.${orderId}`] = { $exists: false };
-					set[`holds.${orderId}`] = change.quantity;
-				} else if (orderId !== null && (change.kind === "release" || change.kind === "commit")) {
-					if (held === undefined) return product;
-					change = { kind: change.kind, quantity: held };
-					query[`holds.${orderId}`] = held;
-					unset[`holds.${orderId}`] = true;
-				} else if (orderId !== null && change.kind === "return") {
-					if (product.returned?.[orderId] !== undefined) return product;
-					query[`returned.${orderId}`] = { $exists: false };
-					set[`returned.${orderId}`] = change.quantity;
-				}
-				const step = stockAfter({ stock: product.stock, reserved: product.reserved || 0 }, change);
-				if (!step) return null;
-				const update = { $set: { ...set, ...step.levels }, ...(Object.keys(unset).length ? { $unset: unset } : {}) };
-				const event = inventoryEvent(product, step.levels, step.change, step.reason);
-				const moved = await this.compareAndSet(ctx, query, update, [event]);
-				if (moved) return moved;
-			}
-			throw conflict("The stock is changing too fast; try again");
-		},
-
-		/** Takes every item or none: what was taken is given back when one is short. */
-		async takeItems(this: ThisService, ctx: AnyCtx, orderId: string, wanted: ReservationItem[]) {
-			const taken: ReservationItem[] = [];
-			for (const item of wanted) {
-				const ok = await this.moveStock(ctx, item.productId, orderId, { kind: "reserve", quantity: item.quantity });
-				if (ok) {
-					taken.push(item);
-					continue;
-				}
-				for (const back of taken)
-					await this.moveStock(ctx, back.productId, orderId, { kind: "release", quantity: back.quantity });
-				// A refused order leaves nothing behind: not even the reservation record.
-				await this.reservations().removeMany({ _id: orderId, state: "reserving" });
-				const product = await this.findEntity(item.productId);
-				throw outOfStock(item.productId, product ? product.stock : 0);
-			}
-		},
-
-		/**
-		 * Release or commit: claims the reservation (state, `settled: false`), then moves each item's
-		 * stock (idempotent per order) and marks it settled. A retry finishes what a crash left.
-		 */
-		async finish(
-			this: ThisService,
-			ctx: AnyCtx | null,
-			orderId: string,
-			wanted: "released" | "committed",
-			by?: "sweep",
-			early?: boolean,
-		) {
-			const claim = {
-				state: wanted,
-				settled: false,
-				updatedAt: nowIso(),
-				...(by ? { repairedBy: by } : {}),
-				...(early ? { committedEarly: true } : {}),
-			};
-			const claimed = await this.reservations().updateOne({ _id: orderId, state: "reserved" }, { $set: claim });
-			const reservation = claimed ?? (await this.reservations().findById(orderId));
-			if (!reservation || reservation.state === "reserving")
-				return { orderId, state: reservation ? reservation.state : "none", changed: false };
-			if (!claimed) {
-				const outcome = finishOutcome(reservation.state, wanted, !!reservation.committedEarly);
-				if (outcome === "conflict")
-					throw conflict(`This order's stock was already ${reservation.state}`, { state: reservation.state });
-				if (outcome === "return") {
-					const returning = await this.reservations().updateOne(
-						{ _id: orderId, state: "committed", committedEarly: true },
-						{ $set: { state: "released", settled: false, returning: true, updatedAt: nowIso() } },
-					);
-					if (returning) await this.settle(ctx, returning);
-					return { orderId, state: "released", changed: !!returning };
-				}
-				if (reservation.settled === false) await this.settle(ctx, reservation);
-				return { orderId, state: reservation.state, changed: false };
-			}
-			await this.settle(ctx, reservation);
-			return { orderId, state: wanted, changed: true };
-		},
-
-		async settle(this: ThisService, ctx: AnyCtx | null, r: StockReservation) {
-			const kind = r.returning ? "return" : r.state === "released" ? "release" : "commit";
-			for (const item of r.items)
-				await this.moveStock(ctx, item.productId, r.orderId, { kind, quantity: item.quantity });
-			await this.reservations().updateOne({ _id: r._id, state: r.state }, { $set: { settled: true } });
-		},
-
 		async upsertListing(this: ThisService, listing: SupplierListing) {
 			const { _id, ...fields } = listing;
 			if (!(await this.suppliers().updateOne({ _id }, { $set: fields }))) {
@@ -656,55 +461,26 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			}
 		},
 
-		/** Releases or commits reservations that would otherwise leak (see lib/domain/stock.ts sweepAction). */
+		/** Repairs reservations that would leak (StockLedger.sweep); one run at a time. */
 		async sweepReservations(this: ThisService) {
-			const result = { released: 0, committed: 0 };
-			if (this.sweeping || this.stopping) return result;
+			if (this.sweeping || this.stopping || !this.ledger) return { released: 0, committed: 0 };
 			this.sweeping = true;
 			try {
-				const unsettled = await this.reservations().find({ query: { settled: false }, limit: SWEEP_BATCH });
-				for (const r of unsettled) if (Date.now() - Date.parse(r.updatedAt) > 5_000) await this.settle(null, r);
-				const open = await this.reservations().find({
-					query: { state: { $in: ["reserving", "reserved"] } },
-					sort: { createdAt: 1 },
-					limit: SWEEP_BATCH,
-				});
-				const statuses = await this.orderStatuses(open.filter((r) => r.state === "reserved").map((r) => r.orderId));
-				const now = new Date();
-				for (const r of open) {
-					if (r.state === "reserved" && !statuses) continue;
-					const status = statuses?.get(r.orderId);
-					const action = sweepAction(r, status, now);
-					if (action === "keep") continue;
-					await this.repair(r, action, status);
-					result[action === "release" ? "released" : "committed"]++;
-				}
+				return await this.ledger.sweep(
+					(ids) => this.orderStatuses(ids),
+					({ reservation: r, action, orderStatus }) => {
+						const done = action === "release" ? "released" : "committed";
+						const why = `order ${orderStatus ?? "missing"}, expired at ${r.expiresAt}, was ${r.state}`;
+						this.logger.info(
+							{ orderId: r.orderId },
+							`Reservation sweep: ${done} the stock of order ${r.orderId} (${why})`,
+						);
+						countRepair(this.broker, `stock_${done}`);
+					},
+				);
 			} finally {
 				this.sweeping = false;
 			}
-			return result;
-		},
-
-		async repair(
-			this: ThisService,
-			r: StockReservation,
-			action: "release" | "commit",
-			status: OrderStatus | undefined,
-		) {
-			const why = `order ${status ?? "missing"}, expires ${r.expiresAt}, state ${r.state}`;
-			if (r.state === "reserving") {
-				for (const item of r.items)
-					await this.moveStock(null, item.productId, r.orderId, { kind: "release", quantity: item.quantity });
-				await this.reservations().removeMany({ _id: r._id, state: "reserving" });
-			} else {
-				const early = action === "commit" && status !== "delivered";
-				await this.finish(null, r.orderId, action === "release" ? "released" : "committed", "sweep", early);
-			}
-			this.logger.info(
-				{ orderId: r.orderId },
-				`Reservation sweep: ${action === "release" ? "released" : "committed"} the stock of order ${r.orderId} (${why})`,
-			);
-			countRepair(this.broker, action === "release" ? "stock_released" : "stock_committed");
 		},
 	},
 
@@ -719,6 +495,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 	},
 
 	started(this: ThisService) {
+		this.ledger = new StockLedger({
+			findProduct: (id) => this.findEntity(id),
+			findProducts: () => this.findEntities({}),
+			compareAndSet: (ctx, query, update, events) => this.compareAndSet(ctx, query, update, events),
+			reservations: this.reservations(),
+		});
 		registerRepairMetric(this.broker);
 		const sweep = (when: string) =>
 			this.sweepReservations().catch((err: Error) =>

@@ -6,7 +6,7 @@
  */
 import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
-import type { SupplierCreated } from "../contracts/events";
+import type { ProductChanged, SupplierCreated } from "../contracts/events";
 import type {
 	PricedProduct,
 	Product,
@@ -221,4 +221,57 @@ export function listingFields(data: SupplierCreated, now: string): SupplierListi
 		active: true,
 		updatedAt: now,
 	};
+}
+
+/** product.created / updated / deleted's data. */
+export function productChange(p: Product): ProductChanged {
+	const { _id: productId, supplierId, type, priceCents, depositCents, stock } = p;
+	return { productId, supplierId, type, priceCents, depositCents, stock };
+}
+
+export interface CatalogQuery {
+	type?: string;
+	lat?: number;
+	lng?: number;
+	sort?: "price" | "distance";
+	supplierId?: string;
+	openNow?: boolean;
+	inStock?: boolean;
+	page: number;
+	pageSize: number;
+}
+
+/** What is wrong with a catalog query that the params schema cannot say (a 422), or null. */
+export function listProblem(q: CatalogQuery): { message: string; data?: unknown } | null {
+	if ((q.lat === undefined) !== (q.lng === undefined))
+		return { message: "Give both lat and lng of the delivery address", data: { fields: ["lat", "lng"] } };
+	if (q.sort === "distance" && q.lat === undefined)
+		return { message: "Sorting by distance needs a delivery address (lat, lng)" };
+	return null;
+}
+
+/**
+ * One page of the comparison: with an address, only suppliers delivering there and open now
+ * (unless openNow=false); in stock only unless inStock=false; cheapest first unless sorted by distance.
+ */
+export function catalogPage<P extends CatalogProduct>(
+	products: P[],
+	suppliers: SupplierProfile[],
+	q: CatalogQuery,
+	now: Date,
+	timeZone: string,
+) {
+	const deliverTo = q.lat === undefined || q.lng === undefined ? undefined : { lat: q.lat, lng: q.lng };
+	const offers = findOffers(products, suppliers, {
+		type: q.type,
+		supplierId: q.supplierId,
+		deliverTo,
+		openAt: (q.openNow ?? !!deliverTo) ? now : undefined,
+		timeZone,
+		inStockOnly: q.inStock ?? true,
+		sort: q.sort || "price",
+	});
+	const start = (q.page - 1) * q.pageSize;
+	const rows = offers.slice(start, start + q.pageSize).map(offerView);
+	return { rows, total: offers.length, page: q.page, pageSize: q.pageSize };
 }

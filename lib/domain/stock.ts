@@ -130,3 +130,77 @@ export function finishOutcome(
 	if ((state === "released" || state === "committed") && state !== wanted) return "conflict";
 	return "done";
 }
+
+export interface StockedProduct {
+	_id: string;
+	supplierId: string;
+	type: string;
+	stock: number;
+	reserved?: number;
+	lowStockThreshold?: number;
+	holds?: Record<string, number>;
+	returned?: Record<string, number>;
+}
+
+/** inventory.updated's data for a product whose levels became `levels`. */
+export function inventoryUpdate(p: StockedProduct, step: StockStep) {
+	const threshold = p.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD;
+	const { stock, reserved } = step.levels;
+	return {
+		productId: p._id,
+		supplierId: p.supplierId,
+		type: p.type,
+		stock,
+		reserved,
+		change: step.change,
+		reason: step.reason,
+		lowStock: isLowStock(stock, threshold),
+		lowStockThreshold: threshold,
+	};
+}
+
+/** A stock move as a compare-and-set: the filter (the levels read, and this order's mark) and the update. */
+export interface StockWrite {
+	query: Record<string, unknown>;
+	update: { $set: Record<string, unknown>; $unset?: Record<string, true> };
+	step: StockStep;
+}
+
+/**
+ * How to apply `change` to `product` for `orderId` (null: no order, a restock): "done" when this
+ * order's move already happened (its mark in `holds` / `returned` says so) or changes nothing,
+ * null when there is not enough stock. Release and commit move what the order holds.
+ */
+export function stockWrite(
+	product: StockedProduct,
+	orderId: string | null,
+	change: StockChange,
+	now: string,
+): StockWrite | "done" | null {
+	const levels = { stock: product.stock, reserved: product.reserved || 0 };
+	if (change.kind === "restock" && change.stock === product.stock) return "done";
+	const query: Record<string, unknown> = { _id: product._id, ...levels };
+	const set: Record<string, unknown> = { updatedAt: now };
+	let unset: Record<string, true> | undefined;
+	if (orderId !== null) {
+		const hold = `holds.${orderId}`;
+		const held = product.holds?.[orderId];
+		if (change.kind === "reserve") {
+			if (held !== undefined) return "done";
+			query[hold] = { $exists: false };
+			set[hold] = change.quantity;
+		} else if (change.kind === "release" || change.kind === "commit") {
+			if (held === undefined) return "done";
+			change = { kind: change.kind, quantity: held };
+			query[hold] = held;
+			unset = { [hold]: true };
+		} else if (change.kind === "return") {
+			if (product.returned?.[orderId] !== undefined) return "done";
+			query[`returned.${orderId}`] = { $exists: false };
+			set[`returned.${orderId}`] = change.quantity;
+		}
+	}
+	const step = stockAfter(levels, change);
+	if (!step) return null;
+	return { query, update: { $set: { ...set, ...step.levels }, ...(unset ? { $unset: unset } : {}) }, step };
+}
