@@ -15,7 +15,7 @@
 import { Context, Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
-import type { Ctx, Point } from "../lib/contracts/common";
+import type { Ctx } from "../lib/contracts/common";
 import type { PendingEvent } from "../lib/contracts/events";
 import type {
 	CreateProductParams,
@@ -39,22 +39,7 @@ import type {
 } from "../lib/contracts/products";
 import { LIST_PARAMS, ORDER_ID, PRODUCT_FIELDS, RESERVE_PARAMS } from "../lib/contracts/products";
 import type { OrderStatus } from "../lib/domain/order-status";
-import {
-	catalogPage,
-	CYLINDER_TYPES,
-	DEFAULT_TIME_ZONE,
-	distanceTo,
-	isOpenAt,
-	listingFields,
-} from "../lib/domain/catalog";
-import {
-	listProblem,
-	pricedProduct,
-	productChange,
-	productView,
-	reservationView,
-	supplierView,
-} from "../lib/domain/catalog";
+import * as catalog from "../lib/domain/catalog";
 import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt, mergeItems } from "../lib/domain/stock";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
@@ -77,11 +62,8 @@ type OwnMethods = {
 	suppliers(): Collection<SupplierListing>;
 	reservations(): Collection<StockReservation>;
 	listParamsValid(params: object): boolean;
-	ownerFor(user: { id: string; role: string }, requested?: string): string;
 	activeSupplierOr403(owner: string): Promise<SupplierListing>;
 	ownProductOr404(ctx: AnyCtx, id: string): Promise<Product>;
-	openOr409(supplier: SupplierListing, at: Date): void;
-	distanceOr422(supplier: SupplierListing, deliverTo: Point): number;
 	orderableProducts(owner: string, wanted: ReservationItem[]): Promise<Product[]>;
 	upsertListing(listing: SupplierListing): Promise<void>;
 	setListingActive(supplierId: string, active: boolean): Promise<void>;
@@ -102,8 +84,10 @@ type ThisService = Service<Settings> &
 
 const productEvent = (type: "product.created" | "product.updated" | "product.deleted", p: Product): PendingEvent => ({
 	type,
-	data: productChange(p),
+	data: catalog.productChange(p),
 });
+
+const refusal = (p: catalog.CatalogProblem) => new Errors.MoleculerClientError(p.message, p.code, p.type, p.data);
 
 const isUnique = (err: unknown) => err instanceof UniqueViolationError || (err as { code?: unknown })?.code === 409;
 
@@ -126,7 +110,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			},
 		}),
 	],
-	settings: { rest: "/", timeZone: DEFAULT_TIME_ZONE, reservationTtlMs: 15 * 60_000, reservationSweepMs: 60_000 },
+	settings: {
+		rest: "/",
+		timeZone: catalog.DEFAULT_TIME_ZONE,
+		reservationTtlMs: 15 * 60_000,
+		reservationSweepMs: 60_000,
+	},
 
 	actions: {
 		create: {
@@ -134,11 +123,13 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			auth: { roles: ["supplier", "admin"] },
 			params: {
 				...PRODUCT_FIELDS,
-				type: { type: "enum", values: CYLINDER_TYPES },
+				type: { type: "enum", values: catalog.CYLINDER_TYPES },
 				supplierId: { type: "string", min: 1, max: 64, optional: true },
 			},
 			async handler(this: ThisService, ctx: Ctx<CreateProductParams>): Promise<ProductView> {
-				const owner = this.ownerFor(ctx.meta.user!, ctx.params.supplierId);
+				const decided = catalog.catalogOwner(ctx.meta.user!, ctx.params.supplierId);
+				if ("problem" in decided) throw refusal(decided.problem);
+				const owner = decided.owner;
 				await this.activeSupplierOr403(owner);
 				const { supplierId: _ignored, ...fields } = ctx.params;
 				const now = nowIso();
@@ -162,7 +153,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				}
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/products/${product._id}`;
-				return productView(product);
+				return catalog.productView(product);
 			},
 		},
 
@@ -196,7 +187,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 						productEvent("product.updated", after),
 					]);
 				}
-				return productView(updated);
+				return catalog.productView(updated);
 			},
 		},
 
@@ -214,7 +205,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 					[productEvent("product.deleted", product)],
 				);
 				if (!updated) throw notFound("product", product._id);
-				return productView(updated);
+				return catalog.productView(updated);
 			},
 		},
 
@@ -231,12 +222,18 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			},
 			params: LIST_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<ListProductsParams>) {
-				const problem = listProblem(ctx.params);
+				const problem = catalog.listProblem(ctx.params);
 				if (problem) throw unprocessable(problem.message, problem.data);
 				const { type, supplierId } = ctx.params;
 				const query = { active: true, ...(type ? { type } : {}), ...(supplierId ? { supplierId } : {}) };
 				const [products, suppliers] = await Promise.all([this.findEntities({ query }), this.suppliers().find({})]);
-				return catalogPage(products.map(productView), suppliers, ctx.params, new Date(), this.settings.timeZone);
+				return catalog.catalogPage(
+					products.map(catalog.productView),
+					suppliers,
+					ctx.params,
+					new Date(),
+					this.settings.timeZone,
+				);
 			},
 		},
 
@@ -249,7 +246,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				if (!product || product.deleted) throw notFound("product", ctx.params.id);
 				const s = await this.suppliers().findById(product.supplierId);
 				const supplier = s ? { id: s.supplierId, name: s.name, rating: s.rating, openingHours: s.openingHours } : null;
-				return { ...productView(product), supplier };
+				return { ...catalog.productView(product), supplier };
 			},
 		},
 
@@ -259,7 +256,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			params: { supplierId: { type: "string", min: 1, max: 64 } },
 			async handler(this: ThisService, ctx: Ctx<SupplierIdParams>): Promise<SupplierView | null> {
 				const supplier = await this.suppliers().findById(ctx.params.supplierId);
-				return supplier && supplier.active !== false ? supplierView(supplier) : null;
+				return supplier && supplier.active !== false ? catalog.supplierView(supplier) : null;
 			},
 		},
 
@@ -274,13 +271,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			async handler(this: ThisService, ctx: Ctx<ReserveStockParams>): Promise<ReservationView> {
 				const { orderId, items, deliverTo, deliverAt } = ctx.params;
 				const existing = await this.reservations().findById(orderId);
-				if (existing?.state === "reserved") return reservationView(existing);
+				if (existing?.state === "reserved") return catalog.reservationView(existing);
 				if (existing) throw conflict(`This order's stock is ${existing.state}`, { state: existing.state });
 				const supplier = await this.suppliers().findById(ctx.params.supplierId);
-				if (!supplier || supplier.active === false)
-					throw conflict("This supplier is not selling at the moment", { type: "SUPPLIER_NOT_ACTIVE" });
-				const distanceKm = deliverTo ? this.distanceOr422(supplier, deliverTo) : null;
-				this.openOr409(supplier, deliverAt ? new Date(deliverAt) : new Date());
+				const at = deliverAt ? new Date(deliverAt) : new Date();
+				const { problem, distanceKm } = catalog.orderProblem(supplier, deliverTo, at, this.settings.timeZone);
+				if (problem || !supplier) throw refusal(problem!);
 				const wanted = mergeItems(items);
 				const products = await this.orderableProducts(supplier.supplierId, wanted);
 				const now = new Date();
@@ -291,13 +287,13 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 					items: wanted,
 					state: "reserving",
 					expiresAt: expiresAt(now, this.settings.reservationTtlMs),
-					supplier: supplierView(supplier),
+					supplier: catalog.supplierView(supplier),
 					distanceKm,
-					products: products.map(pricedProduct),
+					products: products.map(catalog.pricedProduct),
 					createdAt: now.toISOString(),
 					updatedAt: now.toISOString(),
 				};
-				return reservationView(await this.ledger!.reserve(ctx, record));
+				return catalog.reservationView(await this.ledger!.reserve(ctx, record));
 			},
 		},
 
@@ -338,7 +334,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 
 	businessEvents: {
 		async "supplier.created"(envelope) {
-			await this.upsertListing({ _id: envelope.data.supplierId, ...listingFields(envelope.data, nowIso()) });
+			await this.upsertListing({ _id: envelope.data.supplierId, ...catalog.listingFields(envelope.data, nowIso()) });
 		},
 		async "user.deleted"(envelope) {
 			if (envelope.data.role === "supplier") await this.setListingActive(envelope.data.userId, false);
@@ -360,16 +356,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			return this.listCheck({ ...params }) === true;
 		},
 
-		/** Whose catalog a caller writes to: a supplier its own; an admin names the supplier. */
-		ownerFor(user: { id: string; role: string }, requested?: string): string {
-			if (user.role === "admin") {
-				if (!requested) throw unprocessable("Say which supplier sells this product", { fields: ["supplierId"] });
-				return requested;
-			}
-			if (requested && requested !== user.id) throw forbidden("You can only sell from your own catalog");
-			return user.id;
-		},
-
 		async activeSupplierOr403(this: ThisService, owner: string) {
 			const supplier = await this.suppliers().findById(owner);
 			if (!supplier || supplier.active === false)
@@ -389,31 +375,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			if (me.role !== "admin" && product.supplierId !== me.id)
 				throw forbidden("This product belongs to another supplier");
 			return product;
-		},
-
-		/** Orders for immediate delivery need the supplier open now; scheduled ones, open at the slot. */
-		openOr409(this: ThisService, supplier: SupplierListing, at: Date) {
-			if (!supplier.openingHours || Number.isNaN(at.getTime())) return;
-			if (!isOpenAt(supplier.openingHours, at, this.settings.timeZone))
-				throw conflict("This supplier is closed at that time", {
-					type: "SUPPLIER_CLOSED",
-					openingHours: supplier.openingHours,
-				});
-		},
-
-		distanceOr422(supplier: SupplierListing, deliverTo: Point): number {
-			const km = distanceTo(supplier, deliverTo);
-			if (km === null || km > supplier.deliveryRadiusKm)
-				throw new Errors.MoleculerClientError(
-					"This supplier does not deliver to that address",
-					422,
-					"OUT_OF_DELIVERY_AREA",
-					{
-						distanceKm: km === null ? null : Math.round(km * 100) / 100,
-						deliveryRadiusKm: supplier.deliveryRadiusKm,
-					},
-				);
-			return km;
 		},
 
 		async orderableProducts(this: ThisService, owner: string, wanted: ReservationItem[]) {
@@ -486,7 +447,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 
 	created(this: ThisService) {
 		const cfg = config();
-		this.settings.timeZone = cfg.supplierTimeZone || DEFAULT_TIME_ZONE;
+		this.settings.timeZone = cfg.supplierTimeZone || catalog.DEFAULT_TIME_ZONE;
 		this.settings.reservationTtlMs = cfg.reservationTtlMs;
 		this.settings.reservationSweepMs = cfg.reservationSweepMs;
 		this.listCheck = this.broker.validator!.compile(LIST_PARAMS) as (params: object) => true | unknown[];

@@ -275,3 +275,72 @@ export function catalogPage<P extends CatalogProduct>(
 	const rows = offers.slice(start, start + q.pageSize).map(offerView);
 	return { rows, total: offers.length, page: q.page, pageSize: q.pageSize };
 }
+
+/** A refusal as data: the service turns it into a Moleculer client error. */
+export interface CatalogProblem {
+	code: 403 | 409 | 422;
+	type: string;
+	message: string;
+	data?: Record<string, unknown>;
+}
+
+/**
+ * Why a supplier cannot take an order delivered to `deliverTo` at `at` (null: it can), and the
+ * distance. Immediate orders need the supplier open now; scheduled ones, open at the slot.
+ */
+export function orderProblem(
+	supplier: SupplierProfile | null,
+	deliverTo: LatLng | undefined,
+	at: Date,
+	timeZone: string,
+): { problem: CatalogProblem | null; distanceKm: number | null } {
+	if (!supplier || supplier.active === false)
+		return {
+			problem: {
+				code: 409,
+				type: "CONFLICT",
+				message: "This supplier is not selling at the moment",
+				data: { type: "SUPPLIER_NOT_ACTIVE" },
+			},
+			distanceKm: null,
+		};
+	const km = deliverTo ? distanceTo(supplier, deliverTo) : null;
+	if (deliverTo && (km === null || km > supplier.deliveryRadiusKm)) {
+		const data = {
+			distanceKm: km === null ? null : Math.round(km * 100) / 100,
+			deliveryRadiusKm: supplier.deliveryRadiusKm,
+		};
+		return {
+			problem: {
+				code: 422,
+				type: "OUT_OF_DELIVERY_AREA",
+				message: "This supplier does not deliver to that address",
+				data,
+			},
+			distanceKm: km,
+		};
+	}
+	if (supplier.openingHours && !Number.isNaN(at.getTime()) && !isOpenAt(supplier.openingHours, at, timeZone)) {
+		const data = { type: "SUPPLIER_CLOSED", openingHours: supplier.openingHours };
+		return {
+			problem: { code: 409, type: "CONFLICT", message: "This supplier is closed at that time", data },
+			distanceKm: km,
+		};
+	}
+	return { problem: null, distanceKm: km };
+}
+
+/** Whose catalog a caller writes to: a supplier its own; an admin names the supplier. */
+export function catalogOwner(
+	user: { id: string; role: string },
+	requested: string | undefined,
+): { owner: string } | { problem: CatalogProblem } {
+	if (user.role === "admin") {
+		if (requested) return { owner: requested };
+		const data = { fields: ["supplierId"] };
+		return { problem: { code: 422, type: "UNPROCESSABLE", message: "Say which supplier sells this product", data } };
+	}
+	if (requested && requested !== user.id)
+		return { problem: { code: 403, type: "FORBIDDEN", message: "You can only sell from your own catalog" } };
+	return { owner: user.id };
+}
