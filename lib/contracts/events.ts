@@ -99,10 +99,13 @@ export interface ProductChanged {
 	type: string;
 	priceCents: number;
 	stock: number;
+	depositCents?: number;
 }
 export interface InventoryUpdated {
 	productId: string;
 	supplierId: string;
+	/** The cylinder type. */
+	type?: string;
 	stock: number;
 	reserved: number;
 	change: number;

@@ -6,6 +6,17 @@
  */
 import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
+import type { ProductChanged, SupplierCreated } from "../contracts/events";
+import type {
+	PricedProduct,
+	Product,
+	ProductView,
+	ReservationView,
+	StockReservation,
+	SupplierListing,
+	SupplierListingFields,
+	SupplierView,
+} from "../contracts/products";
 
 export const CYLINDER_TYPES = ["P2", "P5", "P8", "P13", "P20", "P45", "water"] as const;
 export type CylinderType = (typeof CYLINDER_TYPES)[number];
@@ -150,4 +161,186 @@ export function offerView(offer: Offer) {
 		distanceKm: offer.distanceKm === null ? null : Math.round(offer.distanceKm * 100) / 100,
 		deliveryFeeCents: offer.deliveryFeeCents,
 	};
+}
+
+// ---- views of stored catalog records (pure) ----
+
+/** The supplier as an order sees it (kept on the reservation). */
+export function supplierView(supplier: SupplierListing): SupplierView {
+	return {
+		supplierId: supplier.supplierId,
+		name: supplier.name,
+		anpAuthorization: supplier.anpAuthorization || null,
+		location: supplier.location || null,
+		deliveryRadiusKm: supplier.deliveryRadiusKm,
+		openingHours: supplier.openingHours,
+		rating: supplier.rating,
+	};
+}
+
+/** A product at the price an order takes it. */
+export function pricedProduct(product: Product): PricedProduct {
+	return {
+		productId: product._id,
+		type: product.type,
+		name: product.name || null,
+		priceCents: product.priceCents,
+		depositCents: product.depositCents || 0,
+	};
+}
+
+/** A product's public form: `id`, no bookkeeping fields, with the price without exchange. */
+export function productView(product: Product): ProductView {
+	const { _id, holds: _holds, returned: _returned, supplierType: _key, ...rest } = product;
+	const view = { id: _id, ...rest };
+	return { ...view, priceWithoutExchangeCents: priceWithoutExchangeCents(view) };
+}
+
+export function reservationView(reservation: StockReservation): ReservationView {
+	return {
+		orderId: reservation.orderId,
+		state: reservation.state,
+		supplier: reservation.supplier,
+		distanceKm: reservation.distanceKm,
+		items: reservation.items,
+		products: reservation.products,
+		expiresAt: reservation.expiresAt,
+	};
+}
+
+/** The fields of a supplier listing, from supplier.created (defaults for what the profile lacks). */
+export function listingFields(data: SupplierCreated, now: string): SupplierListingFields {
+	return {
+		supplierId: data.supplierId,
+		name: data.name,
+		anpAuthorization: data.anpAuthorization || null,
+		location: data.location || null,
+		deliveryRadiusKm: data.deliveryRadiusKm || 10,
+		openingHours: data.openingHours || { open: "00:00", close: "23:59" },
+		rating: data.rating ?? 5,
+		active: true,
+		updatedAt: now,
+	};
+}
+
+/** product.created / updated / deleted's data. */
+export function productChange(p: Product): ProductChanged {
+	const { _id: productId, supplierId, type, priceCents, depositCents, stock } = p;
+	return { productId, supplierId, type, priceCents, depositCents, stock };
+}
+
+export interface CatalogQuery {
+	type?: string;
+	lat?: number;
+	lng?: number;
+	sort?: "price" | "distance";
+	supplierId?: string;
+	openNow?: boolean;
+	inStock?: boolean;
+	page: number;
+	pageSize: number;
+}
+
+/** What is wrong with a catalog query that the params schema cannot say (a 422), or null. */
+export function listProblem(q: CatalogQuery): { message: string; data?: unknown } | null {
+	if ((q.lat === undefined) !== (q.lng === undefined))
+		return { message: "Give both lat and lng of the delivery address", data: { fields: ["lat", "lng"] } };
+	if (q.sort === "distance" && q.lat === undefined)
+		return { message: "Sorting by distance needs a delivery address (lat, lng)" };
+	return null;
+}
+
+/**
+ * One page of the comparison: with an address, only suppliers delivering there and open now
+ * (unless openNow=false); in stock only unless inStock=false; cheapest first unless sorted by distance.
+ */
+export function catalogPage<P extends CatalogProduct>(
+	products: P[],
+	suppliers: SupplierProfile[],
+	q: CatalogQuery,
+	now: Date,
+	timeZone: string,
+) {
+	const deliverTo = q.lat === undefined || q.lng === undefined ? undefined : { lat: q.lat, lng: q.lng };
+	const offers = findOffers(products, suppliers, {
+		type: q.type,
+		supplierId: q.supplierId,
+		deliverTo,
+		openAt: (q.openNow ?? !!deliverTo) ? now : undefined,
+		timeZone,
+		inStockOnly: q.inStock ?? true,
+		sort: q.sort || "price",
+	});
+	const start = (q.page - 1) * q.pageSize;
+	const rows = offers.slice(start, start + q.pageSize).map(offerView);
+	return { rows, total: offers.length, page: q.page, pageSize: q.pageSize };
+}
+
+/** A refusal as data: the service turns it into a Moleculer client error. */
+export interface CatalogProblem {
+	code: 403 | 409 | 422;
+	type: string;
+	message: string;
+	data?: Record<string, unknown>;
+}
+
+/**
+ * Why a supplier cannot take an order delivered to `deliverTo` at `at` (null: it can), and the
+ * distance. Immediate orders need the supplier open now; scheduled ones, open at the slot.
+ */
+export function orderProblem(
+	supplier: SupplierProfile | null,
+	deliverTo: LatLng | undefined,
+	at: Date,
+	timeZone: string,
+): { problem: CatalogProblem | null; distanceKm: number | null } {
+	if (!supplier || supplier.active === false)
+		return {
+			problem: {
+				code: 409,
+				type: "CONFLICT",
+				message: "This supplier is not selling at the moment",
+				data: { type: "SUPPLIER_NOT_ACTIVE" },
+			},
+			distanceKm: null,
+		};
+	const km = deliverTo ? distanceTo(supplier, deliverTo) : null;
+	if (deliverTo && (km === null || km > supplier.deliveryRadiusKm)) {
+		const data = {
+			distanceKm: km === null ? null : Math.round(km * 100) / 100,
+			deliveryRadiusKm: supplier.deliveryRadiusKm,
+		};
+		return {
+			problem: {
+				code: 422,
+				type: "OUT_OF_DELIVERY_AREA",
+				message: "This supplier does not deliver to that address",
+				data,
+			},
+			distanceKm: km,
+		};
+	}
+	if (supplier.openingHours && !Number.isNaN(at.getTime()) && !isOpenAt(supplier.openingHours, at, timeZone)) {
+		const data = { type: "SUPPLIER_CLOSED", openingHours: supplier.openingHours };
+		return {
+			problem: { code: 409, type: "CONFLICT", message: "This supplier is closed at that time", data },
+			distanceKm: km,
+		};
+	}
+	return { problem: null, distanceKm: km };
+}
+
+/** Whose catalog a caller writes to: a supplier its own; an admin names the supplier. */
+export function catalogOwner(
+	user: { id: string; role: string },
+	requested: string | undefined,
+): { owner: string } | { problem: CatalogProblem } {
+	if (user.role === "admin") {
+		if (requested) return { owner: requested };
+		const data = { fields: ["supplierId"] };
+		return { problem: { code: 422, type: "UNPROCESSABLE", message: "Say which supplier sells this product", data } };
+	}
+	if (requested && requested !== user.id)
+		return { problem: { code: 403, type: "FORBIDDEN", message: "You can only sell from your own catalog" } };
+	return { owner: user.id };
 }

@@ -118,6 +118,10 @@ export function readConfig() {
 		/** How long an order may stay `created` before orders asks payments about it and repairs it. */
 		orderPaymentDeadlineMs: int("ORDER_PAYMENT_DEADLINE_MS", 120_000),
 		supplierTimeZone: str("SUPPLIER_TIME_ZONE", "America/Sao_Paulo"),
+		/** How long stock stays reserved for an order that is neither confirmed nor cancelled. */
+		reservationTtlMs: int("RESERVATION_TTL_MS", 15 * 60_000),
+		/** How often reservations past their expiry or of finished orders are repaired (0 = only at start-up). */
+		reservationSweepMs: int("RESERVATION_SWEEP_MS", 60_000),
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),
 			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),

@@ -407,6 +407,10 @@ describe("catalog management", () => {
 		expect((await m.api.get(`/api/products?sort=distance`)).status).toBe(422);
 		expect((await m.api.get(`/api/products?pageSize=1000`)).status).toBe(422);
 		expect((await m.api.get(`/api/products?color=red`)).status).toBe(422);
+		// Params are validated before the cache answers: 422 cold and warm alike.
+		expect((await m.api.get(`/api/products?type=P2&query={}`)).status).toBe(422);
+		expect((await m.api.get(`/api/products?type=P2`)).status).toBe(200);
+		expect((await m.api.get(`/api/products?type=P2&query={}`)).status).toBe(422);
 	});
 });
 
