@@ -1,12 +1,180 @@
-/** Stored shapes of the couriers service. */
+/**
+ * Stored shapes of the couriers service, and its actions' params and results.
+ *
+ * Records: courier profiles (main collection `couriers`, `_id` = the courier's user id) and
+ * `dispatches` (a named kind, `_id` = the order id, one per confirmed or cancelled order).
+ */
 import type { StoredDoc } from "../infra/store/types";
+import type { CourierStatus } from "../domain/dispatch";
+import type { Point } from "./common";
 
-export interface Courier extends StoredDoc {
-	createdAt?: string;
-	updatedAt?: string;
+export type { CourierStatus } from "../domain/dispatch";
+
+export type VehicleType = "motorcycle" | "car" | "van" | "truck" | "bicycle";
+export const VEHICLE_TYPES: VehicleType[] = ["motorcycle", "car", "van", "truck", "bicycle"];
+
+export interface Vehicle {
+	type: VehicleType;
+	plate: string;
 }
 
+/** A courier's last known position (as reported, `at` normalised to UTC). */
+export interface LivePosition extends Point {
+	accuracy: number | null;
+	speed: number | null;
+	heading: number | null;
+	at: string;
+}
+
+/** One order a courier carries: how many cylinders it takes of the vehicle, since when. */
+export interface CourierAssignment {
+	cylinders: number;
+	since: string;
+}
+
+export interface Courier extends StoredDoc {
+	/** The supplier the courier works for; null for an independent courier. */
+	supplierId: string | null;
+	vehicle: Vehicle;
+	/** Cylinders the vehicle carries. */
+	capacity: number;
+	/** offline / available (no order) / busy (carrying at least one order). */
+	status: CourierStatus;
+	/** Cylinders of the orders carried now (the sum of `assignments`). */
+	load: number;
+	/** Orders carried now: order id → assignment. */
+	assignments: Record<string, CourierAssignment>;
+	/** Persisted on a timer, latest only (the live one is in memory). */
+	position: LivePosition | null;
+	/** When the courier last went from no order to busy. */
+	busySince?: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export type DispatchStatus = "waiting" | "assigned" | "delivered" | "cancelled";
+
+/**
+ * The dispatch of one order. A cancellation handled before the confirmation leaves a "cancelled"
+ * tombstone without the order's details (cylinders 0, no locations).
+ */
 export interface Dispatch extends StoredDoc {
-	createdAt?: string;
-	updatedAt?: string;
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	cylinders: number;
+	supplierLocation: Point | null;
+	deliveryLocation: Point | null;
+	confirmedAt: string;
+	status: DispatchStatus;
+	/** delivery.unassigned was raised. */
+	alerted: boolean;
+	alertedAt?: string;
+	courierId?: string;
+	assignedAt?: string;
+	radiusKm?: number;
+	deliveredAt?: string;
+	cancelledAt?: string;
+	createdAt: string;
+}
+
+/** A courier as actions return it. */
+export type CourierView = Omit<Courier, "_id" | "assignments" | "busySince" | "position"> & {
+	id: string;
+	position: LivePosition | null;
+	/** Orders carried now, oldest first. */
+	orderIds: string[];
+	/** The oldest order carried now (null when none): kept for clients that show one order. */
+	currentOrderId: string | null;
+	/** Set by the list action when it filters by distance. */
+	distanceKm?: number;
+};
+
+/** What couriers broadcast between instances when a courier's status or orders change. */
+export interface CourierState {
+	courierId: string;
+	status: CourierStatus;
+	orderIds: string[];
+}
+
+/** The answer of orders.trackingView: may this user follow the order, and where it goes. */
+export interface TrackingView {
+	visible: boolean;
+	status: string;
+	deliveryLocation: Point | null;
+	courierId: string | null;
+	customerId: string;
+	supplierId: string;
+}
+
+// ---- action params and results ----
+
+export interface IdParams {
+	id: string;
+}
+
+export interface CreateCourierParams {
+	userId?: string;
+	supplierId?: string;
+	vehicle: Vehicle;
+	capacity: number;
+}
+
+export interface ListCouriersParams {
+	status?: CourierStatus;
+	supplierId?: string;
+	lat?: number;
+	lng?: number;
+	radiusKm?: number;
+	page: number;
+	pageSize: number;
+}
+
+export interface UpdateCourierParams {
+	id: string;
+	vehicle?: Vehicle;
+	capacity?: number;
+}
+
+export interface SetStatusParams {
+	id: string;
+	status: "available" | "offline";
+}
+
+export interface LocationReport {
+	id: string;
+	lat: number;
+	lng: number;
+	accuracy?: number;
+	speed?: number;
+	heading?: number;
+	at: string;
+}
+
+export type LocationOutcome = { accepted: true } | { accepted: false; reason: "out_of_order" | "stale" };
+
+export interface EtaParams {
+	courierId: string;
+	to: Point;
+	via?: Point;
+}
+
+export interface EtaResult {
+	position: { lat: number; lng: number; at: string };
+	etaMinutes: number;
+}
+
+/** The plain courier.location.updated event (broadcast, latest wins). */
+export interface LocationUpdate extends LivePosition {
+	courierId: string;
+	/** The oldest order the courier carries, null when none. */
+	orderId: string | null;
+}
+
+/** The plain couriers.order.status event that feeds tracking streams. */
+export interface OrderStatusUpdate {
+	orderId: string;
+	status: string;
+	courierId: string | null;
+	at: string;
 }
