@@ -23,7 +23,8 @@ import type { OrderCancelled, OrderConfirmed, OrderDelivered, PendingEvent } fro
 import {
 	CourierCandidate,
 	deliveryMinutes,
-	maxLoadBefore,
+	dispatchTombstone,
+	newDispatch,
 	orphanedOrders,
 	radiusForWait,
 	rankCouriers,
@@ -33,6 +34,7 @@ import {
 } from "../lib/domain/dispatch";
 import { etaViaPickupMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
+import { releaseWrite, takeWrite } from "../lib/infra/courier-loads";
 import { nowIso } from "../lib/infra/ids";
 import { Collection, Filter, UniqueViolationError, UpdateSpec } from "../lib/infra/store/types";
 
@@ -98,7 +100,6 @@ type ThisDispatcher = Service &
 
 const RELEASE_ATTEMPTS = 20;
 const DISPATCH_LIVE = ["waiting", "assigned"];
-const held = (orderId: string) => `assignments.${orderId}`;
 
 const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 	dispatches(this: ThisDispatcher) {
@@ -116,21 +117,8 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 	async openDispatch(this: ThisDispatcher, _ctx, data) {
 		const existing = await this.dispatches().findById(data.orderId);
 		if (existing) return existing;
-		const now = nowIso();
 		try {
-			return await this.dispatches().insert({
-				_id: data.orderId,
-				orderId: data.orderId,
-				customerId: data.customerId,
-				supplierId: data.supplierId,
-				cylinders: data.cylinders,
-				supplierLocation: data.supplierLocation,
-				deliveryLocation: data.deliveryLocation,
-				confirmedAt: data.confirmedAt || now,
-				status: "waiting",
-				alerted: false,
-				createdAt: now,
-			});
+			return await this.dispatches().insert(newDispatch(data, nowIso()));
 		} catch (err) {
 			if (!(err instanceof UniqueViolationError)) throw err;
 			return (await this.dispatches().findById(data.orderId))!;
@@ -215,27 +203,8 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 
 	/** The courier takes the order if its load (as stored now) leaves room for it: never over capacity. */
 	async takeCourier(this: ThisDispatcher, ctx, c, dispatch) {
-		const now = nowIso();
-		const room = maxLoadBefore(c.capacity, dispatch.cylinders);
-		return this.compareAndSet(
-			ctx,
-			{
-				_id: c.id,
-				status: { $in: ["available", "busy"] },
-				capacity: c.capacity,
-				[held(dispatch.orderId)]: { $exists: false },
-				// A profile stored before loads were kept counts as empty while available.
-				$or: [{ load: { $lte: room } }, { load: { $exists: false }, status: "available" }],
-			},
-			{
-				$set: {
-					status: "busy",
-					[held(dispatch.orderId)]: { cylinders: dispatch.cylinders, since: now },
-					updatedAt: now,
-				},
-				$inc: { load: dispatch.cylinders },
-			},
-		);
+		const { query, update } = takeWrite(c, dispatch, nowIso());
+		return this.compareAndSet(ctx, query, update);
 	},
 
 	/**
@@ -248,15 +217,8 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 			const release =
 				courier && releaseOf({ load: courier.load ?? 0, assignments: courier.assignments || {} }, orderId);
 			if (!courier || !release) return null;
-			const freed = await this.compareAndSet(
-				ctx,
-				{ _id: courierId, load: courier.load, [held(orderId)]: { $exists: true } },
-				{
-					$unset: { [held(orderId)]: true },
-					$inc: { load: -release.cylinders },
-					$set: { updatedAt: nowIso(), ...(release.idle && courier.status === "busy" ? { status: "available" } : {}) },
-				},
-			);
+			const { query, update } = releaseWrite(courier, orderId, release, nowIso());
+			const freed = await this.compareAndSet(ctx, query, update);
 			if (freed) {
 				this.announceCourierState(ctx, freed);
 				return freed;
@@ -392,20 +354,7 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 		const dispatch = await this.writeDispatch(ctx, live, cancel);
 		if (dispatch || (await this.dispatches().findById(orderId))) return dispatch;
 		try {
-			await this.dispatches().insert({
-				_id: orderId,
-				orderId,
-				customerId: data.customerId,
-				supplierId: data.supplierId,
-				cylinders: 0,
-				supplierLocation: null,
-				deliveryLocation: null,
-				confirmedAt: now,
-				status: "cancelled",
-				alerted: false,
-				cancelledAt: now,
-				createdAt: now,
-			});
+			await this.dispatches().insert(dispatchTombstone(data, now));
 			return null;
 		} catch (err) {
 			if (!(err instanceof UniqueViolationError)) throw err;

@@ -7,27 +7,24 @@
  * `dispatches` (one per order). A courier carries orders up to its vehicle's capacity (cylinders):
  * available with none, busy with at least one, offline when off duty.
  *
- * Live positions are kept in memory on every instance (fed by the plain, broadcast
- * courier.location.updated event) and persisted on a timer ("position-flush"), latest only.
+ * Live positions and the courier state shared between instances: mixins/live-positions.mixin.ts.
  */
-import { Context, Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { EventEmitter } from "events";
+import { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { PassThrough } from "stream";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
-import { DispatchHost, DispatchMethods, DispatchMixin } from "../mixins/dispatch.mixin";
+import { DispatchMethods, DispatchMixin } from "../mixins/dispatch.mixin";
+import { LivePositionMethods, LivePositionsMixin, stateOf } from "../mixins/live-positions.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { AuthUser, Ctx } from "../lib/contracts/common";
-import { idParam, optionalId, pointParam } from "../lib/contracts/params";
+import { idParam } from "../lib/contracts/params";
 import {
 	Courier,
-	CourierState,
 	CourierView,
 	CreateCourierParams,
 	EtaParams,
 	EtaResult,
 	IdParams,
 	ListCouriersParams,
-	LivePosition,
 	LocationOutcome,
 	LocationReport,
 	LocationUpdate,
@@ -35,21 +32,30 @@ import {
 	SetStatusParams,
 	TrackingView,
 	UpdateCourierParams,
-	VEHICLE_TYPES,
+} from "../lib/contracts/couriers";
+import {
+	CREATE_PARAMS,
+	ETA_PARAMS,
+	LIST_PARAMS,
+	LOCATION_PARAMS,
+	STATUS_PARAMS,
+	UPDATE_PARAMS,
 } from "../lib/contracts/couriers";
 import type { Page } from "../lib/contracts/common";
-import { courierView, mayChangeCourier, maySeeCourier, nearPoint, positionFrom } from "../lib/domain/couriers";
 import {
-	carriedOrders,
-	COURIER_STATUSES,
-	isIsoTimestamp,
-	judgeLocationReport,
-	LocationRules,
-} from "../lib/domain/dispatch";
+	courierView,
+	mayChangeCourier,
+	maySeeCourier,
+	nearPoint,
+	positionFrom,
+	trackedPosition,
+} from "../lib/domain/couriers";
+import { carriedOrders, isIsoTimestamp, judgeLocationReport, LocationRules } from "../lib/domain/dispatch";
 import { courierEtaMinutes, etaViaPickupMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { nowIso } from "../lib/infra/ids";
+import { trackingViewFor } from "../lib/infra/order-tracking";
 import { openTrackingStream, TrackedOrder } from "../lib/infra/tracking-stream";
 
 interface Settings extends ServiceSettingSchema {
@@ -60,48 +66,19 @@ type OwnMethods = {
 	profileOwner(ctx: Ctx<CreateCourierParams>): Promise<{ id: string; supplierId: string | null }>;
 	getCourierOr404(courierId: string): Promise<Courier>;
 	view(courier: Courier): CourierView;
-	rememberCourierState(state: CourierState): void;
-	courierStateOr404(courierId: string): Promise<CourierState>;
-	lastPosition(courierId: string): Promise<LivePosition | null>;
-	persistPositions(): Promise<void>;
-	trackingView(ctx: Ctx<IdParams>): Promise<TrackingView>;
+	announceOrderStatus(ctx: Context | null, update: Omit<OrderStatusUpdate, "at">): void;
 	openOrderStream(orderId: string, view: TrackingView): Promise<PassThrough>;
-	trackedPosition(p: LocationUpdate, to: TrackingView["deliveryLocation"]): object;
 };
 
 type ThisService = Service<Settings> &
 	DbMethods<Courier> &
 	EventsMethods &
-	DispatchHost &
+	LivePositionMethods &
 	DispatchMethods &
 	OwnMethods & {
 		locationRules: LocationRules;
 		heartbeatMs: number;
-		flushMs: number;
-		courierStates: Map<string, CourierState>;
-		unsavedPositions: Set<string>;
-		trackingBus: EventEmitter;
-		flushTimer?: NodeJS.Timeout;
-		flushing: boolean;
 	};
-
-const lat = { type: "number", min: -90, max: 90 } as const;
-const lng = { type: "number", min: -180, max: 180 } as const;
-const vehicle = {
-	type: "object",
-	strict: true,
-	props: {
-		type: { type: "enum", values: VEHICLE_TYPES },
-		plate: { type: "string", trim: true, uppercase: true, pattern: /^[A-Z0-9-]{5,10}$/ },
-	},
-} as const;
-const capacity = { type: "number", integer: true, min: 1, max: 200 } as const;
-
-const stateOf = (c: Courier): CourierState => ({
-	courierId: c._id,
-	status: c.status,
-	orderIds: carriedOrders(c.assignments || {}),
-});
 
 const businessEvents: BusinessEventHandlers<ThisService> = {
 	async "order.confirmed"(envelope, ctx) {
@@ -140,6 +117,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			indexes: [{ fields: { status: 1 } }, { fields: { supplierId: 1 } }],
 			kinds: { dispatches: { indexes: [{ fields: { status: 1, createdAt: 1 } }] } },
 		}),
+		LivePositionsMixin,
 		DispatchMixin,
 	],
 	settings: { rest: "/" },
@@ -148,7 +126,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		create: {
 			rest: "POST /couriers",
 			auth: { roles: ["courier", "admin"] },
-			params: { userId: optionalId, supplierId: optionalId, vehicle, capacity },
+			params: CREATE_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<CreateCourierParams>): Promise<CourierView> {
 				const owner = await this.profileOwner(ctx);
 				const now = nowIso();
@@ -174,15 +152,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		list: {
 			rest: "GET /couriers",
 			auth: { roles: ["admin", "supplier"] },
-			params: {
-				status: { type: "enum", values: COURIER_STATUSES, optional: true },
-				supplierId: optionalId,
-				lat: { ...lat, optional: true, convert: true },
-				lng: { ...lng, optional: true, convert: true },
-				radiusKm: { type: "number", positive: true, max: 500, optional: true, convert: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
-			},
+			params: LIST_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<ListCouriersParams>): Promise<Page<CourierView> & { total: number }> {
 				const { page, pageSize, status, lat: atLat, lng: atLng, radiusKm } = ctx.params;
 				if ((atLat === undefined) !== (atLng === undefined))
@@ -213,7 +183,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		update: {
 			rest: "PUT /couriers/:id",
 			auth: { roles: ["courier", "admin"] },
-			params: { id: idParam, vehicle: { ...vehicle, optional: true }, capacity: { ...capacity, optional: true } },
+			params: UPDATE_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<UpdateCourierParams>): Promise<CourierView> {
 				const { id: courierId, ...changes } = ctx.params;
 				if (!mayChangeCourier(ctx.meta.user!, courierId))
@@ -227,12 +197,12 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		setStatus: {
 			rest: "PUT /couriers/:id/status",
 			auth: { roles: ["courier", "admin"] },
-			params: { id: idParam, status: { type: "enum", values: ["available", "offline"] } },
+			params: STATUS_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<SetStatusParams>): Promise<CourierView> {
 				const me = ctx.meta.user!;
 				if (!mayChangeCourier(me, ctx.params.id)) throw forbidden("You can only change your own courier profile");
 				if (me.role === "courier" && me.status !== "active")
-					throw forbidden("You must be verified before you take deliveries");
+					throw forbidden("Your account must be verified before you take deliveries");
 				const courier = await this.getCourierOr404(ctx.params.id);
 				if (courier.status === "busy") {
 					const orderIds = carriedOrders(courier.assignments || {});
@@ -256,15 +226,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			// The highest-rate write: its per-call access log line goes at debug level.
 			logLevel: "debug",
 			auth: { roles: ["courier"] },
-			params: {
-				id: idParam,
-				lat,
-				lng,
-				accuracy: { type: "number", min: 0, max: 100_000, optional: true },
-				speed: { type: "number", min: 0, max: 150, optional: true },
-				heading: { type: "number", min: 0, max: 360, optional: true },
-				at: { type: "string", max: 40 },
-			},
+			params: LOCATION_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<LocationReport>): Promise<LocationOutcome> {
 				const { id: courierId, at } = ctx.params;
 				if (ctx.meta.user!.id !== courierId) throw forbidden("You can only report your own location");
@@ -275,8 +237,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 				ctx.meta.$statusCode = 202;
 				if (verdict !== "accept") return { accepted: false, reason: verdict };
 				const position = positionFrom(ctx.params);
-				this.live.set(courierId, position);
-				this.unsavedPositions.add(courierId);
+				this.keepPosition(courierId, position);
 				const update: LocationUpdate = { courierId, ...position, orderId: state.orderIds[0] ?? null };
 				ctx.broadcast("courier.location.updated", update);
 				return { accepted: true };
@@ -286,7 +247,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		/** Internal (orders' GET /orders/:id): the courier's last position and an ETA to a point. */
 		eta: {
 			visibility: "public",
-			params: { courierId: idParam, to: pointParam, via: { ...pointParam, optional: true } },
+			params: ETA_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<EtaParams>): Promise<EtaResult | null> {
 				const position = await this.lastPosition(ctx.params.courierId);
 				if (!position) return null;
@@ -304,7 +265,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			auth: { roles: ["customer", "admin"] },
 			params: { id: idParam },
 			async handler(this: ThisService, ctx: Ctx<IdParams>): Promise<PassThrough> {
-				const view = await this.trackingView(ctx);
+				const view = await trackingViewFor(ctx, ctx.params.id, ctx.meta.user!);
 				ctx.meta.$responseType = "text/event-stream";
 				ctx.meta.$responseHeaders = {
 					"Cache-Control": "no-cache",
@@ -327,19 +288,6 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 	},
 
 	events: {
-		/** Every instance keeps the latest position of every courier (and feeds its open tracking streams). */
-		"courier.location.updated"(this: ThisService, ctx: Ctx<LocationUpdate>) {
-			const p = ctx.params;
-			if (!p || typeof p.courierId !== "string" || typeof p.at !== "string") return;
-			const last = this.live.get(p.courierId);
-			if (last && Date.parse(last.at) > Date.parse(p.at)) return;
-			this.live.set(p.courierId, positionFrom(p));
-			this.trackingBus.emit(`courier:${p.courierId}`, p);
-		},
-		/** A courier's status or orders changed on some instance. */
-		"couriers.state"(this: ThisService, ctx: Ctx<CourierState>) {
-			this.rememberCourierState(ctx.params);
-		},
 		/** An order's delivery status changed (from this service's consumers); for tracking streams. */
 		"couriers.order.status"(this: ThisService, ctx: Ctx<OrderStatusUpdate>) {
 			this.trackingBus.emit(`order:${ctx.params.orderId}`, ctx.params);
@@ -379,73 +327,11 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			return courierView(courier, this.live.get(courier._id));
 		},
 
-		// ---- courier state shared between instances ----
-
-		rememberCourierState(this: ThisService, state: CourierState) {
-			this.courierStates.set(state.courierId, state);
-		},
-
-		announceCourierState(this: ThisService, ctx: Context | null, courier: Courier) {
-			const state = stateOf(courier);
-			this.rememberCourierState(state);
-			(ctx || this.broker).broadcast("couriers.state", state);
-		},
-
-		async courierStateOr404(this: ThisService, courierId: string) {
-			const known = this.courierStates.get(courierId);
-			if (known) return known;
-			const state = stateOf(await this.getCourierOr404(courierId));
-			this.rememberCourierState(state);
-			return state;
-		},
-
-		// ---- live positions ----
-
-		async lastPosition(this: ThisService, courierId: string) {
-			const live = this.live.get(courierId);
-			if (live) return live;
-			return (await this.findEntity(courierId))?.position || null;
-		},
-
-		/** Latest position of each courier reported here since the last flush (positions are not cached). */
-		async persistPositions(this: ThisService) {
-			const ids = [...this.unsavedPositions];
-			this.unsavedPositions.clear();
-			for (const courierId of ids) {
-				const position = this.live.get(courierId);
-				if (position) await this.records.updateOne({ _id: courierId }, { $set: { position } });
-			}
-		},
-
 		// ---- tracking ----
 
 		announceOrderStatus(this: ThisService, ctx: Context | null, update: Omit<OrderStatusUpdate, "at">) {
 			const payload: OrderStatusUpdate = { ...update, at: nowIso() };
 			(ctx || this.broker).broadcast("couriers.order.status", payload);
-		},
-
-		/** orders decides who may follow the order (one call; its 404 propagates). */
-		async trackingView(this: ThisService, ctx: Ctx<IdParams>) {
-			const me = ctx.meta.user!;
-			let view: TrackingView | null;
-			try {
-				view = await ctx.call<TrackingView | null, { orderId: string; userId: string; role: string }>(
-					"orders.trackingView",
-					{ orderId: ctx.params.id, userId: me.id, role: me.role },
-				);
-			} catch (err) {
-				// Rolling upgrade: an orders instance without trackingView yet answers through orders.get.
-				// Remove once every orders instance has trackingView.
-				if (!(err instanceof Errors.ServiceNotFoundError)) throw err;
-				const order = await ctx.call<Omit<TrackingView, "visible">, IdParams>("orders.get", ctx.params, {
-					meta: ctx.meta,
-				});
-				const { status, deliveryLocation, courierId, customerId, supplierId } = order;
-				view = { visible: true, status, deliveryLocation, courierId: courierId ?? null, customerId, supplierId };
-			}
-			if (!view) throw notFound("order", ctx.params.id);
-			if (!view.visible) throw forbidden("You may not follow this order");
-			return view;
 		},
 
 		/** An SSE stream for one order (lib/infra/tracking-stream.ts), fed by this instance's tracking bus. */
@@ -457,15 +343,10 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			return openTrackingStream<LocationUpdate>({
 				order,
 				bus: this.trackingBus,
-				initialPosition: initial && this.trackedPosition(initial, view.deliveryLocation),
-				toTracked: (p) => this.trackedPosition(p, view.deliveryLocation),
+				initialPosition: initial && trackedPosition(initial, view.deliveryLocation),
+				toTracked: (p) => trackedPosition(p, view.deliveryLocation),
 				heartbeatMs: this.heartbeatMs,
 			});
-		},
-
-		trackedPosition(this: ThisService, p: LocationUpdate, to: TrackingView["deliveryLocation"]) {
-			const etaMinutes = to && Number.isFinite(to.lat) ? courierEtaMinutes(p, to, p.speed) : null;
-			return { courierId: p.courierId, lat: p.lat, lng: p.lng, heading: p.heading ?? null, at: p.at, etaMinutes };
 		},
 	},
 
@@ -473,32 +354,6 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		const s = config().dispatch;
 		this.locationRules = { maxAgeMs: s.locationMaxAgeMs, maxFutureSkewMs: s.locationMaxSkewMs };
 		this.heartbeatMs = s.trackHeartbeatMs;
-		this.flushMs = s.locationFlushMs;
-		this.live = new Map();
-		this.courierStates = new Map();
-		this.unsavedPositions = new Set();
-		this.trackingBus = new EventEmitter();
-		this.trackingBus.setMaxListeners(0);
-		this.flushing = false;
-	},
-
-	started(this: ThisService) {
-		this.flushTimer = setInterval(() => {
-			if (this.flushing) return;
-			this.flushing = true;
-			this.persistPositions()
-				.catch((err: Error) => this.logger.warn(`position-flush: saving positions failed: ${err.message}`))
-				.finally(() => (this.flushing = false));
-		}, this.flushMs);
-		this.flushTimer.unref();
-	},
-
-	async stopped(this: ThisService) {
-		clearInterval(this.flushTimer);
-		await this.persistPositions().catch((err: Error) =>
-			this.logger.warn(`position-flush: last save failed: ${err.message}`),
-		);
-		this.trackingBus.removeAllListeners();
 	},
 };
 

@@ -5,8 +5,9 @@
  * `dispatches` (a named kind, `_id` = the order id, one per confirmed or cancelled order).
  */
 import type { StoredDoc } from "../infra/store/types";
-import type { CourierStatus } from "../domain/dispatch";
+import { COURIER_STATUSES, CourierStatus } from "../domain/dispatch";
 import type { Point } from "./common";
+import { idParam, optionalId, pageParams, pointParam } from "./params";
 
 export type { CourierStatus } from "../domain/dispatch";
 
@@ -178,3 +179,48 @@ export interface OrderStatusUpdate {
 	courierId: string | null;
 	at: string;
 }
+
+// ---- action params (fastest-validator), the contract as callers see it ----
+
+const lat = { type: "number", min: -90, max: 90 } as const;
+const lng = { type: "number", min: -180, max: 180 } as const;
+const vehicle = {
+	type: "object",
+	strict: true,
+	props: {
+		type: { type: "enum", values: VEHICLE_TYPES },
+		plate: { type: "string", trim: true, uppercase: true, pattern: /^[A-Z0-9-]{5,10}$/ },
+	},
+} as const;
+const capacity = { type: "number", integer: true, min: 1, max: 200 } as const;
+
+export const CREATE_PARAMS = { userId: optionalId, supplierId: optionalId, vehicle, capacity };
+
+export const LIST_PARAMS = {
+	status: { type: "enum", values: COURIER_STATUSES, optional: true },
+	supplierId: optionalId,
+	lat: { ...lat, optional: true, convert: true },
+	lng: { ...lng, optional: true, convert: true },
+	radiusKm: { type: "number", positive: true, max: 500, optional: true, convert: true },
+	...pageParams,
+};
+
+export const UPDATE_PARAMS = {
+	id: idParam,
+	vehicle: { ...vehicle, optional: true },
+	capacity: { ...capacity, optional: true },
+};
+
+export const STATUS_PARAMS = { id: idParam, status: { type: "enum", values: ["available", "offline"] } };
+
+export const LOCATION_PARAMS = {
+	id: idParam,
+	lat,
+	lng,
+	accuracy: { type: "number", min: 0, max: 100_000, optional: true },
+	speed: { type: "number", min: 0, max: 150, optional: true },
+	heading: { type: "number", min: 0, max: 360, optional: true },
+	at: { type: "string", max: 40 },
+};
+
+export const ETA_PARAMS = { courierId: idParam, to: pointParam, via: { ...pointParam, optional: true } };

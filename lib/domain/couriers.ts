@@ -4,6 +4,7 @@
  */
 import type { AuthUser } from "./access";
 import { carriedOrders } from "./dispatch";
+import { courierEtaMinutes } from "./eta";
 import { haversineKm, LatLng } from "./geo";
 import type { Courier, CourierView, LivePosition } from "../contracts/couriers";
 
@@ -60,4 +61,13 @@ export function positionFrom(p: {
 		heading: p.heading ?? null,
 		at: new Date(p.at).toISOString(),
 	};
+}
+
+/** A position as a tracking stream shows it: where the courier is, and its ETA to the delivery point. */
+export function trackedPosition(
+	p: LivePosition & { courierId: string },
+	to: LatLng | null,
+): { courierId: string; lat: number; lng: number; heading: number | null; at: string; etaMinutes: number | null } {
+	const etaMinutes = to && Number.isFinite(to.lat) ? courierEtaMinutes(p, to, p.speed) : null;
+	return { courierId: p.courierId, lat: p.lat, lng: p.lng, heading: p.heading ?? null, at: p.at, etaMinutes };
 }

@@ -4,6 +4,8 @@
  * count, and what a courier carries after taking or handing over an order.
  */
 import { haversineKm, LatLng } from "./geo";
+import type { Dispatch } from "../contracts/couriers";
+import type { OrderCancelled, OrderConfirmed } from "../contracts/events";
 
 export type CourierStatus = "offline" | "available" | "busy";
 export const COURIER_STATUSES: CourierStatus[] = ["offline", "available", "busy"];
@@ -212,4 +214,34 @@ export function orphanedOrders(
 	return Object.entries(assignments)
 		.filter(([orderId, a]) => nowMs - Date.parse(a.since) >= orphanAfterMs && !heldBy(orderId))
 		.map(([orderId]) => orderId);
+}
+
+/** The dispatch record of a confirmed order, waiting for a courier. */
+export function newDispatch(data: OrderConfirmed, now: string): Dispatch {
+	const { orderId, customerId, supplierId, cylinders, supplierLocation, deliveryLocation } = data;
+	return {
+		_id: orderId,
+		...{ orderId, customerId, supplierId, cylinders, supplierLocation, deliveryLocation },
+		confirmedAt: data.confirmedAt || now,
+		status: "waiting",
+		alerted: false,
+		createdAt: now,
+	};
+}
+
+/** What a cancellation handled before the confirmation leaves: the late confirmation assigns nobody. */
+export function dispatchTombstone(
+	data: Pick<OrderCancelled, "orderId" | "customerId" | "supplierId">,
+	now: string,
+): Dispatch {
+	const { orderId, customerId, supplierId } = data;
+	return {
+		_id: orderId,
+		...{ orderId, customerId, supplierId, cylinders: 0, supplierLocation: null, deliveryLocation: null },
+		confirmedAt: now,
+		status: "cancelled",
+		alerted: false,
+		cancelledAt: now,
+		createdAt: now,
+	};
 }
