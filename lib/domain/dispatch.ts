@@ -1,8 +1,11 @@
 /**
- * Dispatch rules, without a broker: which courier takes an order, how far we look as an order
- * waits, when a waiting order raises an alert, and which location reports count.
+ * Dispatch rules, without a broker: which courier takes an order (capacity, supplier, distance),
+ * how far we look as an order waits, when a waiting order raises an alert, which location reports
+ * count, and what a courier carries after taking or handing over an order.
  */
 import { haversineKm, LatLng } from "./geo";
+import type { Dispatch } from "../contracts/couriers";
+import type { OrderCancelled, OrderConfirmed } from "../contracts/events";
 
 export type CourierStatus = "offline" | "available" | "busy";
 export const COURIER_STATUSES: CourierStatus[] = ["offline", "available", "busy"];
@@ -12,6 +15,8 @@ export interface CourierCandidate {
 	status: CourierStatus;
 	/** Cylinders the vehicle carries. */
 	capacity: number;
+	/** Cylinders of the orders it carries now. */
+	load: number;
 	/** The supplier the courier belongs to; null for an independent courier. */
 	supplierId: string | null;
 	/** Last known position; a courier that never reported one cannot be measured and is skipped. */
@@ -21,7 +26,9 @@ export interface CourierCandidate {
 export interface OrderToDispatch {
 	supplierId: string;
 	cylinders: number;
-	supplierLocation: LatLng;
+	/** Where the cylinders are picked up; the delivery point when the supplier has no location. */
+	supplierLocation: LatLng | null;
+	deliveryLocation?: LatLng | null;
 }
 
 export interface RankedCourier {
@@ -45,6 +52,28 @@ export function mayServe(courier: CourierCandidate, order: OrderToDispatch): boo
 	return courier.supplierId === null || courier.supplierId === order.supplierId;
 }
 
+/**
+ * Whether the courier has room for the order now: on duty (available, or busy with other orders)
+ * and its load plus the order's cylinders within the vehicle's capacity. A courier with capacity 2
+ * carrying one cylinder is offered a second one-cylinder order.
+ */
+export function hasRoomFor(
+	courier: Pick<CourierCandidate, "status" | "capacity" | "load">,
+	cylinders: number,
+): boolean {
+	return courier.status !== "offline" && courier.load + cylinders <= courier.capacity;
+}
+
+/** The highest load a courier may have before taking `cylinders` more (the store's compare-and-set bound). */
+export function maxLoadBefore(capacity: number, cylinders: number): number {
+	return capacity - cylinders;
+}
+
+/** Where the courier goes first for the order. */
+export function pickupPoint(order: OrderToDispatch): LatLng | null {
+	return order.supplierLocation || order.deliveryLocation || null;
+}
+
 function positionIsFresh(courier: CourierCandidate, opts: RankOptions): boolean {
 	if (!courier.position) return false;
 	if (opts.maxPositionAgeMs === undefined || !courier.position.at) return true;
@@ -54,15 +83,18 @@ function positionIsFresh(courier: CourierCandidate, opts: RankOptions): boolean 
 
 /**
  * Couriers that could take the order, best first: the supplier's own couriers before independent
- * ones, then nearest to the supplier (where the cylinders are picked up). The caller tries them
- * in this order, because the first one may be taken by a concurrent dispatch.
+ * ones, then nearest to the supplier (where the cylinders are picked up). Busy couriers with room
+ * left compete with free ones. The caller tries them in this order, because the first one may be
+ * taken by a concurrent dispatch.
  */
 export function rankCouriers(couriers: CourierCandidate[], order: OrderToDispatch, opts: RankOptions): RankedCourier[] {
 	const ranked: RankedCourier[] = [];
+	const pickup = pickupPoint(order);
+	if (!pickup) return ranked;
 	for (const courier of couriers) {
-		if (courier.status !== "available" || courier.capacity < order.cylinders) continue;
+		if (!courier.position || !hasRoomFor(courier, order.cylinders)) continue;
 		if (!mayServe(courier, order) || !positionIsFresh(courier, opts)) continue;
-		const distanceKm = haversineKm(courier.position!, order.supplierLocation);
+		const distanceKm = haversineKm(courier.position, pickup);
 		if (distanceKm > opts.radiusKm) continue;
 		ranked.push({ id: courier.id, distanceKm, ownCourier: courier.supplierId === order.supplierId });
 	}
@@ -143,4 +175,73 @@ export function isIsoTimestamp(value: string): boolean {
 	return (
 		/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !isNaN(Date.parse(value))
 	);
+}
+
+/** A courier's load and orders, as the store holds them. */
+export interface CourierLoad {
+	load: number;
+	assignments: Record<string, { cylinders: number }>;
+}
+
+/**
+ * What handing over (delivered, cancelled) one order changes: the cylinders it frees and whether the
+ * courier is left with no order (then available again). null when the courier does not carry it.
+ */
+export function releaseOf(courier: CourierLoad, orderId: string): { cylinders: number; idle: boolean } | null {
+	const held = courier.assignments[orderId];
+	if (!held) return null;
+	const others = Object.keys(courier.assignments).filter((id) => id !== orderId);
+	return { cylinders: held.cylinders, idle: others.length === 0 };
+}
+
+/** Orders a courier carries, oldest first. */
+export function carriedOrders(assignments: Record<string, { since: string }>): string[] {
+	return Object.entries(assignments)
+		.sort(([, a], [, b]) => Date.parse(a.since) - Date.parse(b.since))
+		.map(([orderId]) => orderId);
+}
+
+/**
+ * Orders a courier holds without a dispatch that names it (an instance died between taking the
+ * courier and the order), held longer than `orphanAfterMs`; `heldBy` answers from the dispatches.
+ */
+export function orphanedOrders(
+	assignments: Record<string, { since: string }>,
+	heldBy: (orderId: string) => boolean,
+	orphanAfterMs: number,
+	nowMs = Date.now(),
+): string[] {
+	return Object.entries(assignments)
+		.filter(([orderId, a]) => nowMs - Date.parse(a.since) >= orphanAfterMs && !heldBy(orderId))
+		.map(([orderId]) => orderId);
+}
+
+/** The dispatch record of a confirmed order, waiting for a courier. */
+export function newDispatch(data: OrderConfirmed, now: string): Dispatch {
+	const { orderId, customerId, supplierId, cylinders, supplierLocation, deliveryLocation } = data;
+	return {
+		_id: orderId,
+		...{ orderId, customerId, supplierId, cylinders, supplierLocation, deliveryLocation },
+		confirmedAt: data.confirmedAt || now,
+		status: "waiting",
+		alerted: false,
+		createdAt: now,
+	};
+}
+
+/** What a cancellation handled before the confirmation leaves: the late confirmation assigns nobody. */
+export function dispatchTombstone(
+	data: Pick<OrderCancelled, "orderId" | "customerId" | "supplierId">,
+	now: string,
+): Dispatch {
+	const { orderId, customerId, supplierId } = data;
+	return {
+		_id: orderId,
+		...{ orderId, customerId, supplierId, cylinders: 0, supplierLocation: null, deliveryLocation: null },
+		confirmedAt: now,
+		status: "cancelled",
+		alerted: false,
+		cancelledAt: now,
+		createdAt: now,
+	};
 }

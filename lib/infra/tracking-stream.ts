@@ -10,32 +10,45 @@ import { nowIso } from "./ids";
 
 export const TERMINAL_ORDER_STATUSES = ["delivered", "cancelled"];
 
-type Doc = Record<string, any>;
+/** The order a stream follows (its id, where it stands, who carries it). */
+export interface TrackedOrder {
+	id: string;
+	status: string;
+	courierId: string | null;
+}
 
-export interface TrackingStreamOptions {
-	order: Doc;
+/** A status change on the bus (`order:<id>`). */
+export interface TrackedStatus {
+	status: string;
+	courierId?: string | null;
+	at: string;
+}
+
+/** P: a position as the bus carries it (`courier:<id>`). */
+export interface TrackingStreamOptions<P> {
+	order: TrackedOrder;
 	bus: EventEmitter;
-	initialPosition: Doc | null;
+	initialPosition: object | null;
 	/** The public form of a position for this order (with its ETA). */
-	toTracked: (position: Doc) => Doc;
+	toTracked: (position: P) => object;
 	heartbeatMs: number;
 }
 
-export function openTrackingStream(opts: TrackingStreamOptions): PassThrough {
+export function openTrackingStream<P>(opts: TrackingStreamOptions<P>): PassThrough {
 	const { order, bus } = opts;
 	const stream = new PassThrough();
-	const orderId = order.id || order._id;
+	const orderId = order.id;
 	const send = (event: string, data: unknown) => {
 		if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 	};
 	let courierId: string | null = order.courierId || null;
-	const onPosition = (p: Doc) => send("position", opts.toTracked(p));
+	const onPosition = (p: P) => send("position", opts.toTracked(p));
 	const follow = (next: string | null) => {
 		if (courierId) bus.off(`courier:${courierId}`, onPosition);
 		courierId = next;
 		if (courierId) bus.on(`courier:${courierId}`, onPosition);
 	};
-	const onStatus = (s: Doc) => {
+	const onStatus = (s: TrackedStatus) => {
 		if (s.courierId && s.courierId !== courierId) follow(s.courierId);
 		send("status", { orderId, status: s.status, courierId, at: s.at });
 		if (TERMINAL_ORDER_STATUSES.includes(s.status)) stream.end();

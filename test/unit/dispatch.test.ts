@@ -1,11 +1,15 @@
 import {
 	CourierCandidate,
+	carriedOrders,
 	deliveryMinutes,
+	hasRoomFor,
 	isIsoTimestamp,
 	judgeLocationReport,
 	nearestAvailableCourier,
+	orphanedOrders,
 	radiusForWait,
 	rankCouriers,
+	releaseOf,
 	shouldAlertUnassigned,
 	waitedSeconds,
 } from "../../lib/domain/dispatch";
@@ -16,7 +20,7 @@ const order = { supplierId: "sup-1", cylinders: 2, supplierLocation };
 const north = (km: number) => ({ lat: supplierLocation.lat + km / 111.19, lng: supplierLocation.lng });
 
 function courier(id: string, km: number, extra: Partial<CourierCandidate> = {}): CourierCandidate {
-	return { id, status: "available", capacity: 4, supplierId: null, position: north(km), ...extra };
+	return { id, status: "available", capacity: 4, load: 0, supplierId: null, position: north(km), ...extra };
 }
 
 describe("rankCouriers / nearestAvailableCourier", () => {
@@ -38,15 +42,36 @@ describe("rankCouriers / nearestAvailableCourier", () => {
 		expect(nearestAvailableCourier(couriers, order, { radiusKm: 5 })).toBeNull();
 	});
 
-	it("skips busy, offline, too small and unlocated couriers", () => {
+	it("skips full, offline, too small and unlocated couriers", () => {
 		const couriers = [
-			courier("busy", 0.1, { status: "busy" }),
+			courier("busy", 0.1, { status: "busy", load: 3 }),
 			courier("offline", 0.1, { status: "offline" }),
 			courier("small", 0.1, { capacity: 1 }),
 			courier("nowhere", 0.1, { position: null }),
 			courier("ok", 2),
 		];
 		expect(rankCouriers(couriers, order, { radiusKm: 5 }).map((c) => c.id)).toEqual(["ok"]);
+	});
+
+	it("offers a busy courier an order that fits beside the ones it carries (capacity)", () => {
+		const one = { ...order, cylinders: 1 };
+		const carrying = courier("carrying", 0.5, { status: "busy", capacity: 2, load: 1 });
+		const full = courier("full", 0.2, { status: "busy", capacity: 2, load: 2 });
+		expect(rankCouriers([full, carrying], one, { radiusKm: 5 }).map((c) => c.id)).toEqual(["carrying"]);
+		expect(rankCouriers([carrying], order, { radiusKm: 5 })).toEqual([]);
+		expect(hasRoomFor({ status: "busy", capacity: 2, load: 1 }, 1)).toBe(true);
+		expect(hasRoomFor({ status: "busy", capacity: 2, load: 1 }, 2)).toBe(false);
+		expect(hasRoomFor({ status: "offline", capacity: 2, load: 0 }, 1)).toBe(false);
+	});
+
+	it("measures from the delivery point when the supplier has no location", () => {
+		const noSupplierPoint = { ...order, supplierLocation: null, deliveryLocation: north(2) };
+		expect(
+			rankCouriers([courier("a", 2.5), courier("b", 0)], noSupplierPoint, { radiusKm: 5 }).map((c) => c.id),
+		).toEqual(["a", "b"]);
+		expect(rankCouriers([courier("a", 1)], { ...noSupplierPoint, deliveryLocation: null }, { radiusKm: 5 })).toEqual(
+			[],
+		);
 	});
 
 	it("looks only within the radius", () => {
@@ -116,5 +141,33 @@ describe("judgeLocationReport", () => {
 		expect(isIsoTimestamp("2025-01-01 12:00")).toBe(false);
 		expect(isIsoTimestamp("2025-13-45T12:00:00Z")).toBe(false);
 		expect(isIsoTimestamp("yesterday")).toBe(false);
+	});
+});
+
+describe("what a courier carries", () => {
+	const assignments = {
+		later: { cylinders: 1, since: "2025-01-01T12:05:00Z" },
+		first: { cylinders: 2, since: "2025-01-01T12:00:00Z" },
+	};
+
+	it("hands back one order: its cylinders, and idle only after the last one", () => {
+		expect(releaseOf({ load: 3, assignments }, "first")).toEqual({ cylinders: 2, idle: false });
+		expect(releaseOf({ load: 1, assignments: { later: assignments.later } }, "later")).toEqual({
+			cylinders: 1,
+			idle: true,
+		});
+		expect(releaseOf({ load: 3, assignments }, "unknown")).toBeNull();
+	});
+
+	it("lists the orders oldest first", () => {
+		expect(carriedOrders(assignments)).toEqual(["first", "later"]);
+		expect(carriedOrders({})).toEqual([]);
+	});
+
+	it("finds orders held too long without a dispatch naming the courier", () => {
+		const nowMs = Date.parse("2025-01-01T12:06:00Z");
+		expect(orphanedOrders(assignments, () => false, 120_000, nowMs)).toEqual(["first"]);
+		expect(orphanedOrders(assignments, (id) => id === "first", 120_000, nowMs)).toEqual([]);
+		expect(orphanedOrders(assignments, () => false, 0, nowMs).sort()).toEqual(["first", "later"]);
 	});
 });
