@@ -221,6 +221,8 @@ export interface AlertChanged {
 	severity: string;
 	key: string;
 	level: number;
+	/** The alert's one-line summary (admins' messages quote it). */
+	summary?: string;
 	note?: string;
 }
 

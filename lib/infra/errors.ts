@@ -22,3 +22,7 @@ export const unprocessable = (message: string, data?: unknown) =>
 
 export const badRequest = (message: string, data?: unknown) =>
 	new MoleculerClientError(message, 400, "BAD_REQUEST", data);
+
+/** True for the 409 that DbMixin throws when a unique index refuses a write (already there). */
+export const isConflict = (err: unknown): boolean =>
+	err instanceof MoleculerClientError && (err as { code?: number }).code === 409;
