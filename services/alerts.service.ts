@@ -77,7 +77,10 @@ const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(RU
 
 const AlertsService: ServiceSchema<Settings, ThisService> = {
 	name: "alerts",
+	// EventsMixin first: Moleculer starts mixins last-to-first, and the events mixin finds its outbox
+	// and ledger in DbMixin's store only when that has started (otherwise it falls back to memory).
 	mixins: [
+		EventsMixin,
 		DbMixin<Alert>({
 			collection: "alerts",
 			indexes: [
@@ -92,7 +95,6 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 				counters: { indexes: [{ fields: { series: 1, start: 1 } }] },
 			},
 		}),
-		EventsMixin,
 	],
 	settings: { rest: "/" },
 
