@@ -27,8 +27,8 @@ describe("alerts service", () => {
 	const list = async (query: Record<string, unknown> = {}) =>
 		((await broker.call("alerts.list", { pageSize: 100, ...query }, admin)) as { rows: (Alert & { id: string })[] })
 			.rows;
-	const openAlert = (key: string) =>
-		waitFor(async () => (await list({ status: "open" })).find((a) => a.key === key), 5000);
+	const openAlert = async (key: string) =>
+		(await waitFor(async () => (await list({ status: "open" })).find((a) => a.key === key), 5000))!;
 	const window = (series: string, now?: string) =>
 		broker.call("alerts.window", { series, ...(now ? { now } : {}) }) as Promise<WindowReport>;
 
@@ -50,10 +50,10 @@ describe("alerts service", () => {
 		await new Promise((r) => setTimeout(r, 300));
 		const fresh = envelope("payment.processed", { paymentId: "fresh", status: "captured" });
 		await send(fresh);
-		const report = await waitFor(async () => {
+		const report = (await waitFor(async () => {
 			const r = await window("payment");
 			return r.total === 1 && r;
-		});
+		})) as WindowReport;
 		expect(report.windowMinutes).toBe(15);
 		expect(report.bucketsRead).toBeLessThanOrEqual(16);
 		expect(report.bucketsStored).toBeLessThanOrEqual(16);
