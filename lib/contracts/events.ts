@@ -205,7 +205,8 @@ export interface ReconciliationMismatch {
 }
 export interface NotificationOutcome {
 	notificationId: string;
-	userId: string;
+	/** null for someone without an account (an invitee reached by e-mail). */
+	userId: string | null;
 	channel: string;
 	eventType: string;
 	error?: string;
