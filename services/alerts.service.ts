@@ -1,81 +1,100 @@
 /**
- * Alerts: rules (lib/alert-rules.ts) evaluated over the event stream and on a timer, one open
- * alert per condition (a unique `openKey` while open), escalation 1 → 2 → 3 while unresolved,
+ * Alerts: rules (lib/domain/alert-rules.ts) evaluated over the event stream and on a timer, one
+ * open alert per condition (a unique `openKey` while open), escalation 1 → 2 → 3 while unresolved,
  * resolution by an admin (or automatically when the condition ends), and dead-lettered messages
  * that an admin can replay.
  *
- * One collection holds four kinds of record: alerts, rule overrides ("rule:<name>"), timed watches
- * ("watch:<rule>:<subject>", conditions that become alerts if they last) and windowed samples
- * ("sample:<eventId>", for failure rates).
+ * Records: alerts (the main collection) and the kinds rules (overrides), watches (conditions that
+ * become alerts if they last), seen (events already applied) and counters (failures per minute,
+ * kept only for the rule's window, so every evaluation costs O(window), not O(history)).
  */
-import { Context, ServiceSchema } from "moleculer";
-import { DbMixin } from "../mixins/db.mixin";
-import { channelName, EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/infra/auth";
+import { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, channelName, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { Ctx } from "../lib/contracts/common";
+import type { EventMap, EventName, PendingEvent } from "../lib/contracts/events";
+import { ALERT_PARAMS } from "../lib/contracts/alerts";
+import type * as C from "../lib/contracts/alerts";
+import type { Alert, RuleOverride, SeenMark, Watch, WindowBucket } from "../lib/contracts/alerts";
 import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, topicOf } from "../lib/domain/events";
-import { conflict, notFound, unprocessable } from "../lib/infra/errors";
+import { conflict, isConflict, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
-import {
-	dedupKey,
-	effectiveRule,
-	isRuleName,
-	nextEscalationAt,
-	notificationFailuresBreached,
-	overdue,
-	paymentFailureBreached,
-	RULE_NAMES,
-	RuleConfig,
-	ruleChangeProblems,
-	RuleName,
-	SEVERITIES,
-	Severity,
-	shouldEscalate,
-	watchChanges,
-	windowStats,
-} from "../lib/domain/alert-rules";
 import { config } from "../lib/infra/config";
+import { insertOnce, WindowCounters } from "../lib/infra/window-counters";
+import { RuleStore, WatchStore } from "../lib/infra/alert-stores";
+import * as R from "../lib/domain/alert-rules";
+import type { Raise, RuleConfig, RuleName, Series, WindowStats } from "../lib/domain/alert-rules";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Doc = Record<string, any>;
+/** An envelope whose `data` is typed by its `type` (switch on `type` to narrow). */
+type TypedEnvelope = { [K in EventName]: EventEnvelope<EventMap[K]> & { type: K } }[EventName];
 
-interface Raise {
-	rule: RuleName;
-	subject?: string | null;
-	summary: string;
-	details?: Doc;
-	severity?: Severity;
-	by?: string;
+interface Settings {
+	rest: string;
 }
 
-const ALERT_HIDDEN = ["record", "openKey"];
+interface OwnMethods {
+	evaluateEvent(envelope: EventEnvelope<object>, ctx: Context | null): Promise<void>;
+	applyRules(envelope: TypedEnvelope, ctx: Context | null): Promise<void>;
+	windowOf(series: Series, now: string): Promise<{ rule: RuleConfig; stats: WindowStats; bucketsRead: number }>;
+	evaluateWindow(ctx: Context | null, series: Series, now: string, details?: Record<string, unknown>): Promise<void>;
+	evaluateTimers(now: string): Promise<{ raised: number }>;
+	raiseAlert(ctx: Context | null, raise: Raise): Promise<{ alert: Alert; created: boolean } | null>;
+	raiseDeadLetter(letter: unknown): Promise<void>;
+	resolveAlert(ctx: Context | null, alert: Alert, note: string, by: string): Promise<Alert | null>;
+	autoResolve(ctx: Context | null, key: string, note: string): Promise<void>;
+	escalateDue(now: string): Promise<{ escalated: number }>;
+	ruleConfig(name: RuleName): Promise<RuleConfig>;
+	publicAlert(alert: Alert): Omit<Alert, "_id" | "openKey"> & { id: string };
+	runTimers(): Promise<void>;
+}
 
-const RELEVANT_EVENTS = new Set([
+type ThisService = Service<Settings> &
+	DbMethods<Alert> &
+	EventsMethods &
+	OwnMethods & {
+		broker: ServiceBroker & { sendToChannel(channel: string, payload: unknown): Promise<void> };
+		timer?: NodeJS.Timeout;
+		timersRunning: boolean;
+		counters: WindowCounters;
+		rules: RuleStore;
+		watches: WatchStore;
+	};
+
+/** Applies the rules to an event (registered for each type the rules use, nothing else). */
+async function onEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
+	await this.evaluateEvent(envelope, ctx);
+}
+const RULE_EVENTS = [
 	"payment.processed",
 	"payment.failed",
 	"notification.failed",
+	"reconciliation.mismatch",
 	"inventory.updated",
 	"delivery.unassigned",
-	"order.confirmed",
-	"courier.assigned",
-	"order.delivered",
-	"order.cancelled",
-	"verification.requested",
-	"verification.approved",
-	"verification.rejected",
-]);
+	...R.WATCHED_EVENTS,
+] as const satisfies readonly EventName[];
+const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(RULE_EVENTS.map((t) => [t, onEvent]));
 
-const AlertsService: ServiceSchema = {
+const AlertsService: ServiceSchema<Settings, ThisService> = {
 	name: "alerts",
+	// EventsMixin first: Moleculer starts mixins last-to-first, and the events mixin finds its outbox
+	// and ledger in DbMixin's store only when that has started (otherwise it falls back to memory).
 	mixins: [
-		DbMixin({
+		EventsMixin,
+		DbMixin<Alert>({
 			collection: "alerts",
 			indexes: [
 				{ fields: { openKey: 1 }, unique: true, sparse: true },
-				{ fields: { record: 1 } },
-				{ fields: { status: 1 } },
+				{ fields: { status: 1, escalateAt: 1 } },
+				{ fields: { createdAt: -1 } },
 			],
+			kinds: {
+				rules: {},
+				watches: { indexes: [{ fields: { closed: 1, alerted: 1 } }] },
+				seen: { indexes: [{ fields: { at: 1 } }] },
+				counters: { indexes: [{ fields: { series: 1, start: 1 } }] },
+			},
 		}),
-		EventsMixin,
 	],
 	settings: { rest: "/" },
 
@@ -83,22 +102,13 @@ const AlertsService: ServiceSchema = {
 		raise: {
 			rest: "POST /alerts",
 			auth: { roles: ["admin"] },
-			params: {
-				summary: { type: "string", min: 1, max: 500, trim: true },
-				severity: { type: "enum", values: SEVERITIES, default: "warning" },
-				key: { type: "string", min: 1, max: 120, optional: true, pattern: /^[\w.:-]+$/ },
-				details: { type: "object", optional: true, strict: false, maxProps: 50 },
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: ALERT_PARAMS.raise,
+			async handler(this: ThisService, ctx: Ctx<C.RaiseParams>) {
 				const { summary, severity, key, details } = ctx.params;
-				const result = await this.raiseAlert(ctx, {
-					rule: "manual",
-					subject: key || newId(),
-					summary,
-					severity,
-					details,
-					by: ctx.meta.user!.id,
-				});
+				const by = ctx.meta.user!.id;
+				const raise = { rule: "manual" as const, subject: key || newId(), summary, severity, details, by };
+				const result = await this.raiseAlert(ctx, raise);
+				if (!result) throw conflict("Manual alerts are disabled");
 				if (result.created) {
 					ctx.meta.$statusCode = 201;
 					ctx.meta.$location = `/api/alerts/${result.alert._id}`;
@@ -110,22 +120,12 @@ const AlertsService: ServiceSchema = {
 		list: {
 			rest: "GET /alerts",
 			auth: { roles: ["admin"] },
-			params: {
-				status: { type: "enum", values: ["open", "resolved"], optional: true },
-				severity: { type: "enum", values: SEVERITIES, optional: true },
-				rule: { type: "enum", values: RULE_NAMES, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
-			},
-			async handler(this: any, ctx: Ctx) {
-				const { page, pageSize, ...filters } = ctx.params;
-				const query: Doc = { record: "alert" };
-				for (const field of ["status", "severity", "rule"]) if (filters[field]) query[field] = filters[field];
-				const [rows, total] = await Promise.all([
-					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
-				]);
-				return { rows: rows.map((a: Doc) => this.publicAlert(a)), total, page, pageSize };
+			params: ALERT_PARAMS.list,
+			async handler(this: ThisService, ctx: Ctx<C.ListAlertsParams>) {
+				const { page, pageSize, status, severity, rule } = ctx.params;
+				const query = { ...(status && { status }), ...(severity && { severity }), ...(rule && { rule }) };
+				const result = await this.paginate(query, { page, pageSize });
+				return { ...result, rows: result.rows.map((a) => this.publicAlert(a)) };
 			},
 		},
 
@@ -133,9 +133,9 @@ const AlertsService: ServiceSchema = {
 			rest: "GET /alerts/rules",
 			auth: { roles: ["admin"] },
 			params: {},
-			async handler(this: any) {
-				const rules: Doc = {};
-				for (const name of RULE_NAMES) rules[name] = await this.ruleConfig(name);
+			async handler(this: ThisService) {
+				const rules: Partial<Record<RuleName, RuleConfig>> = {};
+				for (const name of R.RULE_NAMES) rules[name] = await this.ruleConfig(name);
 				return rules;
 			},
 		},
@@ -143,22 +143,13 @@ const AlertsService: ServiceSchema = {
 		updateRule: {
 			rest: "PUT /alerts/rules/:rule",
 			auth: { roles: ["admin"] },
-			params: {
-				rule: { type: "string", max: 64 },
-				enabled: { type: "boolean", optional: true },
-				severity: { type: "enum", values: SEVERITIES, optional: true },
-				threshold: { type: "number", positive: true, optional: true },
-				windowMinutes: { type: "number", positive: true, max: 7 * 24 * 60, optional: true },
-				minSample: { type: "number", integer: true, min: 1, optional: true },
-				thresholdMinutes: { type: "number", min: 0, max: 30 * 24 * 60, optional: true },
-				escalationMinutes: { type: "array", items: { type: "number", positive: true }, optional: true },
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: ALERT_PARAMS.updateRule,
+			async handler(this: ThisService, ctx: Ctx<C.UpdateRuleParams>) {
 				const { rule, ...change } = ctx.params;
-				if (!isRuleName(rule)) throw notFound("alert rule", rule);
-				const problems = ruleChangeProblems(rule, change);
+				if (!R.isRuleName(rule)) throw notFound("alert rule", rule);
+				const problems = R.ruleChangeProblems(rule, change);
 				if (problems.length) throw unprocessable(problems.join("; "), { problems });
-				await this.saveRuleOverride(ctx, rule, change);
+				await this.rules.save(rule, change, ctx.meta.user!.id);
 				return this.ruleConfig(rule);
 			},
 		},
@@ -166,18 +157,18 @@ const AlertsService: ServiceSchema = {
 		get: {
 			rest: "GET /alerts/:id",
 			auth: { roles: ["admin"] },
-			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
-				return this.publicAlert(await this.alertOr404(ctx.params.id));
+			params: ALERT_PARAMS.id,
+			async handler(this: ThisService, ctx: Ctx<C.AlertIdParams>) {
+				return this.publicAlert(await this.getEntityOr404(ctx.params.id, "alert"));
 			},
 		},
 
 		resolve: {
 			rest: "PUT /alerts/:id/resolve",
 			auth: { roles: ["admin"] },
-			params: { id: { type: "string", max: 64 }, note: { type: "string", min: 1, max: 1000, trim: true } },
-			async handler(this: any, ctx: Ctx) {
-				const alert = await this.alertOr404(ctx.params.id);
+			params: ALERT_PARAMS.resolve,
+			async handler(this: ThisService, ctx: Ctx<C.ResolveParams>) {
+				const alert = await this.getEntityOr404(ctx.params.id, "alert");
 				const resolved = await this.resolveAlert(ctx, alert, ctx.params.note, ctx.meta.user!.id);
 				if (!resolved) throw conflict("This alert is already resolved");
 				return this.publicAlert(resolved);
@@ -187,13 +178,13 @@ const AlertsService: ServiceSchema = {
 		replay: {
 			rest: "POST /alerts/:id/replay",
 			auth: { roles: ["admin"] },
-			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
-				const alert = await this.alertOr404(ctx.params.id);
-				const envelope = alert.details && alert.details.envelope;
+			params: ALERT_PARAMS.id,
+			async handler(this: ThisService, ctx: Ctx<C.AlertIdParams>) {
+				const alert = await this.getEntityOr404(ctx.params.id, "alert");
+				const envelope = alert.details.envelope;
 				if (alert.rule !== "dead_letter" || !isEnvelope(envelope))
 					throw conflict("Only dead-letter alerts hold a message to replay");
-				await (this.broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
+				await this.broker.sendToChannel(channelName(topicOf(envelope.type)), envelope);
 				const updated = await this.updateEntity(ctx, alert._id, {
 					$inc: { replays: 1 },
 					$push: { history: { at: nowIso(), action: "replayed", by: ctx.meta.user!.id } },
@@ -205,8 +196,8 @@ const AlertsService: ServiceSchema = {
 		/** Internal: raise the timed conditions that have lasted too long (the timer does this too). */
 		evaluateTimers: {
 			visibility: "public",
-			params: { now: { type: "string", max: 40, optional: true } },
-			handler(this: any, ctx: Ctx) {
+			params: ALERT_PARAMS.now,
+			handler(this: ThisService, ctx: Ctx<C.NowParams>) {
 				return this.evaluateTimers(ctx.params.now || nowIso());
 			},
 		},
@@ -214,23 +205,40 @@ const AlertsService: ServiceSchema = {
 		/** Internal: escalate open alerts past their policy's delay (the timer does this too). */
 		escalateDue: {
 			visibility: "public",
-			params: { now: { type: "string", max: 40, optional: true } },
-			handler(this: any, ctx: Ctx) {
+			params: ALERT_PARAMS.now,
+			handler(this: ThisService, ctx: Ctx<C.NowParams>) {
 				return this.escalateDue(ctx.params.now || nowIso());
 			},
 		},
-	} as any,
 
-	businessEvents: {
-		async "*"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			await this.evaluateEvent(envelope, ctx);
+		/** Internal: a timed watch (support, tests), or null. */
+		watch: {
+			visibility: "public",
+			params: ALERT_PARAMS.watch,
+			handler(this: ThisService, ctx: Ctx<C.WatchParams>): Promise<Watch | null> {
+				return this.watches.get(ctx.params.rule, ctx.params.subject);
+			},
+		},
+
+		/** Internal: a series' window as its rule sees it, and how many buckets are stored (support, tests). */
+		window: {
+			visibility: "public",
+			params: ALERT_PARAMS.window,
+			async handler(this: ThisService, ctx: Ctx<C.WindowParams>): Promise<C.WindowReport> {
+				const series = ctx.params.series;
+				const { rule, stats, bucketsRead } = await this.windowOf(series, ctx.params.now || nowIso());
+				const bucketsStored = await this.counters.stored(series);
+				return { series, windowMinutes: rule.windowMinutes!, ...stats, bucketsRead, bucketsStored };
+			},
 		},
 	},
+
+	businessEvents,
 
 	channels: {
 		[channelName(DEAD_LETTER_TOPIC)]: {
 			group: "alerts",
-			async handler(this: any, letter: any) {
+			async handler(this: ThisService, letter: unknown) {
 				await this.raiseDeadLetter(letter);
 			},
 		},
@@ -241,202 +249,91 @@ const AlertsService: ServiceSchema = {
 		 * The mixin's ledger already drops redelivered envelopes; the "seen" mark makes the rules'
 		 * effects idempotent on their own (a crash between handling and the ledger write, a replay).
 		 */
-		async evaluateEvent(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			if (!RELEVANT_EVENTS.has(envelope.type)) return;
-			const mark = `seen:${envelope.id}`;
-			if (await this.findEntity(mark)) return;
-			await this.applyRules(envelope, ctx);
-			try {
-				await this.insertEntity(null, { _id: mark, record: "seen", type: envelope.type, at: envelope.time });
-			} catch (err: any) {
-				if (!(err && err.code === 409)) throw err;
-			}
+		async evaluateEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context | null) {
+			if (!(RULE_EVENTS as readonly string[]).includes(envelope.type)) return;
+			const seen = this.kind<SeenMark>("seen");
+			if (await seen.findById(envelope.id)) return;
+			await this.applyRules(envelope as TypedEnvelope, ctx);
+			await insertOnce(seen, { _id: envelope.id, type: envelope.type, at: envelope.time });
 		},
 
-		async applyRules(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			const d = envelope.data || {};
-			switch (envelope.type) {
+		async applyRules(this: ThisService, e: TypedEnvelope, ctx: Context | null) {
+			switch (e.type) {
 				case "payment.processed":
 				case "payment.failed":
-					await this.addSample(envelope, "payment", envelope.type === "payment.failed");
-					await this.evaluatePaymentFailures(ctx, envelope.time);
+					await this.counters.add(e, "payment", e.type === "payment.failed");
+					await this.evaluateWindow(ctx, "payment", e.time);
 					break;
 				case "notification.failed":
-					await this.addSample(envelope, "notification", true);
-					await this.evaluateNotificationFailures(ctx, envelope.time);
+					await this.counters.add(e, "notification", true);
+					await this.evaluateWindow(ctx, "notification", e.time);
+					break;
+				case "reconciliation.mismatch":
+					await this.counters.add(e, "reconciliation", true);
+					await this.evaluateWindow(ctx, "reconciliation", e.time, { lastMismatch: e.data });
 					break;
 				case "inventory.updated":
-					await this.evaluateStock(ctx, d);
+				case "delivery.unassigned": {
+					const condition = R.eventCondition(e);
+					if (condition && "raise" in condition) await this.raiseAlert(ctx, condition.raise);
+					else if (condition) await this.autoResolve(ctx, condition.resolve.key, condition.resolve.note);
 					break;
-				case "delivery.unassigned":
-					await this.raiseAlert(ctx, {
-						rule: "courier_wait",
-						subject: d.orderId,
-						summary: `Order ${d.orderId} has waited ${Math.round((d.waitedSeconds || 0) / 60)} min for a courier`,
-						details: { orderId: d.orderId, supplierId: d.supplierId, waitedSeconds: d.waitedSeconds },
-					});
-					break;
-			}
-			for (const change of watchChanges(envelope)) {
-				if ("open" in change) await this.openWatch(change.open);
-				else await this.closeWatch(ctx, change.close);
-			}
-		},
-
-		async evaluateStock(this: any, ctx: Ctx, d: Doc) {
-			if (!d.productId) return;
-			if (d.lowStock) {
-				await this.raiseAlert(ctx, {
-					rule: "low_stock",
-					subject: d.productId,
-					summary: `Low stock: product ${d.productId} has ${d.stock} available (threshold ${d.lowStockThreshold})`,
-					details: { productId: d.productId, supplierId: d.supplierId, stock: d.stock, reserved: d.reserved },
-				});
-			} else await this.autoResolve(ctx, dedupKey("low_stock", d.productId), "stock is above its threshold again");
-		},
-
-		async addSample(this: any, envelope: EventEnvelope, series: string, failed: boolean) {
-			try {
-				await this.insertEntity(null, {
-					_id: `sample:${envelope.id}`,
-					record: "sample",
-					series,
-					failed,
-					at: envelope.time,
-				});
-			} catch (err: any) {
-				if (!(err && err.code === 409)) throw err;
-			}
-		},
-
-		async samplesSince(this: any, series: string, now: string, windowMinutes: number) {
-			const since = new Date(Date.parse(now) - windowMinutes * 60_000).toISOString();
-			return this.findEntities({ query: { record: "sample", series, at: { $gt: since } } });
-		},
-
-		async evaluatePaymentFailures(this: any, ctx: Ctx, now: string) {
-			const rule: RuleConfig = await this.ruleConfig("payment_failure_rate");
-			const stats = windowStats(await this.samplesSince("payment", now, rule.windowMinutes!), now, rule.windowMinutes!);
-			const key = dedupKey("payment_failure_rate");
-			if (paymentFailureBreached(stats, rule)) {
-				await this.raiseAlert(ctx, {
-					rule: "payment_failure_rate",
-					summary: `${stats.failed} of ${stats.total} payments failed in the last ${rule.windowMinutes} min (${Math.round(stats.rate * 100)}%)`,
-					details: stats,
-				});
-			} else if (stats.total >= (rule.minSample ?? 1))
-				await this.autoResolve(ctx, key, `failure rate back to ${Math.round(stats.rate * 100)}%`);
-		},
-
-		async evaluateNotificationFailures(this: any, ctx: Ctx, now: string) {
-			const rule: RuleConfig = await this.ruleConfig("notification_failures");
-			const stats = windowStats(
-				await this.samplesSince("notification", now, rule.windowMinutes!),
-				now,
-				rule.windowMinutes!,
-			);
-			if (!notificationFailuresBreached(stats, rule)) return;
-			await this.raiseAlert(ctx, {
-				rule: "notification_failures",
-				summary: `${stats.failed} notifications failed in the last ${rule.windowMinutes} min`,
-				details: stats,
-			});
-		},
-
-		async openWatch(this: any, watch: { rule: RuleName; subject: string; dueSince: string; info: Doc }) {
-			if (!watch.subject) return;
-			try {
-				await this.insertEntity(null, {
-					_id: `watch:${watch.rule}:${watch.subject}`,
-					record: "watch",
-					...watch,
-					closed: false,
-					alerted: false,
-					openedAt: nowIso(),
-				});
-			} catch (err: any) {
-				// Already watched, or already closed by an event that overtook this one.
-				if (!(err && err.code === 409)) throw err;
-			}
-		},
-
-		async closeWatch(this: any, ctx: Ctx, watch: { rule: RuleName; subject: string; reason: string }) {
-			if (!watch.subject) return;
-			const id = `watch:${watch.rule}:${watch.subject}`;
-			const set = { closed: true, closedAt: nowIso(), closeReason: watch.reason };
-			const closed = await this.compareAndSet(null, { _id: id, closed: false }, { $set: set });
-			if (!closed) {
-				try {
-					await this.insertEntity(null, { _id: id, record: "watch", rule: watch.rule, subject: watch.subject, ...set });
-				} catch (err: any) {
-					if (!(err && err.code === 409)) throw err;
 				}
 			}
-			await this.autoResolve(ctx, dedupKey(watch.rule, watch.subject), watch.reason);
+			for (const change of R.watchChanges(e)) {
+				if ("open" in change) await this.watches.open(change.open);
+				else if (change.close.subject) {
+					await this.watches.close(change.close);
+					await this.autoResolve(ctx, R.dedupKey(change.close.rule, change.close.subject), change.close.reason);
+				}
+			}
+		},
+
+		/** Reads the series' window (at most windowMinutes + 1 buckets), pruning the older buckets. */
+		async windowOf(this: ThisService, series: Series, now: string) {
+			const rule = await this.ruleConfig(R.SERIES_RULE[series]);
+			return { rule, ...(await this.counters.read(series, now, rule.windowMinutes!)) };
+		},
+
+		async evaluateWindow(this: ThisService, ctx: Context | null, series: Series, now: string, extra = {}) {
+			const { rule, stats } = await this.windowOf(series, now);
+			const verdict = R.windowVerdict(series, stats, rule);
+			const name = R.SERIES_RULE[series];
+			if (verdict && "raise" in verdict)
+				await this.raiseAlert(ctx, { rule: name, summary: verdict.raise, details: { ...stats, ...extra } });
+			else if (verdict) await this.autoResolve(ctx, R.dedupKey(name), verdict.resolve);
 		},
 
 		/** Raises the watched conditions that have lasted past their rule's threshold. */
-		async evaluateTimers(this: any, now: string) {
-			const watches = await this.findEntities({ query: { record: "watch", closed: false, alerted: false } });
+		async evaluateTimers(this: ThisService, now: string) {
 			let raised = 0;
-			for (const watch of watches) {
-				const rule: RuleConfig = await this.ruleConfig(watch.rule);
-				if (!rule.enabled || !overdue(watch.dueSince, now, rule.thresholdMinutes ?? 0)) continue;
-				const claimed = await this.compareAndSet(null, { _id: watch._id, alerted: false }, { $set: { alerted: true } });
-				if (!claimed) continue;
-				const result = await this.raiseAlert(null, {
-					rule: watch.rule,
-					subject: watch.subject,
-					summary: this.watchSummary(watch, now),
-					details: { ...watch.info, since: watch.dueSince },
-				});
+			for (const watch of await this.watches.pending()) {
+				const rule = await this.ruleConfig(watch.rule);
+				if (!rule.enabled || !R.overdue(watch.dueSince || now, now, rule.thresholdMinutes ?? 0)) continue;
+				if (!(await this.watches.claim(watch))) continue;
+				const summary = R.watchSummary(watch, now);
+				const details = { ...watch.info, since: watch.dueSince };
+				const result = await this.raiseAlert(null, { rule: watch.rule, subject: watch.subject, summary, details });
 				if (result && result.created) raised++;
 			}
 			return { raised };
 		},
 
-		watchSummary(watch: Doc, now: string): string {
-			const minutes = Math.round((Date.parse(now) - Date.parse(watch.dueSince)) / 60_000);
-			if (watch.rule === "courier_wait") return `Order ${watch.subject} has waited ${minutes} min for a courier`;
-			if (watch.rule === "late_delivery")
-				return `Order ${watch.subject} is ${minutes} min past its promised delivery time`;
-			return `Verification of user ${watch.subject} has waited ${minutes} min for review`;
-		},
-
 		/**
-		 * One open alert per dedup key: a new condition inserts (and publishes alert.triggered); the
-		 * same open condition only counts another occurrence.
+		 * One open alert per dedup key: a new condition inserts it with alert.triggered (one write);
+		 * the same open condition only counts another occurrence.
 		 */
-		async raiseAlert(this: any, ctx: Ctx | null, raise: Raise): Promise<{ alert: Doc; created: boolean } | null> {
-			const rule: RuleConfig = await this.ruleConfig(raise.rule);
+		async raiseAlert(this: ThisService, ctx: Context | null, raise: Raise) {
+			const rule = await this.ruleConfig(raise.rule);
 			if (!rule.enabled) return null;
-			const key = dedupKey(raise.rule, raise.subject);
 			const now = nowIso();
-			const severity = raise.severity || rule.severity;
-			const doc = {
-				record: "alert",
-				rule: raise.rule,
-				key,
-				openKey: key,
-				severity,
-				status: "open",
-				level: 1,
-				summary: raise.summary,
-				details: raise.details || {},
-				raisedBy: raise.by || "system",
-				occurrences: 1,
-				createdAt: now,
-				lastSeenAt: now,
-				levelSince: now,
-				escalateAt: nextEscalationAt(1, now, rule),
-				history: [{ at: now, action: "triggered", level: 1, by: raise.by || "system" }],
-			};
+			const doc: Alert = R.newAlert(newId(), raise, rule, now);
+			const key = doc.key;
 			try {
-				const alert = await this.insertEntity(ctx, doc);
-				await this.publishAlertEvent("alert.triggered", alert, ctx);
+				const alert = await this.insertEntity(ctx, doc, [{ type: "alert.triggered", data: R.alertChange(doc) }]);
 				return { alert, created: true };
-			} catch (err: any) {
-				if (!(err && err.code === 409)) throw err;
+			} catch (err) {
+				if (!isConflict(err)) throw err;
 			}
 			const open = await this.findOneEntity({ openKey: key });
 			if (!open) return this.raiseAlert(ctx, raise); // resolved in between: raise anew
@@ -448,28 +345,18 @@ const AlertsService: ServiceSchema = {
 			return { alert: seen || open, created: false };
 		},
 
-		async raiseDeadLetter(this: any, letter: any) {
-			if (!letter || !isEnvelope(letter.envelope)) {
+		async raiseDeadLetter(this: ThisService, letter: unknown) {
+			const l = (letter || {}) as { envelope?: unknown };
+			if (!isEnvelope(l.envelope)) {
 				this.logger.warn("Ignored a dead letter without an envelope.");
 				return;
 			}
-			await this.eventLedgerReady;
-			await this.raiseAlert(null, {
-				rule: "dead_letter",
-				subject: `${letter.envelope.id}:${letter.consumer}`,
-				summary: `${letter.consumer} could not handle ${letter.envelope.type}: ${String(letter.error).slice(0, 200)}`,
-				details: {
-					envelope: letter.envelope,
-					consumer: letter.consumer,
-					error: letter.error,
-					failedAt: letter.failedAt,
-				},
-			});
+			await this.raiseAlert(null, R.deadLetterRaise(l, l.envelope));
 		},
 
-		async resolveAlert(this: any, ctx: Ctx | null, alert: Doc, note: string, by: string): Promise<Doc | null> {
+		async resolveAlert(this: ThisService, ctx: Context | null, alert: Alert, note: string, by: string) {
 			const now = nowIso();
-			const resolved = await this.compareAndSet(
+			return this.compareAndSet(
 				ctx,
 				{ _id: alert._id, status: "open" },
 				{
@@ -477,111 +364,79 @@ const AlertsService: ServiceSchema = {
 					$unset: { openKey: true },
 					$push: { history: { at: now, action: "resolved", level: alert.level, by, note } },
 				},
+				[{ type: "alert.resolved", data: R.alertChange(alert, note) }],
 			);
-			if (resolved) await this.publishAlertEvent("alert.resolved", resolved, ctx, note);
-			return resolved;
 		},
 
-		async autoResolve(this: any, ctx: Ctx, key: string, note: string) {
+		async autoResolve(this: ThisService, ctx: Context | null, key: string, note: string) {
 			const open = await this.findOneEntity({ openKey: key });
 			if (open) await this.resolveAlert(ctx, open, note, "system");
 		},
 
-		/** Moves each overdue open alert up one level and tells admins again (via alert.escalated). */
-		async escalateDue(this: any, now: string) {
-			const open = await this.findEntities({ query: { record: "alert", status: "open", escalateAt: { $lte: now } } });
+		/** Moves each overdue open alert up one level, telling admins again (alert.escalated, same write). */
+		async escalateDue(this: ThisService, now: string) {
+			const open = await this.findEntities({ query: { status: "open", escalateAt: { $lte: now } } });
 			let escalated = 0;
 			for (const alert of open) {
-				if (!shouldEscalate(alert, now)) continue;
-				const rule: RuleConfig = await this.ruleConfig(alert.rule);
+				if (!R.shouldEscalate(alert, now)) continue;
+				const rule = await this.ruleConfig(alert.rule);
 				const level = alert.level + 1;
+				const event: PendingEvent = { type: "alert.escalated", data: R.alertChange({ ...alert, level }) };
 				const updated = await this.compareAndSet(
 					null,
 					{ _id: alert._id, status: "open", level: alert.level },
 					{
-						$set: { level, levelSince: now, escalateAt: nextEscalationAt(level, now, rule) },
+						$set: { level, levelSince: now, escalateAt: R.nextEscalationAt(level, now, rule) },
 						$push: { history: { at: now, action: "escalated", level, by: "system" } },
 					},
+					[event],
 				);
-				if (!updated) continue;
-				escalated++;
-				await this.publishAlertEvent("alert.escalated", updated, null);
+				if (updated) escalated++;
 			}
 			return { escalated };
 		},
 
-		async publishAlertEvent(this: any, type: string, alert: Doc, ctx: Ctx | null, note?: string) {
-			await this.publishEvent(
-				type,
-				{
-					alertId: alert._id,
-					rule: alert.rule,
-					severity: alert.severity,
-					key: alert.key,
-					level: alert.level,
-					summary: alert.summary,
-					...(note !== undefined ? { note } : {}),
-				},
-				ctx,
-				ctx ? undefined : "system",
-			);
+		ruleConfig(this: ThisService, name: RuleName) {
+			return this.rules.config(name);
 		},
 
-		async ruleConfig(this: any, name: RuleName): Promise<RuleConfig> {
-			const override = await this.findEntity(`rule:${name}`);
-			return effectiveRule(name, override ? override.config : null);
+		publicAlert(this: ThisService, alert: Alert) {
+			return this.toPublic(alert, ["openKey"]);
 		},
 
-		async saveRuleOverride(this: any, ctx: Ctx, name: RuleName, change: Partial<RuleConfig>) {
-			const id = `rule:${name}`;
-			const set = Object.fromEntries(Object.entries(change).map(([k, v]) => [`config.${k}`, v]));
-			const updated = await this.compareAndSet(
-				ctx,
-				{ _id: id },
-				{ $set: { ...set, updatedAt: nowIso(), updatedBy: ctx.meta.user!.id } },
-			);
-			if (updated) return;
+		/** The "alerts.timers" job: watches, escalations, and seen marks past the ledger's retention. */
+		async runTimers(this: ThisService) {
+			if (this.timersRunning) return;
+			this.timersRunning = true;
 			try {
-				await this.insertEntity(ctx, {
-					_id: id,
-					record: "rule",
-					config: change,
-					updatedAt: nowIso(),
-					updatedBy: ctx.meta.user!.id,
-				});
-			} catch (err: any) {
-				if (!(err && err.code === 409)) throw err;
-				await this.compareAndSet(ctx, { _id: id }, { $set: set });
+				const now = nowIso();
+				await this.evaluateTimers(now);
+				await this.escalateDue(now);
+				const before = new Date(Date.parse(now) - config().eventLedgerRetentionMs).toISOString();
+				await this.kind<SeenMark>("seen").removeMany({ at: { $lt: before } });
+			} finally {
+				this.timersRunning = false;
 			}
-		},
-
-		async alertOr404(this: any, id: string): Promise<Doc> {
-			const alert = await this.findEntity(id);
-			if (!alert || alert.record !== "alert") throw notFound("alert", id);
-			return alert;
-		},
-
-		publicAlert(this: any, alert: Doc) {
-			return this.toPublic(alert, ALERT_HIDDEN);
-		},
-
-		async runTimers(this: any) {
-			const now = nowIso();
-			await this.evaluateTimers(now);
-			await this.escalateDue(now);
 		},
 	},
 
-	started(this: any) {
-		const everyMs = config().alertEscalationCheckMs;
+	created(this: ThisService) {
+		this.timersRunning = false;
+	},
+
+	started(this: ThisService) {
+		this.counters = new WindowCounters(this.kind<WindowBucket>("counters"), this.kind<SeenMark>("seen"));
+		this.rules = new RuleStore(this.kind<RuleOverride>("rules"));
+		this.watches = new WatchStore(this.kind<Watch>("watches"));
 		this.timer = setInterval(() => {
-			this.runTimers().catch((err: Error) => this.logger.warn(`Alert timers failed: ${err.message}`));
-		}, everyMs);
+			this.runTimers().catch((err: Error) => this.logger.warn(`[alerts.timers] failed: ${err.message}`));
+		}, config().alertEscalationCheckMs);
 		this.timer.unref?.();
 	},
 
-	stopped(this: any) {
-		clearInterval(this.timer);
+	stopped(this: ThisService) {
+		if (this.timer) clearInterval(this.timer);
+		this.timer = undefined;
 	},
 };
 

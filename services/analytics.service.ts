@@ -1,39 +1,36 @@
 /**
  * Analytics: every business event that moves a figure is stored once as a fact keyed by its
- * event id (lib/metrics-buckets.ts), so a redelivered event counts once. Figures are bucketed by
- * UTC hour or day on request, per supplier or platform-wide; reports (sales by supplier, delivery
+ * event id (lib/domain/metrics-buckets.ts), so a redelivered event counts once. Facts are indexed by
+ * time (and supplier), so figures and reports read only their range; they are bucketed by UTC hour
+ * or day on request, per supplier or platform-wide. Reports (sales by supplier, delivery
  * performance, cancellations) are stored as JSON rows and CSV. Business counters are also
  * Prometheus metrics when metrics are on.
  */
-import { Context, ServiceSchema } from "moleculer";
-import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser } from "../lib/infra/auth";
+import { Context, Service, ServiceSchema } from "moleculer";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { AuthUser, Ctx } from "../lib/contracts/common";
+import { ANALYTICS_PARAMS } from "../lib/contracts/analytics";
+import type * as C from "../lib/contracts/analytics";
+import type { Report, StoredFact } from "../lib/contracts/analytics";
 import { toCsv } from "../lib/domain/csv";
 import { EventEnvelope } from "../lib/domain/events";
 import { forbidden, notFound, unprocessable } from "../lib/infra/errors";
-import { nowIso } from "../lib/infra/ids";
+import { newId, nowIso } from "../lib/infra/ids";
+import { UniqueViolationError } from "../lib/infra/store/types";
 import {
 	bucketCount,
 	bucketFigures,
 	Fact,
+	FACT_EVENTS,
 	factFromEvent,
-	Granularity,
-	GRANULARITIES,
-	REPORT_KINDS,
-	ReportKind,
 	reportTable,
 } from "../lib/domain/metrics-buckets";
-
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Doc = Record<string, any>;
+import type { Granularity } from "../lib/domain/metrics-buckets";
 
 const MAX_BUCKETS = 24 * 93;
 const DEFAULT_RANGE_MS: Record<Granularity, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
 const REPORT_RANGE_MS = 366 * 86_400_000;
-
-const isoTime = { type: "string", max: 40, optional: true };
-const supplierIdParam = { type: "string", max: 64, optional: true };
 
 const METRICS = {
 	orders: "gasrapido_orders_total",
@@ -58,19 +55,38 @@ function requestedRange(params: { from?: string; to?: string }, defaultSpanMs: n
 	return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
 }
 
-const AnalyticsService: ServiceSchema = {
+interface OwnMethods {
+	recordFact(envelope: EventEnvelope<object>, ctx: Context | null): Promise<boolean>;
+	supplierOfOrder(orderId: string): Promise<string | null>;
+	factsIn(from: string, to: string, supplierId: string | null): Promise<Fact[]>;
+	supplierScope(ctx: Ctx<{ supplierId?: string }>): string | null;
+	reportFor(me: AuthUser, id: string): Promise<Report>;
+	publicReport(report: Report, withRows: boolean): Record<string, unknown>;
+	registerPrometheusMetrics(): void;
+	countInPrometheus(fact: Fact): void;
+}
+type ThisService = Service<{ rest: string }> & DbMethods<Report> & EventsMethods & OwnMethods;
+
+async function onFactEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
+	await this.recordFact(envelope, ctx);
+}
+/** Only the events that become facts (lib/domain/metrics-buckets.ts FACT_EVENTS). */
+const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(FACT_EVENTS.map((t) => [t, onFactEvent]));
+
+const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 	name: "analytics",
+	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
-		DbMixin({
-			collection: "analytics",
-			indexes: [
-				{ fields: { record: 1 } },
-				{ fields: { at: 1 } },
-				{ fields: { supplierId: 1 } },
-				{ fields: { orderId: 1 } },
-			],
-		}),
 		EventsMixin,
+		DbMixin<Report>({
+			collection: "analytics",
+			indexes: [{ fields: { requestedBy: 1, createdAt: -1 } }, { fields: { createdAt: -1 } }],
+			kinds: {
+				facts: {
+					indexes: [{ fields: { at: 1 } }, { fields: { supplierId: 1, at: 1 } }, { fields: { orderId: 1 } }],
+				},
+			},
+		}),
 	],
 	settings: { rest: "/" },
 
@@ -78,14 +94,9 @@ const AnalyticsService: ServiceSchema = {
 		metrics: {
 			rest: "GET /analytics/metrics",
 			auth: { roles: ["admin", "supplier"] },
-			params: {
-				from: isoTime,
-				to: isoTime,
-				granularity: { type: "enum", values: GRANULARITIES, default: "hour" },
-				supplierId: supplierIdParam,
-			},
-			async handler(this: any, ctx: Ctx) {
-				const granularity: Granularity = ctx.params.granularity;
+			params: ANALYTICS_PARAMS.metrics,
+			async handler(this: ThisService, ctx: Ctx<C.MetricsParams>) {
+				const granularity = ctx.params.granularity;
 				const { from, to } = requestedRange(ctx.params, DEFAULT_RANGE_MS[granularity]);
 				if (bucketCount(from, to, granularity) > MAX_BUCKETS)
 					throw unprocessable(`At most ${MAX_BUCKETS} buckets; use a shorter range or granularity=day`);
@@ -98,36 +109,32 @@ const AnalyticsService: ServiceSchema = {
 		createReport: {
 			rest: "POST /analytics/reports",
 			auth: { roles: ["admin", "supplier"] },
-			params: {
-				kind: { type: "enum", values: REPORT_KINDS },
-				from: isoTime,
-				to: isoTime,
-				supplierId: supplierIdParam,
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: ANALYTICS_PARAMS.createReport,
+			async handler(this: ThisService, ctx: Ctx<C.CreateReportParams>) {
 				const { from, to } = requestedRange(ctx.params, DEFAULT_RANGE_MS.day);
 				if (Date.parse(to) - Date.parse(from) > REPORT_RANGE_MS)
 					throw unprocessable("A report covers at most 366 days");
 				const supplierId = this.supplierScope(ctx);
-				const kind: ReportKind = ctx.params.kind;
+				const { kind } = ctx.params;
+				const requestedBy = ctx.meta.user!.id;
 				const table = reportTable(kind, await this.factsIn(from, to, supplierId));
-				const report = await this.insertEntity(ctx, {
-					record: "report",
-					kind,
-					from,
-					to,
-					supplierId,
-					requestedBy: ctx.meta.user!.id,
-					createdAt: nowIso(),
-					rowCount: table.rows.length,
-					columns: table.columns,
-					rows: table.rows,
-					csv: toCsv(table.columns, table.rows),
-				});
-				await this.publishEvent(
-					"report.generated",
-					{ reportId: report._id, kind, requestedBy: ctx.meta.user!.id },
+				const _id = newId();
+				const report = await this.insertEntity(
 					ctx,
+					{
+						_id,
+						kind,
+						from,
+						to,
+						supplierId,
+						requestedBy,
+						createdAt: nowIso(),
+						rowCount: table.rows.length,
+						columns: table.columns,
+						rows: table.rows,
+						csv: toCsv(table.columns, table.rows),
+					},
+					[{ type: "report.generated", data: { reportId: _id, kind, requestedBy } }],
 				);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/analytics/reports/${report._id}`;
@@ -138,39 +145,31 @@ const AnalyticsService: ServiceSchema = {
 		listReports: {
 			rest: "GET /analytics/reports",
 			auth: { roles: ["admin", "supplier"] },
-			params: {
-				kind: { type: "enum", values: REPORT_KINDS, optional: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: ANALYTICS_PARAMS.listReports,
+			async handler(this: ThisService, ctx: Ctx<C.ListReportsParams>) {
 				const { page, pageSize, kind } = ctx.params;
-				const query: Doc = { record: "report" };
-				if (kind) query.kind = kind;
-				if (ctx.meta.user!.role !== "admin") query.requestedBy = ctx.meta.user!.id;
-				const [rows, total] = await Promise.all([
-					this.findEntities({ query, sort: ["-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
-				]);
-				return { rows: rows.map((r: Doc) => this.publicReport(r, false)), total, page, pageSize };
+				const me = ctx.meta.user!;
+				const query = { ...(kind && { kind }), ...(me.role !== "admin" && { requestedBy: me.id }) };
+				const result = await this.paginate(query, { page, pageSize });
+				return { ...result, rows: result.rows.map((r) => this.publicReport(r, false)) };
 			},
 		},
 
 		getReport: {
 			rest: "GET /analytics/reports/:id",
 			auth: { roles: ["admin", "supplier"] },
-			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
-				return this.publicReport(await this.reportFor(ctx, ctx.params.id), true);
+			params: ANALYTICS_PARAMS.getReport,
+			async handler(this: ThisService, ctx: Ctx<C.ReportIdParams>) {
+				return this.publicReport(await this.reportFor(ctx.meta.user!, ctx.params.id), true);
 			},
 		},
 
 		downloadReport: {
 			rest: "GET /analytics/reports/:id/download",
 			auth: { roles: ["admin", "supplier"] },
-			params: { id: { type: "string", max: 64 }, format: { type: "enum", values: ["csv", "json"], default: "csv" } },
-			async handler(this: any, ctx: Ctx) {
-				const report = await this.reportFor(ctx, ctx.params.id);
+			params: ANALYTICS_PARAMS.downloadReport,
+			async handler(this: ThisService, ctx: Ctx<C.ReportIdParams>) {
+				const report = await this.reportFor(ctx.meta.user!, ctx.params.id);
 				const csv = ctx.params.format === "csv";
 				ctx.meta.$responseType = csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8";
 				ctx.meta.$responseHeaders = {
@@ -183,29 +182,25 @@ const AnalyticsService: ServiceSchema = {
 		/** Internal: the fact an event was stored as (tests and support). */
 		factOf: {
 			visibility: "public",
-			params: { eventId: { type: "string", max: 64 } },
-			handler(this: any, ctx: Ctx) {
-				return this.findEntity(`fact:${ctx.params.eventId}`);
+			params: ANALYTICS_PARAMS.factOf,
+			handler(this: ThisService, ctx: Ctx<{ eventId: string }>) {
+				return this.kind<StoredFact>("facts").findById(`fact:${ctx.params.eventId}`);
 			},
-		},
-	} as any,
-
-	businessEvents: {
-		async "*"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			await this.recordFact(envelope, ctx);
 		},
 	},
 
+	businessEvents,
+
 	methods: {
 		/** Stores the event's fact once; true when it was new (and counted). */
-		async recordFact(this: any, envelope: EventEnvelope, ctx: Ctx | null): Promise<boolean> {
+		async recordFact(this: ThisService, envelope: EventEnvelope<object>) {
 			const fact = factFromEvent(envelope);
 			if (!fact) return false;
 			if (!fact.supplierId && fact.orderId) fact.supplierId = await this.supplierOfOrder(fact.orderId);
 			try {
-				await this.insertEntity(ctx, { _id: `fact:${fact.eventId}`, record: "fact", ...fact });
-			} catch (err: any) {
-				if (err && err.code === 409) return false;
+				await this.kind<StoredFact>("facts").insert({ _id: `fact:${fact.eventId}`, ...fact });
+			} catch (err) {
+				if (err instanceof UniqueViolationError) return false;
 				throw err;
 			}
 			this.countInPrometheus(fact);
@@ -213,19 +208,19 @@ const AnalyticsService: ServiceSchema = {
 		},
 
 		/** Refunds name the order, not the supplier: the order's earlier facts do. */
-		async supplierOfOrder(this: any, orderId: string): Promise<string | null> {
-			const known = await this.findOneEntity({ record: "fact", orderId, supplierId: { $ne: null } });
+		async supplierOfOrder(this: ThisService, orderId: string) {
+			const known = await this.kind<StoredFact>("facts").findOne({ orderId, supplierId: { $ne: null } });
 			return known ? known.supplierId : null;
 		},
 
-		async factsIn(this: any, from: string, to: string, supplierId: string | null): Promise<Fact[]> {
-			const query: Doc = { record: "fact", at: { $gte: from, $lt: to } };
-			if (supplierId) query.supplierId = supplierId;
-			return this.findEntities({ query });
+		/** The facts of [from, to), read by the time index (per supplier when scoped). */
+		factsIn(this: ThisService, from: string, to: string, supplierId: string | null) {
+			const query = { at: { $gte: from, $lt: to }, ...(supplierId && { supplierId }) };
+			return this.kind<StoredFact>("facts").find({ query });
 		},
 
 		/** A supplier sees only its own figures; an admin sees any supplier or the whole platform. */
-		supplierScope(this: any, ctx: Ctx): string | null {
+		supplierScope(this: ThisService, ctx: Ctx<{ supplierId?: string }>) {
 			const me = ctx.meta.user!;
 			if (me.role === "admin") return ctx.params.supplierId || null;
 			if (ctx.params.supplierId && ctx.params.supplierId !== me.id)
@@ -233,18 +228,16 @@ const AnalyticsService: ServiceSchema = {
 			return me.id;
 		},
 
-		async reportFor(this: any, ctx: Ctx, id: string): Promise<Doc> {
+		async reportFor(this: ThisService, me: AuthUser, id: string) {
 			const report = await this.findEntity(id);
-			if (!report || report.record !== "report") throw notFound("report", id);
-			const me = ctx.meta.user!;
+			if (!report) throw notFound("report", id);
 			if (me.role !== "admin" && report.requestedBy !== me.id) throw forbidden("You can only see your own reports");
 			return report;
 		},
 
-		publicReport(this: any, report: Doc, withRows: boolean) {
-			const hidden = withRows ? ["record", "csv"] : ["record", "csv", "rows"];
+		publicReport(this: ThisService, report: Report, withRows: boolean) {
 			return {
-				...this.toPublic(report, hidden),
+				...this.toPublic(report, withRows ? ["csv"] : ["csv", "rows"]),
 				downloads: {
 					csv: `/api/analytics/reports/${report._id}/download?format=csv`,
 					json: `/api/analytics/reports/${report._id}/download?format=json`,
@@ -252,7 +245,7 @@ const AnalyticsService: ServiceSchema = {
 			};
 		},
 
-		registerPrometheusMetrics(this: any) {
+		registerPrometheusMetrics(this: ThisService) {
 			const metrics = this.broker.metrics;
 			metrics.register({
 				type: "counter",
@@ -279,18 +272,18 @@ const AnalyticsService: ServiceSchema = {
 			});
 		},
 
-		countInPrometheus(this: any, fact: Fact) {
+		countInPrometheus(this: ThisService, fact: Fact) {
 			if (!this.broker.isMetricsEnabled()) return;
 			const metrics = this.broker.metrics;
 			if (fact.order) metrics.increment(METRICS.orders, { status: fact.order });
-			if (fact.revenueCents) metrics.increment(METRICS.revenue, null, fact.revenueCents);
-			if (fact.refundsCents) metrics.increment(METRICS.refunds, null, fact.refundsCents);
+			if (fact.revenueCents) metrics.increment(METRICS.revenue, undefined, fact.revenueCents);
+			if (fact.refundsCents) metrics.increment(METRICS.refunds, undefined, fact.refundsCents);
 			if (fact.deliveryMinutes !== undefined) metrics.observe(METRICS.deliveryMinutes, fact.deliveryMinutes);
 			if (fact.assignSeconds !== undefined) metrics.observe(METRICS.assignSeconds, fact.assignSeconds);
 		},
 	},
 
-	started(this: any) {
+	started(this: ThisService) {
 		if (this.broker.isMetricsEnabled()) this.registerPrometheusMetrics();
 	},
 };

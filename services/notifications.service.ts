@@ -1,81 +1,120 @@
 /**
- * Notifications: turns business events into messages for the people concerned (lib/templates.ts),
- * in their locale, on their channels. In-app messages are stored (the inbox); e-mail, SMS and
- * push go through senders (lib/senders.ts) with a delivery history, retries with backoff, then
- * `failed`. One message per (event, recipient, channel): a redelivered event sends nothing twice.
+ * Notifications: turns business events into messages for the people concerned
+ * (lib/domain/templates.ts), in their locale, on their channels. In-app messages are stored (the
+ * inbox); e-mail, SMS and push go through senders (lib/infra/senders.ts) with a delivery history,
+ * retries with backoff, then `failed`. One message per (event, recipient, channel): a redelivered
+ * event sends nothing twice. notification.sent / notification.failed are recorded with the write
+ * that changes the message's status.
  */
-import { Context, ServiceSchema } from "moleculer";
-import { DbMixin } from "../mixins/db.mixin";
-import { EventsMixin } from "../mixins/events.mixin";
-import { AuthUser, ROLES } from "../lib/infra/auth";
+import { Context, Service, ServiceSchema } from "moleculer";
+import { DbMethods, DbMixin } from "../mixins/db.mixin";
+import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import type { Ctx } from "../lib/contracts/common";
+import type { PendingEvent } from "../lib/contracts/events";
+import { NOTIFICATION_PARAMS } from "../lib/contracts/notifications";
+import type * as C from "../lib/contracts/notifications";
+import type { Contact, Notification } from "../lib/contracts/notifications";
 import { config } from "../lib/infra/config";
 import { EventEnvelope } from "../lib/domain/events";
-import { forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { forbidden, isConflict, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { backoffMs, OutgoingMessage, Sender, sendersFromConfig } from "../lib/infra/senders";
-import {
-	Channel,
-	CHANNELS,
-	localizedVars,
-	normalizeLocale,
-	PlannedMessage,
-	plannedMessages,
-	render,
-	TemplateName,
-} from "../lib/domain/templates";
+import { localizedVars, normalizeLocale, NOTIFIED_EVENTS, plannedMessages, render } from "../lib/domain/templates";
+import type { Channel, PlannedMessage, TemplateName, Vars } from "../lib/domain/templates";
 
-type Ctx = Context<any, { user?: AuthUser; [k: string]: any }>;
-type Doc = Record<string, any>;
-
-interface Contact {
-	id: string | null;
-	email: string | null;
-	phone: string | null;
-	locale: string;
-	status?: string;
+interface Source {
+	id: string;
+	type: string;
 }
 
-/** Fields of a stored message its recipient does not need to see. */
-const INTERNAL_FIELDS = ["notifKey", "claimedAt"];
+interface OwnMethods {
+	handleBusinessEvent(envelope: EventEnvelope<object>, ctx: Context): Promise<void>;
+	createMessages(ctx: Context, source: Source, plan: PlannedMessage): Promise<Notification[]>;
+	recipientsOf(ctx: Context, plan: PlannedMessage): Promise<Contact[]>;
+	contactOf(ctx: Context, userId: string): Promise<Contact | null>;
+	addressFor(contact: Contact, channel: Channel): string | null;
+	storeMessage(
+		ctx: Context,
+		source: Source,
+		message: { template: TemplateName; vars: Vars },
+		contact: Contact,
+		channel: Channel,
+		to: string,
+	): Promise<Notification | null>;
+	scheduleAttempt(id: string, delayMs: number): void;
+	attemptDelivery(id: string): Promise<void>;
+	recordFailure(claimed: Notification, attempt: number, error: string): Promise<void>;
+	deliverDue(): Promise<{ attempted: number }>;
+	reclaimAbandoned(): Promise<void>;
+	publicNotification(n: Notification): Omit<Notification, "_id" | "notifKey" | "claimedAt"> & { id: string };
+}
 
-const NotificationsService: ServiceSchema = {
+type ThisService = Service<{ rest: string }> &
+	DbMethods<Notification> &
+	EventsMethods &
+	OwnMethods & {
+		senders: Partial<Record<Channel, Sender>>;
+		retryTimers: Set<NodeJS.Timeout>;
+		sweeper?: NodeJS.Timeout;
+		sweeping: boolean;
+		stopping: boolean;
+		publicUrl: string;
+		maxAttempts: number;
+		retryBaseMs: number;
+		claimTimeoutMs: number;
+	};
+
+/** The event of a message's outcome, recorded with the write that sets its status. */
+function outcome(type: "notification.sent" | "notification.failed", n: Notification, error?: string): PendingEvent {
+	const data = { notificationId: n._id, userId: n.userId, channel: n.channel, eventType: n.eventType };
+	return { type, data: error ? { ...data, error } : data };
+}
+
+async function onNotifiedEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
+	await this.handleBusinessEvent(envelope, ctx);
+}
+/** Only the events that call for messages (lib/domain/templates.ts NOTIFIED_EVENTS). */
+const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(
+	NOTIFIED_EVENTS.map((t) => [t, onNotifiedEvent]),
+);
+
+const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 	name: "notifications",
+	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
-		DbMixin({
-			collection: "notifications",
-			indexes: [{ fields: { notifKey: 1 }, unique: true }, { fields: { userId: 1 } }, { fields: { status: 1 } }],
-		}),
 		EventsMixin,
+		DbMixin<Notification>({
+			collection: "notifications",
+			indexes: [
+				{ fields: { notifKey: 1 }, unique: true },
+				{ fields: { userId: 1, channel: 1, read: 1 } },
+				{ fields: { status: 1, nextAttemptAt: 1 } },
+			],
+		}),
 	],
 	settings: { rest: "/" },
 
 	actions: {
 		list: {
 			rest: "GET /notifications",
-			params: {
-				channel: { type: "enum", values: CHANNELS, default: "inapp" },
-				unread: { type: "boolean", optional: true, convert: true },
-				page: { type: "number", integer: true, min: 1, default: 1, convert: true },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, default: 20, convert: true },
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: NOTIFICATION_PARAMS.list,
+			async handler(this: ThisService, ctx: Ctx<C.ListNotificationsParams>) {
 				const { page, pageSize, channel, unread } = ctx.params;
 				const userId = ctx.meta.user!.id;
-				const query: Doc = { userId, channel };
-				if (unread !== undefined) query.read = !unread;
-				const [rows, total, unreadCount] = await Promise.all([
-					this.findEntities({ query, sort: ["read", "-createdAt"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.countEntities(query),
+				const query = { userId, channel, ...(unread !== undefined && { read: !unread }) };
+				const [result, unreadCount] = await Promise.all([
+					this.paginate(query, { page, pageSize, sort: ["read", "-createdAt"] }),
 					this.countEntities({ userId, channel: "inapp", read: false }),
 				]);
-				return { rows: rows.map((n: Doc) => this.publicNotification(n)), total, unread: unreadCount, page, pageSize };
+				const rows = result.rows.map((n) => this.publicNotification(n));
+				return { rows, total: result.total, unread: unreadCount, page, pageSize };
 			},
 		},
 
 		get: {
 			rest: "GET /notifications/:id",
-			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			params: NOTIFICATION_PARAMS.id,
+			async handler(this: ThisService, ctx: Ctx<C.NotificationIdParams>) {
 				const notification = await this.getEntityOr404(ctx.params.id, "notification");
 				const me = ctx.meta.user!;
 				if (me.role !== "admin" && notification.userId !== me.id)
@@ -86,8 +125,8 @@ const NotificationsService: ServiceSchema = {
 
 		markRead: {
 			rest: "PUT /notifications/:id/read",
-			params: { id: { type: "string", max: 64 } },
-			async handler(this: any, ctx: Ctx) {
+			params: NOTIFICATION_PARAMS.id,
+			async handler(this: ThisService, ctx: Ctx<C.NotificationIdParams>) {
 				const notification = await this.getEntityOr404(ctx.params.id, "notification");
 				if (notification.userId !== ctx.meta.user!.id) throw forbidden("You can only mark your own notifications");
 				if (notification.read) return this.publicNotification(notification);
@@ -96,14 +135,14 @@ const NotificationsService: ServiceSchema = {
 					{ _id: notification._id, read: false },
 					{ $set: { read: true, readAt: nowIso() } },
 				);
-				return this.publicNotification(updated || (await this.findEntity(notification._id)));
+				return this.publicNotification(updated || (await this.getEntityOr404(notification._id, "notification")));
 			},
 		},
 
 		markAllRead: {
 			rest: "PUT /notifications/read",
 			params: {},
-			async handler(this: any, ctx: Ctx) {
+			async handler(this: ThisService, ctx: Ctx) {
 				const marked = await this.records.updateMany(
 					{ userId: ctx.meta.user!.id, channel: "inapp", read: false },
 					{ $set: { read: true, readAt: nowIso() } },
@@ -117,35 +156,22 @@ const NotificationsService: ServiceSchema = {
 		send: {
 			rest: "POST /notifications",
 			auth: { roles: ["admin"] },
-			params: {
-				userId: { type: "string", max: 64, optional: true },
-				role: { type: "enum", values: ROLES, optional: true },
-				subject: { type: "string", min: 1, max: 200, trim: true },
-				body: { type: "string", min: 1, max: 4000, trim: true },
-				channels: {
-					type: "array",
-					items: { type: "enum", values: CHANNELS },
-					min: 1,
-					unique: true,
-					default: ["inapp"],
-				},
-			},
-			async handler(this: any, ctx: Ctx) {
+			params: NOTIFICATION_PARAMS.send,
+			async handler(this: ThisService, ctx: Ctx<C.SendParams>) {
 				const { userId, role, subject, body, channels } = ctx.params;
 				if (!userId === !role)
 					throw unprocessable("Give exactly one of userId or role", { fields: ["userId", "role"] });
 				const recipientIds: string[] = userId ? [userId] : await ctx.call("users.idsByRole", { role });
 				if (userId && !(await this.contactOf(ctx, userId))) throw notFound("user", userId);
 				const messageId = newId();
-				const planned: PlannedMessage = {
-					template: "admin_message",
-					recipient: { kind: "user", userId: "" },
-					channels,
-					vars: { subject, body },
-				};
-				const created: Doc[] = [];
+				const created: Notification[] = [];
 				for (const id of recipientIds) {
-					const plan = { ...planned, recipient: { kind: "user" as const, userId: id } };
+					const plan: PlannedMessage = {
+						template: "admin_message",
+						recipient: { kind: "user", userId: id },
+						channels,
+						vars: { subject, body },
+					};
 					created.push(...(await this.createMessages(ctx, { id: messageId, type: "admin.message" }, plan)));
 				}
 				// Accepted: the messages are stored and go out on their channels asynchronously.
@@ -154,57 +180,52 @@ const NotificationsService: ServiceSchema = {
 			},
 		},
 
-		/** Internal: attempt every message that is due now (the retry timer does this too). */
+		/** Internal: attempt every message that is due now (the sweeper does this too). */
 		deliverDue: {
 			visibility: "public",
 			params: {},
-			handler(this: any) {
+			handler(this: ThisService) {
 				return this.deliverDue();
 			},
 		},
-	} as any,
-
-	businessEvents: {
-		async "*"(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			await this.handleBusinessEvent(envelope, ctx);
-		},
 	},
 
+	businessEvents,
+
 	methods: {
-		async handleBusinessEvent(this: any, envelope: EventEnvelope, ctx: Ctx) {
-			if (envelope.type.startsWith("notification.")) return;
+		async handleBusinessEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 			const plans = plannedMessages(envelope, { publicUrl: this.publicUrl });
 			for (const plan of plans) await this.createMessages(ctx, { id: envelope.id, type: envelope.type }, plan);
 		},
 
 		/** Stores the messages of a plan (one per recipient and usable channel) and starts delivering them. */
-		async createMessages(this: any, ctx: Ctx, source: { id: string; type: string }, plan: PlannedMessage) {
-			const created: Doc[] = [];
+		async createMessages(this: ThisService, ctx: Context, source: Source, plan: PlannedMessage) {
+			const created: Notification[] = [];
 			for (const contact of await this.recipientsOf(ctx, plan)) {
 				for (const channel of plan.channels) {
 					const to = this.addressFor(contact, channel);
 					if (!to) continue;
-					const doc = await this.storeMessage(ctx, source, plan.template, plan.vars, contact, channel, to);
+					const doc = await this.storeMessage(ctx, source, plan, contact, channel, to);
 					if (doc) created.push(doc);
 				}
 			}
 			return created;
 		},
 
-		async recipientsOf(this: any, ctx: Ctx, plan: PlannedMessage): Promise<Contact[]> {
+		async recipientsOf(this: ThisService, ctx: Context, plan: PlannedMessage) {
 			const r = plan.recipient;
 			if (r.kind === "address") return [{ id: null, email: r.email, phone: null, locale: r.locale }];
 			const ids: string[] = r.kind === "user" ? [r.userId] : await ctx.call("users.idsByRole", { role: r.role });
 			const contacts = await Promise.all(ids.map((id) => this.contactOf(ctx, id)));
-			return contacts.filter((c: Contact | null) => c && c.status !== "deleted" && c.status !== "suspended");
+			return contacts.filter((c): c is Contact => !!c && c.status !== "deleted" && c.status !== "suspended");
 		},
 
-		async contactOf(this: any, ctx: Ctx, userId: string): Promise<Contact | null> {
-			return ctx.call("users.contact", { id: userId });
+		contactOf(this: ThisService, ctx: Context, userId: string) {
+			return ctx.call<Contact | null, { id: string }>("users.contact", { id: userId });
 		},
 
 		/** Where a channel reaches the contact, or null when it cannot. */
-		addressFor(this: any, contact: Contact, channel: Channel): string | null {
+		addressFor(this: ThisService, contact: Contact, channel: Channel) {
 			if (channel === "inapp") return contact.id;
 			if (!this.senders[channel]) return null;
 			if (channel === "email") return contact.email;
@@ -212,25 +233,26 @@ const NotificationsService: ServiceSchema = {
 			return contact.id;
 		},
 
-		/** Inserts one message; null when it already exists (the event was seen before). */
+		/** Inserts one message (an in-app one with notification.sent); null when the event was seen before. */
 		async storeMessage(
-			this: any,
-			ctx: Ctx,
-			source: { id: string; type: string },
-			template: TemplateName,
-			vars: Doc,
+			this: ThisService,
+			ctx: Context,
+			source: Source,
+			message: { template: TemplateName; vars: Vars },
 			contact: Contact,
 			channel: Channel,
 			to: string,
 		) {
 			const locale = normalizeLocale(contact.locale);
-			const { subject, body } = render(template, locale, localizedVars(vars, locale));
+			const { subject, body } = render(message.template, locale, localizedVars(message.vars, locale));
 			const now = nowIso();
-			const doc: Doc = {
+			const inapp = channel === "inapp";
+			const doc: Notification = {
+				_id: newId(),
 				notifKey: `${source.id}|${contact.id || contact.email}|${channel}`,
 				eventId: source.id,
 				eventType: source.type,
-				template,
+				template: message.template,
 				userId: contact.id,
 				channel,
 				to,
@@ -238,30 +260,30 @@ const NotificationsService: ServiceSchema = {
 				subject,
 				body,
 				read: false,
-				status: channel === "inapp" ? "sent" : "pending",
-				attempts: channel === "inapp" ? [{ at: now, ok: true }] : [],
+				status: inapp ? "sent" : "pending",
+				attempts: inapp ? [{ at: now, ok: true }] : [],
 				attemptCount: 0,
 				nextAttemptAt: now,
 				createdAt: now,
-				...(channel === "inapp" ? { sentAt: now } : {}),
+				...(inapp ? { sentAt: now } : {}),
 			};
-			let saved: Doc;
+			let saved: Notification;
 			try {
-				saved = await this.insertEntity(ctx, doc);
-			} catch (err: any) {
-				if (err && err.code === 409) return null;
+				saved = await this.insertEntity(ctx, doc, inapp ? [outcome("notification.sent", doc)] : []);
+			} catch (err) {
+				if (isConflict(err)) return null;
 				throw err;
 			}
-			if (channel === "inapp") await this.publishOutcome("notification.sent", saved, ctx);
-			else this.scheduleAttempt(saved._id, 0);
+			if (!inapp) this.scheduleAttempt(saved._id, 0);
 			return saved;
 		},
 
-		scheduleAttempt(this: any, id: string, delayMs: number) {
+		/** A "notifications.retry" timer: one delivery attempt after `delayMs`. */
+		scheduleAttempt(this: ThisService, id: string, delayMs: number) {
 			const timer = setTimeout(() => {
 				this.retryTimers.delete(timer);
 				this.attemptDelivery(id).catch((err: Error) =>
-					this.logger.error({ notificationId: id }, `Delivery attempt crashed: ${err.message}`),
+					this.logger.error({ notificationId: id }, `[notifications.retry] attempt crashed: ${err.message}`),
 				);
 			}, delayMs);
 			timer.unref?.();
@@ -269,7 +291,7 @@ const NotificationsService: ServiceSchema = {
 		},
 
 		/** One attempt to send a pending message; claims it first so two instances never both send it. */
-		async attemptDelivery(this: any, id: string) {
+		async attemptDelivery(this: ThisService, id: string) {
 			if (this.stopping) return;
 			const claimed = await this.compareAndSet(
 				null,
@@ -277,7 +299,7 @@ const NotificationsService: ServiceSchema = {
 				{ $set: { status: "sending", claimedAt: nowIso() } },
 			);
 			if (!claimed) return;
-			const sender: Sender | undefined = this.senders[claimed.channel];
+			const sender = this.senders[claimed.channel];
 			const attempt = claimed.attemptCount + 1;
 			try {
 				if (!sender) throw new Error(`No sender for channel ${claimed.channel}`);
@@ -289,54 +311,48 @@ const NotificationsService: ServiceSchema = {
 					text: claimed.body,
 				};
 				const result = await sender.send(message);
-				const sent = await this.updateEntity(null, id, {
-					$set: { status: "sent", sentAt: nowIso(), attemptCount: attempt },
-					$push: { attempts: { at: nowIso(), ok: true, providerId: result.providerId || null } },
-				});
-				await this.publishOutcome("notification.sent", sent, null);
-			} catch (err: any) {
-				await this.recordFailure(claimed, attempt, String((err && err.message) || err).slice(0, 500));
+				await this.updateEntity(
+					null,
+					id,
+					{
+						$set: { status: "sent", sentAt: nowIso(), attemptCount: attempt },
+						$push: { attempts: { at: nowIso(), ok: true, providerId: result.providerId || null } },
+					},
+					[outcome("notification.sent", claimed)],
+				);
+			} catch (err) {
+				await this.recordFailure(claimed, attempt, String((err as Error)?.message ?? err).slice(0, 500));
 			}
 		},
 
-		async recordFailure(this: any, claimed: Doc, attempt: number, error: string) {
+		/** Back to pending with a backoff, or failed for good (with notification.failed) after the last attempt. */
+		async recordFailure(this: ThisService, claimed: Notification, attempt: number, error: string) {
 			const failedForGood = attempt >= this.maxAttempts;
 			const delay = backoffMs(attempt, this.retryBaseMs);
-			const updated = await this.updateEntity(null, claimed._id, {
-				$set: {
-					status: failedForGood ? "failed" : "pending",
-					attemptCount: attempt,
-					lastError: error,
-					nextAttemptAt: new Date(Date.now() + delay).toISOString(),
-					...(failedForGood ? { failedAt: nowIso() } : {}),
+			await this.updateEntity(
+				null,
+				claimed._id,
+				{
+					$set: {
+						status: failedForGood ? "failed" : "pending",
+						attemptCount: attempt,
+						lastError: error,
+						nextAttemptAt: new Date(Date.now() + delay).toISOString(),
+						...(failedForGood ? { failedAt: nowIso() } : {}),
+					},
+					$push: { attempts: { at: nowIso(), ok: false, error } },
 				},
-				$push: { attempts: { at: nowIso(), ok: false, error } },
-			});
+				failedForGood ? [outcome("notification.failed", claimed, error)] : [],
+			);
 			this.logger.warn(
 				{ notificationId: claimed._id, channel: claimed.channel, attempt },
 				`Notification delivery failed: ${error}`,
 			);
-			if (failedForGood) await this.publishOutcome("notification.failed", updated, null, error);
-			else this.scheduleAttempt(claimed._id, delay);
-		},
-
-		async publishOutcome(this: any, type: string, n: Doc, ctx: Ctx | null, error?: string) {
-			await this.publishEvent(
-				type,
-				{
-					notificationId: n._id,
-					userId: n.userId,
-					channel: n.channel,
-					eventType: n.eventType,
-					...(error ? { error } : {}),
-				},
-				ctx,
-				"system",
-			);
+			if (!failedForGood) this.scheduleAttempt(claimed._id, delay);
 		},
 
 		/** Pending messages whose time has come (after a restart, or a missed timer). */
-		async deliverDue(this: any) {
+		async deliverDue(this: ThisService) {
 			await this.reclaimAbandoned();
 			const due = await this.findEntities({
 				query: { status: "pending", nextAttemptAt: { $lte: nowIso() } },
@@ -347,7 +363,7 @@ const NotificationsService: ServiceSchema = {
 		},
 
 		/** A message claimed by an instance that died while sending goes back to pending. */
-		async reclaimAbandoned(this: any) {
+		async reclaimAbandoned(this: ThisService) {
 			const before = new Date(Date.now() - this.claimTimeoutMs).toISOString();
 			const stuck = await this.findEntities({ query: { status: "sending", claimedAt: { $lt: before } }, limit: 100 });
 			for (const n of stuck)
@@ -358,16 +374,17 @@ const NotificationsService: ServiceSchema = {
 				);
 		},
 
-		publicNotification(this: any, n: Doc) {
-			return this.toPublic(n, INTERNAL_FIELDS);
+		publicNotification(this: ThisService, n: Notification) {
+			return this.toPublic(n, ["notifKey", "claimedAt"]);
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		this.retryTimers = new Set();
+		this.sweeping = false;
 	},
 
-	started(this: any) {
+	started(this: ThisService) {
 		// Read here, not at module load: tests start brokers with their own environment.
 		const cfg = config();
 		this.publicUrl = cfg.publicUrl;
@@ -381,19 +398,24 @@ const NotificationsService: ServiceSchema = {
 			log: (line: string) => this.logger.info(line),
 		});
 		this.stopping = false;
-		this.sweeper = setInterval(
-			() => this.deliverDue().catch((err: Error) => this.logger.warn(`Delivery sweep failed: ${err.message}`)),
-			cfg.notify.sweepMs,
-		);
+		// The "notifications.sweeper" job; a sweep still running when the next is due is skipped.
+		this.sweeper = setInterval(() => {
+			if (this.sweeping) return;
+			this.sweeping = true;
+			this.deliverDue()
+				.catch((err: Error) => this.logger.warn(`[notifications.sweeper] failed: ${err.message}`))
+				.finally(() => (this.sweeping = false));
+		}, cfg.notify.sweepMs);
 		this.sweeper.unref?.();
 	},
 
-	stopped(this: any) {
+	stopped(this: ThisService) {
 		this.stopping = true;
-		clearInterval(this.sweeper);
+		if (this.sweeper) clearInterval(this.sweeper);
+		this.sweeper = undefined;
 		for (const timer of this.retryTimers) clearTimeout(timer);
 		this.retryTimers.clear();
-		for (const sender of Object.values(this.senders || {}) as Sender[]) sender.close?.();
+		for (const sender of Object.values(this.senders || {})) sender.close?.();
 	},
 };
 

@@ -226,7 +226,8 @@ export interface ReconciliationMismatch {
 }
 export interface NotificationOutcome {
 	notificationId: string;
-	userId: string;
+	/** null for someone without an account (an invitee reached by e-mail). */
+	userId: string | null;
 	channel: string;
 	eventType: string;
 	error?: string;
@@ -242,6 +243,8 @@ export interface AlertChanged {
 	severity: string;
 	key: string;
 	level: number;
+	/** The alert's one-line summary (admins' messages quote it). */
+	summary?: string;
 	note?: string;
 }
 

@@ -14,6 +14,7 @@ export const RULE_NAMES = [
 	"notification_failures",
 	"verification_wait",
 	"dead_letter",
+	"reconciliation_mismatch",
 	"manual",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
@@ -23,7 +24,7 @@ export const MAX_LEVEL = 3;
 export interface RuleConfig {
 	enabled: boolean;
 	severity: Severity;
-	/** Failure rate (0..1) for payment_failure_rate; a count for notification_failures. */
+	/** Failure rate (0..1) for payment_failure_rate; a count for notification_failures and reconciliation_mismatch. */
 	threshold?: number;
 	windowMinutes?: number;
 	minSample?: number;
@@ -54,6 +55,14 @@ export const DEFAULT_RULES: Record<RuleName, RuleConfig> = {
 	},
 	verification_wait: { enabled: true, severity: "info", thresholdMinutes: 48 * 60, escalationMinutes: [1440, 2880] },
 	dead_letter: { enabled: true, severity: "critical", escalationMinutes: [30, 120] },
+	/** Payments and orders that disagree (payments' reconciliation): a count in the window. */
+	reconciliation_mismatch: {
+		enabled: true,
+		severity: "critical",
+		threshold: 3,
+		windowMinutes: 60,
+		escalationMinutes: [60, 240],
+	},
 	manual: { enabled: true, severity: "warning", escalationMinutes: [60, 240] },
 };
 
@@ -66,6 +75,7 @@ const TUNABLES: Record<RuleName, (keyof RuleConfig)[]> = {
 	notification_failures: ["threshold", "windowMinutes"],
 	verification_wait: ["thresholdMinutes"],
 	dead_letter: [],
+	reconciliation_mismatch: ["threshold", "windowMinutes"],
 	manual: [],
 };
 const COMMON: (keyof RuleConfig)[] = ["enabled", "severity", "escalationMinutes"];
@@ -131,6 +141,47 @@ export function notificationFailuresBreached(stats: WindowStats, rule: RuleConfi
 	return stats.failed >= (rule.threshold ?? Infinity);
 }
 
+/** Mismatches are counted as failed samples: as many as the threshold in the window is an alert. */
+export const reconciliationMismatchBreached = notificationFailuresBreached;
+
+/**
+ * Bounded windows: samples are counted per minute (a bucket per series and minute), so evaluating
+ * a window reads at most windowMinutes + 1 buckets whatever the history, and buckets older than the
+ * window are pruned. The window is rounded out to whole minutes (it may count up to one minute more).
+ */
+export const BUCKET_MS = 60_000;
+
+export interface CountBucket {
+	start: string;
+	total: number;
+	failed: number;
+}
+
+/** Start (UTC ISO) of the minute bucket that counts a sample taken at `at`. */
+export function bucketOf(at: string | number): string {
+	const ms = typeof at === "number" ? at : Date.parse(at);
+	return new Date(Math.floor(ms / BUCKET_MS) * BUCKET_MS).toISOString();
+}
+
+/** The buckets [first, last] that make up the window ending at `now` (first = oldest kept). */
+export function windowBuckets(now: string, windowMinutes: number): { first: string; last: string } {
+	const end = Date.parse(now);
+	return { first: bucketOf(end - windowMinutes * 60_000), last: bucketOf(end) };
+}
+
+/** Failures in the buckets of the window ending at `now` (buckets outside it are ignored). */
+export function bucketWindowStats(buckets: CountBucket[], now: string, windowMinutes: number): WindowStats {
+	const { first, last } = windowBuckets(now, windowMinutes);
+	let total = 0;
+	let failed = 0;
+	for (const b of buckets) {
+		if (b.start < first || b.start > last) continue;
+		total += b.total;
+		failed += b.failed;
+	}
+	return { total, failed, rate: total ? failed / total : 0 };
+}
+
 /** True when `since` + thresholdMinutes is before `now`. */
 export function overdue(since: string, now: string, thresholdMinutes: number): boolean {
 	return Date.parse(now) - Date.parse(since) > thresholdMinutes * 60_000;
@@ -148,48 +199,68 @@ export function shouldEscalate(alert: { status: string; level: number; escalateA
 	return alert.status === "open" && alert.level < MAX_LEVEL && !!alert.escalateAt && alert.escalateAt <= now;
 }
 
-/** What an event means for the timed watches (conditions that become alerts if they last). */
-export type WatchChange =
-	| {
-			open: {
-				rule: "courier_wait" | "late_delivery" | "verification_wait";
-				subject: string;
-				dueSince: string;
-				info: Record<string, any>;
-			};
-	  }
-	| { close: { rule: "courier_wait" | "late_delivery" | "verification_wait"; subject: string; reason: string } };
+/** The rules whose conditions are watched over time. */
+export type WatchedRule = "courier_wait" | "late_delivery" | "verification_wait";
 
-export function watchChanges(envelope: { type: string; time: string; data: Record<string, any> }): WatchChange[] {
-	const d = envelope.data || {};
+export interface WatchOpen {
+	rule: WatchedRule;
+	subject: string;
+	dueSince: string;
+	info: Record<string, unknown>;
+}
+export interface WatchClose {
+	rule: WatchedRule;
+	subject: string;
+	reason: string;
+}
+
+/** What an event means for the timed watches (conditions that become alerts if they last). */
+export type WatchChange = { open: WatchOpen } | { close: WatchClose };
+
+/** The event types that open or close watches. */
+export const WATCHED_EVENTS = [
+	"order.confirmed",
+	"courier.assigned",
+	"order.delivered",
+	"order.cancelled",
+	"verification.requested",
+	"verification.approved",
+	"verification.rejected",
+] as const;
+
+const text = (value: unknown): string => (typeof value === "string" ? value : "");
+
+export function watchChanges(envelope: { type: string; time: string; data: object }): WatchChange[] {
+	const d = (envelope.data || {}) as Record<string, unknown>;
+	const orderId = text(d.orderId);
 	switch (envelope.type) {
 		case "order.confirmed": {
 			const info = { orderId: d.orderId, supplierId: d.supplierId, customerId: d.customerId, promisedBy: d.promisedBy };
 			const changes: WatchChange[] = [
-				{ open: { rule: "courier_wait", subject: d.orderId, dueSince: d.confirmedAt || envelope.time, info } },
+				{ open: { rule: "courier_wait", subject: orderId, dueSince: text(d.confirmedAt) || envelope.time, info } },
 			];
-			if (d.promisedBy)
-				changes.push({ open: { rule: "late_delivery", subject: d.orderId, dueSince: d.promisedBy, info } });
+			if (text(d.promisedBy))
+				changes.push({ open: { rule: "late_delivery", subject: orderId, dueSince: text(d.promisedBy), info } });
 			return changes;
 		}
 		case "courier.assigned":
-			return [{ close: { rule: "courier_wait", subject: d.orderId, reason: "courier assigned" } }];
+			return [{ close: { rule: "courier_wait", subject: orderId, reason: "courier assigned" } }];
 		case "order.delivered":
 			return [
-				{ close: { rule: "courier_wait", subject: d.orderId, reason: "delivered" } },
-				{ close: { rule: "late_delivery", subject: d.orderId, reason: "delivered" } },
+				{ close: { rule: "courier_wait", subject: orderId, reason: "delivered" } },
+				{ close: { rule: "late_delivery", subject: orderId, reason: "delivered" } },
 			];
 		case "order.cancelled":
 			return [
-				{ close: { rule: "courier_wait", subject: d.orderId, reason: "order cancelled" } },
-				{ close: { rule: "late_delivery", subject: d.orderId, reason: "order cancelled" } },
+				{ close: { rule: "courier_wait", subject: orderId, reason: "order cancelled" } },
+				{ close: { rule: "late_delivery", subject: orderId, reason: "order cancelled" } },
 			];
 		case "verification.requested":
 			return [
 				{
 					open: {
 						rule: "verification_wait",
-						subject: d.userId,
+						subject: text(d.userId),
 						dueSince: envelope.time,
 						info: { userId: d.userId, role: d.role },
 					},
@@ -197,8 +268,133 @@ export function watchChanges(envelope: { type: string; time: string; data: Recor
 			];
 		case "verification.approved":
 		case "verification.rejected":
-			return [{ close: { rule: "verification_wait", subject: d.userId, reason: envelope.type.split(".")[1] } }];
+			return [{ close: { rule: "verification_wait", subject: text(d.userId), reason: envelope.type.split(".")[1] } }];
 		default:
 			return [];
 	}
+}
+
+/** The summary of a watched condition that lasted too long. */
+export function watchSummary(watch: { rule: WatchedRule; subject: string; dueSince?: string }, now: string): string {
+	const minutes = Math.round((Date.parse(now) - Date.parse(watch.dueSince || now)) / 60_000);
+	if (watch.rule === "courier_wait") return `Order ${watch.subject} has waited ${minutes} min for a courier`;
+	if (watch.rule === "late_delivery") return `Order ${watch.subject} is ${minutes} min past its promised delivery time`;
+	return `Verification of user ${watch.subject} has waited ${minutes} min for review`;
+}
+
+/** The payload of alert.triggered / alert.escalated / alert.resolved for an alert. */
+export function alertChange(
+	alert: { _id: string; rule: string; severity: string; key: string; level: number; summary: string },
+	note?: string,
+) {
+	return {
+		alertId: alert._id,
+		rule: alert.rule,
+		severity: alert.severity,
+		key: alert.key,
+		level: alert.level,
+		summary: alert.summary,
+		...(note !== undefined ? { note } : {}),
+	};
+}
+
+/** The windowed series of samples, each judged by its rule. */
+export type Series = "payment" | "notification" | "reconciliation";
+export const SERIES_RULE: Record<Series, RuleName> = {
+	payment: "payment_failure_rate",
+	notification: "notification_failures",
+	reconciliation: "reconciliation_mismatch",
+};
+
+/** What a series' window means: raise its alert, resolve it (with a note), or nothing. */
+export type WindowVerdict = { raise: string } | { resolve: string } | null;
+
+export function windowVerdict(series: Series, stats: WindowStats, rule: RuleConfig): WindowVerdict {
+	const minutes = rule.windowMinutes;
+	if (series === "payment") {
+		const rate = Math.round(stats.rate * 100);
+		if (paymentFailureBreached(stats, rule))
+			return { raise: `${stats.failed} of ${stats.total} payments failed in the last ${minutes} min (${rate}%)` };
+		return stats.total >= (rule.minSample ?? 1) ? { resolve: `failure rate back to ${rate}%` } : null;
+	}
+	if (series === "notification")
+		return notificationFailuresBreached(stats, rule)
+			? { raise: `${stats.failed} notifications failed in the last ${minutes} min` }
+			: null;
+	return reconciliationMismatchBreached(stats, rule)
+		? { raise: `${stats.failed} payment reconciliation mismatches in the last ${minutes} min` }
+		: null;
+}
+
+/** A condition to raise: the rule, its subject (dedup), what to tell admins. */
+export interface Raise {
+	rule: RuleName;
+	subject?: string | null;
+	summary: string;
+	details?: Record<string, unknown>;
+	severity?: Severity;
+	by?: string;
+}
+
+/** A new open alert (level 1) for a raised condition. */
+export function newAlert(id: string, raise: Raise, rule: RuleConfig, now: string) {
+	const key = dedupKey(raise.rule, raise.subject);
+	const by = raise.by || "system";
+	return {
+		_id: id,
+		rule: raise.rule,
+		key,
+		openKey: key,
+		severity: raise.severity || rule.severity,
+		status: "open" as const,
+		level: 1,
+		summary: raise.summary,
+		details: raise.details || {},
+		raisedBy: by,
+		occurrences: 1,
+		createdAt: now,
+		lastSeenAt: now,
+		levelSince: now,
+		escalateAt: nextEscalationAt(1, now, rule),
+		history: [{ at: now, action: "triggered" as const, level: 1, by }],
+	};
+}
+
+/** What stock and dispatch events mean for alerts: a condition to raise, one to resolve, or none. */
+export function eventCondition(envelope: {
+	type: string;
+	data: object;
+}): { raise: Raise } | { resolve: { key: string; note: string } } | null {
+	const d = (envelope.data || {}) as Record<string, unknown>;
+	if (envelope.type === "inventory.updated") {
+		const productId = text(d.productId);
+		if (!productId) return null;
+		if (!d.lowStock)
+			return { resolve: { key: dedupKey("low_stock", productId), note: "stock is above its threshold again" } };
+		const summary = `Low stock: product ${productId} has ${d.stock} available (threshold ${d.lowStockThreshold})`;
+		const details = { productId, supplierId: d.supplierId, stock: d.stock, reserved: d.reserved };
+		return { raise: { rule: "low_stock", subject: productId, summary, details } };
+	}
+	if (envelope.type === "delivery.unassigned") {
+		const orderId = text(d.orderId);
+		const waited = typeof d.waitedSeconds === "number" ? d.waitedSeconds : 0;
+		const summary = `Order ${orderId} has waited ${Math.round(waited / 60)} min for a courier`;
+		const details = { orderId, supplierId: d.supplierId, waitedSeconds: d.waitedSeconds };
+		return { raise: { rule: "courier_wait", subject: orderId, summary, details } };
+	}
+	return null;
+}
+
+/** The alert of a dead-lettered message, or null when the letter holds no envelope. */
+export function deadLetterRaise(
+	letter: { envelope?: unknown; consumer?: unknown; error?: unknown; failedAt?: unknown },
+	envelope: { id: string; type: string },
+): Raise {
+	const consumer = String(letter.consumer);
+	return {
+		rule: "dead_letter",
+		subject: `${envelope.id}:${consumer}`,
+		summary: `${consumer} could not handle ${envelope.type}: ${String(letter.error).slice(0, 200)}`,
+		details: { envelope, consumer, error: letter.error, failedAt: letter.failedAt },
+	};
 }

@@ -30,8 +30,23 @@ interface EnvelopeLike {
 	id: string;
 	type: string;
 	time: string;
-	data: Record<string, any>;
+	data: object;
 }
+
+/** The event types that become facts (analytics subscribes to these only). */
+export const FACT_EVENTS = [
+	"order.created",
+	"order.confirmed",
+	"order.delivered",
+	"order.cancelled",
+	"payment.processed",
+	"refund.processed",
+	"courier.assigned",
+	"delivery.completed",
+	"user.created",
+] as const;
+
+const str = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -53,14 +68,14 @@ function minutesBetween(from: string | null, to: string | null): number | undefi
 	return minutes >= 0 ? Math.round(minutes * 100) / 100 : undefined;
 }
 
-function deliveredFact(base: Fact, d: Record<string, any>): Fact {
+function deliveredFact(base: Fact, d: Record<string, unknown>): Fact {
 	const deliveredAt = validTime(d.deliveredAt) || base.at;
 	const promisedBy = validTime(d.promisedBy);
 	return {
 		...base,
 		at: deliveredAt,
 		order: "delivered",
-		courierId: d.courierId || null,
+		courierId: str(d.courierId),
 		deliveryMinutes: minutesBetween(validTime(d.confirmedAt), deliveredAt),
 		late: promisedBy ? Date.parse(deliveredAt) > Date.parse(promisedBy) : false,
 	};
@@ -68,13 +83,13 @@ function deliveredFact(base: Fact, d: Record<string, any>): Fact {
 
 /** The fact an event contributes to the figures, or null when it contributes none. */
 export function factFromEvent(envelope: EnvelopeLike): Fact | null {
-	const d = envelope.data || {};
+	const d = (envelope.data || {}) as Record<string, unknown>;
 	const base: Fact = {
 		eventId: envelope.id,
 		type: envelope.type,
 		at: validTime(envelope.time) || new Date().toISOString(),
-		supplierId: d.supplierId || null,
-		orderId: d.orderId || null,
+		supplierId: str(d.supplierId),
+		orderId: str(d.orderId),
 	};
 	switch (envelope.type) {
 		case "order.created":
@@ -92,11 +107,11 @@ export function factFromEvent(envelope: EnvelopeLike): Fact | null {
 		case "courier.assigned":
 			return {
 				...base,
-				courierId: d.courierId || null,
+				courierId: str(d.courierId),
 				assignSeconds: typeof d.waitedSeconds === "number" && d.waitedSeconds >= 0 ? d.waitedSeconds : undefined,
 			};
 		case "delivery.completed":
-			return { ...base, courierId: d.courierId || null };
+			return { ...base, courierId: str(d.courierId) };
 		case "user.created":
 			return { ...base, newUserRole: String(d.role || "unknown") };
 		default:

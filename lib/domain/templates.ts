@@ -14,25 +14,28 @@ export type Recipient =
 	/** Someone without an account yet (an invitee): reachable by e-mail only. */
 	| { kind: "address"; email: string; locale: Locale };
 
+/** A template's variables: raw event values, formatted for the locale when rendering. */
+export type Vars = Record<string, unknown>;
+
 export interface PlannedMessage {
 	template: TemplateName;
 	recipient: Recipient;
 	channels: Channel[];
-	vars: Record<string, any>;
+	vars: Vars;
 }
 
 interface Template {
-	subject: Record<Locale, (v: Record<string, any>) => string>;
-	body: Record<Locale, (v: Record<string, any>) => string>;
+	subject: Record<Locale, (v: Vars) => string>;
+	body: Record<Locale, (v: Vars) => string>;
 }
 
 const TIME_ZONE = "America/Sao_Paulo";
 
 /** Intl formatters are costly to build and safe to reuse: one per locale. */
-const formatters = new Map<string, any>();
-function memo<T>(key: string, build: () => T): T {
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+function memo<T extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, build: () => T): T {
 	if (!formatters.has(key)) formatters.set(key, build());
-	return formatters.get(key);
+	return formatters.get(key) as T;
 }
 
 export function formatMoney(cents: unknown, locale: Locale): string {
@@ -57,7 +60,8 @@ export function orderRef(orderId: unknown): string {
 	return `#${id.slice(-6).toUpperCase()}`;
 }
 
-const t = (pt: (v: any) => string, en: (v: any) => string) => ({ "pt-BR": pt, en });
+// Variables are interpolated as text: `${v.x}` of an unknown value is its String().
+const t = (pt: (v: Vars) => string, en: (v: Vars) => string) => ({ "pt-BR": pt, en });
 
 const TEMPLATES = {
 	order_confirmed: {
@@ -214,12 +218,12 @@ const TEMPLATES = {
 	},
 	admin_message: {
 		subject: t(
-			(v) => v.subject,
-			(v) => v.subject,
+			(v) => String(v.subject),
+			(v) => String(v.subject),
 		),
 		body: t(
-			(v) => v.body,
-			(v) => v.body,
+			(v) => String(v.body),
+			(v) => String(v.body),
 		),
 	},
 } satisfies Record<string, Template>;
@@ -233,16 +237,16 @@ export function normalizeLocale(locale: unknown): Locale {
 }
 
 /** Subject and text of a message in the recipient's locale. */
-export function render(template: TemplateName, locale: unknown, vars: Record<string, any>) {
+export function render(template: TemplateName, locale: unknown, vars: Vars) {
 	const lang = normalizeLocale(locale);
 	const tpl: Template = TEMPLATES[template];
 	return { subject: tpl.subject[lang](vars), body: tpl.body[lang](vars) };
 }
 
 /** Locale-dependent variables are formatted when rendering; events carry raw values. */
-export function localizedVars(vars: Record<string, any>, locale: unknown): Record<string, any> {
+export function localizedVars(vars: Vars, locale: unknown): Vars {
 	const lang = normalizeLocale(locale);
-	const out: Record<string, any> = { ...vars };
+	const out: Vars = { ...vars };
 	if (vars.totalCents !== undefined) out.total = formatMoney(vars.totalCents, lang);
 	if (vars.amountCents !== undefined) out.amount = formatMoney(vars.amountCents, lang);
 	for (const key of ["promisedBy", "deliveredAt", "expiresAt"])
@@ -263,19 +267,19 @@ const ROLE_PT: Record<string, string> = {
 
 function itemsSummary(items: unknown): string {
 	if (!Array.isArray(items)) return "";
-	return items.map((i: any) => `${i.quantity ?? i.qty ?? 1}× ${i.type || i.name || i.productId || "item"}`).join(", ");
+	return items
+		.map((item: unknown) => {
+			const i = (item || {}) as Record<string, unknown>;
+			return `${i.quantity ?? i.qty ?? 1}× ${i.type || i.name || i.productId || "item"}`;
+		})
+		.join(", ");
 }
 
 function user(userId: unknown): Recipient | null {
 	return typeof userId === "string" && userId ? { kind: "user", userId } : null;
 }
 
-function plan(
-	template: TemplateName,
-	recipient: Recipient | null,
-	channels: Channel[],
-	vars: Record<string, any>,
-): PlannedMessage[] {
+function plan(template: TemplateName, recipient: Recipient | null, channels: Channel[], vars: Vars): PlannedMessage[] {
 	return recipient ? [{ template, recipient, channels, vars }] : [];
 }
 
@@ -283,12 +287,27 @@ export interface PlanOptions {
 	publicUrl: string;
 }
 
+/** The event types that call for messages (notifications subscribes to these only). */
+export const NOTIFIED_EVENTS = [
+	"order.created",
+	"order.confirmed",
+	"courier.assigned",
+	"order.in_transit",
+	"order.delivered",
+	"order.cancelled",
+	"payment.failed",
+	"refund.processed",
+	"inventory.updated",
+	"invitation.created",
+	"verification.approved",
+	"verification.rejected",
+	"alert.triggered",
+	"alert.escalated",
+] as const;
+
 /** The messages an event calls for (none for most events). */
-export function plannedMessages(
-	envelope: { type: string; data: Record<string, any> },
-	opts: PlanOptions,
-): PlannedMessage[] {
-	const d = envelope.data || {};
+export function plannedMessages(envelope: { type: string; data: object }, opts: PlanOptions): PlannedMessage[] {
+	const d = (envelope.data || {}) as Record<string, unknown>;
 	const ref = orderRef(d.orderId);
 	switch (envelope.type) {
 		case "order.created":
@@ -334,10 +353,10 @@ export function plannedMessages(
 			if (typeof d.email !== "string" || !d.code) return [];
 			return plan("invitation", { kind: "address", email: d.email, locale: normalizeLocale(d.locale) }, ["email"], {
 				role: d.role,
-				rolePt: ROLE_PT[d.role] || d.role,
+				rolePt: ROLE_PT[String(d.role)] || d.role,
 				message: d.message || "",
 				expiresAt: d.expiresAt,
-				link: inviteLink(opts.publicUrl, d.code),
+				link: inviteLink(opts.publicUrl, String(d.code)),
 			});
 		case "verification.approved":
 			return plan("verification_approved", user(d.userId), WORK_CHANNELS, {});

@@ -26,3 +26,7 @@ export const badRequest = (message: string, data?: unknown) =>
 /** A client error with its own status and type (410 INVITE_EXPIRED, 415 UNSUPPORTED_FILE_TYPE, 403 MFA_REQUIRED…). */
 export const clientError = (code: number, type: string, message: string, data?: unknown) =>
 	new MoleculerClientError(message, code, type, data);
+
+/** True for the 409 that DbMixin throws when a unique index refuses a write (already there). */
+export const isConflict = (err: unknown): boolean =>
+	err instanceof MoleculerClientError && (err as { code?: number }).code === 409;

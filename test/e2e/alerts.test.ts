@@ -40,8 +40,7 @@ describe("alerts", () => {
 	const alerts = async (query = "") => (await api.get(`/api/alerts${query}`, { token: adminToken })).body.rows;
 	const openAlert = (key: string) =>
 		waitFor(async () => (await alerts("?status=open&pageSize=100")).find((a: any) => a.key === key), 15_000);
-	const storedAlerts = async () =>
-		(broker.getLocalService("alerts") as any).findEntities({ query: { record: "alert" } });
+	const watch = (rule: string, subject: string) => broker.call("alerts.watch", { rule, subject });
 	const triggered = (key: string) => recorder.ofType("alert.triggered").filter((e) => e.data.key === key);
 
 	beforeAll(async () => {
@@ -126,7 +125,7 @@ describe("alerts", () => {
 			confirmedAt: new Date().toISOString(),
 			promisedBy: later(60),
 		});
-		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:courier_wait:w1"));
+		await waitFor(() => watch("courier_wait", "w1"));
 		expect(await broker.call("alerts.evaluateTimers", { now: later(5) })).toEqual({ raised: 0 });
 		expect(await broker.call("alerts.evaluateTimers", { now: later(11) })).toEqual({ raised: 1 });
 		expect(await broker.call("alerts.evaluateTimers", { now: later(12) })).toEqual({ raised: 0 });
@@ -146,7 +145,7 @@ describe("alerts", () => {
 			promisedBy: later(30),
 		});
 		await publish("courier.assigned", { orderId: "late1", courierId: "k1", etaMinutes: 10 });
-		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:late_delivery:late1"));
+		await waitFor(() => watch("late_delivery", "late1"));
 		expect(await broker.call("alerts.evaluateTimers", { now: later(29) })).toEqual({ raised: 0 });
 		await broker.call("alerts.evaluateTimers", { now: later(31) });
 		const alert = await openAlert("late_delivery:late1");
@@ -157,7 +156,7 @@ describe("alerts", () => {
 
 	test("a verification queue waiting too long raises an alert; review clears it", async () => {
 		await publish("verification.requested", { userId: "u9", role: "supplier" });
-		await waitFor(async () => await (broker.getLocalService("alerts") as any).findEntity("watch:verification_wait:u9"));
+		await waitFor(() => watch("verification_wait", "u9"));
 		await broker.call("alerts.evaluateTimers", { now: later(49 * 60) });
 		expect((await openAlert("verification_wait:u9")).severity).toBe("info");
 		await publish("verification.approved", { userId: "u9", role: "supplier" });
@@ -261,16 +260,15 @@ describe("alerts", () => {
 		expect((await api.post(`/api/alerts/${notDead.id}/replay`, {}, { token: adminToken })).status).toBe(409);
 	});
 
-	test("redelivering every event (through the topic, and straight to the rules) raises nothing new", async () => {
+	test("redelivering every event through the topic raises nothing new", async () => {
+		// (straight to the rules, bypassing the ledger: test/service/alerts.test.ts)
 		const snapshot = async () =>
-			(await storedAlerts()).map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`).sort();
+			(await alerts("?pageSize=100")).map((a: any) => `${a.key}|${a.status}|${a.occurrences}|${a.level}`).sort();
 		const before = await snapshot();
 		const triggeredBefore = recorder.ofType("alert.triggered").length;
-		const service: any = broker.getLocalService("alerts");
 		const envelopes = [...new Map(recorder.seen.map((e) => [e.id, e])).values()].filter((e) => !e.data.poison);
 		for (const envelope of envelopes)
 			await (broker as any).sendToChannel(channelName(topicOf(envelope.type)), envelope);
-		for (const envelope of envelopes) await service.evaluateEvent(envelope, null);
 		await new Promise((r) => setTimeout(r, 300));
 		expect(await snapshot()).toEqual(before);
 		expect(recorder.ofType("alert.triggered").length).toBe(triggeredBefore);

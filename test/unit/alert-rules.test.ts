@@ -1,4 +1,7 @@
 import {
+	bucketOf,
+	bucketWindowStats,
+	windowVerdict,
 	DEFAULT_RULES,
 	dedupKey,
 	effectiveRule,
@@ -96,5 +99,30 @@ describe("alert rules", () => {
 			{ close: { rule: "verification_wait", subject: "u", reason: "rejected" } },
 		]);
 		expect(watchChanges({ type: "product.created", time: at(1), data: {} })).toEqual([]);
+	});
+});
+
+describe("bounded windows and reconciliation", () => {
+	const at = (minute: number) => new Date(Date.UTC(2030, 0, 1, 10, minute)).toISOString();
+
+	it("counts minute buckets of the window only", () => {
+		expect(bucketOf("2030-01-01T10:07:42.000Z")).toBe(at(7));
+		const buckets = [
+			{ start: at(0), total: 5, failed: 5 },
+			{ start: at(10), total: 2, failed: 1 },
+			{ start: at(20), total: 1, failed: 0 },
+		];
+		expect(bucketWindowStats(buckets, at(20), 15)).toEqual({ total: 3, failed: 1, rate: 1 / 3 });
+	});
+
+	it("judges each series by its rule", () => {
+		const stats = { total: 3, failed: 3, rate: 1 };
+		expect(windowVerdict("reconciliation", stats, DEFAULT_RULES.reconciliation_mismatch)).toEqual({
+			raise: "3 payment reconciliation mismatches in the last 60 min",
+		});
+		expect(windowVerdict("reconciliation", { ...stats, failed: 2 }, DEFAULT_RULES.reconciliation_mismatch)).toBeNull();
+		expect(windowVerdict("payment", { total: 4, failed: 1, rate: 0.25 }, DEFAULT_RULES.payment_failure_rate)).toEqual({
+			resolve: "failure rate back to 25%",
+		});
 	});
 });
