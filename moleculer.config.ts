@@ -3,14 +3,15 @@
  * Embedded default: no transporter, Memory cacher, in-process durable events.
  * Cluster: TRANSPORTER=nats://…, CACHER=redis://…, MONGO_URI=…, durable events on JetStream.
  */
-import { BrokerOptions, Errors, Middleware, ServiceBroker } from "moleculer";
+import { BrokerOptions } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import http from "http";
 import { AppConfig, config } from "./lib/infra/config";
-import { startHealthServer } from "./lib/infra/health";
 import { StrictValidator } from "./lib/infra/validator";
-import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/domain/events";
-import { channelName } from "./mixins/events.mixin";
+import { toMoleculer } from "./middlewares/types";
+import { channelTopicsMiddleware } from "./middlewares/channel-topics";
+import { eventsReadyMiddleware } from "./middlewares/events-ready";
+import { requestLogMiddleware } from "./middlewares/request-log";
+import { healthServerMiddleware } from "./middlewares/health-server";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -85,93 +86,6 @@ function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
 		},
 	};
 	return { enabled: true, exporter: types[exporter] || types.console };
-}
-
-/** Logs every action a node handles with the request id that the gateway returns as X-Request-Id. */
-const RequestLogMiddleware: Middleware = {
-	name: "RequestLog",
-	localAction(next: any, action: any) {
-		if (action.name.startsWith("$")) return next;
-		// An action may lower its own access-log level (e.g. high-rate location updates).
-		const level: string = action.logLevel || "info";
-		return async function (ctx: any) {
-			const started = process.hrtime.bigint();
-			try {
-				const result = await next(ctx);
-				ctx.service.logger[level](
-					{
-						requestId: ctx.requestID,
-						action: action.name,
-						ms: Number(process.hrtime.bigint() - started) / 1e6,
-					},
-					"action handled",
-				);
-				return result;
-			} catch (err: any) {
-				ctx.service.logger.info(
-					{
-						requestId: ctx.requestID,
-						action: action.name,
-						error: err && err.type,
-						code: err && err.code,
-					},
-					"action failed",
-				);
-				throw err;
-			}
-		};
-	},
-} as any;
-
-/**
- * JetStream keeps messages only on subjects that have a stream, and the channels adapter creates a
- * stream when a consumer subscribes. Create every topic's stream up front so a publisher on a fresh
- * NATS (before any consumer ever ran) does not get "no responders", and nothing is lost meanwhile.
- */
-async function ensureDurableTopics(broker: any) {
-	const adapter = broker.channelAdapter;
-	if (!adapter || !adapter.manager || typeof adapter.createStream !== "function") return;
-	for (const topic of [...TOPICS, DEAD_LETTER_TOPIC]) {
-		const subject = adapter.addPrefixTopic(channelName(topic));
-		try {
-			await adapter.createStream(subject.split(".").join("_"), [subject], {});
-		} catch (err: any) {
-			broker.logger.warn(`Could not create the stream for ${subject}: ${err && err.message}`);
-		}
-	}
-}
-
-/**
- * Marks the moment the node can publish durable events: after Channels (listed before this one)
- * has connected and subscribed. `broker.whenEventsReady()` resolves then.
- */
-const EventsReadyMiddleware: Middleware = {
-	name: "EventsReady",
-	created(broker: any) {
-		broker.eventsReady = false;
-		broker.whenEventsReady = () =>
-			broker.eventsReady ? Promise.resolve() : new Promise((resolve) => broker.localBus.once("$events.ready", resolve));
-	},
-	async started(broker: any) {
-		await ensureDurableTopics(broker);
-		broker.eventsReady = true;
-		broker.localBus.emit("$events.ready");
-	},
-} as any;
-
-/** Per-node liveness/readiness on HEALTH_PORT, so every pod has probes, not only the gateway. */
-function healthServerMiddleware(port: number): Middleware {
-	let server: http.Server | null = null;
-	return {
-		name: "HealthServer",
-		started(broker: ServiceBroker) {
-			if (port > 0) server = startHealthServer(broker, port);
-		},
-		stopped() {
-			if (server) server.close();
-			server = null;
-		},
-	} as any;
 }
 
 /**
@@ -261,9 +175,10 @@ function brokerOptions(): BrokerOptions {
 
 		middlewares: [
 			ChannelsMiddleware({ adapter: channelsAdapter(cfg) } as any) as any,
-			EventsReadyMiddleware,
-			RequestLogMiddleware,
-			healthServerMiddleware(cfg.healthPort),
+			toMoleculer(channelTopicsMiddleware()),
+			toMoleculer(eventsReadyMiddleware()),
+			toMoleculer(requestLogMiddleware()),
+			toMoleculer(healthServerMiddleware(cfg.healthPort)),
 		],
 	};
 }
