@@ -12,6 +12,7 @@ import { channelTopicsMiddleware } from "./middlewares/channel-topics";
 import { eventsReadyMiddleware } from "./middlewares/events-ready";
 import { requestLogMiddleware } from "./middlewares/request-log";
 import { healthServerMiddleware } from "./middlewares/health-server";
+import { gracefulShutdownMiddleware } from "./middlewares/graceful-shutdown";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -179,6 +180,7 @@ function brokerOptions(): BrokerOptions {
 			toMoleculer(eventsReadyMiddleware()),
 			toMoleculer(requestLogMiddleware()),
 			toMoleculer(healthServerMiddleware(cfg.healthPort)),
+			toMoleculer(gracefulShutdownMiddleware(cfg.shutdownTimeoutMs)),
 		],
 	};
 }

@@ -12,6 +12,8 @@ import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } 
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
+import { trackHttpServer } from "../lib/infra/http-drain";
+import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -200,6 +202,21 @@ const ApiService: ServiceSchema = {
 
 	created(this: any) {
 		this.authStates = new Map();
+		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
+		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
+	},
+
+	/**
+	 * Runs before moleculer-web's own stopped() (which would wait forever on an open SSE response):
+	 * running requests have finished (tracked contexts); now SSE clients are told to reconnect and the
+	 * connections are closed by the shutdown deadline (SHUTDOWN_TIMEOUT_MS).
+	 */
+	async stopped(this: any) {
+		if (!this.httpDrain) return;
+		const { streamsClosed, forced } = await this.httpDrain.drain(
+			shutdownDeadline(this.broker, config().shutdownTimeoutMs),
+		);
+		this.logger.info({ streamsClosed, forced }, "HTTP server drained");
 	},
 
 	methods: {
