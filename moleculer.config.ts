@@ -7,6 +7,7 @@ import { BrokerOptions } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { AppConfig, config } from "./lib/infra/config";
 import { StrictValidator } from "./lib/infra/validator";
+import { JsonLogger } from "./lib/infra/logging";
 import { toMoleculer } from "./middlewares/types";
 import { channelTopicsMiddleware } from "./middlewares/channel-topics";
 import { eventsReadyMiddleware } from "./middlewares/events-ready";
@@ -14,6 +15,7 @@ import { requestLogMiddleware } from "./middlewares/request-log";
 import { healthServerMiddleware } from "./middlewares/health-server";
 import { gracefulShutdownMiddleware } from "./middlewares/graceful-shutdown";
 import { ALIVE_METADATA_KEY, fastFailoverMiddleware } from "./middlewares/fast-failover";
+import { transporterDiagnosticsMiddleware } from "./middlewares/transporter-diagnostics";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -21,18 +23,9 @@ function logger(cfg: AppConfig): BrokerOptions["logger"] {
 			type: "Console",
 			options: { formatter: "short", colors: true, moduleColors: true },
 		};
-	// JSON lines on stdout for any log shipper; services add { requestId } to their entries.
-	return {
-		type: "Pino",
-		options: {
-			pino: {
-				options: {
-					base: null,
-					timestamp: () => `,"time":"${new Date().toISOString()}"`,
-				},
-			},
-		},
-	};
+	// JSON lines on stdout for any log shipper; services add { requestId } to their entries. Every
+	// argument of a log call is kept (lib/infra/logging.ts): causes of library errors are not lost.
+	return new JsonLogger({ level: cfg.logLevel });
 }
 
 function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
@@ -187,6 +180,7 @@ function brokerOptions(): BrokerOptions {
 			toMoleculer(healthServerMiddleware(cfg.healthPort)),
 			toMoleculer(gracefulShutdownMiddleware(cfg.shutdownTimeoutMs)),
 			toMoleculer(fastFailoverMiddleware()),
+			toMoleculer(transporterDiagnosticsMiddleware(cfg.transporter)),
 		],
 	};
 }

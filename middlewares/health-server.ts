@@ -6,6 +6,7 @@
  */
 import http from "http";
 import { startHealthServer } from "../lib/infra/health";
+import { exitWhenListenFails } from "../lib/infra/startup-failure";
 import { AppMiddleware } from "./types";
 
 export function healthServerMiddleware(port: number): AppMiddleware {
@@ -13,7 +14,9 @@ export function healthServerMiddleware(port: number): AppMiddleware {
 	return {
 		name: "HealthServer",
 		created(broker) {
-			if (port > 0) server = startHealthServer(broker, port);
+			if (port <= 0) return;
+			server = startHealthServer(broker, port);
+			exitWhenListenFails(server, broker.logger, "HEALTH_PORT", () => port);
 		},
 		stopped() {
 			if (server) server.close();
