@@ -3,11 +3,12 @@
  * Embedded default: no transporter, Memory cacher, in-process durable events.
  * Cluster: TRANSPORTER=nats://…, CACHER=redis://…, MONGO_URI=…, durable events on JetStream.
  */
-import { BrokerOptions } from "moleculer";
+import { BrokerOptions, MetricRegistry, MetricsReporterOptions } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { AppConfig, config } from "./lib/infra/config";
 import { StrictValidator } from "./lib/infra/validator";
 import { JsonLogger } from "./lib/infra/logging";
+import { PromtoolCleanPrometheusReporter, snakeCase } from "./lib/infra/prometheus-reporter";
 import { toMoleculer } from "./middlewares/types";
 import { channelTopicsMiddleware } from "./middlewares/channel-topics";
 import { eventsReadyMiddleware } from "./middlewares/events-ready";
@@ -16,6 +17,7 @@ import { healthServerMiddleware } from "./middlewares/health-server";
 import { gracefulShutdownMiddleware } from "./middlewares/graceful-shutdown";
 import { ALIVE_METADATA_KEY, fastFailoverMiddleware } from "./middlewares/fast-failover";
 import { transporterDiagnosticsMiddleware } from "./middlewares/transporter-diagnostics";
+import { runtimeMetricsMiddleware } from "./middlewares/runtime-metrics";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -64,6 +66,22 @@ function channelsAdapter(cfg: AppConfig) {
 	}
 	if (url.startsWith("redis://")) return { type: "Redis", options: { ...common, redis: url } };
 	return { type: "Fake", options: common };
+}
+
+function prometheusReporter(cfg: AppConfig): PromtoolCleanPrometheusReporter {
+	return new PromtoolCleanPrometheusReporter({
+		port: cfg.metricsPort,
+		path: "/metrics",
+		// `namespace` would clash with the Kubernetes namespace label Prometheus adds to every target.
+		defaultLabels: (registry: MetricRegistry) => ({
+			moleculer_namespace: registry.broker.namespace || "",
+			node_id: registry.broker.nodeID,
+		}),
+		metricNameFormatter: snakeCase,
+		labelNameFormatter: snakeCase,
+		// per-host details (user, home folder, network addresses, CPU models, argv) are not metrics
+		excludes: ["os.user.**", "os.network.**", "os.cpu.info.**", "os.datetime.**", "process.arguments"],
+	});
 }
 
 function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
@@ -151,24 +169,14 @@ function brokerOptions(): BrokerOptions {
 			throw err;
 		},
 
+		// Prometheus /metrics on METRICS_PORT, written so that `promtool check metrics` is clean
+		// (lib/infra/prometheus-reporter.ts); the node's id and namespace label every series.
 		metrics: {
 			enabled: cfg.metricsPort > 0,
-			reporter:
-				cfg.metricsPort > 0
-					? [
-							{
-								type: "Prometheus",
-								options: {
-									port: cfg.metricsPort,
-									path: "/metrics",
-									defaultLabels: (registry: any) => ({
-										namespace: registry.broker.namespace,
-										nodeID: registry.broker.nodeID,
-									}),
-								},
-							},
-						]
-					: [],
+			// Moleculer skips process/OS metrics when NODE_ENV=test; memory panels need them everywhere.
+			collectProcessMetrics: true,
+			// Moleculer takes a reporter instance (Reporters.resolve), its typings only know options objects.
+			reporter: cfg.metricsPort > 0 ? [prometheusReporter(cfg) as unknown as MetricsReporterOptions] : [],
 		},
 		tracing: tracing(cfg),
 
@@ -181,6 +189,7 @@ function brokerOptions(): BrokerOptions {
 			toMoleculer(gracefulShutdownMiddleware(cfg.shutdownTimeoutMs)),
 			toMoleculer(fastFailoverMiddleware()),
 			toMoleculer(transporterDiagnosticsMiddleware(cfg.transporter)),
+			toMoleculer(runtimeMetricsMiddleware()),
 		],
 	};
 }

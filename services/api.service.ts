@@ -13,6 +13,7 @@ import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
 import { trackHttpServer } from "../lib/infra/http-drain";
+import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 
@@ -228,6 +229,7 @@ const ApiService: ServiceSchema = {
 		this.authStates = new Map();
 		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
 		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
+		if (this.server) instrumentHttpServer(this.server, this.broker);
 		// moleculer-web only logs "Server error" and its started() never resolves: the node hung.
 		if (this.server) exitWhenListenFails(this.server, this.logger, "PORT", () => this.settings.port);
 	},
