@@ -3,11 +3,13 @@
  * Embedded default: no transporter, Memory cacher, in-process durable events.
  * Cluster: TRANSPORTER=nats://…, CACHER=redis://…, MONGO_URI=…, durable events on JetStream.
  */
-import { BrokerOptions, MetricRegistry, MetricsReporterOptions } from "moleculer";
+import { BrokerOptions, MetricRegistry, MetricsReporterOptions, TracerExporterOptions } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { AppConfig, config } from "./lib/infra/config";
 import { StrictValidator } from "./lib/infra/validator";
 import { JsonLogger } from "./lib/infra/logging";
+import { DEFAULT_OTLP_ENDPOINT, OtlpTraceExporter } from "./lib/infra/otlp-exporter";
+import { TRACING_EXPORTERS } from "./lib/infra/config-check";
 import { PromtoolCleanPrometheusReporter, snakeCase } from "./lib/infra/prometheus-reporter";
 import { toMoleculer } from "./middlewares/types";
 import { channelTopicsMiddleware } from "./middlewares/channel-topics";
@@ -84,21 +86,26 @@ function prometheusReporter(cfg: AppConfig): PromtoolCleanPrometheusReporter {
 	});
 }
 
+/**
+ * TRACING_EXPORTER: none, console, zipkin (TRACING_ENDPOINT = Zipkin's base URL), otlp
+ * (OTLP/HTTP JSON to TRACING_ENDPOINT, default http://localhost:4318/v1/traces) or jaeger, which
+ * is OTLP to Jaeger's own OTLP receiver (Jaeger ≥ 1.35; Moleculer's Jaeger exporter needs the
+ * unmaintained jaeger-client package, which the image does not have). Anything else is refused
+ * (scripts/start.js refuses it before this runs; this throws for brokers built directly).
+ */
 function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
 	const exporter = cfg.tracingExporter.toLowerCase();
 	if (exporter === "none" || exporter === "") return { enabled: false };
-	const types: Record<string, any> = {
-		console: { type: "Console" },
-		jaeger: {
-			type: "Jaeger",
-			options: { endpoint: cfg.tracingEndpoint || null },
-		},
-		zipkin: {
-			type: "Zipkin",
-			options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" },
-		},
-	};
-	return { enabled: true, exporter: types[exporter] || types.console };
+	if (exporter === "console") return { enabled: true, exporter: { type: "Console" } };
+	if (exporter === "zipkin")
+		return { enabled: true, exporter: { type: "Zipkin", options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" } } };
+	if (exporter === "otlp" || exporter === "jaeger")
+		return {
+			enabled: true,
+			// Moleculer takes an exporter instance (Exporters.resolve); its typings only know options objects.
+			exporter: new OtlpTraceExporter({ endpoint: cfg.tracingEndpoint || DEFAULT_OTLP_ENDPOINT }) as unknown as TracerExporterOptions,
+		};
+	throw new Error(`Invalid setting TRACING_EXPORTER=${JSON.stringify(cfg.tracingExporter)}: expected one of ${TRACING_EXPORTERS.join(", ")}`);
 }
 
 /**
