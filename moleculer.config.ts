@@ -51,13 +51,18 @@ function channelsAdapter(cfg: AppConfig) {
 	const url = cfg.channelsAdapter;
 	const common = { maxRetries: 5, maxInFlight: cfg.eventMaxInFlight };
 	if (url.startsWith("nats://")) {
+		// The JetStream adapter hands `url` to nats.js as a server list, which ignores credentials in
+		// it (Moleculer's transporter extracts them): pass NATS_USER/NATS_PASSWORD as options.
+		const u = new URL(url);
+		const auth = u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {};
 		return {
 			type: "NATS",
 			options: {
 				...common,
 				nats: {
-					url,
+					url: `nats://${u.host}`,
 					connectionOptions: {
+						...auth,
 						maxReconnectAttempts: -1,
 						reconnectTimeWait: 500,
 					},
