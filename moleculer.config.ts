@@ -103,14 +103,21 @@ function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
 	if (exporter === "none" || exporter === "") return { enabled: false };
 	if (exporter === "console") return { enabled: true, exporter: { type: "Console" } };
 	if (exporter === "zipkin")
-		return { enabled: true, exporter: { type: "Zipkin", options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" } } };
+		return {
+			enabled: true,
+			exporter: { type: "Zipkin", options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" } },
+		};
 	if (exporter === "otlp" || exporter === "jaeger")
 		return {
 			enabled: true,
 			// Moleculer takes an exporter instance (Exporters.resolve); its typings only know options objects.
-			exporter: new OtlpTraceExporter({ endpoint: cfg.tracingEndpoint || DEFAULT_OTLP_ENDPOINT }) as unknown as TracerExporterOptions,
+			exporter: new OtlpTraceExporter({
+				endpoint: cfg.tracingEndpoint || DEFAULT_OTLP_ENDPOINT,
+			}) as unknown as TracerExporterOptions,
 		};
-	throw new Error(`Invalid setting TRACING_EXPORTER=${JSON.stringify(cfg.tracingExporter)}: expected one of ${TRACING_EXPORTERS.join(", ")}`);
+	throw new Error(
+		`Invalid setting TRACING_EXPORTER=${JSON.stringify(cfg.tracingExporter)}: expected one of ${TRACING_EXPORTERS.join(", ")}`,
+	);
 }
 
 /**

@@ -52,7 +52,11 @@ export interface FastFailoverOptions {
 }
 
 // A ping that reached a node killed before it answered only times out: keep the timeout short, the next ping says "no responders".
-export const FAST_FAILOVER_DEFAULTS: FastFailoverOptions = { probeAfterMs: 150, probeEveryMs: 200, probeTimeoutMs: 250 };
+export const FAST_FAILOVER_DEFAULTS: FastFailoverOptions = {
+	probeAfterMs: 150,
+	probeEveryMs: 200,
+	probeTimeoutMs: 250,
+};
 
 export function fastFailoverMiddleware(opts: FastFailoverOptions = FAST_FAILOVER_DEFAULTS): AppMiddleware {
 	let broker: ServiceBroker | null = null;

@@ -24,10 +24,7 @@ export function requestLogMiddleware(): AppMiddleware {
 					return result;
 				} catch (err) {
 					const e = (err ?? {}) as { type?: string; code?: unknown };
-					logger.info(
-						{ requestId: ctx.requestID, action: action.name, error: e.type, code: e.code },
-						"action failed",
-					);
+					logger.info({ requestId: ctx.requestID, action: action.name, error: e.type, code: e.code }, "action failed");
 					throw err;
 				}
 			};

@@ -33,13 +33,25 @@ export function runtimeMetricsMiddleware(sampleEveryMs = 5000): AppMiddleware {
 		created(broker) {
 			if (!broker.isMetricsEnabled()) return;
 			const m = broker.metrics;
-			const gauge = (name: string, description: string) => m.register({ type: "gauge", name, unit: "second", description });
+			const gauge = (name: string, description: string) =>
+				m.register({ type: "gauge", name, unit: "second", description });
 			gauge(RUNTIME_METRICS.lagP50, "Event-loop delay, median over the last interval");
 			gauge(RUNTIME_METRICS.lagP99, "Event-loop delay, 99th percentile over the last interval");
 			gauge(RUNTIME_METRICS.lagMax, "Event-loop delay, maximum over the last interval");
 			gauge(RUNTIME_METRICS.lagMean, "Event-loop delay, mean over the last interval");
-			m.register({ type: "counter", name: RUNTIME_METRICS.gcRuns, labelNames: ["kind"], description: "Garbage collections by kind" });
-			m.register({ type: "counter", name: RUNTIME_METRICS.gcPause, labelNames: ["kind"], unit: "second", description: "Time spent in garbage collection by kind" });
+			m.register({
+				type: "counter",
+				name: RUNTIME_METRICS.gcRuns,
+				labelNames: ["kind"],
+				description: "Garbage collections by kind",
+			});
+			m.register({
+				type: "counter",
+				name: RUNTIME_METRICS.gcPause,
+				labelNames: ["kind"],
+				unit: "second",
+				description: "Time spent in garbage collection by kind",
+			});
 			for (const kind of Object.values(GC_KINDS)) {
 				m.increment(RUNTIME_METRICS.gcRuns, { kind }, 0);
 				m.increment(RUNTIME_METRICS.gcPause, { kind }, 0);

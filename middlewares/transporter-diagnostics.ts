@@ -24,14 +24,18 @@ export function transporterDiagnosticsMiddleware(address: string): AppMiddleware
 				if (broker.started) return; // after start-up the transporter reconnects and logs by itself
 				failures++;
 				const e = payload?.error ?? {};
-				const cause = [e.code, e.message && e.message !== e.code ? e.message : null].filter(Boolean).join(": ") || "unknown error";
+				const cause =
+					[e.code, e.message && e.message !== e.code ? e.message : null].filter(Boolean).join(": ") || "unknown error";
 				broker.logger.error(
 					{ transporter: redactUrl(address), cause, attempt: failures },
 					`Cannot reach the transporter at ${redactUrl(address)} (${cause}); retrying every 5 s: /live answers, /ready is 503 until connected`,
 				);
 			});
 			broker.localBus.on("$transporter.connected", () => {
-				if (failures > 0) broker.logger.info(`Connected to the transporter at ${redactUrl(address)} after ${failures} failed attempt(s)`);
+				if (failures > 0)
+					broker.logger.info(
+						`Connected to the transporter at ${redactUrl(address)} after ${failures} failed attempt(s)`,
+					);
 				failures = 0;
 			});
 		},

@@ -24,7 +24,9 @@ const root = path.resolve(__dirname, "..");
  * one is a log line of its own, in the node's log format, and the node exits with code 78 (EX_CONFIG).
  */
 function refuseInvalidSettings() {
-	const { checkSettings, describeProblem, EXIT_CODES } = require(path.join(root, "dist", "lib", "infra", "config-check.js"));
+	const { checkSettings, describeProblem, EXIT_CODES } = require(
+		path.join(root, "dist", "lib", "infra", "config-check.js"),
+	);
 	const problems = checkSettings(process.env);
 	if (problems.length === 0) return;
 	const pretty = process.env.LOG_FORMAT === "pretty";
@@ -32,7 +34,14 @@ function refuseInvalidSettings() {
 		const msg = describeProblem(p);
 		const line = pretty
 			? `[${new Date().toISOString()}] FATAL config: ${msg}`
-			: JSON.stringify({ level: 60, time: new Date().toISOString(), mod: "config", setting: p.variable, exitCode: EXIT_CODES.config, msg });
+			: JSON.stringify({
+					level: 60,
+					time: new Date().toISOString(),
+					mod: "config",
+					setting: p.variable,
+					exitCode: EXIT_CODES.config,
+					msg,
+				});
 		process.stdout.write(line + "\n");
 	}
 	process.exit(EXIT_CODES.config);

@@ -183,7 +183,8 @@ const ApiService: ServiceSchema = {
 				this.logger.error({ requestId: req.$ctx?.requestID, url: req.url }, `Request failed: ${err && err.message}`);
 			res.setHeader("Content-Type", "application/json; charset=utf-8");
 			if (req.$ctx?.requestID) res.setHeader("X-Request-Id", req.$ctx.requestID);
-			if (status === 503 && isNoLiveInstance(err)) res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
+			if (status === 503 && isNoLiveInstance(err))
+				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
 			if (status === 429) {
 				const store = req.$route?.rateLimit?.store;
 				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
@@ -264,7 +265,8 @@ const ApiService: ServiceSchema = {
 				current.add(key(alias));
 				this.knownAliases.set(key(alias), alias);
 			}
-			for (const [k, alias] of this.knownAliases) if (alias.route === route && !current.has(k)) this.aliases.push(alias);
+			for (const [k, alias] of this.knownAliases)
+				if (alias.route === route && !current.has(k)) this.aliases.push(alias);
 		},
 
 		/** The gateway is ready once it has routes beyond its own health checks. */

@@ -73,12 +73,16 @@ function url(schemes: string[]): Check {
 }
 
 /** Durations as jsonwebtoken takes them: seconds as a number, or the `ms` package's "12h", "7d", "30m" … */
-const DURATION = /^\d+(\.\d+)?\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|y|yrs?|years?)?$/i;
+const DURATION =
+	/^\d+(\.\d+)?\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|y|yrs?|years?)?$/i;
 const duration: Check = (v) =>
-	DURATION.test(v.trim()) && Number.parseFloat(v) > 0 ? null : 'expected a duration such as "12h", "30m", "7d" or seconds';
+	DURATION.test(v.trim()) && Number.parseFloat(v) > 0
+		? null
+		: 'expected a duration such as "12h", "30m", "7d" or seconds';
 
 /** Body sizes as body-parser (the bytes package) takes them: "100kb", "1mb", 512. */
-const byteSize: Check = (v) => (/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|pb)?$/i.test(v.trim()) ? null : 'expected a size such as "100kb" or "1mb"');
+const byteSize: Check = (v) =>
+	/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|pb)?$/i.test(v.trim()) ? null : 'expected a size such as "100kb" or "1mb"';
 
 const NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -97,20 +101,28 @@ function pem(kind: "private" | "public"): Check {
 
 export const SETTINGS: Record<string, Check> = {
 	NODE_ID: (v) => (/^[^\s*>]+$/.test(v) ? null : "expected no spaces, '*' or '>' (it is part of NATS subjects)"),
-	NAMESPACE: (v) => (NAME.test(v) ? null : "expected letters, digits, '-' or '_' (it prefixes NATS subjects and streams)"),
+	NAMESPACE: (v) =>
+		NAME.test(v) ? null : "expected letters, digits, '-' or '_' (it prefixes NATS subjects and streams)",
 	SERVICES: (v) => {
 		const unknown = v
 			.split(",")
 			.map((s) => s.trim())
 			.filter((s) => s && !s.includes("/") && !(ALL_SERVICES as readonly string[]).includes(s));
-		return unknown.length ? `unknown service(s) ${unknown.join(", ")}; expected a comma list of ${ALL_SERVICES.join(", ")}` : null;
+		return unknown.length
+			? `unknown service(s) ${unknown.join(", ")}; expected a comma list of ${ALL_SERVICES.join(", ")}`
+			: null;
 	},
 	TRANSPORTER: url(["nats:", "tls:"]),
 	CACHER: (v) =>
-		["memory", "none"].includes(v.toLowerCase()) ? null : url(["redis:", "rediss:"])(v, {}) && "expected Memory, none, or a redis:// URL",
+		["memory", "none"].includes(v.toLowerCase())
+			? null
+			: url(["redis:", "rediss:"])(v, {}) && "expected Memory, none, or a redis:// URL",
 	MONGO_URI: url(["mongodb:", "mongodb+srv:"]),
 	DATA_DIR: () => null,
-	CHANNELS_ADAPTER: (v) => (v === "Fake" ? null : url(["nats:", "redis:", "rediss:"])(v, {}) && "expected a nats:// or redis:// URL (or Fake: in-process)"),
+	CHANNELS_ADAPTER: (v) =>
+		v === "Fake"
+			? null
+			: url(["nats:", "redis:", "rediss:"])(v, {}) && "expected a nats:// or redis:// URL (or Fake: in-process)",
 	PORT: port,
 	HEALTH_PORT: port,
 	METRICS_PORT: port,
@@ -134,7 +146,9 @@ export const SETTINGS: Record<string, Check> = {
 	SHUTDOWN_TIMEOUT_MS: int(0),
 	BODY_LIMIT: byteSize,
 	REQUIRED_SERVICES: (v) =>
-		v.split(",").every((s) => !s.trim() || /^[A-Za-z0-9_.$-]+$/.test(s.trim())) ? null : "expected a comma list of service names",
+		v.split(",").every((s) => !s.trim() || /^[A-Za-z0-9_.$-]+$/.test(s.trim()))
+			? null
+			: "expected a comma list of service names",
 	SMTP_URL: url(["smtp:", "smtps:"]),
 	INVITE_TTL_HOURS: int(1),
 	INVITE_EXPIRY_SWEEP_MS: int(1),
@@ -192,9 +206,17 @@ function crossChecks(env: Env): SettingProblem[] {
 	}
 	if (env.NODE_ENV === "production") {
 		if (!set("JWT_SECRET") && !set("JWT_PRIVATE_KEY"))
-			problems.push({ variable: "JWT_SECRET", value: "", problem: "must be set in production (NODE_ENV=production), or JWT_PRIVATE_KEY/JWT_PUBLIC_KEY" });
+			problems.push({
+				variable: "JWT_SECRET",
+				value: "",
+				problem: "must be set in production (NODE_ENV=production), or JWT_PRIVATE_KEY/JWT_PUBLIC_KEY",
+			});
 		if (!set("DOCUMENTS_KEY"))
-			problems.push({ variable: "DOCUMENTS_KEY", value: "", problem: "must be set in production (NODE_ENV=production): 64 hex characters" });
+			problems.push({
+				variable: "DOCUMENTS_KEY",
+				value: "",
+				problem: "must be set in production (NODE_ENV=production): 64 hex characters",
+			});
 	}
 	return problems;
 }

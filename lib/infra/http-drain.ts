@@ -19,7 +19,8 @@ export interface HttpDrain {
 	draining(): boolean;
 }
 
-const isEventStream = (res: http.ServerResponse) => /^text\/event-stream/i.test(String(res.getHeader("content-type") ?? ""));
+const isEventStream = (res: http.ServerResponse) =>
+	/^text\/event-stream/i.test(String(res.getHeader("content-type") ?? ""));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function trackHttpServer(server: http.Server): HttpDrain {

@@ -34,7 +34,12 @@ export function instrumentHttpServer(server: http.Server, broker: ServiceBroker)
 	const metrics = broker.metrics;
 	const labelNames = ["method", "route", "status"];
 	if (!metrics.getMetric(HTTP_METRICS.requests))
-		metrics.register({ type: "counter", name: HTTP_METRICS.requests, labelNames, description: "HTTP requests answered by the gateway, by route and status" });
+		metrics.register({
+			type: "counter",
+			name: HTTP_METRICS.requests,
+			labelNames,
+			description: "HTTP requests answered by the gateway, by route and status",
+		});
 	if (!metrics.getMetric(HTTP_METRICS.duration))
 		metrics.register({
 			type: "histogram",

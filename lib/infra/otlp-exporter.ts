@@ -142,9 +142,7 @@ export class OtlpTraceExporter extends TracerExporters.Base {
 				timeUnixNano: nanos(log.time),
 				attributes: attributes((log.fields ?? {}) as Record<string, unknown>),
 			})),
-			status: span.error
-				? { code: 2, message: `${span.error.name}: ${span.error.message}` }
-				: { code: 1 },
+			status: span.error ? { code: 2, message: `${span.error.name}: ${span.error.message}` } : { code: 1 },
 		};
 	}
 

@@ -120,7 +120,8 @@ export class PromtoolCleanPrometheusReporter extends MetricReporters.Prometheus 
 	init(registry: MetricRegistry): void {
 		super.init(registry);
 		const self = this as unknown as PrometheusInternals;
-		if (self.server) exitWhenListenFails(self.server, self.registry.broker.logger, "METRICS_PORT", () => self.opts.port);
+		if (self.server)
+			exitWhenListenFails(self.server, self.registry.broker.logger, "METRICS_PORT", () => self.opts.port);
 	}
 
 	private labels(own: Record<string, unknown> | undefined, extra?: Record<string, string>): string {
@@ -151,7 +152,9 @@ export class PromtoolCleanPrometheusReporter extends MetricReporters.Prometheus 
 					out.push(`${fam.name}${this.labels(item.labels)} ${num(v)}`);
 				} else if (fam.type === "histogram") {
 					for (const [le, count] of Object.entries(item.buckets ?? {}))
-						out.push(`${fam.name}_bucket${this.labels(item.labels, { le: String(Number(le) * fam.scale) })} ${num(count)}`);
+						out.push(
+							`${fam.name}_bucket${this.labels(item.labels, { le: String(Number(le) * fam.scale) })} ${num(count)}`,
+						);
 					out.push(`${fam.name}_bucket${this.labels(item.labels, { le: "+Inf" })} ${num(item.count)}`);
 					out.push(`${fam.name}_sum${this.labels(item.labels)} ${num((item.sum ?? 0) * fam.scale)}`);
 					out.push(`${fam.name}_count${this.labels(item.labels)} ${num(item.count)}`);
@@ -159,7 +162,8 @@ export class PromtoolCleanPrometheusReporter extends MetricReporters.Prometheus 
 					const quantiles = Array.isArray(metric.quantiles) ? metric.quantiles : [0.5, 0.9, 0.95, 0.99, 0.999];
 					for (const q of quantiles) {
 						const v = item[String(q)];
-						if (typeof v === "number") out.push(`${fam.name}${this.labels(item.labels, { quantile: String(q) })} ${num(v * fam.scale)}`);
+						if (typeof v === "number")
+							out.push(`${fam.name}${this.labels(item.labels, { quantile: String(q) })} ${num(v * fam.scale)}`);
 					}
 					out.push(`${fam.name}_sum${this.labels(item.labels)} ${num((item.sum ?? 0) * fam.scale)}`);
 					out.push(`${fam.name}_count${this.labels(item.labels)} ${num(item.count)}`);

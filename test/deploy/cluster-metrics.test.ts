@@ -7,7 +7,6 @@ import path from "path";
 import { describeWithInfra, INFRA } from "../helpers/infra";
 import { buildDistIfNeeded } from "../global-setup";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { GROUPS, startLocalCluster } = require(path.resolve(__dirname, "../../scripts/cluster.js"));
 
 interface LocalCluster {

@@ -118,9 +118,21 @@ const APP_GROUPS = Object.keys(GROUPS);
 			expect(ofKind("Namespace").map((n) => n.metadata.name)).toEqual([NAMESPACE]);
 			expect(configMap()).toBeDefined();
 			expect(secret()).toBeDefined();
-			expect(deployments().map((d) => d.metadata.name).sort()).toEqual([...APP_GROUPS].sort());
-			expect(statefulSets().map((s) => s.metadata.name).sort()).toEqual(["mongo", "nats", "redis"]);
-			expect(ofKind("PodDisruptionBudget").map((p) => p.metadata.name).sort()).toEqual([...APP_GROUPS].sort());
+			expect(
+				deployments()
+					.map((d) => d.metadata.name)
+					.sort(),
+			).toEqual([...APP_GROUPS].sort());
+			expect(
+				statefulSets()
+					.map((s) => s.metadata.name)
+					.sort(),
+			).toEqual(["mongo", "nats", "redis"]);
+			expect(
+				ofKind("PodDisruptionBudget")
+					.map((p) => p.metadata.name)
+					.sort(),
+			).toEqual([...APP_GROUPS].sort());
 			expect(ofKind("PodMonitor").length).toBe(overlay === "prod" ? 1 : 0);
 		});
 
@@ -154,7 +166,10 @@ const APP_GROUPS = Object.keys(GROUPS);
 			const all = deployments().flatMap((d) => servicesList(envOf(d, "SERVICES")));
 			expect([...all].sort()).toEqual(ALL_SERVICES);
 			for (const d of deployments())
-				expect([d.metadata.name, servicesList(envOf(d, "SERVICES"))]).toEqual([d.metadata.name, GROUPS[d.metadata.name]]);
+				expect([d.metadata.name, servicesList(envOf(d, "SERVICES"))]).toEqual([
+					d.metadata.name,
+					GROUPS[d.metadata.name],
+				]);
 		});
 
 		it("the gateway is ready only when every other service is in the registry (REQUIRED_SERVICES)", () => {
@@ -182,7 +197,10 @@ const APP_GROUPS = Object.keys(GROUPS);
 			expect(args.slice(args.indexOf("--user"), args.indexOf("--user") + 2)).toEqual(["--user", "$(NATS_USER)"]);
 			expect(args.slice(args.indexOf("--pass"), args.indexOf("--pass") + 2)).toEqual(["--pass", "$(NATS_PASSWORD)"]);
 			for (const name of ["NATS_USER", "NATS_PASSWORD"])
-				expect(nats.env.find((e: Obj) => e.name === name)?.valueFrom?.secretKeyRef).toEqual({ name: "gasrapido-secrets", key: name });
+				expect(nats.env.find((e: Obj) => e.name === name)?.valueFrom?.secretKeyRef).toEqual({
+					name: "gasrapido-secrets",
+					key: name,
+				});
 			expect(configMap().data.TRANSPORTER).toBeUndefined();
 			for (const d of deployments()) {
 				const url = envOf(d, "TRANSPORTER");
@@ -222,26 +240,30 @@ const APP_GROUPS = Object.keys(GROUPS);
 		it("pods are hardened: non-root, seccomp RuntimeDefault, read-only root with /tmp and DATA_DIR writable", () => {
 			for (const w of workloads()) {
 				const spec = w.spec.template.spec;
-				expect([w.metadata.name, spec.securityContext?.seccompProfile?.type]).toEqual([w.metadata.name, "RuntimeDefault"]);
+				expect([w.metadata.name, spec.securityContext?.seccompProfile?.type]).toEqual([
+					w.metadata.name,
+					"RuntimeDefault",
+				]);
 				expect(spec.automountServiceAccountToken).toBe(false);
 			}
 			for (const d of deployments()) {
 				const spec = d.spec.template.spec;
 				const c = appContainer(d);
 				const sc = { ...spec.securityContext, ...c.securityContext };
-				expect([d.metadata.name, sc.runAsNonRoot, sc.runAsUser > 0, sc.readOnlyRootFilesystem, sc.allowPrivilegeEscalation]).toEqual([
+				expect([
 					d.metadata.name,
-					true,
-					true,
-					true,
-					false,
-				]);
+					sc.runAsNonRoot,
+					sc.runAsUser > 0,
+					sc.readOnlyRootFilesystem,
+					sc.allowPrivilegeEscalation,
+				]).toEqual([d.metadata.name, true, true, true, false]);
 				expect(c.securityContext.capabilities.drop).toEqual(["ALL"]);
 				const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.mountPath, m.name]));
 				const volumes = Object.fromEntries(spec.volumes.map((v: Obj) => [v.name, v]));
 				expect(volumes[mounts["/tmp"]]?.emptyDir).toBeDefined();
 				expect(volumes[mounts["/app/data"]]).toBeDefined(); // DATA_DIR of the image
-				for (const k of ["requests", "limits"]) expect(Object.keys(c.resources?.[k] ?? {}).sort()).toEqual(["cpu", "memory"]);
+				for (const k of ["requests", "limits"])
+					expect(Object.keys(c.resources?.[k] ?? {}).sort()).toEqual(["cpu", "memory"]);
 			}
 		});
 
@@ -250,46 +272,68 @@ const APP_GROUPS = Object.keys(GROUPS);
 			const dir = envOf(onboarding, "DOCUMENTS_DIR");
 			const mount = appContainer(onboarding).volumeMounts.find((m: Obj) => m.mountPath === dir);
 			const volume = onboarding.spec.template.spec.volumes.find((v: Obj) => v.name === mount?.name);
-			const pvc = ofKind("PersistentVolumeClaim").find((p) => p.metadata.name === volume?.persistentVolumeClaim?.claimName);
+			const pvc = ofKind("PersistentVolumeClaim").find(
+				(p) => p.metadata.name === volume?.persistentVolumeClaim?.claimName,
+			);
 			expect(pvc?.spec.accessModes).toEqual(["ReadWriteMany"]);
 		});
 
 		it("a PodDisruptionBudget per group selects exactly that group's pods", () => {
 			for (const pdb of ofKind("PodDisruptionBudget")) {
-				const selected = deployments().filter((d) => isSubset(pdb.spec.selector.matchLabels, d.spec.template.metadata.labels));
-				expect([pdb.metadata.name, selected.map((d) => d.metadata.name)]).toEqual([pdb.metadata.name, [pdb.metadata.name]]);
+				const selected = deployments().filter((d) =>
+					isSubset(pdb.spec.selector.matchLabels, d.spec.template.metadata.labels),
+				);
+				expect([pdb.metadata.name, selected.map((d) => d.metadata.name)]).toEqual([
+					pdb.metadata.name,
+					[pdb.metadata.name],
+				]);
 				expect(pdb.spec.maxUnavailable ?? 0).toBeGreaterThan(0);
 			}
 		});
 
 		it("network policies: default deny; NATS only from app pods; the gateway only from the ingress namespace", () => {
 			const policies = ofKind("NetworkPolicy");
-			const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress);
+			const deny = policies.find(
+				(p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress,
+			);
 			expect(deny?.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
 			const matches = (selector: Obj, labels: Obj) =>
 				isSubset(selector.matchLabels ?? {}, labels) &&
 				(selector.matchExpressions ?? []).every((e: Obj) => e.operator === "In" && e.values.includes(labels[e.key]));
-			const podLabels = (name: string) => workloads().find((w) => w.metadata.name === name).spec.template.metadata.labels;
-			const ingressTo = (name: string) => policies.filter((p) => p.spec.policyTypes.includes("Ingress") && p.spec.ingress && matches(p.spec.podSelector, podLabels(name)));
+			const podLabels = (name: string) =>
+				workloads().find((w) => w.metadata.name === name).spec.template.metadata.labels;
+			const ingressTo = (name: string) =>
+				policies.filter(
+					(p) =>
+						p.spec.policyTypes.includes("Ingress") && p.spec.ingress && matches(p.spec.podSelector, podLabels(name)),
+				);
 			const natsRules = ingressTo("nats").flatMap((p) => p.spec.ingress);
 			expect(natsRules.length).toBeGreaterThan(0);
 			for (const rule of natsRules)
 				for (const from of rule.from) {
 					expect(from.namespaceSelector).toBeUndefined();
-					const allowed = workloads().filter((w) => matches(from.podSelector, w.spec.template.metadata.labels)).map((w) => w.metadata.name);
+					const allowed = workloads()
+						.filter((w) => matches(from.podSelector, w.spec.template.metadata.labels))
+						.map((w) => w.metadata.name);
 					expect(allowed.sort()).toEqual([...APP_GROUPS].sort());
 				}
 			const gatewayFrom = ingressTo("gateway")
 				.filter((p) => p.metadata.name !== "metrics-from-monitoring")
 				.flatMap((p) => p.spec.ingress.flatMap((r: Obj) => r.from));
-			expect(gatewayFrom).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }]);
+			expect(gatewayFrom).toEqual([
+				{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+			]);
 		});
 
 		it("Deployments roll, and Prometheus scrapes them (annotations; PodMonitor in prod)", () => {
 			for (const d of deployments()) {
 				expect(d.spec.strategy.type).toBe("RollingUpdate");
 				const a = d.spec.template.metadata.annotations ?? {};
-				expect([a["prometheus.io/scrape"], a["prometheus.io/port"], a["prometheus.io/path"]]).toEqual(["true", String(METRICS_PORT), "/metrics"]);
+				expect([a["prometheus.io/scrape"], a["prometheus.io/port"], a["prometheus.io/path"]]).toEqual([
+					"true",
+					String(METRICS_PORT),
+					"/metrics",
+				]);
 				expect(appContainer(d).ports.find((p: Obj) => p.name === "metrics")?.containerPort).toBe(METRICS_PORT);
 			}
 			for (const pm of ofKind("PodMonitor")) {
@@ -306,14 +350,18 @@ const APP_GROUPS = Object.keys(GROUPS);
 		});
 
 		it("selectors match pod labels and each workload has exactly one Service", () => {
-			for (const w of workloads()) expect(isSubset(w.spec.selector.matchLabels, w.spec.template.metadata.labels)).toBe(true);
+			for (const w of workloads())
+				expect(isSubset(w.spec.selector.matchLabels, w.spec.template.metadata.labels)).toBe(true);
 			for (const s of services()) {
 				const selected = workloads().filter((w) => isSubset(s.spec.selector ?? {}, w.spec.template.metadata.labels));
 				expect([s.metadata.name, selected.map((w) => w.metadata.name)]).toEqual([s.metadata.name, [s.metadata.name]]);
-				const portNames = selected[0].spec.template.spec.containers.flatMap((c: Obj) => c.ports.map((p: Obj) => p.name));
+				const portNames = selected[0].spec.template.spec.containers.flatMap((c: Obj) =>
+					c.ports.map((p: Obj) => p.name),
+				);
 				for (const p of s.spec.ports) if (typeof p.targetPort === "string") expect(portNames).toContain(p.targetPort);
 			}
-			for (const ss of statefulSets()) expect(services().find((s) => s.metadata.name === ss.spec.serviceName)?.spec.clusterIP).toBe("None");
+			for (const ss of statefulSets())
+				expect(services().find((s) => s.metadata.name === ss.spec.serviceName)?.spec.clusterIP).toBe("None");
 		});
 
 		it("the ConfigMap's URLs point at Services that exist", () => {
@@ -321,7 +369,10 @@ const APP_GROUPS = Object.keys(GROUPS);
 			for (const key of ["CACHER", "MONGO_URI", "RATE_LIMIT_REDIS"]) {
 				const url = new URL(configMap().data[key]);
 				const svc = services().find((s) => s.metadata.name === url.hostname);
-				expect([key, svc?.spec.ports.map((p: Obj) => p.port)]).toEqual([key, expect.arrayContaining([Number(url.port)])]);
+				expect([key, svc?.spec.ports.map((p: Obj) => p.port)]).toEqual([
+					key,
+					expect.arrayContaining([Number(url.port)]),
+				]);
 			}
 		});
 
@@ -332,7 +383,11 @@ const APP_GROUPS = Object.keys(GROUPS);
 			const [ingress] = ofKind("Ingress");
 			const backend = ingress.spec.rules[0].http.paths[0].backend.service;
 			expect(backend.name).toBe("gateway");
-			expect(services().find((s) => s.metadata.name === "gateway").spec.ports.map((p: Obj) => p.name)).toContain(backend.port.name);
+			expect(
+				services()
+					.find((s) => s.metadata.name === "gateway")
+					.spec.ports.map((p: Obj) => p.name),
+			).toContain(backend.port.name);
 		});
 
 		it(`${overlay}: its own image and sizes`, () => {
@@ -535,7 +590,12 @@ describe("Dockerfile", () => {
 			const [exe, ...args] = cmdOf(find(final, "CMD")[0].args);
 			expect(exe).toBe("node");
 			// NODE_ENV=production (the image's) requires the secrets a deployment sets
-			const baseEnv = { PATH: process.env.PATH ?? "", ...finalEnv, JWT_SECRET: "stand-in-jwt-secret", DOCUMENTS_KEY: "ab".repeat(32) };
+			const baseEnv = {
+				PATH: process.env.PATH ?? "",
+				...finalEnv,
+				JWT_SECRET: "stand-in-jwt-secret",
+				DOCUMENTS_KEY: "ab".repeat(32),
+			};
 			const run = (services?: string) =>
 				new Promise<string[]>((resolve, reject) => {
 					const env: NodeJS.ProcessEnv = services === undefined ? baseEnv : { ...baseEnv, SERVICES: services };

@@ -31,10 +31,14 @@ describeWithInfra(["nats", "redis"], "failover and 503 when a node dies", () => 
 		const api = client(cluster!.gatewayUrl);
 		// the gateway was ready with one instance known; wait until it balances over both
 		const before = new Set<string>();
-		await eventually(async () => {
-			before.add((await api.get("/api/fixture/whoami")).body.nodeID);
-			return before.size === 2;
-		}, 10_000, 20);
+		await eventually(
+			async () => {
+				before.add((await api.get("/api/fixture/whoami")).body.nodeID);
+				return before.size === 2;
+			},
+			10_000,
+			20,
+		);
 
 		await cluster!.kill("flaky-b", "SIGKILL");
 		const answers: { status: number; nodeID: string; ms: number }[] = [];

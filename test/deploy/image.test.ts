@@ -55,7 +55,10 @@ describe(".dockerignore and the build context", () => {
 		for (const stage of stages)
 			for (const { op, args } of stage.instructions) {
 				if (op !== "COPY" || args.includes("--from=")) continue;
-				const srcs = args.split(" ").filter((w) => !w.startsWith("--")).slice(0, -1);
+				const srcs = args
+					.split(" ")
+					.filter((w) => !w.startsWith("--"))
+					.slice(0, -1);
 				for (const src of srcs) {
 					expect([src, fs.existsSync(path.join(ROOT, src))]).toEqual([src, true]);
 					const files = fs.statSync(path.join(ROOT, src)).isDirectory()
@@ -83,7 +86,8 @@ describe(".dockerignore and the build context", () => {
 		const missing: string[] = [];
 		for (const file of files) {
 			const text = fs.readFileSync(path.join(ROOT, file), "utf8");
-			const imports = /(?:\brequire\(\s*|^\s*(?:import|export)\b[^;]*?\bfrom\s+|\bimport\(\s*)["']([^"'./][^"']*)["']/gm;
+			const imports =
+				/(?:\brequire\(\s*|^\s*(?:import|export)\b[^;]*?\bfrom\s+|\bimport\(\s*)["']([^"'./][^"']*)["']/gm;
 			for (const m of text.matchAll(imports)) {
 				const spec = m[1].replace(/^node:/, "");
 				const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
@@ -124,7 +128,13 @@ describeWithInfra(["nats", "redis"], "the image, built from its context, starts 
 		const { stages } = parseDockerfile(fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8"));
 		const built = new Map<string, BuiltStage>();
 		for (const stage of stages)
-			runtime = runStage(stage, path.join(work, `stage-${stage.name}`), context, built, path.join(ROOT, "node_modules"));
+			runtime = runStage(
+				stage,
+				path.join(work, `stage-${stage.name}`),
+				context,
+				built,
+				path.join(ROOT, "node_modules"),
+			);
 		expect(runtime.cmd).toEqual(["node", "scripts/start.js"]);
 		expect(fs.existsSync(inImage(runtime, path.posix.join(runtime.workdir, "dist/moleculer.config.js")))).toBe(true);
 		// nothing but what the runtime stage copied: no TypeScript sources to rebuild from
@@ -161,7 +171,8 @@ describeWithInfra(["nats", "redis"], "the image, built from its context, starts 
 
 		const deadline = Date.now() + 60_000;
 		while ((await status(`http://127.0.0.1:${healthPort}/ready`)) !== 200) {
-			if (child.exitCode !== null) throw new Error(`the image's CMD exited (${child.exitCode}):\n${output.slice(-4000)}`);
+			if (child.exitCode !== null)
+				throw new Error(`the image's CMD exited (${child.exitCode}):\n${output.slice(-4000)}`);
 			if (Date.now() > deadline) throw new Error(`not ready after 60 s:\n${output.slice(-4000)}`);
 			await new Promise((r) => setTimeout(r, 200));
 		}

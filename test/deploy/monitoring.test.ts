@@ -58,7 +58,9 @@ const family = (name: string, families: Set<string>) => {
 
 function ruleExprs(): { alert: string; expr: string; annotations: Record<string, string> }[] {
 	const doc = parse(fs.readFileSync(RULES, "utf8"));
-	return doc.groups.flatMap((g: { rules: { alert: string; expr: string; annotations: Record<string, string> }[] }) => g.rules);
+	return doc.groups.flatMap(
+		(g: { rules: { alert: string; expr: string; annotations: Record<string, string> }[] }) => g.rules,
+	);
 }
 
 function dashboardExprs(): string[] {
@@ -71,7 +73,8 @@ function dashboardExprs(): string[] {
 		}
 	};
 	walk(dash.panels);
-	for (const v of dash.templating.list) if (typeof v.definition === "string") exprs.push(v.definition.replace(/^label_values\((\w+),.*$/, "$1"));
+	for (const v of dash.templating.list)
+		if (typeof v.definition === "string") exprs.push(v.definition.replace(/^label_values\((\w+),.*$/, "$1"));
 	return exprs;
 }
 
@@ -89,13 +92,20 @@ function freePort(): Promise<number> {
 describe("alert rules", () => {
 	withPromtool("pass promtool check rules", () => {
 		const r = promtool(["check", "rules", RULES]);
-		expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: expect.stringContaining("SUCCESS") });
+		expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({
+			status: 0,
+			out: expect.stringContaining("SUCCESS"),
+		});
 	});
 
 	it("each alert has a severity, a summary and a one-line runbook", () => {
 		for (const rule of ruleExprs()) {
 			expect([rule.alert, typeof rule.annotations?.summary]).toEqual([rule.alert, "string"]);
-			expect([rule.alert, rule.annotations?.runbook?.length > 20, rule.annotations?.runbook?.includes("\n")]).toEqual([rule.alert, true, false]);
+			expect([rule.alert, rule.annotations?.runbook?.length > 20, rule.annotations?.runbook?.includes("\n")]).toEqual([
+				rule.alert,
+				true,
+				false,
+			]);
 		}
 	});
 });
@@ -121,7 +131,11 @@ describe("a running broker's /metrics", () => {
 		broker = await startBroker({ services: [...ALL_SERVICES], env: { METRICS_PORT: String(port) } });
 		const base = gatewayUrl(broker);
 		// a few answers so that the HTTP series have samples: a route, a 404, a static file
-		await Promise.all([fetch(`${base}/api/products`), fetch(`${base}/api/nope`), fetch(`${base}/`)].map((p) => p.then((r) => r.arrayBuffer())));
+		await Promise.all(
+			[fetch(`${base}/api/products`), fetch(`${base}/api/nope`), fetch(`${base}/`)].map((p) =>
+				p.then((r) => r.arrayBuffer()),
+			),
+		);
 		await new Promise((r) => setTimeout(r, 100));
 		metricsText = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 	});
@@ -129,15 +143,26 @@ describe("a running broker's /metrics", () => {
 
 	withPromtool("passes promtool check metrics with nothing to complain about", () => {
 		const r = promtool(["check", "metrics"], metricsText);
-		expect({ status: r.status, problems: (r.stdout + r.stderr).trim().split("\n").filter(Boolean).slice(0, 20) }).toEqual({ status: 0, problems: [] });
+		expect({
+			status: r.status,
+			problems: (r.stdout + r.stderr).trim().split("\n").filter(Boolean).slice(0, 20),
+		}).toEqual({ status: 0, problems: [] });
 	});
 
 	it("has HTTP requests and latency by route and status, event-loop lag, GC and memory", () => {
-		expect(metricsText).toMatch(/^gasrapido_http_requests_total\{[^}]*method="GET",route="\/api\/products",status="200"\} 1$/m);
+		expect(metricsText).toMatch(
+			/^gasrapido_http_requests_total\{[^}]*method="GET",route="\/api\/products",status="200"\} 1$/m,
+		);
 		expect(metricsText).toMatch(/^gasrapido_http_requests_total\{[^}]*route="unmatched",status="404"\} 1$/m);
-		expect(metricsText).toMatch(/^gasrapido_http_request_duration_seconds_bucket\{[^}]*route="\/api\/products",status="200",le="0.005"\} \d+$/m);
+		expect(metricsText).toMatch(
+			/^gasrapido_http_request_duration_seconds_bucket\{[^}]*route="\/api\/products",status="200",le="0.005"\} \d+$/m,
+		);
 		expect(metricsText).toMatch(/^gasrapido_eventloop_lag_p99_seconds\{[^}]*node_id="[^"]+"\} [\d.e-]+$/m);
-		for (const name of ["gasrapido_gc_pause_seconds_total", "process_memory_rss_bytes", "moleculer_circuit_breaker_opened_active"])
+		for (const name of [
+			"gasrapido_gc_pause_seconds_total",
+			"process_memory_rss_bytes",
+			"moleculer_circuit_breaker_opened_active",
+		])
 			expect(metricsText).toMatch(new RegExp(`^# TYPE ${name} `, "m"));
 		// node_id, not nodeID; moleculer_namespace, not namespace (Prometheus adds the Kubernetes one)
 		expect(metricsText).not.toMatch(/[{,](nodeID|namespace)=/);

@@ -51,7 +51,10 @@ describeWithInfra(["nats"], "cluster over a NATS that requires a user and passwo
 		const node = cluster!.node("intruder");
 		const live = await fetch(`http://127.0.0.1:${node.healthPort}/live`);
 		expect(live.status).toBe(200);
-		const line = await eventually(() => cluster!.jsonLogs("intruder").find((l) => /Cannot reach the transporter/.test(l.msg)), 10_000);
+		const line = await eventually(
+			() => cluster!.jsonLogs("intruder").find((l) => /Cannot reach the transporter/.test(l.msg)),
+			10_000,
+		);
 		expect(line.msg).toContain("nats://gasrapido:***@127.0.0.1");
 		expect(line.msg).toMatch(/AUTHORIZATION_VIOLATION|Authorization/i);
 		expect(cluster!.logs("intruder")).not.toContain("wrong-password");

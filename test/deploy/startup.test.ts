@@ -133,7 +133,11 @@ describe("settings validation", () => {
 	});
 
 	it("in production the signing secret and the documents key must be set; RS256 keys come in pairs", () => {
-		expect(checkSettings({ NODE_ENV: "production" }).map((p) => p.variable).sort()).toEqual(["DOCUMENTS_KEY", "JWT_SECRET"]);
+		expect(
+			checkSettings({ NODE_ENV: "production" })
+				.map((p) => p.variable)
+				.sort(),
+		).toEqual(["DOCUMENTS_KEY", "JWT_SECRET"]);
 		const { privateKey } = require("crypto").generateKeyPairSync("rsa", { modulusLength: 1024 });
 		const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 		expect(checkSettings({ JWT_PRIVATE_KEY: pem }).map((p) => p.variable)).toEqual(["JWT_PUBLIC_KEY"]);
@@ -192,7 +196,12 @@ describe("a node that cannot start", () => {
 	beforeAll(() => buildDistIfNeeded());
 
 	it("invalid settings: one fatal line each, exit code 78, nothing started", async () => {
-		const run = startNode({ LOG_FORMAT: "xml", CACHER: "memcached://x", TRACING_EXPORTER: "jaegerr", JWT_EXPIRES_IN: "forever" });
+		const run = startNode({
+			LOG_FORMAT: "xml",
+			CACHER: "memcached://x",
+			TRACING_EXPORTER: "jaegerr",
+			JWT_EXPIRES_IN: "forever",
+		});
 		expect(await run.exit).toBe(EXIT_CODES.config);
 		const lines = jsonLines(run.output());
 		expect(lines.map((l) => l.setting).sort()).toEqual(["CACHER", "JWT_EXPIRES_IN", "LOG_FORMAT", "TRACING_EXPORTER"]);
@@ -207,7 +216,9 @@ describe("a node that cannot start", () => {
 			const run = startNode({ [setting]: String(port) });
 			expect(await run.exit).toBe(EXIT_CODES.portInUse);
 			const fatal = jsonLines(run.output()).filter((l) => l.level === 60);
-			expect(fatal.map((l) => l.msg)).toEqual([`${setting}=${port} is already in use (EADDRINUSE): another process listens on it; stop that process or set ${setting} to a free port`]);
+			expect(fatal.map((l) => l.msg)).toEqual([
+				`${setting}=${port} is already in use (EADDRINUSE): another process listens on it; stop that process or set ${setting} to a free port`,
+			]);
 		} finally {
 			blocker.close();
 		}
@@ -220,7 +231,10 @@ describe("a node that cannot start", () => {
 			const deadline = Date.now() + 10_000;
 			let live = 0;
 			while (live !== 200 && Date.now() < deadline) {
-				live = await fetch(`http://127.0.0.1:${healthPort}/live`).then((r) => r.status, () => 0);
+				live = await fetch(`http://127.0.0.1:${healthPort}/live`).then(
+					(r) => r.status,
+					() => 0,
+				);
 				if (live !== 200) await new Promise((r) => setTimeout(r, 100));
 			}
 			expect(live).toBe(200);

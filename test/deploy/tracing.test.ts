@@ -16,7 +16,16 @@ interface Received {
 		resourceSpans: {
 			resource: { attributes: { key: string; value: { stringValue?: string } }[] };
 			scopeSpans: {
-				spans: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; status: { code: number; message?: string }; startTimeUnixNano: string; endTimeUnixNano: string }[];
+				spans: {
+					traceId: string;
+					spanId: string;
+					parentSpanId?: string;
+					name: string;
+					kind: number;
+					status: { code: number; message?: string };
+					startTimeUnixNano: string;
+					endTimeUnixNano: string;
+				}[];
 			}[];
 		}[];
 	};
@@ -48,7 +57,11 @@ describe("OTLP trace export", () => {
 			let body = "";
 			req.on("data", (c) => (body += c));
 			req.on("end", () => {
-				received.push({ path: req.url ?? "", contentType: String(req.headers["content-type"]), body: JSON.parse(body) });
+				received.push({
+					path: req.url ?? "",
+					contentType: String(req.headers["content-type"]),
+					body: JSON.parse(body),
+				});
 				res.writeHead(200, { "Content-Type": "application/json" });
 				res.end("{}");
 			});
@@ -86,7 +99,10 @@ describe("OTLP trace export", () => {
 		const resources = received.flatMap((r) => r.body.resourceSpans);
 		const spans = resources.flatMap((rs) =>
 			rs.scopeSpans.flatMap((ss) =>
-				ss.spans.map((s) => ({ ...s, service: rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue })),
+				ss.spans.map((s) => ({
+					...s,
+					service: rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue,
+				})),
 			),
 		);
 		const hello = spans.find((s) => s.name === "action 'front.hello'")!;
@@ -136,6 +152,8 @@ describe("TRACING_EXPORTER in the broker options", () => {
 	});
 
 	it("an unknown exporter is refused", () => {
-		expect(() => tracingOf("datadog")).toThrow(/Invalid setting TRACING_EXPORTER="datadog": expected one of none, console, zipkin, otlp, jaeger/);
+		expect(() => tracingOf("datadog")).toThrow(
+			/Invalid setting TRACING_EXPORTER="datadog": expected one of none, console, zipkin, otlp, jaeger/,
+		);
 	});
 });
