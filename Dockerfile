@@ -15,6 +15,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY lib ./lib
 COPY mixins ./mixins
+COPY middlewares ./middlewares
 COPY services ./services
 RUN npm run build
 
@@ -26,7 +27,8 @@ ENV NODE_ENV=production \
     METRICS_PORT=3030 \
     LOG_FORMAT=json \
     DATA_DIR=/app/data \
-    SERVICEDIR=dist/services
+    SERVICEDIR=dist/services \
+    SHUTDOWN_TIMEOUT_MS=10000
 # SERVICEDIR matters: moleculer-runner resolves the names in SERVICES against it
 # (without it, SERVICES=orders,payments would look for ./orders.service.js and
 # start no service at all). With SERVICES unset it loads every *.service.js there.
@@ -38,7 +40,11 @@ COPY --from=build /app/dist ./dist
 COPY public ./public
 COPY scripts ./scripts
 
-USER node
+# uid 1000 (the node user): Kubernetes' runAsNonRoot needs the number (k8s/ sets runAsUser: 1000).
+USER 1000:1000
+# SIGTERM starts the graceful shutdown (readiness 503, streams told to reconnect, running requests
+# finish within SHUTDOWN_TIMEOUT_MS); Node is PID 1 and handles it itself.
+STOPSIGNAL SIGTERM
 EXPOSE 3000 3001 3030
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.HEALTH_PORT||3001)+'/live',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]

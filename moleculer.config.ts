@@ -3,17 +3,29 @@
  * Embedded default: no transporter, Memory cacher, in-process durable events.
  * Cluster: TRANSPORTER=nats://…, CACHER=redis://…, MONGO_URI=…, durable events on JetStream.
  */
-import { BrokerOptions, Errors, Middleware, ServiceBroker } from "moleculer";
+import { BrokerOptions, MetricRegistry, MetricsReporterOptions, TracerExporterOptions } from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import http from "http";
 import path from "path";
 import { AppConfig, config } from "./lib/infra/config";
-import { startHealthServer } from "./lib/infra/health";
 import { StrictValidator } from "./lib/infra/validator";
 import { SqliteAdapter } from "./lib/infra/channels/sqlite-adapter";
 import { IN_MEMORY } from "./lib/infra/channels/sqlite-store";
 import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/domain/events";
 import { channelName } from "./mixins/events.mixin";
+import { JsonLogger } from "./lib/infra/logging";
+import { DEFAULT_OTLP_ENDPOINT, OtlpTraceExporter } from "./lib/infra/otlp-exporter";
+import { TRACING_EXPORTERS } from "./lib/infra/config-check";
+import { PromtoolCleanPrometheusReporter, snakeCase } from "./lib/infra/prometheus-reporter";
+import { toMoleculer } from "./middlewares/types";
+import { channelTopicsMiddleware } from "./middlewares/channel-topics";
+import { eventsReadyMiddleware } from "./middlewares/events-ready";
+import { requestLogMiddleware } from "./middlewares/request-log";
+import { healthServerMiddleware } from "./middlewares/health-server";
+import { gracefulShutdownMiddleware } from "./middlewares/graceful-shutdown";
+import { ALIVE_METADATA_KEY, fastFailoverMiddleware } from "./middlewares/fast-failover";
+import { transporterDiagnosticsMiddleware } from "./middlewares/transporter-diagnostics";
+import { runtimeMetricsMiddleware } from "./middlewares/runtime-metrics";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -21,18 +33,9 @@ function logger(cfg: AppConfig): BrokerOptions["logger"] {
 			type: "Console",
 			options: { formatter: "short", colors: true, moduleColors: true },
 		};
-	// JSON lines on stdout for any log shipper; services add { requestId } to their entries.
-	return {
-		type: "Pino",
-		options: {
-			pino: {
-				options: {
-					base: null,
-					timestamp: () => `,"time":"${new Date().toISOString()}"`,
-				},
-			},
-		},
-	};
+	// JSON lines on stdout for any log shipper; services add { requestId } to their entries. Every
+	// argument of a log call is kept (lib/infra/logging.ts): causes of library errors are not lost.
+	return new JsonLogger({ level: cfg.logLevel });
 }
 
 function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
@@ -54,13 +57,18 @@ function channelsAdapter(cfg: AppConfig) {
 	const url = cfg.channelsAdapter;
 	const common = { maxRetries: 5, maxInFlight: cfg.eventMaxInFlight };
 	if (url.startsWith("nats://")) {
+		// The JetStream adapter hands `url` to nats.js as a server list, which ignores credentials in
+		// it (Moleculer's transporter extracts them): pass NATS_USER/NATS_PASSWORD as options.
+		const u = new URL(url);
+		const auth = u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {};
 		return {
 			type: "NATS",
 			options: {
 				...common,
 				nats: {
-					url,
+					url: `nats://${u.host}`,
 					connectionOptions: {
+						...auth,
 						maxReconnectAttempts: -1,
 						reconnectTimeWait: 500,
 					},
@@ -83,108 +91,49 @@ function channelsAdapter(cfg: AppConfig) {
 	});
 }
 
+function prometheusReporter(cfg: AppConfig): PromtoolCleanPrometheusReporter {
+	return new PromtoolCleanPrometheusReporter({
+		port: cfg.metricsPort,
+		path: "/metrics",
+		// `namespace` would clash with the Kubernetes namespace label Prometheus adds to every target.
+		defaultLabels: (registry: MetricRegistry) => ({
+			moleculer_namespace: registry.broker.namespace || "",
+			node_id: registry.broker.nodeID,
+		}),
+		metricNameFormatter: snakeCase,
+		labelNameFormatter: snakeCase,
+		// per-host details (user, home folder, network addresses, CPU models, argv) are not metrics
+		excludes: ["os.user.**", "os.network.**", "os.cpu.info.**", "os.datetime.**", "process.arguments"],
+	});
+}
+
+/**
+ * TRACING_EXPORTER: none, console, zipkin (TRACING_ENDPOINT = Zipkin's base URL), otlp
+ * (OTLP/HTTP JSON to TRACING_ENDPOINT, default http://localhost:4318/v1/traces) or jaeger, which
+ * is OTLP to Jaeger's own OTLP receiver (Jaeger ≥ 1.35; Moleculer's Jaeger exporter needs the
+ * unmaintained jaeger-client package, which the image does not have). Anything else is refused
+ * (scripts/start.js refuses it before this runs; this throws for brokers built directly).
+ */
 function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
 	const exporter = cfg.tracingExporter.toLowerCase();
 	if (exporter === "none" || exporter === "") return { enabled: false };
-	const types: Record<string, any> = {
-		console: { type: "Console" },
-		jaeger: {
-			type: "Jaeger",
-			options: { endpoint: cfg.tracingEndpoint || null },
-		},
-		zipkin: {
-			type: "Zipkin",
-			options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" },
-		},
-	};
-	return { enabled: true, exporter: types[exporter] || types.console };
-}
-
-/** Logs every action a node handles with the request id that the gateway returns as X-Request-Id. */
-const RequestLogMiddleware: Middleware = {
-	name: "RequestLog",
-	localAction(next: any, action: any) {
-		if (action.name.startsWith("$")) return next;
-		// An action may lower its own access-log level (e.g. high-rate location updates).
-		const level: string = action.logLevel || "info";
-		return async function (ctx: any) {
-			const started = process.hrtime.bigint();
-			try {
-				const result = await next(ctx);
-				ctx.service.logger[level](
-					{
-						requestId: ctx.requestID,
-						action: action.name,
-						ms: Number(process.hrtime.bigint() - started) / 1e6,
-					},
-					"action handled",
-				);
-				return result;
-			} catch (err: any) {
-				ctx.service.logger.info(
-					{
-						requestId: ctx.requestID,
-						action: action.name,
-						error: err && err.type,
-						code: err && err.code,
-					},
-					"action failed",
-				);
-				throw err;
-			}
+	if (exporter === "console") return { enabled: true, exporter: { type: "Console" } };
+	if (exporter === "zipkin")
+		return {
+			enabled: true,
+			exporter: { type: "Zipkin", options: { baseURL: cfg.tracingEndpoint || "http://localhost:9411" } },
 		};
-	},
-} as any;
-
-/**
- * JetStream keeps messages only on subjects that have a stream, and the channels adapter creates a
- * stream when a consumer subscribes. Create every topic's stream up front so a publisher on a fresh
- * NATS (before any consumer ever ran) does not get "no responders", and nothing is lost meanwhile.
- */
-async function ensureDurableTopics(broker: any) {
-	const adapter = broker.channelAdapter;
-	if (!adapter || !adapter.manager || typeof adapter.createStream !== "function") return;
-	for (const topic of [...TOPICS, DEAD_LETTER_TOPIC]) {
-		const subject = adapter.addPrefixTopic(channelName(topic));
-		try {
-			await adapter.createStream(subject.split(".").join("_"), [subject], {});
-		} catch (err: any) {
-			broker.logger.warn(`Could not create the stream for ${subject}: ${err && err.message}`);
-		}
-	}
-}
-
-/**
- * Marks the moment the node can publish durable events: after Channels (listed before this one)
- * has connected and subscribed. `broker.whenEventsReady()` resolves then.
- */
-const EventsReadyMiddleware: Middleware = {
-	name: "EventsReady",
-	created(broker: any) {
-		broker.eventsReady = false;
-		broker.whenEventsReady = () =>
-			broker.eventsReady ? Promise.resolve() : new Promise((resolve) => broker.localBus.once("$events.ready", resolve));
-	},
-	async started(broker: any) {
-		await ensureDurableTopics(broker);
-		broker.eventsReady = true;
-		broker.localBus.emit("$events.ready");
-	},
-} as any;
-
-/** Per-node liveness/readiness on HEALTH_PORT, so every pod has probes, not only the gateway. */
-function healthServerMiddleware(port: number): Middleware {
-	let server: http.Server | null = null;
-	return {
-		name: "HealthServer",
-		started(broker: ServiceBroker) {
-			if (port > 0) server = startHealthServer(broker, port);
-		},
-		stopped() {
-			if (server) server.close();
-			server = null;
-		},
-	} as any;
+	if (exporter === "otlp" || exporter === "jaeger")
+		return {
+			enabled: true,
+			// Moleculer takes an exporter instance (Exporters.resolve); its typings only know options objects.
+			exporter: new OtlpTraceExporter({
+				endpoint: cfg.tracingEndpoint || DEFAULT_OTLP_ENDPOINT,
+			}) as unknown as TracerExporterOptions,
+		};
+	throw new Error(
+		`Invalid setting TRACING_EXPORTER=${JSON.stringify(cfg.tracingExporter)}: expected one of ${TRACING_EXPORTERS.join(", ")}`,
+	);
 }
 
 /**
@@ -217,10 +166,14 @@ function brokerOptions(): BrokerOptions {
 			check: (err: any) => err && !!err.retryable && err.name !== "RequestTimeoutError",
 		},
 
-		// Heartbeats find dead nodes quickly: a kill -9'd node drops out of the registry within ~4-5 s,
-		// well inside the request timeout, so calls waiting on it are rejected and retried elsewhere.
+		// A node that dies while calls wait on it is found by the FastFailover middleware's NATS probe
+		// within ~0.2-0.4 s (its calls then fail over). Heartbeats remove a dead node nobody is calling:
+		// Moleculer checks them in whole seconds every heartbeatTimeout, so 1 s / 3 s notices one within
+		// 4-6 s and still tolerates a 3 s event-loop stall without flapping.
 		heartbeatInterval: 1,
-		heartbeatTimeout: 4,
+		heartbeatTimeout: 3,
+		// Tells other nodes this one answers the FastFailover probe.
+		metadata: { [ALIVE_METADATA_KEY]: true },
 		contextParamsCloning: false,
 		// Tracked contexts: on shutdown, wait for running requests to finish before leaving.
 		tracking: { enabled: true, shutdownTimeout: cfg.shutdownTimeoutMs },
@@ -251,32 +204,27 @@ function brokerOptions(): BrokerOptions {
 			throw err;
 		},
 
+		// Prometheus /metrics on METRICS_PORT, written so that `promtool check metrics` is clean
+		// (lib/infra/prometheus-reporter.ts); the node's id and namespace label every series.
 		metrics: {
 			enabled: cfg.metricsPort > 0,
-			reporter:
-				cfg.metricsPort > 0
-					? [
-							{
-								type: "Prometheus",
-								options: {
-									port: cfg.metricsPort,
-									path: "/metrics",
-									defaultLabels: (registry: any) => ({
-										namespace: registry.broker.namespace,
-										nodeID: registry.broker.nodeID,
-									}),
-								},
-							},
-						]
-					: [],
+			// Moleculer skips process/OS metrics when NODE_ENV=test; memory panels need them everywhere.
+			collectProcessMetrics: true,
+			// Moleculer takes a reporter instance (Reporters.resolve), its typings only know options objects.
+			reporter: cfg.metricsPort > 0 ? [prometheusReporter(cfg) as unknown as MetricsReporterOptions] : [],
 		},
 		tracing: tracing(cfg),
 
 		middlewares: [
 			ChannelsMiddleware({ adapter: channelsAdapter(cfg) } as any) as any,
-			EventsReadyMiddleware,
-			RequestLogMiddleware,
-			healthServerMiddleware(cfg.healthPort),
+			toMoleculer(channelTopicsMiddleware()),
+			toMoleculer(eventsReadyMiddleware()),
+			toMoleculer(requestLogMiddleware()),
+			toMoleculer(healthServerMiddleware(cfg.healthPort)),
+			toMoleculer(gracefulShutdownMiddleware(cfg.shutdownTimeoutMs)),
+			toMoleculer(fastFailoverMiddleware()),
+			toMoleculer(transporterDiagnosticsMiddleware(cfg.transporter)),
+			toMoleculer(runtimeMetricsMiddleware()),
 		],
 	};
 }

@@ -8,7 +8,7 @@ const { execFileSync } = require("child_process");
 
 const root = path.resolve(__dirname, "..");
 const marker = path.join(root, "dist", "moleculer.config.js");
-const sources = ["moleculer.config.ts", "services", "mixins", "lib"];
+const sources = ["moleculer.config.ts", "services", "mixins", "middlewares", "lib"];
 
 function newestMtime(p) {
 	const stat = fs.statSync(p);

@@ -8,7 +8,8 @@
  *
  * Every node gets the same NAMESPACE (gasrapido-local unless set), JWT_SECRET and DOCUMENTS_KEY
  * (random per run unless set: set them to keep tokens and uploaded documents across runs) and
- * its own HEALTH_PORT (HEALTH_PORT_BASE + i: 3101, 3102, ...). Each group keeps its NeDB files under
+ * its own HEALTH_PORT (HEALTH_PORT_BASE + i: 3101, 3102, ...) and METRICS_PORT (METRICS_PORT_BASE + i:
+ * 3201, 3202, ...; METRICS_PORT=0 turns metrics off). Each group keeps its NeDB files under
  * DATA_DIR/<group> (default ./data/cluster/<group>). Logs are printed with the group's name in
  * front. Ctrl-C stops every process (SIGTERM, then SIGKILL after SHUTDOWN_GRACE_MS).
  *
@@ -58,6 +59,7 @@ async function httpStatus(url) {
 /**
  * Starts the six groups and resolves when the gateway answers ready with every service present.
  * options: { env, port, healthPortBase (0 = free ports), dataDir (":memory:" or a folder),
+ *            metricsPortBase (each node's Prometheus /metrics on base+1 … base+6; 0 or unset = off),
  *            quiet (no log lines), onLine(group, line) }
  * Returns { gatewayUrl, namespace, env, processes, stop() }.
  */
@@ -70,13 +72,13 @@ async function startLocalCluster(options = {}) {
 		NAMESPACE: namespace,
 		JWT_SECRET: base.JWT_SECRET || crypto.randomBytes(32).toString("hex"),
 		DOCUMENTS_KEY: base.DOCUMENTS_KEY || crypto.randomBytes(32).toString("hex"),
-		METRICS_PORT: base.METRICS_PORT || "0",
 	};
 	const port = options.port !== undefined ? options.port : Number(base.PORT || 3000);
 	const dataDir = options.dataDir || base.DATA_DIR || path.join(ROOT, "data", "cluster");
 	const healthBase =
 		options.healthPortBase !== undefined ? options.healthPortBase : Number(base.HEALTH_PORT_BASE || 3100);
 	const allServices = Object.values(GROUPS).flat();
+	const metricsBase = Number(options.metricsPortBase || 0);
 
 	const processes = [];
 	const names = Object.keys(GROUPS);
@@ -88,6 +90,8 @@ async function startLocalCluster(options = {}) {
 			SERVICES: GROUPS[group].join(","),
 			NODE_ID: `${group}-${namespace}`,
 			HEALTH_PORT: String(healthBase > 0 ? healthBase + i + 1 : await freePort()),
+			// one port per process: a shared METRICS_PORT made 5 of the 6 exit on EADDRINUSE
+			METRICS_PORT: String(metricsBase > 0 ? metricsBase + i + 1 : 0),
 			PORT: String(group === "gateway" ? port : 0),
 			DATA_DIR: dataDir === ":memory:" ? ":memory:" : path.join(dataDir, group),
 			...(group === "gateway" ? { REQUIRED_SERVICES: allServices.filter((s) => s !== "api").join(",") } : {}),
@@ -102,7 +106,7 @@ async function startLocalCluster(options = {}) {
 				if (options.onLine) options.onLine(group, line);
 				else if (!options.quiet) process.stdout.write(`[${group.padEnd(10)}] ${line}\n`);
 			});
-		processes.push({ group, child, healthPort: Number(env.HEALTH_PORT) });
+		processes.push({ group, child, healthPort: Number(env.HEALTH_PORT), metricsPort: Number(env.METRICS_PORT) });
 	}
 
 	const stop = async (graceMs = Number(base.SHUTDOWN_GRACE_MS || 12_000)) => {
@@ -145,11 +149,14 @@ async function main() {
 	const started = Date.now();
 	// One namespace across runs, so the NeDB files under ./data/cluster and the JetStream streams match.
 	const env = { NAMESPACE: process.env.NAMESPACE || "gasrapido-local" };
+	// Each node's /metrics on its own port: METRICS_PORT_BASE + 1 … + 6 (default 3200; METRICS_PORT, when
+	// set, is taken as that base, and METRICS_PORT=0 turns metrics off).
+	const metricsPortBase = Number(process.env.METRICS_PORT_BASE ?? process.env.METRICS_PORT ?? 3200);
 	if (!process.env.DOCUMENTS_KEY && process.env.DATA_DIR !== ":memory:")
 		process.stdout.write(
 			"DOCUMENTS_KEY is not set: a random key is used, so documents uploaded in this run cannot be read after a restart.\n",
 		);
-	const cluster = await startLocalCluster({ env });
+	const cluster = await startLocalCluster({ env, metricsPortBase });
 	const seconds = ((Date.now() - started) / 1000).toFixed(1);
 	process.stdout.write(
 		[
@@ -157,7 +164,9 @@ async function main() {
 			`GasRápido cluster ready in ${seconds} s: ${Object.keys(GROUPS).length} processes over ${cluster.env.TRANSPORTER} (namespace ${cluster.namespace})`,
 			...cluster.processes.map(
 				(p) =>
-					`  ${p.group.padEnd(10)} pid ${p.child.pid}  http://127.0.0.1:${p.healthPort}/ready  (${GROUPS[p.group].join(", ")})`,
+					`  ${p.group.padEnd(10)} pid ${p.child.pid}  http://127.0.0.1:${p.healthPort}/ready` +
+					(p.metricsPort ? `  http://127.0.0.1:${p.metricsPort}/metrics` : "") +
+					`  (${GROUPS[p.group].join(", ")})`,
 			),
 			`Gateway: ${cluster.gatewayUrl}`,
 			"Ctrl-C stops them all.",

@@ -18,6 +18,35 @@ class GasRapidoRunner extends Runner {
 }
 
 const root = path.resolve(__dirname, "..");
+
+/**
+ * Every setting is checked before the broker is built (dist/lib/infra/config-check.js): each invalid
+ * one is a log line of its own, in the node's log format, and the node exits with code 78 (EX_CONFIG).
+ */
+function refuseInvalidSettings() {
+	const { checkSettings, describeProblem, EXIT_CODES } = require(
+		path.join(root, "dist", "lib", "infra", "config-check.js"),
+	);
+	const problems = checkSettings(process.env);
+	if (problems.length === 0) return;
+	const pretty = process.env.LOG_FORMAT === "pretty";
+	for (const p of problems) {
+		const msg = describeProblem(p);
+		const line = pretty
+			? `[${new Date().toISOString()}] FATAL config: ${msg}`
+			: JSON.stringify({
+					level: 60,
+					time: new Date().toISOString(),
+					mod: "config",
+					setting: p.variable,
+					exitCode: EXIT_CODES.config,
+					msg,
+				});
+		process.stdout.write(line + "\n");
+	}
+	process.exit(EXIT_CODES.config);
+}
+refuseInvalidSettings();
 process.env.SERVICEDIR = process.env.SERVICEDIR || path.join(root, "dist", "services");
 const args = [
 	process.argv[0],

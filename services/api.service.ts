@@ -12,6 +12,10 @@ import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } 
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
+import { trackHttpServer } from "../lib/infra/http-drain";
+import { instrumentHttpServer } from "../lib/infra/http-metrics";
+import { exitWhenListenFails } from "../lib/infra/startup-failure";
+import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -68,13 +72,35 @@ function rateLimitKey(req: any, trustProxy: boolean): string {
 	return `ip:${clientIp(req, trustProxy)}`;
 }
 
+/**
+ * No live instance of the service behind a route: the broker's ServiceNotAvailableError (a node that
+ * vanished mid-request, retries exhausted), moleculer-web's ServiceUnavailableError (a known route
+ * whose service has no instance now) and RequestRejectedError. Moleculer gives the first a 404, which
+ * made a dead service look like a missing route; it is a 503 with Retry-After.
+ */
+const NO_LIVE_INSTANCE = new Set(["ServiceNotAvailableError", "ServiceUnavailableError", "RequestRejectedError"]);
+const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
+
+function isNoLiveInstance(err: any): boolean {
+	return !!err && NO_LIVE_INSTANCE.has(err.name);
+}
+
 function errorStatus(err: any): number {
+	if (isNoLiveInstance(err)) return 503;
 	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
 	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
 	return 500;
 }
 
 function errorBody(err: any, status: number) {
+	if (isNoLiveInstance(err))
+		return {
+			name: "ServiceUnavailableError",
+			message: "No instance of the service behind this route is available right now; retry shortly",
+			code: 503,
+			type: "SERVICE_UNAVAILABLE",
+			data: err.data && err.data.action ? { action: err.data.action } : undefined,
+		};
 	if (status === 413)
 		return { name: "PayloadTooLarge", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
 	if (status === 400 && err && err.type === "entity.parse.failed")
@@ -157,6 +183,8 @@ const ApiService: ServiceSchema = {
 				this.logger.error({ requestId: req.$ctx?.requestID, url: req.url }, `Request failed: ${err && err.message}`);
 			res.setHeader("Content-Type", "application/json; charset=utf-8");
 			if (req.$ctx?.requestID) res.setHeader("X-Request-Id", req.$ctx.requestID);
+			if (status === 503 && isNoLiveInstance(err))
+				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
 			if (status === 429) {
 				const store = req.$route?.rateLimit?.store;
 				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
@@ -200,9 +228,47 @@ const ApiService: ServiceSchema = {
 
 	created(this: any) {
 		this.authStates = new Map();
+		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
+		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
+		if (this.server) instrumentHttpServer(this.server, this.broker);
+		// moleculer-web only logs "Server error" and its started() never resolves: the node hung.
+		if (this.server) exitWhenListenFails(this.server, this.logger, "PORT", () => this.settings.port);
+	},
+
+	/**
+	 * Runs before moleculer-web's own stopped() (which would wait forever on an open SSE response):
+	 * running requests have finished (tracked contexts); now SSE clients are told to reconnect and the
+	 * connections are closed by the shutdown deadline (SHUTDOWN_TIMEOUT_MS).
+	 */
+	async stopped(this: any) {
+		if (!this.httpDrain) return;
+		const { streamsClosed, forced } = await this.httpDrain.drain(
+			shutdownDeadline(this.broker, config().shutdownTimeoutMs),
+		);
+		this.logger.info({ streamsClosed, forced }, "HTTP server drained");
 	},
 
 	methods: {
+		/**
+		 * moleculer-web drops a service's routes when its last instance leaves the registry, so a dead
+		 * service answered 404 like a route that never existed. Routes seen once are kept: a request
+		 * to one whose service has no instance gets 503 SERVICE_UNAVAILABLE (ServiceUnavailableError)
+		 * until an instance is back (or the gateway restarts).
+		 */
+		regenerateAutoAliases(this: any, route: any) {
+			(ApiGateway as any).methods.regenerateAutoAliases.call(this, route);
+			if (!this.knownAliases) this.knownAliases = new Map();
+			const key = (alias: any) => `${alias.method} ${alias.fullPath}`;
+			const current = new Set<string>();
+			for (const alias of this.aliases) {
+				if (alias.route !== route || !alias._generated) continue;
+				current.add(key(alias));
+				this.knownAliases.set(key(alias), alias);
+			}
+			for (const [k, alias] of this.knownAliases)
+				if (alias.route === route && !current.has(k)) this.aliases.push(alias);
+		},
+
 		/** The gateway is ready once it has routes beyond its own health checks. */
 		isReady(this: any): boolean {
 			return this.aliases.some((alias: any) => alias.action && !alias.action.startsWith("api."));

@@ -9,7 +9,7 @@ import path from "path";
 
 const ROOT = path.resolve(__dirname, "..");
 const MARKER = path.join(ROOT, "dist", "moleculer.config.js");
-const SOURCES = ["moleculer.config.ts", "services", "mixins", "lib"];
+const SOURCES = ["moleculer.config.ts", "services", "mixins", "middlewares", "lib"];
 
 function newestMtime(p: string): number {
 	const stat = fs.statSync(p);

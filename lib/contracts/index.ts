@@ -1,14 +1,8 @@
-/** The contracts of GasRápido: entities, events, shared params and call shapes. Types only (plus schemas). */
+/**
+ * The contracts shared by every service: call shapes, the business-event map and shared params.
+ * Each service's entity and action types live in lib/contracts/<service>.ts (import them from there:
+ * names like PaymentStatus mean one thing per service).
+ */
 export * from "./common";
 export * from "./events";
 export * from "./params";
-export * from "./users";
-export * from "./invitations";
-export * from "./verification";
-export * from "./products";
-export * from "./orders";
-export * from "./payments";
-export * from "./couriers";
-export * from "./notifications";
-export * from "./analytics";
-export * from "./alerts";

@@ -388,7 +388,14 @@ export class Cluster {
 		const url = this.sharedEnv.TRANSPORTER;
 		if (!url.startsWith("nats://")) return;
 		const { connect } = require("nats");
-		const nc = await connect({ servers: url.replace("nats://", ""), timeout: 2000, maxReconnectAttempts: 0 });
+		// credentials in the URL (a NATS started with --user/--pass) go to the client as options
+		const u = new URL(url);
+		const nc = await connect({
+			servers: `${u.hostname}:${u.port || 4222}`,
+			...(u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {}),
+			timeout: 2000,
+			maxReconnectAttempts: 0,
+		});
 		try {
 			await fn(await nc.jetstreamManager());
 		} finally {
@@ -468,22 +475,37 @@ export async function eventually<T>(
 	}
 }
 
-/** A private nats-server with JetStream on a free port, for tests that stop and restart NATS. */
+/**
+ * A private nats-server with JetStream on a free port, for tests that stop and restart NATS, or
+ * that need one with authentication (`new PrivateNats({ user, pass })`: its url carries them).
+ */
 export class PrivateNats {
 	port = 0;
 	private child: ChildProcess | null = null;
 	private readonly storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-nats-"));
 	output = "";
 
+	constructor(readonly auth?: { user: string; pass: string }) {}
+
 	get url(): string {
-		return `nats://127.0.0.1:${this.port}`;
+		const creds = this.auth ? `${encodeURIComponent(this.auth.user)}:${encodeURIComponent(this.auth.pass)}@` : "";
+		return `nats://${creds}127.0.0.1:${this.port}`;
 	}
 
 	async start(): Promise<void> {
 		if (!this.port) this.port = await freePort();
 		const child = spawn(
 			"/usr/sbin/nats-server",
-			["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir],
+			[
+				"-a",
+				"127.0.0.1",
+				"-p",
+				String(this.port),
+				"-js",
+				"-sd",
+				this.storeDir,
+				...(this.auth ? ["--user", this.auth.user, "--pass", this.auth.pass] : []),
+			],
 			{
 				stdio: ["ignore", "pipe", "pipe"],
 			},
