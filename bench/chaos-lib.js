@@ -497,7 +497,8 @@ function judge(state, acknowledged, customerIds) {
 		const payments = paymentsOf.get(order._id) || [];
 		if (!isSettled(order, payments)) {
 			stuckCount++;
-			const key = `${order.status}/${payments.map((p) => p.status).join("+") || "no payment"}`;
+			const paid = payments.map((p) => p.status).join("+") || "no payment";
+			const key = `${order.status}/${paid} (${order.paymentMethod})`;
 			stuck[key] = (stuck[key] || 0) + 1;
 		}
 		if (capturesOf(payments) > 1) chargedTwice++;
@@ -806,14 +807,8 @@ async function crashOnce(platform, market, options) {
 	// kill at a random moment within the flood window (not in its first or last 10 %)
 	const killAfterMs = Math.round(floodSeconds * 1000 * (0.1 + 0.8 * random()));
 	await sleep(killAfterMs);
-	const victim = platform.victim();
-	const ackBeforeKill = flood.stats.acknowledged.size;
-	log(`  ${signal} → ${victim.name} (pid ${victim.child.pid}) at ${(killAfterMs / 1000).toFixed(1)} s of the flood, ${ackBeforeKill} orders acknowledged so far`);
-	const exit = await victim.kill(signal);
-	const restartStarted = Date.now();
-	await platform.restart(victim);
+	const { victim, exit, restartStarted } = await killAndRestart(platform, signal, flood.stats, killAfterMs, log);
 	restartedAt = restartStarted;
-	log(`  ${victim.name} back in ${((Date.now() - restartStarted) / 1000).toFixed(1)} s${signal === "SIGTERM" ? ` (it took ${exit.exitMs} ms to exit${exit.forced ? ", killed after the grace period" : ""})` : ""}`);
 	await flood.done;
 	const clientsDoneS = (Date.now() - restartStarted) / 1000;
 	request.close();
@@ -829,6 +824,24 @@ async function crashOnce(platform, market, options) {
 		flood: { ...flood.stats, acknowledged: flood.stats.acknowledged.size },
 		...repair,
 	};
+}
+
+/** Kills a process of the platform and starts it again; with signal "none" (a control run) nothing is killed. */
+async function killAndRestart(platform, signal, stats, killAfterMs, log) {
+	if (signal === "none") {
+		log(`  control run: no kill (at ${(killAfterMs / 1000).toFixed(1)} s of the flood)`);
+		return { victim: { name: "none" }, exit: { exitMs: 0, forced: false }, restartStarted: Date.now() };
+	}
+	const victim = platform.victim();
+	log(
+		`  ${signal} → ${victim.name} (pid ${victim.child.pid}) at ${(killAfterMs / 1000).toFixed(1)} s of the flood, ${stats.acknowledged.size} orders acknowledged so far`,
+	);
+	const exit = await victim.kill(signal);
+	const restartStarted = Date.now();
+	await platform.restart(victim);
+	const took = signal === "SIGKILL" ? "" : ` (it took ${exit.exitMs} ms to exit${exit.forced ? ", SIGKILL after the grace period" : ""})`;
+	log(`  ${victim.name} back in ${((Date.now() - restartStarted) / 1000).toFixed(1)} s${took}`);
+	return { victim, exit, restartStarted };
 }
 
 /** Polls the store until repaired or the timeout (counted from the restart); returns the figures. */

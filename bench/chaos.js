@@ -4,7 +4,7 @@
  * cancelled-and-refunded, by itself: no order lost, none charged twice, none stuck, no stock drift.
  *
  *   npm run bench:chaos -- [--mode embedded|cluster] [--kills 3] [--clients 20] [--flood-seconds 10]
- *        [--repair-timeout 60] [--seed 42] [--signal KILL|TERM] [--mix card=8,pix=1,cash=1]
+ *        [--repair-timeout 60] [--seed 42] [--signal KILL|TERM|none] [--mix card=8,pix=1,cash=1]
  *        [--env KEY=VALUE,...] [--json]
  *
  * Per kill: a fresh platform (embedded: `node scripts/start.js` on a temp DATA_DIR; cluster: one
@@ -41,7 +41,9 @@ const CLIENTS = Number(option("clients", 20));
 const FLOOD_SECONDS = Number(option("flood-seconds", 10));
 const REPAIR_TIMEOUT_S = Number(option("repair-timeout", 60));
 const SEED = Number(option("seed", Date.now() % 1_000_000));
-const SIGNAL = `SIG${option("signal", "KILL").toUpperCase().replace(/^SIG/, "")}`;
+// KILL (kill -9), TERM, or none (a control run: the same flood and checks, nothing killed)
+const SIGNAL_OPTION = option("signal", "KILL");
+const SIGNAL = SIGNAL_OPTION === "none" ? "none" : `SIG${SIGNAL_OPTION.toUpperCase().replace(/^SIG/, "")}`;
 const MIX = Object.fromEntries(Object.entries(pairs(option("mix", "card=8,pix=1,cash=1"))).map(([k, v]) => [k, Number(v)]));
 const ENV = pairs(option("env", process.env.CHAOS_ENV || ""));
 const JSON_OUT = process.argv.includes("--json");
