@@ -402,7 +402,10 @@ function sqliteReader(dataDir) {
 		}
 		const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name=?`).get(table);
 		if (!exists) return [];
-		return db.prepare(`SELECT doc FROM "${table}"`).all().map((r) => JSON.parse(r.doc));
+		return db
+			.prepare(`SELECT doc FROM "${table}"`)
+			.all()
+			.map((r) => JSON.parse(r.doc));
 	}
 	return {
 		async read() {
@@ -481,7 +484,9 @@ function capturesOf(payments) {
  */
 function judge(state, acknowledged, customerIds) {
 	const customers = new Set(customerIds);
-	const orders = state.orders.filter((o) => (o.kind === undefined || o.kind === "order") && customers.has(o.customerId));
+	const orders = state.orders.filter(
+		(o) => (o.kind === undefined || o.kind === "order") && customers.has(o.customerId),
+	);
 	const byId = new Map(orders.map((o) => [o._id, o]));
 	const paymentsOf = new Map();
 	for (const p of state.payments) {
@@ -543,10 +548,18 @@ const repaired = (f) => f.stuck === 0 && f.stockDrift === 0;
 // The market, set up through the API as a real one is
 // ---------------------------------------------------------------------------------------------
 
-const pdf = () => Buffer.from(`%PDF-1.4\n% ${crypto.randomBytes(8).toString("hex")}\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n`);
-const png = () => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), crypto.randomBytes(64)]);
+const pdf = () =>
+	Buffer.from(`%PDF-1.4\n% ${crypto.randomBytes(8).toString("hex")}\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n`);
+const png = () =>
+	Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), crypto.randomBytes(64)]);
 const DOCUMENTS = [
-	{ type: "anp_authorization", metadata: { number: "ANP-0012345" }, content: pdf, contentType: "application/pdf", name: "anp.pdf" },
+	{
+		type: "anp_authorization",
+		metadata: { number: "ANP-0012345" },
+		content: pdf,
+		contentType: "application/pdf",
+		name: "anp.pdf",
+	},
 	{
 		type: "company_registration",
 		metadata: { cnpj: "11.222.333/0001-81", legalName: "Gás Caos Ltda" },
@@ -573,7 +586,8 @@ async function eventually(fn, timeoutMs, what, intervalMs = 200) {
 		} catch (err) {
 			last = err;
 		}
-		if (Date.now() > deadline) throw new Error(`${what}: not done after ${timeoutMs} ms${last ? ` (${last.message})` : ""}`);
+		if (Date.now() > deadline)
+			throw new Error(`${what}: not done after ${timeoutMs} ms${last ? ` (${last.message})` : ""}`);
 		await sleep(intervalMs);
 	}
 }
@@ -587,7 +601,11 @@ async function expectStatus(request, opts, expected) {
 }
 
 async function login(request, base, email, password) {
-	const res = await expectStatus(request, { base, method: "POST", path: "/api/auth/login", body: { email, password } }, 200);
+	const res = await expectStatus(
+		request,
+		{ base, method: "POST", path: "/api/auth/login", body: { email, password } },
+		200,
+	);
 	return res.body.token;
 }
 
@@ -845,7 +863,10 @@ async function killAndRestart(platform, signal, stats, killAfterMs, log) {
 	const exit = await victim.kill(signal);
 	const restartStarted = Date.now();
 	await platform.restart(victim);
-	const took = signal === "SIGKILL" ? "" : ` (it took ${exit.exitMs} ms to exit${exit.forced ? ", SIGKILL after the grace period" : ""})`;
+	const took =
+		signal === "SIGKILL"
+			? ""
+			: ` (it took ${exit.exitMs} ms to exit${exit.forced ? ", SIGKILL after the grace period" : ""})`;
 	log(`  ${victim.name} back in ${((Date.now() - restartStarted) / 1000).toFixed(1)} s${took}`);
 	return { victim, exit, restartStarted };
 }

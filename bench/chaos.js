@@ -44,7 +44,9 @@ const SEED = Number(option("seed", Date.now() % 1_000_000));
 // KILL (kill -9), TERM, or none (a control run: the same flood and checks, nothing killed)
 const SIGNAL_OPTION = option("signal", "KILL");
 const SIGNAL = SIGNAL_OPTION === "none" ? "none" : `SIG${SIGNAL_OPTION.toUpperCase().replace(/^SIG/, "")}`;
-const MIX = Object.fromEntries(Object.entries(pairs(option("mix", "card=8,pix=1,cash=1"))).map(([k, v]) => [k, Number(v)]));
+const MIX = Object.fromEntries(
+	Object.entries(pairs(option("mix", "card=8,pix=1,cash=1"))).map(([k, v]) => [k, Number(v)]),
+);
 const ENV = pairs(option("env", process.env.CHAOS_ENV || ""));
 const JSON_OUT = process.argv.includes("--json");
 const log = (...args) => (JSON_OUT ? console.error(...args) : console.log(...args));
@@ -77,12 +79,16 @@ function printTotals(mode, results) {
 	log(
 		`\n[${mode}] total over ${t.kills} kill(s) (${SIGNAL}): acknowledged ${t.acknowledged}, lost ${t.lost}, charged twice ${t.chargedTwice}, stuck ${t.stuck}, stock drift ${t.drift}, ${SIGNAL === "SIGTERM" ? `cut mid-answer ${t.midResponse}, ` : ""}not repaired within 60 s: ${t.unrepaired} kill(s), slowest repair ${Number.isFinite(t.worstRepairS) ? `${t.worstRepairS.toFixed(1)} s` : "never"}`,
 	);
-	log(`[${mode}] goal: ${chaos.GOAL}${SIGNAL === "SIGTERM" ? "; with SIGTERM also 0 answers cut" : ""} → ${met ? "GOAL MET" : "GOAL NOT MET"}`);
+	log(
+		`[${mode}] goal: ${chaos.GOAL}${SIGNAL === "SIGTERM" ? "; with SIGTERM also 0 answers cut" : ""} → ${met ? "GOAL MET" : "GOAL NOT MET"}`,
+	);
 	return { totals: t, met };
 }
 
 async function main() {
-	log(`chaos: modes ${MODES.join(", ")}, seed ${SEED}, mix ${JSON.stringify(MIX)}${Object.keys(ENV).length ? `, env ${JSON.stringify(ENV)}` : ""}`);
+	log(
+		`chaos: modes ${MODES.join(", ")}, seed ${SEED}, mix ${JSON.stringify(MIX)}${Object.keys(ENV).length ? `, env ${JSON.stringify(ENV)}` : ""}`,
+	);
 	const random = chaos.seededRandom(SEED);
 	const summary = {};
 	for (const mode of MODES) {

@@ -10,7 +10,6 @@
  */
 import { describeWithInfra, INFRA } from "../helpers/infra";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const chaos = require("../../bench/chaos-lib");
 
 const SMALL = {
