@@ -937,6 +937,8 @@ function totals(results) {
 		stuck: sum((r) => r.final.stuck),
 		drift: sum((r) => r.final.stockDrift),
 		midResponse: sum((r) => r.flood.midResponse),
+		// 4xx answers to a valid order (e.g. 404 while services deregister): the order was refused, not handed back
+		refused: sum((r) => Object.values(r.flood.rejected).reduce((n, v) => n + v, 0)),
 		unrepaired: results.filter((r) => r.repairS === null || r.repairS > 60).length,
 		worstRepairS: results.reduce((m, r) => (r.repairS === null ? Infinity : Math.max(m, r.repairS)), 0),
 	};
@@ -951,7 +953,7 @@ function goalMet(t, { requireKills = 0, signal = "SIGKILL" } = {}) {
 		t.stuck === 0 &&
 		t.drift === 0 &&
 		t.unrepaired === 0 &&
-		(signal !== "SIGTERM" || t.midResponse === 0)
+		(signal !== "SIGTERM" || (t.midResponse === 0 && t.refused === 0))
 	);
 }
 

@@ -77,10 +77,10 @@ function printTotals(mode, results) {
 	const t = chaos.totals(results);
 	const met = chaos.goalMet(t, { requireKills: 3, signal: SIGNAL });
 	log(
-		`\n[${mode}] total over ${t.kills} kill(s) (${SIGNAL}): acknowledged ${t.acknowledged}, lost ${t.lost}, charged twice ${t.chargedTwice}, stuck ${t.stuck}, stock drift ${t.drift}, ${SIGNAL === "SIGTERM" ? `cut mid-answer ${t.midResponse}, ` : ""}not repaired within 60 s: ${t.unrepaired} kill(s), slowest repair ${Number.isFinite(t.worstRepairS) ? `${t.worstRepairS.toFixed(1)} s` : "never"}`,
+		`\n[${mode}] total over ${t.kills} kill(s) (${SIGNAL}): acknowledged ${t.acknowledged}, lost ${t.lost}, charged twice ${t.chargedTwice}, stuck ${t.stuck}, stock drift ${t.drift}, ${SIGNAL === "SIGTERM" ? `cut mid-answer ${t.midResponse}, refused (4xx) ${t.refused}, ` : ""}not repaired within 60 s: ${t.unrepaired} kill(s), slowest repair ${Number.isFinite(t.worstRepairS) ? `${t.worstRepairS.toFixed(1)} s` : "never"}`,
 	);
 	log(
-		`[${mode}] goal: ${chaos.GOAL}${SIGNAL === "SIGTERM" ? "; with SIGTERM also 0 answers cut" : ""} → ${met ? "GOAL MET" : "GOAL NOT MET"}`,
+		`[${mode}] goal: ${chaos.GOAL}${SIGNAL === "SIGTERM" ? "; with SIGTERM also 0 answers cut and 0 orders refused" : ""} → ${met ? "GOAL MET" : "GOAL NOT MET"}`,
 	);
 	return { totals: t, met };
 }
