@@ -16,8 +16,8 @@
  * carries `stockAction` until products answered: a retry, a redelivered event or the repair job
  * finishes it (products' calls are idempotent by orderId).
  *
- * Jobs (payment deadline, unpaid sweep): ./orders/jobs.mixin.ts. Internal actions for payments and
- * couriers, and the customers read model: ./orders/internal.mixin.ts.
+ * Jobs (payment deadline, unpaid sweep): ./parts/orders/jobs.mixin.ts. Internal actions for payments and
+ * couriers, and the customers read model: ./parts/orders/internal.mixin.ts.
  */
 import crypto from "crypto";
 import { Errors, ServiceSchema } from "moleculer";
@@ -36,9 +36,9 @@ import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso, numericCode } from "../lib/infra/ids";
-import { OrderInternalMixin } from "./orders/internal.mixin";
-import { OrderJobsMixin } from "./orders/jobs.mixin";
-import type { OwnMethods, Settings, ThisService } from "./orders/types";
+import { OrderInternalMixin } from "./parts/orders/internal.mixin";
+import { OrderJobsMixin } from "./parts/orders/jobs.mixin";
+import type { OwnMethods, Settings, ThisService } from "./parts/orders/types";
 
 const SYSTEM: Actor = { id: "system", role: "system" };
 /** Fields of orders stored by earlier versions, never shown. */

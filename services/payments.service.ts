@@ -16,7 +16,7 @@
  *
  * Reconciliation (payments.reconcile; at start-up and every RECONCILE_INTERVAL_MS, 0 = off) compares
  * every payment with its order (orders.statusesFor) and repairs what it safely can: see
- * services/payments/reconciliation.ts. What it cannot repair is published as reconciliation.mismatch.
+ * services/parts/payments/reconciliation.ts. What it cannot repair is published as reconciliation.mismatch.
  *
  * Test cards of the simulated provider (PAYMENT_PROVIDER=simulated): 4242424242424242 captured ·
  * 4000000000000002 declined · 4000000000009995 insufficient_funds · 4000000000009999 no answer
@@ -65,10 +65,10 @@ import {
 	withTimeout,
 } from "../lib/infra/payment-provider";
 import { Collection, Filter } from "../lib/infra/store/types";
-import { reconciliationMethods } from "./payments/reconciliation";
-import { refundMethods } from "./payments/refunds";
+import { reconciliationMethods } from "./parts/payments/reconciliation";
+import { refundMethods } from "./parts/payments/refunds";
 
-import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./payments/types";
+import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./parts/payments/types";
 
 const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
 

@@ -118,11 +118,13 @@ export const SETTINGS: Record<string, Check> = {
 			? null
 			: url(["redis:", "rediss:"])(v, {}) && "expected Memory, none, or a redis:// URL",
 	MONGO_URI: url(["mongodb:", "mongodb+srv:"]),
+	DATABASE_URL: url(["postgres:", "postgresql:"]),
 	DATA_DIR: () => null,
 	CHANNELS_ADAPTER: (v) =>
-		v === "Fake"
+		v === "Fake" || v === "sqlite"
 			? null
-			: url(["nats:", "redis:", "rediss:"])(v, {}) && "expected a nats:// or redis:// URL (or Fake: in-process)",
+			: url(["nats:", "redis:", "rediss:"])(v, {}) &&
+				"expected a nats:// or redis:// URL, sqlite (one process, on disk) or Fake (in-process, in memory)",
 	PORT: port,
 	HEALTH_PORT: port,
 	METRICS_PORT: port,
@@ -163,6 +165,10 @@ export const SETTINGS: Record<string, Check> = {
 	PIX_AUTO_CONFIRM_MS: int(0),
 	RECONCILE_INTERVAL_MS: int(0),
 	RECONCILE_GRACE_MS: int(0),
+	RECONCILIATION_ALERT_THRESHOLD: int(0),
+	ORDER_PAYMENT_DEADLINE_MS: int(1),
+	RESERVATION_TTL_MS: int(1),
+	RESERVATION_SWEEP_MS: int(0),
 	PAYMENT_RETRY_GRACE_MS: int(0),
 	ORDER_PROMISE_MINUTES: int(1),
 	ORDER_ETA_TIMEOUT_MS: int(1),

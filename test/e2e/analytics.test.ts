@@ -273,8 +273,9 @@ describe("analytics as Prometheus metrics", () => {
 		});
 		expect(text).toMatch(/gasrapido_orders_total\{[^}]*status="created"\} 1/);
 		expect(text).toMatch(/gasrapido_orders_total\{[^}]*status="delivered"\} 1/);
-		expect(text).toMatch(/gasrapido_delivery_minutes_bucket\{[^}]*le="30"\} 1/);
-		expect(text).toMatch(/gasrapido_delivery_minutes_bucket\{[^}]*le="20"\} 0/);
-		expect(text).toMatch(/gasrapido_delivery_minutes_count\{[^}]*\} 1/);
+		// recorded in minutes, exported in Prometheus's base unit: 25 minutes → 1500 s
+		expect(text).toMatch(/gasrapido_delivery_seconds_bucket\{[^}]*le="1800"\} 1/);
+		expect(text).toMatch(/gasrapido_delivery_seconds_bucket\{[^}]*le="1200"\} 0/);
+		expect(text).toMatch(/gasrapido_delivery_seconds_count\{[^}]*\} 1/);
 	});
 });

@@ -68,7 +68,7 @@ export function eventRecorder(name = "recorder") {
 	const { DbMixin } = require("../../mixins/db.mixin");
 	const schema: any = {
 		name,
-		mixins: [DbMixin({ collection: name }), EventsMixin],
+		mixins: [DbMixin({ collection: name.replace(/[^A-Za-z0-9_]/g, "_") }), EventsMixin],
 		businessEvents: {
 			"*"(envelope: any) {
 				seen.push(envelope);

@@ -12,7 +12,7 @@ import type { OrderCreated } from "../../lib/contracts/events";
 import type { OrderStatusRow, Payment, PaymentView, ReconcileReport } from "../../lib/contracts/payments";
 import type { Ctx } from "../../lib/contracts/common";
 import { SimulatedProvider, TEST_CARDS } from "../../lib/infra/payment-provider";
-import type { PaymentsThis } from "../../services/payments/types";
+import type { PaymentsThis } from "../../services/parts/payments/types";
 import { eventRecorder, startBroker, waitFor } from "../helpers/broker";
 import { eventPublisher } from "../helpers/events";
 

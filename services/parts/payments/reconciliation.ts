@@ -24,8 +24,8 @@ import type {
 	ReconcileReport,
 	Repair,
 	RepairKind,
-} from "../../lib/contracts/payments";
-import { chargeKey } from "../../lib/domain/payment-lifecycle";
+} from "../../../lib/contracts/payments";
+import { chargeKey } from "../../../lib/domain/payment-lifecycle";
 import {
 	orderWithoutPayment,
 	reconciliationProblems,
@@ -33,10 +33,10 @@ import {
 	RepairAction,
 	repairsNeedAlert,
 	resolveProcessing,
-} from "../../lib/domain/payments";
-import { nowIso } from "../../lib/infra/ids";
-import type { ChargeResult } from "../../lib/infra/payment-provider";
-import { countRepair, registerRepairMetric } from "../../lib/infra/repair-metrics";
+} from "../../../lib/domain/payments";
+import { nowIso } from "../../../lib/infra/ids";
+import type { ChargeResult } from "../../../lib/infra/payment-provider";
+import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
 import type { AnyCtx, PaymentsThis } from "./types";
 
 const BATCH = 1000;

@@ -1,13 +1,13 @@
-/** How `this` looks inside the orders service and its mixins (services/orders/*.mixin.ts). */
+/** How `this` looks inside the orders service and its mixins (services/parts/orders/*.mixin.ts). */
 import type { Context, Service } from "moleculer";
-import type { DbMethods } from "../../mixins/db.mixin";
-import type { EventsMethods } from "../../mixins/events.mixin";
-import type { AuthUser, Ctx } from "../../lib/contracts/common";
-import type { CourierAssigned, PendingEvent } from "../../lib/contracts/events";
-import type { CreateOrderParams, CustomerView, Order, OrderView, UpdateStatusParams } from "../../lib/contracts/orders";
-import type { Actor, OrderStatus, TransitionProblem } from "../../lib/domain/order-status";
-import type { PaymentStatus } from "../../lib/domain/payment-status";
-import type { Jobs } from "../../lib/infra/jobs";
+import type { DbMethods } from "../../../mixins/db.mixin";
+import type { EventsMethods } from "../../../mixins/events.mixin";
+import type { AuthUser, Ctx } from "../../../lib/contracts/common";
+import type { CourierAssigned, PendingEvent } from "../../../lib/contracts/events";
+import type { CreateOrderParams, CustomerView, Order, OrderView, UpdateStatusParams } from "../../../lib/contracts/orders";
+import type { Actor, OrderStatus, TransitionProblem } from "../../../lib/domain/order-status";
+import type { PaymentStatus } from "../../../lib/domain/payment-status";
+import type { Jobs } from "../../../lib/infra/jobs";
 
 export interface Settings {
 	rest: string;

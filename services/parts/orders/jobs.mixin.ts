@@ -11,13 +11,13 @@
  *   window has closed.
  */
 import { Context, Endpoint, ServiceSchema } from "moleculer";
-import type { PaymentForOrder } from "../../lib/contracts/orders";
-import type { PendingEvent } from "../../lib/contracts/events";
-import { paymentRepairFor } from "../../lib/domain/orders";
-import { isPaymentStatus } from "../../lib/domain/payment-status";
-import { newId, nowIso } from "../../lib/infra/ids";
-import { Jobs } from "../../lib/infra/jobs";
-import { countRepair, registerRepairMetric } from "../../lib/infra/repair-metrics";
+import type { PaymentForOrder } from "../../../lib/contracts/orders";
+import type { PendingEvent } from "../../../lib/contracts/events";
+import { paymentRepairFor } from "../../../lib/domain/orders";
+import { isPaymentStatus } from "../../../lib/domain/payment-status";
+import { newId, nowIso } from "../../../lib/infra/ids";
+import { Jobs } from "../../../lib/infra/jobs";
+import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
 import type { OwnMethods, Settings, ThisService } from "./types";
 
 /** A context for jobs: no caller, no endpoint. */

@@ -7,12 +7,12 @@
  * written with refund.processed in one write. A refund id seen again is refunded once.
  */
 import { Errors } from "moleculer";
-import type { Payment } from "../../lib/contracts/payments";
-import { cancellationRefundId, REFUNDABLE, refundKey, VOIDABLE } from "../../lib/domain/payment-lifecycle";
-import { refundableCents, refundStatus } from "../../lib/domain/payments";
-import { newId, nowIso } from "../../lib/infra/ids";
-import type { PendingEvent } from "../../lib/contracts/events";
-import type { Filter, UpdateSpec } from "../../lib/infra/store/types";
+import type { Payment } from "../../../lib/contracts/payments";
+import { cancellationRefundId, REFUNDABLE, refundKey, VOIDABLE } from "../../../lib/domain/payment-lifecycle";
+import { refundableCents, refundStatus } from "../../../lib/domain/payments";
+import { newId, nowIso } from "../../../lib/infra/ids";
+import type { PendingEvent } from "../../../lib/contracts/events";
+import type { Filter, UpdateSpec } from "../../../lib/infra/store/types";
 import type { AnyCtx, OwnMethods, PaymentsThis as ThisService } from "./types";
 
 const ACTIVE_REFUND = (id: string) => `refundsInFlight.${id}`;

@@ -1,14 +1,14 @@
 /** The payments service's `this`: its settings, storage, events, own and reconciliation methods. */
 import type { Context, Service } from "moleculer";
-import type { DbMethods } from "../../mixins/db.mixin";
-import type { EventsMethods } from "../../mixins/events.mixin";
-import type { CallMeta } from "../../lib/contracts/common";
-import type { PendingEvent } from "../../lib/contracts/events";
-import type { OrderStatusRow, Payment, PaymentView } from "../../lib/contracts/payments";
-import type { PaymentStatus } from "../../lib/domain/payment-lifecycle";
-import type { AppConfig } from "../../lib/infra/config";
-import type { ChargeResult, PaymentMethod, PaymentProvider } from "../../lib/infra/payment-provider";
-import type { UpdateSpec } from "../../lib/infra/store/types";
+import type { DbMethods } from "../../../mixins/db.mixin";
+import type { EventsMethods } from "../../../mixins/events.mixin";
+import type { CallMeta } from "../../../lib/contracts/common";
+import type { PendingEvent } from "../../../lib/contracts/events";
+import type { OrderStatusRow, Payment, PaymentView } from "../../../lib/contracts/payments";
+import type { PaymentStatus } from "../../../lib/domain/payment-lifecycle";
+import type { AppConfig } from "../../../lib/infra/config";
+import type { ChargeResult, PaymentMethod, PaymentProvider } from "../../../lib/infra/payment-provider";
+import type { UpdateSpec } from "../../../lib/infra/store/types";
 import type { ReconciliationMethods } from "./reconciliation";
 
 /** Any context a method gets: an action's, or an event handler's. */

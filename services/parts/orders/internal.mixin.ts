@@ -4,13 +4,13 @@
  * changedSince); and the local read model of customers (record kind `customers`).
  */
 import { ServiceSchema } from "moleculer";
-import type { Ctx } from "../../lib/contracts/common";
-import { idParam, isoTimeParam } from "../../lib/contracts/params";
-import * as contract from "../../lib/contracts/orders";
-import type { CustomerView } from "../../lib/contracts/orders";
-import { orderPaymentState, trackingView } from "../../lib/domain/orders";
-import { nowIso } from "../../lib/infra/ids";
-import { UniqueViolationError } from "../../lib/infra/store/types";
+import type { Ctx } from "../../../lib/contracts/common";
+import { idParam, isoTimeParam } from "../../../lib/contracts/params";
+import * as contract from "../../../lib/contracts/orders";
+import type { CustomerView } from "../../../lib/contracts/orders";
+import { orderPaymentState, trackingView } from "../../../lib/domain/orders";
+import { nowIso } from "../../../lib/infra/ids";
+import { UniqueViolationError } from "../../../lib/infra/store/types";
 import type { OwnMethods, Settings, ThisService } from "./types";
 
 const schema: Partial<ServiceSchema<Settings, ThisService>> = {
