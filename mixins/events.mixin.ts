@@ -21,7 +21,7 @@ import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, retryDelayMs, topicOf, TO
 import { config } from "../lib/infra/config";
 import { makeEnvelope } from "../lib/infra/envelopes";
 import { recordDeadLettered, recordHandled, recordPublished, recordRetried } from "../lib/infra/event-metrics";
-import type { EventLedger, Outbox } from "../lib/infra/store/types";
+import type { EventLedger, Outbox, OutboxEntry } from "../lib/infra/store/types";
 
 /** A consumer of one event type; `this` is the consuming service. */
 export type BusinessEventHandler<K extends EventName, S = Service> = (
@@ -71,6 +71,8 @@ type EventsService = Service &
 		store?: { outbox: Outbox };
 		openEventLedger?: () => Promise<EventLedger>;
 		consumeBusinessEvent(payload: unknown): Promise<void>;
+		handleBusinessEvent(envelope: EventEnvelope, handler: BusinessEventHandler<EventName, Service>): Promise<void>;
+		eventsInFlight: Map<string, Promise<void>>;
 		deadLetter(envelope: EventEnvelope, err: unknown): Promise<void>;
 		relayOutbox(): Promise<void>;
 		startEventStorage(storage: EventStorage): void;
@@ -79,6 +81,8 @@ type EventsService = Service &
 
 const RELAY_BATCH = 200;
 const RELAY_INTERVAL_MS = 1000;
+const RELAY_BUSY_WAIT_MS = 10;
+const RELAY_BUSY_RETRIES = 50;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const errorMessage = (err: unknown) => String((err as Error)?.message ?? err);
 
@@ -171,14 +175,29 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		// Channel subscriptions are made when the broker has started; publishing earlier would reach
 		// nobody in one process.
 		await this.broker.whenEventsReady();
-		for (;;) {
-			const batch = await outbox.pending(RELAY_BATCH);
-			if (batch.length === 0) return;
+		const publish = async (batch: OutboxEntry[]) => {
 			for (const entry of batch) {
 				const topic = topicOf(entry.envelope.type);
 				await this.broker.sendToChannel(channelName(topic), entry.envelope);
 				recordPublished(this.broker, topic);
 			}
+		};
+		for (let busyWaits = 0; ; ) {
+			if (outbox.drain) {
+				const relayed = await outbox.drain(RELAY_BATCH, publish);
+				// Another instance is relaying this store's outbox: our entries go with its next batch,
+				// or with ours once it is done.
+				if (relayed === "busy") {
+					if (++busyWaits > RELAY_BUSY_RETRIES) return;
+					await sleep(RELAY_BUSY_WAIT_MS);
+					continue;
+				}
+				if (relayed < RELAY_BATCH) return;
+				continue;
+			}
+			const batch = await outbox.pending(RELAY_BATCH);
+			if (batch.length === 0) return;
+			await publish(batch);
 			await outbox.markSent(batch.map((e) => e.id));
 			if (batch.length < RELAY_BATCH) return;
 		}
@@ -194,6 +213,21 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		const handler = (handlers[envelope.type as EventName] || handlers["*"]) as
 			BusinessEventHandler<EventName, Service> | undefined;
 		if (!handler) return;
+		// A second copy of an event this instance is handling (at-least-once delivery) waits for the first.
+		const inFlight = this.eventsInFlight.get(envelope.id);
+		if (inFlight) return inFlight;
+		const handling = this.handleBusinessEvent(envelope, handler).finally(() =>
+			this.eventsInFlight.delete(envelope.id),
+		);
+		this.eventsInFlight.set(envelope.id, handling);
+		return handling;
+	},
+
+	async handleBusinessEvent(
+		this: EventsService,
+		envelope: EventEnvelope,
+		handler: BusinessEventHandler<EventName, Service>,
+	): Promise<void> {
 		const { ledger } = await this.events$;
 		if (await ledger.has(envelope.id)) return;
 
@@ -264,6 +298,7 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 	created(this: EventsService) {
 		const cfg = config();
 		this.eventRetry = { maxAttempts: cfg.eventMaxAttempts, baseMs: cfg.eventRetryBaseMs };
+		this.eventsInFlight = new Map();
 		this.relayPass = null;
 		this.relayNext = null;
 		this.events$ = new Promise((resolve) => (this.resolveEvents$ = resolve));

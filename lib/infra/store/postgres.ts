@@ -471,6 +471,35 @@ class PostgresOutbox implements Outbox {
 		if (ids.length === 0) return;
 		await this.store.query(`DELETE FROM ${this.store.table("_outbox")} WHERE id = ANY($1::text[])`, [ids]);
 	}
+
+	/**
+	 * One relay at a time per schema (a transaction-level advisory lock), so that two instances of a
+	 * service neither publish the same entries twice nor publish one instance's events out of order.
+	 */
+	async drain(limit: number, publish: (entries: OutboxEntry[]) => Promise<void>): Promise<number | "busy"> {
+		await this.store.query("SELECT 1");
+		return this.store.inTransaction(async (client) => {
+			const lock = await this.store.query<{ got: boolean }>(
+				"SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got",
+				[`${this.store.table("_outbox")}/relay`],
+				client,
+			);
+			if (!lock.rows[0]?.got) return "busy";
+			const { rows } = await this.store.query<{ id: string; envelope: EventEnvelope }>(
+				`SELECT id, envelope FROM ${this.store.table("_outbox")} ORDER BY seq LIMIT $1`,
+				[Math.max(0, Math.trunc(limit))],
+				client,
+			);
+			if (rows.length === 0) return 0;
+			await publish(rows.map((row) => ({ id: row.id, envelope: row.envelope })));
+			await this.store.query(
+				`DELETE FROM ${this.store.table("_outbox")} WHERE id = ANY($1::text[])`,
+				[rows.map((row) => row.id)],
+				client,
+			);
+			return rows.length;
+		});
+	}
 }
 
 class PostgresLedger implements EventLedger {

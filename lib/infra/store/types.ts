@@ -91,6 +91,12 @@ export interface Outbox {
 	pending(limit: number): Promise<OutboxEntry[]>;
 	/** Marks entries published (they are removed, or kept briefly for audit, at the store's choice). */
 	markSent(ids: string[]): Promise<void>;
+	/**
+	 * For a store shared by several instances of a service: publishes the oldest entries through
+	 * `publish` while no other instance relays this outbox, and removes them once published.
+	 * Returns how many were relayed, or "busy" when another instance holds the relay.
+	 */
+	drain?(limit: number, publish: (entries: OutboxEntry[]) => Promise<void>): Promise<number | "busy">;
 }
 
 /** Consumer-side event ledger: which event ids this service has already handled. */
