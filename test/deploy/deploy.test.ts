@@ -127,7 +127,7 @@ const APP_GROUPS = Object.keys(GROUPS);
 				statefulSets()
 					.map((s) => s.metadata.name)
 					.sort(),
-			).toEqual(["mongo", "nats", "redis"]);
+			).toEqual(["nats", "postgres", "redis"]);
 			expect(
 				ofKind("PodDisruptionBudget")
 					.map((p) => p.metadata.name)
@@ -186,8 +186,37 @@ const APP_GROUPS = Object.keys(GROUPS);
 				expect(c.env.find((e: Obj) => e.name === "NODE_ID")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
 			}
 			expect(Object.keys(secret().stringData ?? secret().data ?? {})).toEqual(
-				expect.arrayContaining(["JWT_SECRET", "DOCUMENTS_KEY", "ADMIN_PASSWORD", "NATS_USER", "NATS_PASSWORD"]),
+				expect.arrayContaining([
+					"JWT_SECRET",
+					"DOCUMENTS_KEY",
+					"ADMIN_PASSWORD",
+					"NATS_USER",
+					"NATS_PASSWORD",
+					"POSTGRES_USER",
+					"POSTGRES_PASSWORD",
+				]),
 			);
+		});
+
+		it("every node shares the PostgreSQL StatefulSet as its store, with the credentials from the Secret", () => {
+			const pg = statefulSets().find((s) => s.metadata.name === "postgres").spec.template.spec.containers[0];
+			for (const name of ["POSTGRES_USER", "POSTGRES_PASSWORD"])
+				expect(pg.env.find((e: Obj) => e.name === name)?.valueFrom?.secretKeyRef).toEqual({
+					name: "gasrapido-secrets",
+					key: name,
+				});
+			const db = pg.env.find((e: Obj) => e.name === "POSTGRES_DB")?.value;
+			expect(configMap().data.DATABASE_URL).toBeUndefined();
+			expect(configMap().data.MONGO_URI).toBeUndefined();
+			const pgService = services().find((s) => s.metadata.name === "postgres");
+			for (const d of deployments()) {
+				const url = envOf(d, "DATABASE_URL");
+				expect([d.metadata.name, url]).toEqual([
+					d.metadata.name,
+					`postgres://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/${db}`,
+				]);
+				expect(pgService.spec.ports.map((p: Obj) => p.port)).toContain(5432);
+			}
 		});
 
 		it("NATS requires a user and password from the Secret, and every node connects with them", () => {
@@ -366,7 +395,7 @@ const APP_GROUPS = Object.keys(GROUPS);
 
 		it("the ConfigMap's URLs point at Services that exist", () => {
 			expect(configMap().data.HEALTH_PORT).toBe(String(HEALTH_PORT));
-			for (const key of ["CACHER", "MONGO_URI", "RATE_LIMIT_REDIS"]) {
+			for (const key of ["CACHER", "RATE_LIMIT_REDIS"]) {
 				const url = new URL(configMap().data[key]);
 				const svc = services().find((s) => s.metadata.name === url.hostname);
 				expect([key, svc?.spec.ports.map((p: Obj) => p.port)]).toEqual([
@@ -417,7 +446,7 @@ describe("docker-compose.yml", () => {
 			expect([g, s.build]).toEqual([g, "."]);
 			expect(s.image).toBe(compose.services.gateway.image);
 			expect(parseInt(s.stop_grace_period, 10)).toBeGreaterThan(Number(s.environment.SHUTDOWN_TIMEOUT_MS) / 1000);
-			for (const key of ["TRANSPORTER", "CACHER", "MONGO_URI"]) {
+			for (const key of ["TRANSPORTER", "CACHER", "DATABASE_URL"]) {
 				const host = new URL(s.environment[key]).hostname;
 				expect(Object.keys(compose.services)).toContain(host);
 				expect(s.depends_on).toContain(host);
