@@ -151,4 +151,59 @@ function deliverySuite(couriers: NodeSpec[]) {
 		expect(history.map((h: any) => h.status)).toEqual(["created", "confirmed", "confirmed", "in_transit", "delivered"]);
 		expect(history.filter((h: any) => h.note === "courier assigned")).toHaveLength(1);
 	});
+
+	it("12 orders confirmed at once, 3 couriers of capacity 4: each order assigned exactly once, no courier over capacity", async () => {
+		const customers = await Promise.all(Array.from({ length: 3 }, () => createCustomer(m)));
+		// 100 km away from the other tests' couriers: only these three are in range
+		const town = north(CITY, 100);
+		const supplierHere = await createSupplier(m, { location: town, deliveryRadiusKm: 10 });
+		const productHere = await createProduct(m, supplierHere.token, { stock: 40 });
+		const couriers = await Promise.all([0.4, 0.8, 1.2].map((km) => courierAt(m, north(town, km))));
+		const home = north(town, -1);
+
+		const created = await Promise.all(
+			Array.from({ length: 12 }, (_, i) =>
+				m.api.post(
+					"/api/orders",
+					orderBody(supplierHere.id, productHere.id, {
+						deliveryAddress: { street: "Rua B", number: String(i + 1), city: "X", ...home },
+					}),
+					{ token: customers[i % 3].token },
+				),
+			),
+		);
+		expect(created.map((r) => r.status)).toEqual(Array(12).fill(201));
+		const ids = created.map((r) => r.body.id as string);
+
+		// every order ends with one courier, and that courier's profile carries it
+		const assigned = await eventually(
+			async () => {
+				const orders = await Promise.all(
+					ids.map(async (id, i) => (await m.api.get(`/api/orders/${id}`, { token: customers[i % 3].token })).body),
+				);
+				return orders.every((o) => o.status === "confirmed" && o.courierId) && orders;
+			},
+			30_000,
+			250,
+		);
+		for (const id of ids)
+			expect(m.events.ofType("courier.assigned").filter((e) => e.data.orderId === id)).toHaveLength(1);
+		const profiles = await Promise.all(
+			couriers.map(async (c) => (await m.api.get(`/api/couriers/${c.id}`, { token: c.token })).body),
+		);
+		for (const p of profiles) {
+			const carried = [...(p.orderIds as string[])].sort();
+			const ordersOfCourier = assigned
+				.filter((o: any) => o.courierId === p.id)
+				.map((o: any) => o.id)
+				.sort();
+			expect({ courier: p.id, carried, load: p.load }).toEqual({
+				courier: p.id,
+				carried: ordersOfCourier,
+				load: ordersOfCourier.length,
+			});
+			expect(p.load).toBeLessThanOrEqual(4);
+		}
+		expect(profiles.reduce((sum, p) => sum + p.load, 0)).toBe(12);
+	});
 }
