@@ -13,6 +13,8 @@ export interface DeclaredResponse {
 	content?: Record<string, JsonSchema>;
 	/** Further success answers (e.g. 200 for an idempotent replay of a 201). */
 	also?: { status: number; description: string; schema?: JsonSchema }[];
+	/** Error statuses beyond those every route of its kind documents (e.g. 410 for an expired invite). */
+	errors?: number[];
 	/** A multipart/form-data request body (moleculer-web multipart routes do not declare `params`). */
 	multipart?: JsonSchema;
 }
@@ -120,7 +122,12 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 };
 
 export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
-	"users.register": { status: 201, description: "The user was registered", content: json(ref("User")) },
+	"users.register": {
+		status: 201,
+		description: "The user was registered",
+		content: json(ref("User")),
+		errors: [410],
+	},
 	"users.login": {
 		status: 200,
 		description: "A bearer token and the signed-in user",
@@ -165,6 +172,7 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		description: "The position was accepted (or ignored when stale: `accepted: false`)",
 	},
 	"invitations.create": { status: 201, description: "The invite was created" },
+	"invitations.revoke": { status: 200, description: "The invite was revoked", errors: [410] },
 	"notifications.send": { status: 202, description: "The message was accepted for delivery" },
 	"alerts.raise": {
 		status: 201,

@@ -49,6 +49,7 @@ const ERRORS: Record<string, string> = {
 	"403": "Signed in but not allowed: FORBIDDEN_ROLE, MFA_REQUIRED, ACCOUNT_INACTIVE, FORBIDDEN",
 	"404": "No such resource (NOT_FOUND), or no such route",
 	"409": "The resource's state does not allow this (CONFLICT and specific types)",
+	"410": "Gone: the invite has expired or was revoked (INVITE_EXPIRED, INVITE_REVOKED)",
 	"413": "Request body too large (PAYLOAD_TOO_LARGE)",
 	"415": "Wrong content type (UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_FILE_TYPE)",
 	"422":
@@ -170,9 +171,12 @@ function operation(route: RoutedAction, many: boolean): Record<string, Json> {
 	}
 
 	const errors = ["401", "429", "500", "503", "504"];
-	if (!req.public) errors.push("403");
-	if (names.length) errors.push("404");
+	// Public routes with a body refuse too (a suspended account logging in, an invite for someone else).
+	if (!req.public || hasBody) errors.push("403");
+	// Not found: a resource named in the path, or an id in the params (`orderId`, `supplierId`…).
+	if (names.length || [...rules.keys()].some((name) => /Id$/.test(name))) errors.push("404");
 	if (hasBody) errors.push("400", "413");
+	for (const status of declared?.errors ?? []) if (!errors.includes(String(status))) errors.push(String(status));
 	if (route.type === "multipart") errors.push("415");
 	if (method !== "GET") errors.push("409");
 	if (rules.size > 0 || route.type === "multipart") errors.push("422");
