@@ -154,6 +154,12 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 			},
 		],
 	},
+	"orders.updateStatus": {
+		status: 200,
+		description: "The order with its new status",
+		content: json(ref("Order")),
+		errors: [423],
+	},
 	"orders.list": { status: 200, description: "One page of orders, newest first", content: json(page("Order")) },
 	"orders.get": {
 		status: 200,

@@ -54,6 +54,7 @@ const ERRORS: Record<string, string> = {
 	"415": "Wrong content type (UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_FILE_TYPE)",
 	"422":
 		"Params failed validation (VALIDATION_ERROR with the failing fields in `data`) or a business rule (UNPROCESSABLE)",
+	"423": "Locked: too many wrong handover codes on this order (HANDOVER_LOCKED); an admin must deliver or cancel it",
 	"429": "Rate limit exceeded; see Retry-After",
 	"500": "Internal server error (INTERNAL_ERROR)",
 	"503": "No live instance of the service behind this route (SERVICE_UNAVAILABLE); see Retry-After",
