@@ -15,6 +15,8 @@ export interface DeclaredResponse {
 	also?: { status: number; description: string; schema?: JsonSchema }[];
 	/** Error statuses beyond those every route of its kind documents (e.g. 410 for an expired invite). */
 	errors?: number[];
+	/** Request headers the action reads (through the gateway's ctx.meta). */
+	headers?: { name: string; description: string }[];
 	/** A multipart/form-data request body (moleculer-web multipart routes do not declare `params`). */
 	multipart?: JsonSchema;
 }
@@ -146,6 +148,13 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		status: 201,
 		description: "The order was placed (Location: /api/orders/{id})",
 		content: json(ref("Order")),
+		headers: [
+			{
+				name: "Idempotency-Key",
+				description:
+					"Up to 128 characters; a retry with the same key returns the same order instead of placing another",
+			},
+		],
 		also: [
 			{
 				status: 200,

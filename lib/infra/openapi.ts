@@ -134,6 +134,14 @@ function operation(route: RoutedAction, many: boolean): Record<string, Json> {
 		required: true,
 		schema: rules.get(name)?.schema ?? { type: "string" },
 	}));
+	for (const header of declared?.headers ?? [])
+		parameters.push({
+			name: header.name,
+			in: "header",
+			required: false,
+			description: header.description,
+			schema: { type: "string", maxLength: 128 },
+		});
 	const paramsRecord = isRecord(route.params) ? route.params : {};
 	const bodyNames: string[] = [];
 	for (const [name, rule] of rules) {
@@ -207,6 +215,11 @@ export function buildOpenApi(routes: RoutedAction[], info: DocumentInfo = {}): O
 	for (const [status, description] of Object.entries(ERRORS))
 		responses[`E${status}`] = {
 			description,
+			...(status === "429" || status === "503"
+				? {
+						headers: { "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } } },
+					}
+				: {}),
 			content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
 		};
 	return {

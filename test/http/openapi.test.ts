@@ -108,6 +108,10 @@ describe("the document covers the gateway", () => {
 		});
 		const id = doc.paths["/api/orders/{id}"].get.parameters.find((p: any) => p.name === "id");
 		expect(id).toMatchObject({ in: "path", required: true, schema: { type: "string" } });
+		expect(doc.paths["/api/orders"].post.parameters).toEqual([
+			expect.objectContaining({ name: "Idempotency-Key", in: "header", required: false }),
+		]);
+		expect(doc.components.responses.E429.headers["Retry-After"]).toBeDefined();
 		const upload = doc.paths["/api/verification/documents"].post.requestBody.content["multipart/form-data"];
 		expect(upload.schema.properties.file).toBeDefined();
 	});
