@@ -16,6 +16,7 @@ import { trackHttpServer } from "../lib/infra/http-drain";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
+import { OpenApiMixin } from "../mixins/openapi.mixin";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -112,7 +113,7 @@ function errorBody(err: any, status: number) {
 
 const ApiService: ServiceSchema = {
 	name: "api",
-	mixins: [ApiGateway],
+	mixins: [ApiGateway, OpenApiMixin],
 
 	/** Port, body limit and rate limit are read when the service is created (not when this file is imported). */
 	merged(this: any, schema: any) {

@@ -1,4 +1,10 @@
-/** A tiny HTTP client for tests (Node's fetch), returning status, headers and parsed JSON. */
+/**
+ * A tiny HTTP client for tests (Node's fetch), returning status, headers and parsed JSON.
+ * With OPENAPI_CONTRACT_LOG=<file> every exchange is appended to that file (one JSON line), for
+ * checking the suite's answers against the OpenAPI document (test/helpers/openapi-contract.ts).
+ */
+import { appendFileSync } from "fs";
+
 export interface HttpResult {
 	status: number;
 	headers: Headers;
@@ -28,6 +34,13 @@ export async function http(
 	} catch {
 		parsed = null;
 	}
+	const log = process.env.OPENAPI_CONTRACT_LOG;
+	if (log)
+		appendFileSync(
+			log,
+			JSON.stringify({ method, path, status: res.status, contentType: res.headers.get("content-type"), body: parsed }) +
+				"\n",
+		);
 	return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
