@@ -54,6 +54,7 @@ const PLATFORM_ENV = {
 	RECONCILE_INTERVAL_MS: "5000",
 	RECONCILE_GRACE_MS: "5000",
 	ORDER_PAYMENT_DEADLINE_MS: "15000",
+	RESERVATION_SWEEP_MS: "5000",
 	SHUTDOWN_TIMEOUT_MS: "8000",
 	EVENT_RETRY_BASE_MS: "100",
 };
@@ -385,7 +386,13 @@ async function dropStreams(transporter, namespace) {
 // Reading the store (read-only): orders, payments, products documents
 // ---------------------------------------------------------------------------------------------
 
-const COLLECTIONS = { orders: "orders", payments: "payments", products: "products" };
+/** What the judge reads: key → [service (its store), table]. Stock reservations are their own record kind of products. */
+const COLLECTIONS = {
+	orders: ["orders", "orders"],
+	payments: ["payments", "payments"],
+	products: ["products", "products"],
+	reservations: ["products", "reservations"],
+};
 
 /** SQLite files `${dataDir}/${service}.sqlite`, table per collection with the document as JSON in `doc`. */
 function sqliteReader(dataDir) {
@@ -410,7 +417,7 @@ function sqliteReader(dataDir) {
 	return {
 		async read() {
 			const out = {};
-			for (const [service, table] of Object.entries(COLLECTIONS)) out[service] = rows(service, table);
+			for (const [key, [service, table]] of Object.entries(COLLECTIONS)) out[key] = rows(service, table);
 			return out;
 		},
 		close() {
@@ -441,7 +448,7 @@ function postgresReader(url, namespace) {
 	return {
 		async read() {
 			const out = {};
-			for (const [service, table] of Object.entries(COLLECTIONS)) out[service] = await rows(service, table);
+			for (const [key, [service, table]] of Object.entries(COLLECTIONS)) out[key] = await rows(service, table);
 			return out;
 		},
 		async close() {
@@ -510,8 +517,10 @@ function judge(state, acknowledged, customerIds) {
 		if (payments.reduce((n, p) => n + (p.attempts || 0), 0) > 1) providerCallsOver1++;
 		if (HOLDING.includes(order.status)) holdingUnits += units(order.items);
 	}
-	const products = state.products.filter((d) => d.kind === "product");
-	const reservations = state.products.filter((d) => d.kind === "reservation" && d.state === "reserved");
+	// products' main table holds only products (older layouts marked them kind "product"); the
+	// reservation records are products' own record kind (lib/infra/stock-ledger.ts)
+	const products = state.products.filter((d) => d.kind === undefined || d.kind === "product");
+	const reservations = (state.reservations || []).filter((d) => d.state === "reserved");
 	const reservedUnits = products.reduce((sum, p) => sum + (p.reserved || 0), 0);
 	const openReservationUnits = reservations.reduce((sum, r) => sum + units(r.items), 0);
 	const orphanReservationUnits = reservations

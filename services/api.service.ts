@@ -13,6 +13,7 @@ import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
 import { trackHttpServer } from "../lib/infra/http-drain";
+import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
@@ -178,6 +179,7 @@ const ApiService: ServiceSchema = {
 		onError(this: any, req: any, res: any, err: any) {
 			// A failed upload can report twice; the first answer stands.
 			if (res.headersSent) return;
+			if (isTemporarilyUnavailable(err, this.broker, this.isReady())) err = serviceUnavailable(err);
 			const status = errorStatus(err);
 			const body = errorBody(err, status);
 			if (status >= 500)

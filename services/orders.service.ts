@@ -422,6 +422,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			etaTimeoutMs: cfg.orderEtaTimeoutMs,
 			paymentRetryGraceMs: cfg.payments.retryGraceMs,
 			paymentDeadlineMs: cfg.orderPaymentDeadlineMs,
+			pixExpiryMs: cfg.payments.pixExpiryMs,
 		};
 	},
 };

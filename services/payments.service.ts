@@ -21,7 +21,8 @@
  * Test cards of the simulated provider (PAYMENT_PROVIDER=simulated): 4242424242424242 captured ·
  * 4000000000000002 declined · 4000000000009995 insufficient_funds · 4000000000009999 no answer
  * (fails with "timeout" after PAYMENT_PROVIDER_TIMEOUT_MS). PIX is confirmed after PIX_AUTO_CONFIRM_MS
- * or by payments.confirmPix; cash is captured on delivery.
+ * or by payments.confirmPix, and expires after PIX_EXPIRY_MS; a PIX left pending by a restart (its
+ * timer gone) is settled by reconciliation, which asks the provider; cash is captured on delivery.
  */
 import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
@@ -72,8 +73,16 @@ import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, Toke
 
 const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
 
-function providerFor(name: string, keys: () => Collection<ProviderKeyRecord>): PaymentProvider {
-	if (name === "simulated") return new SimulatedProvider(collectionKeyStore(keys));
+function providerFor(
+	settings: Pick<Settings, "provider" | "pixAutoConfirmMs" | "pixExpiryMs">,
+	keys: () => Collection<ProviderKeyRecord>,
+): PaymentProvider {
+	const name = settings.provider;
+	if (name === "simulated")
+		return new SimulatedProvider(collectionKeyStore(keys), {
+			pixAutoConfirmMs: settings.pixAutoConfirmMs,
+			pixExpiryMs: settings.pixExpiryMs,
+		});
 	throw new Error(`Unknown PAYMENT_PROVIDER '${name}' (available: simulated)`);
 }
 
@@ -439,7 +448,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 	created(this: ThisService) {
 		// Read when the service is created (not when the module loads), so each broker gets its environment.
 		Object.assign(this.settings, config().payments);
-		this.provider = providerFor(this.settings.provider, () => this.kind<ProviderKeyRecord>("provider_keys"));
+		this.provider = providerFor(this.settings, () => this.kind<ProviderKeyRecord>("provider_keys"));
 		this.pixTimers = new Set();
 	},
 

@@ -137,7 +137,11 @@ export type RepairKind =
 	| "processing_recharged"
 	| "cancelled_refunded"
 	| "processed_republished"
-	| "refund_resolved";
+	| "refund_resolved"
+	/** A PIX left pending (its confirmation timer lost in a restart) that the provider says was paid. */
+	| "pix_confirmed"
+	/** A PIX left pending past PIX_EXPIRY_MS: recorded failed, the order is cancelled. */
+	| "pix_expired";
 
 /** A repair reconciliation made. */
 export interface Repair {

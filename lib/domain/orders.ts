@@ -268,15 +268,28 @@ export function orderListQuery(me: AuthUser, p: ListOrdersParams, after?: ListPo
 /** What to do with an order still `created` past the payment deadline. */
 export type PaymentRepair = "confirm" | "wait" | "cancel";
 
+/** A PIX order's payment window: still payable by the customer ("waiting"), or past PIX_EXPIRY_MS ("expired"). */
+export type PixWindow = "waiting" | "expired";
+
 /**
  * Given the payment payments holds for the order (null: none): confirm it when the money is secured,
  * leave it while an outcome is still coming (or a retry window is open), cancel it otherwise (no
  * payment, failed, refunded). payments' `new` counts as `none`; a status not known here waits.
+ *
+ * A PIX order (`pix` given) is payable until its expiry: before it, an order with no payment yet
+ * waits too (its PIX is about to be issued); after it, a PIX still pending (or never issued) is
+ * cancelled — the customer can no longer pay it.
  */
-export function paymentRepairFor(payment: { status: string } | null, retryWindowOpen: boolean): PaymentRepair {
+export function paymentRepairFor(
+	payment: { status: string } | null,
+	retryWindowOpen: boolean,
+	pix?: PixWindow,
+): PaymentRepair {
 	const status = !payment || payment.status === "new" ? "none" : payment.status;
 	if (!isPaymentStatus(status)) return "wait";
 	if (isSecuredPaymentStatus(status)) return "confirm";
+	if (pix === "expired" && (status === "pending" || status === "none")) return "cancel";
 	if (isLivePaymentStatus(status) || retryWindowOpen) return "wait";
+	if (pix === "waiting" && status === "none") return "wait";
 	return "cancel";
 }

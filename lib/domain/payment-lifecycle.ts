@@ -4,6 +4,7 @@
  *
  *   new ──claim──► processing ──provider──► captured | authorized | pending | failed
  *   pending ──PIX paid──► captured         pending ──card instead──► processing
+ *   pending ──PIX expired (PIX_EXPIRY_MS)──► failed
  *   authorized ──cash collected──► captured
  *   failed ──paid again (retry grace)──► processing
  *   new | authorized | pending ──order cancelled──► voided
@@ -31,7 +32,7 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
 	new: ["processing", "voided"],
 	processing: ["captured", "authorized", "pending", "failed"],
-	pending: ["processing", "captured", "voided"],
+	pending: ["processing", "captured", "voided", "failed"],
 	authorized: ["captured", "voided"],
 	captured: ["partially_refunded", "refunded"],
 	partially_refunded: ["partially_refunded", "refunded", "captured"],

@@ -114,6 +114,27 @@ export function resolveProcessing(providerStatus: string): ProcessingResolution 
 	return providerStatus === "unknown" ? "charge_again" : "record_outcome";
 }
 
+// ---- PIX: a charge waiting for the customer's transfer ----
+
+/** What became of a PIX charge created `elapsedMs` ago. */
+export type PixOutcome = "paid" | "expired" | "pending";
+
+/**
+ * The simulated provider's PIX, derived from the charge's stored creation time (so the answer is the
+ * same after a restart): paid `autoConfirmMs` after creation (0 = never by itself: only a
+ * confirmation pays it), expired `expiryMs` after creation when not paid, pending in between.
+ */
+export function pixOutcome(elapsedMs: number, autoConfirmMs: number, expiryMs: number): PixOutcome {
+	if (autoConfirmMs > 0 && elapsedMs >= autoConfirmMs && autoConfirmMs < expiryMs) return "paid";
+	if (elapsedMs >= expiryMs) return "expired";
+	return "pending";
+}
+
+/** Whether a PIX payment created at `createdAt` has passed its expiry (orders stops waiting for it then). */
+export function pixExpired(createdAt: string, now: Date, expiryMs: number): boolean {
+	return now.getTime() - Date.parse(createdAt) >= expiryMs;
+}
+
 /** Whether a run's repairs are many enough to alert on (threshold ≤ 0 never alerts). */
 export function repairsNeedAlert(repairs: number, threshold: number): boolean {
 	return threshold > 0 && repairs > threshold;

@@ -87,8 +87,16 @@ export function expiresAt(now: Date, ttlMs: number): string {
 
 export type ReservationState = "reserving" | "reserved" | "released" | "committed";
 
+/**
+ * How long a reservation may exist with no order behind it before the sweep releases it. orders
+ * reserves stock first and stores the order right after (milliseconds later): a reservation older
+ * than this whose order does not exist was left by a crash between the two (or by a reserve
+ * interrupted half-way), and its order will never come.
+ */
+export const ORPHAN_GRACE_MS = 30_000;
+
 /** A reserve interrupted half-way (a crash) older than this is undone by the sweep. */
-export const STUCK_RESERVING_MS = 60_000;
+export const STUCK_RESERVING_MS = ORPHAN_GRACE_MS;
 
 /** What the sweep does with an open reservation. */
 export type SweepAction = "release" | "commit" | "keep";
@@ -101,19 +109,28 @@ export interface SweepCandidate {
 
 /**
  * The repair of an open reservation, given its order's status (undefined: no such order, e.g. the
- * order was never stored after its stock was reserved):
+ * order was never stored after its stock was reserved; only pass undefined when orders was asked
+ * and answered, never when it could not be asked):
  * - cancelled → release; delivered → commit (whatever the expiry);
+ * - no order, ORPHAN_GRACE_MS after the reservation was made → release (a crash between reserving
+ *   and storing the order: nobody else will ever release it);
  * - past expiry: confirmed / in transit → commit (the order goes ahead), otherwise release;
  * - a reserve stuck half-way for longer than STUCK_RESERVING_MS → release what it took.
  */
 export function sweepAction(reservation: SweepCandidate, orderStatus: OrderStatus | undefined, now: Date): SweepAction {
-	if (reservation.state === "reserving")
-		return now.getTime() - Date.parse(reservation.createdAt) > STUCK_RESERVING_MS ? "release" : "keep";
+	const age = now.getTime() - Date.parse(reservation.createdAt);
+	if (reservation.state === "reserving") return age > STUCK_RESERVING_MS ? "release" : "keep";
 	if (reservation.state !== "reserved") return "keep";
 	if (orderStatus === "cancelled") return "release";
 	if (orderStatus === "delivered") return "commit";
+	if (orderStatus === undefined && age > ORPHAN_GRACE_MS) return "release";
 	if (Date.parse(reservation.expiresAt) > now.getTime()) return "keep";
 	return orderStatus === "confirmed" || orderStatus === "in_transit" ? "commit" : "release";
+}
+
+/** Whether the sweep must know the order's status to judge this reservation (it asks orders for these). */
+export function needsOrderStatus(reservation: { state: ReservationState }): boolean {
+	return reservation.state === "reserved";
 }
 
 /**

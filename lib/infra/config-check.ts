@@ -163,6 +163,7 @@ export const SETTINGS: Record<string, Check> = {
 	PAYMENT_PROVIDER: oneOf(["simulated"]),
 	PAYMENT_PROVIDER_TIMEOUT_MS: int(1),
 	PIX_AUTO_CONFIRM_MS: int(0),
+	PIX_EXPIRY_MS: int(1),
 	RECONCILE_INTERVAL_MS: int(0),
 	RECONCILE_GRACE_MS: int(0),
 	RECONCILIATION_ALERT_THRESHOLD: int(0),

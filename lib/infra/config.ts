@@ -126,6 +126,8 @@ export function readConfig() {
 			provider: str("PAYMENT_PROVIDER", "simulated"),
 			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),
 			pixAutoConfirmMs: int("PIX_AUTO_CONFIRM_MS", 3000),
+			/** A PIX charge not paid this long after it was created expires (the order is cancelled). */
+			pixExpiryMs: int("PIX_EXPIRY_MS", 10 * 60_000),
 			reconcileIntervalMs: int("RECONCILE_INTERVAL_MS", 300_000),
 			reconcileGraceMs: int("RECONCILE_GRACE_MS", 60_000),
 			/** More repairs than this in one reconciliation run publish reconciliation.mismatch (0 = never). */

@@ -11,7 +11,10 @@
  *   card 4000000000009995  → declined (insufficient_funds)
  *   card 4000000000009999  → never answers: the call times out (the payment fails with reason "timeout")
  *   any other card token   → declined (unknown_test_card)
- *   pix                    → pending with a copy-paste code; confirmed later (timer or payments.confirmPix)
+ *   pix                    → pending with a copy-paste code; `status(key)` answers captured once
+ *                            `pixAutoConfirmMs` have passed since the charge was made (the customer
+ *                            paid), declined "pix_expired" after `pixExpiryMs` if not — derived from
+ *                            the stored creation time, so the answer survives a restart
  *   cash                   → authorized at order time, captured at delivery
  *
  * Idempotency, as Stripe's API has it: every charge and refund carries an idempotency key
@@ -22,6 +25,7 @@
  * restart (payments gives it a record kind of its store).
  */
 import crypto from "crypto";
+import { pixOutcome } from "../domain/payments";
 
 export type PaymentMethod = "card" | "pix" | "cash";
 
@@ -162,12 +166,34 @@ function hangUntilAborted(signal?: AbortSignal): Promise<never> {
 	});
 }
 
+/** The simulated customer's PIX behaviour (defaults: never pays by itself, expires after 10 minutes). */
+export interface SimulatedPixOptions {
+	/** The customer pays this long after the charge was made (0 = never by itself). */
+	pixAutoConfirmMs?: number;
+	/** Not paid this long after it was made: the charge expires. */
+	pixExpiryMs?: number;
+	/** The clock (tests). */
+	now?: () => number;
+}
+
+export const DEFAULT_PIX_EXPIRY_MS = 10 * 60_000;
+
 export class SimulatedProvider implements PaymentProvider {
 	readonly name = "simulated";
 	/** Charges and refunds actually made (a repeated key makes none): what tests count. */
 	executed = 0;
+	private readonly pix: Required<SimulatedPixOptions>;
 
-	constructor(private readonly keys: IdempotencyKeyStore = memoryKeyStore()) {}
+	constructor(
+		private readonly keys: IdempotencyKeyStore = memoryKeyStore(),
+		pix: SimulatedPixOptions = {},
+	) {
+		this.pix = {
+			pixAutoConfirmMs: pix.pixAutoConfirmMs ?? 0,
+			pixExpiryMs: pix.pixExpiryMs ?? DEFAULT_PIX_EXPIRY_MS,
+			now: pix.now ?? Date.now,
+		};
+	}
 
 	async charge(req: ChargeRequest): Promise<ChargeResult> {
 		const fingerprint = `charge:${req.paymentId}:${req.method}:${req.amountCents}`;
@@ -201,7 +227,19 @@ export class SimulatedProvider implements PaymentProvider {
 
 	async status(idempotencyKey: string): Promise<ProviderOutcome | { status: "unknown" }> {
 		const record = await this.keys.get(idempotencyKey);
-		return record ? record.outcome : { status: "unknown" };
+		if (!record) return { status: "unknown" };
+		const outcome = record.outcome;
+		if (outcome.status !== "pending") return outcome;
+		// A PIX charge: what the customer did since it was made, from the time the key was stored.
+		const elapsed = this.pix.now() - Date.parse(record.at);
+		switch (pixOutcome(elapsed, this.pix.pixAutoConfirmMs, this.pix.pixExpiryMs)) {
+			case "paid":
+				return { status: "captured", providerRef: outcome.providerRef };
+			case "expired":
+				return { status: "declined", providerRef: outcome.providerRef, reason: "pix_expired" };
+			default:
+				return outcome;
+		}
 	}
 
 	private decide(req: ChargeRequest): ChargeResult {
@@ -234,7 +272,7 @@ export class SimulatedProvider implements PaymentProvider {
 		fingerprint: string,
 		outcome: ProviderOutcome,
 	): Promise<ProviderOutcome> {
-		const record = { key, operation, fingerprint, outcome, at: new Date().toISOString() };
+		const record = { key, operation, fingerprint, outcome, at: new Date(this.pix.now()).toISOString() };
 		const { record: first, created } = await this.keys.putFirst(record);
 		if (created) this.executed++;
 		return first.outcome;

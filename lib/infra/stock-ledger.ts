@@ -8,7 +8,15 @@ import { Context, Errors } from "moleculer";
 import type { PendingEvent } from "../contracts/events";
 import type { Product, ReservationItem, StockOutcome, StockReservation, SweepResult } from "../contracts/products";
 import type { OrderStatus } from "../domain/order-status";
-import { finishOutcome, inventoryUpdate, StockChange, stockWrite, sweepAction, totalUnits } from "../domain/stock";
+import {
+	finishOutcome,
+	inventoryUpdate,
+	needsOrderStatus,
+	StockChange,
+	stockWrite,
+	sweepAction,
+	totalUnits,
+} from "../domain/stock";
 import { conflict } from "./errors";
 import { nowIso } from "./ids";
 import { Collection, Filter, UniqueViolationError, UpdateSpec } from "./store/types";
@@ -36,6 +44,18 @@ const MAX_CAS_ATTEMPTS = 1000;
 const SWEEP_BATCH = 500;
 /** A release/commit claimed but not settled for this long was interrupted: the sweep finishes it. */
 const UNSETTLED_AFTER_MS = 5_000;
+
+/** Open reservations (reserving or reserved) after a position in (createdAt, _id) order; null: from the start. */
+function openReservationsAfter(after: { createdAt: string; _id: string } | null): Filter {
+	const open: Filter = { state: { $in: ["reserving", "reserved"] } };
+	if (!after) return open;
+	return {
+		$and: [
+			open,
+			{ $or: [{ createdAt: { $gt: after.createdAt } }, { createdAt: after.createdAt, _id: { $gt: after._id } }] },
+		],
+	};
+}
 
 export const outOfStock = (productId: string, available: number) =>
 	new Errors.MoleculerClientError("Not enough stock for this order", 409, "OUT_OF_STOCK", { productId, available });
@@ -167,31 +187,49 @@ export class StockLedger {
 		onRepair: (repair: Repair) => void,
 	): Promise<SweepResult> {
 		const result = { released: 0, committed: 0 };
-		const unsettled = await this.deps.reservations.find({ query: { settled: false }, limit: SWEEP_BATCH });
-		for (const r of unsettled)
-			if (Date.now() - Date.parse(r.updatedAt) > UNSETTLED_AFTER_MS) await this.settle(null, r);
-		const open = await this.deps.reservations.find({
-			query: { state: { $in: ["reserving", "reserved"] } },
-			sort: { createdAt: 1 },
-			limit: SWEEP_BATCH,
-		});
-		const known = await statuses(open.filter((r) => r.state === "reserved").map((r) => r.orderId));
+		for (let lastId = ""; ;) {
+			const unsettled = await this.deps.reservations.find({
+				query: { settled: false, _id: { $gt: lastId } },
+				sort: { _id: 1 },
+				limit: SWEEP_BATCH,
+			});
+			for (const r of unsettled)
+				if (Date.now() - Date.parse(r.updatedAt) > UNSETTLED_AFTER_MS) await this.settle(null, r);
+			if (unsettled.length < SWEEP_BATCH) break;
+			lastId = unsettled[unsettled.length - 1]._id;
+		}
 		const now = new Date();
-		for (const r of open) {
-			if (r.state === "reserved" && !known) continue;
-			const orderStatus = known?.get(r.orderId);
-			const action = sweepAction(r, orderStatus, now);
-			if (action === "keep") continue;
-			if (r.state === "reserving") {
-				for (const item of r.items)
-					await this.move(null, item.productId, r.orderId, { kind: "release", quantity: item.quantity });
-				await this.deps.reservations.removeMany({ _id: r._id, state: "reserving" });
-			} else {
-				const early = action === "commit" && orderStatus !== "delivered";
-				await this.finish(null, r.orderId, action === "release" ? "released" : "committed", "sweep", early);
+		// Every open reservation, a page at a time (keyset on createdAt, _id: a repair takes a
+		// reservation out of the filter, so an offset would skip some).
+		let after: { createdAt: string; _id: string } | null = null;
+		for (;;) {
+			const page: StockReservation[] = await this.deps.reservations.find({
+				query: openReservationsAfter(after),
+				sort: { createdAt: 1, _id: 1 },
+				limit: SWEEP_BATCH,
+			});
+			if (page.length === 0) break;
+			const asked = page.filter(needsOrderStatus).map((r) => r.orderId);
+			const known = asked.length ? await statuses(asked) : new Map<string, OrderStatus>();
+			for (const r of page) {
+				if (needsOrderStatus(r) && !known) continue; // orders did not answer: judge it next time
+				const orderStatus = known?.get(r.orderId);
+				const action = sweepAction(r, orderStatus, now);
+				if (action === "keep") continue;
+				if (r.state === "reserving") {
+					for (const item of r.items)
+						await this.move(null, item.productId, r.orderId, { kind: "release", quantity: item.quantity });
+					await this.deps.reservations.removeMany({ _id: r._id, state: "reserving" });
+				} else {
+					const early = action === "commit" && orderStatus !== "delivered";
+					await this.finish(null, r.orderId, action === "release" ? "released" : "committed", "sweep", early);
+				}
+				result[action === "release" ? "released" : "committed"]++;
+				onRepair({ reservation: r, action, orderStatus });
 			}
-			result[action === "release" ? "released" : "committed"]++;
-			onRepair({ reservation: r, action, orderStatus });
+			if (page.length < SWEEP_BATCH) break;
+			const last = page[page.length - 1];
+			after = { createdAt: last.createdAt, _id: last._id };
 		}
 		return result;
 	}

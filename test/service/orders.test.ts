@@ -468,3 +468,61 @@ describe("payment-deadline repair job", () => {
 		expect(events.ofType("reconciliation.mismatch").filter((e) => e.data.orderId === pendingOrder.id)).toHaveLength(0);
 	});
 });
+
+describe("payment-deadline repair job and PIX orders", () => {
+	let broker: ServiceBroker;
+	const products = fakeProducts();
+	const events = eventRecorder("pix_recorder");
+	const payments = new Map<string, { status: string; paymentId?: string } | null>();
+	const fakePayments: ServiceSchema = {
+		name: "payments",
+		actions: {
+			forOrder(ctx) {
+				const { orderId } = ctx.params as { orderId: string };
+				return payments.get(orderId) ?? null;
+			},
+		},
+	};
+	const PIX_EXPIRY_MS = 2000;
+
+	beforeAll(async () => {
+		broker = await startBroker({
+			services: ["orders"],
+			extraServices: [products.schema, caller, events.schema, fakePayments],
+			env: { ORDER_PAYMENT_DEADLINE_MS: "200", PIX_EXPIRY_MS: String(PIX_EXPIRY_MS) },
+		});
+	});
+	afterAll(() => broker.stop());
+
+	it("waits for a payable PIX until its expiry instead of cancelling it at the deadline, then cancels it", async () => {
+		const pix = { paymentMethod: "pix", paymentToken: undefined };
+		const pendingPix = (await place(broker, CUSTOMER, pix)).order;
+		const notIssuedPix = (await place(broker, CUSTOMER, pix)).order;
+		const unpaidCard = (await place(broker)).order;
+		payments.set(pendingPix.id, { status: "pending", paymentId: "pay-pix" });
+
+		// The card order without a payment is cancelled at the deadline...
+		await waitFor(async () => (await getOrder(broker, unpaidCard.id)).status === "cancelled", 5000);
+		// ...while both PIX orders, past the same deadline, still wait for their customer.
+		await new Promise((r) => setTimeout(r, 600));
+		expect((await getOrder(broker, pendingPix.id)).status).toBe("created");
+		expect((await getOrder(broker, notIssuedPix.id)).status).toBe("created");
+
+		// Past PIX_EXPIRY_MS nobody can pay them any more: cancelled, stock released.
+		await waitFor(async () => (await getOrder(broker, pendingPix.id)).status === "cancelled", 5000);
+		await waitFor(async () => (await getOrder(broker, notIssuedPix.id)).status === "cancelled", 5000);
+		const cancelled = await getOrder(broker, pendingPix.id);
+		expect(cancelled.cancelReason).toBe("payment_timeout");
+		expect(Date.parse(cancelled.updatedAt) - Date.parse(cancelled.createdAt)).toBeGreaterThanOrEqual(PIX_EXPIRY_MS);
+		await waitFor(
+			() => products.of("release", pendingPix.id).length === 1 && products.of("release", notIssuedPix.id).length === 1,
+			5000,
+		);
+	});
+
+	it("confirms a PIX paid before its expiry", async () => {
+		const order = (await place(broker, CUSTOMER, { paymentMethod: "pix", paymentToken: undefined })).order;
+		payments.set(order.id, { status: "captured", paymentId: "pay-pix-2" });
+		await waitFor(async () => (await getOrder(broker, order.id)).status === "confirmed", 5000);
+	});
+});

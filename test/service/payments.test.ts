@@ -465,4 +465,58 @@ describe("after a restart (a store on disk)", () => {
 			fs.rmSync(dir, { recursive: true, force: true });
 		}
 	});
+
+	it("settles a PIX left pending by a restart (its confirmation timer gone): paid, from the stored creation time", async () => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), "payments-pix-"));
+		// The simulated customer pays 300 ms after the PIX is issued; the process dies before that.
+		let node = await start({ DATA_DIR: dir, PIX_AUTO_CONFIRM_MS: "300" });
+		try {
+			const o = newOrder("pix", null);
+			await node.b.call("probe.publish", { type: "order.created", data: orderCreated(o) });
+			let p: Payment | null = null;
+			await waitFor(async () => (p = await node.svc.findOneEntity({ orderId: o.orderId }))?.status === "pending");
+			await node.b.stop(); // the timer that would have confirmed it dies with the process
+			node = await start({ DATA_DIR: dir, PIX_AUTO_CONFIRM_MS: "300" });
+			expect(await node.svc.findEntity(p!._id)).toMatchObject({ status: "pending" });
+			await new Promise((r) => setTimeout(r, 350));
+			const report = (await node.b.call("payments.reconcile", { graceMs: 0 })) as ReconcileReport;
+			expect(report.repairs).toContainEqual({ kind: "pix_confirmed", orderId: o.orderId, paymentId: p!._id });
+			expect(report.mismatches.filter((m) => m.orderId === o.orderId)).toEqual([]);
+			expect(await node.svc.findEntity(p!._id)).toMatchObject({ status: "captured", capturedCents: 10_000 });
+			// Charged once: one PIX issued at the provider, and one captured entry in the ledger.
+			const after = (await node.svc.findEntity(p!._id))!;
+			expect(after.transactions.filter((t) => t.status === "captured")).toHaveLength(1);
+			// Settled once: the next run has no PIX left to settle.
+			const again = (await node.b.call("payments.reconcile", { graceMs: 0 })) as ReconcileReport;
+			expect(again.repairs.filter((r) => r.kind === "pix_confirmed" && r.paymentId === p!._id)).toEqual([]);
+		} finally {
+			await node.b.stop();
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it("expires a PIX the customer never paid, after PIX_EXPIRY_MS: payment.failed (pix_expired)", async () => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), "payments-pix-"));
+		let node = await start({ DATA_DIR: dir, PIX_AUTO_CONFIRM_MS: "0", PIX_EXPIRY_MS: "400" });
+		try {
+			const o = newOrder("pix", null);
+			await node.b.call("probe.publish", { type: "order.created", data: orderCreated(o) });
+			let p: Payment | null = null;
+			await waitFor(async () => (p = await node.svc.findOneEntity({ orderId: o.orderId }))?.status === "pending");
+			// Within its window the PIX waits for the customer: no repair, no mismatch.
+			const early = (await node.b.call("payments.reconcile", { graceMs: 0 })) as ReconcileReport;
+			expect(early.repairs.filter((r) => r.paymentId === p!._id)).toEqual([]);
+			expect(early.mismatches.filter((m) => m.orderId === o.orderId)).toEqual([]);
+			await node.b.stop();
+			node = await start({ DATA_DIR: dir, PIX_AUTO_CONFIRM_MS: "0", PIX_EXPIRY_MS: "400" });
+			await new Promise((r) => setTimeout(r, 450));
+			const report = (await node.b.call("payments.reconcile", { graceMs: 0 })) as ReconcileReport;
+			expect(report.repairs).toContainEqual({ kind: "pix_expired", orderId: o.orderId, paymentId: p!._id });
+			expect(await node.svc.findEntity(p!._id)).toMatchObject({ status: "failed", failureReason: "pix_expired" });
+			await waitFor(() => ofOrder("payment.failed", o.orderId).find((e) => e.data.reason === "pix_expired"));
+		} finally {
+			await node.b.stop();
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+	});
 });

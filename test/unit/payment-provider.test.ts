@@ -11,6 +11,7 @@ import {
 import {
 	orderWithoutPayment,
 	OrderState,
+	pixOutcome,
 	PaymentState,
 	reconciliationProblems,
 	refundableCents,
@@ -230,5 +231,42 @@ describe("orders without a payment", () => {
 		expect(orderWithoutPayment(order("created", "2024-06-03T12:09:30.000Z"), false, now, 60_000)).toBe(false);
 		expect(orderWithoutPayment(order("created", "2024-06-03T12:00:00.000Z"), true, now, 60_000)).toBe(false);
 		expect(orderWithoutPayment(order("cancelled", "2024-06-03T12:00:00.000Z"), false, now, 60_000)).toBe(false);
+	});
+});
+
+describe("PIX outcome from the charge's stored creation time", () => {
+	it("is paid after the auto-confirm delay, expired after the expiry when never paid, pending in between", () => {
+		expect(pixOutcome(500, 1000, 600_000)).toBe("pending");
+		expect(pixOutcome(1000, 1000, 600_000)).toBe("paid");
+		expect(pixOutcome(599_999, 0, 600_000)).toBe("pending");
+		expect(pixOutcome(600_000, 0, 600_000)).toBe("expired");
+		// A customer who would pay only after the expiry never gets to.
+		expect(pixOutcome(700_000, 650_000, 600_000)).toBe("expired");
+	});
+
+	it("the simulated provider answers status(key) for a PIX from the time the key was stored, so a restart changes nothing", async () => {
+		let now = Date.parse("2026-01-01T00:00:00.000Z");
+		const keys = memoryKeyStore();
+		const clock = () => now;
+		const first = new SimulatedProvider(keys, { pixAutoConfirmMs: 0, pixExpiryMs: 60_000, now: clock });
+		const req = {
+			idempotencyKey: "charge:pix-1",
+			paymentId: "pix-1",
+			orderId: "o-1",
+			amountCents: 5000,
+			method: "pix" as const,
+		};
+		expect(await first.charge(req)).toMatchObject({ status: "pending" });
+		now += 30_000;
+		// "Restarted": a new provider over the same stored keys.
+		const second = new SimulatedProvider(keys, { pixAutoConfirmMs: 0, pixExpiryMs: 60_000, now: clock });
+		expect(await second.status("charge:pix-1")).toMatchObject({ status: "pending" });
+		now += 30_000;
+		expect(await second.status("charge:pix-1")).toMatchObject({ status: "declined", reason: "pix_expired" });
+		const paying = new SimulatedProvider(keys, { pixAutoConfirmMs: 1000, pixExpiryMs: 120_000, now: clock });
+		expect(await paying.status("charge:pix-1")).toMatchObject({ status: "captured" });
+		// The same key charged again returns the first outcome and charges nothing.
+		expect(await second.charge(req)).toMatchObject({ status: "pending" });
+		expect(second.executed).toBe(0);
 	});
 });

@@ -5,8 +5,10 @@
  *   orders still `created` past the deadline are checked with payments (payments.forOrder) and
  *   confirmed (captured / authorized), left (pending / processing: payments resolves them) or
  *   cancelled with reason "payment_timeout" (no payment, failed), by the same transitions as the
- *   payment events; stock calls still owed (`stockAction`) are retried. Each repair is logged,
- *   counted in gasrapido_repairs_total{kind} and recorded as reconciliation.mismatch with the write.
+ *   payment events; stock calls still owed (`stockAction`) are retried. A PIX order is payable until
+ *   PIX_EXPIRY_MS: it waits for its customer until then (even with no PIX issued yet), and is
+ *   cancelled after it if its PIX is still pending. Each repair is logged, counted in
+ *   gasrapido_repairs_total{kind} and recorded as reconciliation.mismatch with the write.
  * - "unpaid-sweep" (PAYMENT_RETRY_GRACE_MS > 0): cancels orders whose payment failed and whose retry
  *   window has closed.
  */
@@ -14,6 +16,7 @@ import { Context, Endpoint, ServiceSchema } from "moleculer";
 import type { PaymentForOrder } from "../../../lib/contracts/orders";
 import type { PendingEvent } from "../../../lib/contracts/events";
 import { paymentRepairFor } from "../../../lib/domain/orders";
+import { pixExpired } from "../../../lib/domain/payments";
 import { isPaymentStatus } from "../../../lib/domain/payment-status";
 import { newId, nowIso } from "../../../lib/infra/ids";
 import { Jobs } from "../../../lib/infra/jobs";
@@ -105,7 +108,13 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 				orderId: order._id,
 			});
 			const retryOpen = Date.parse(order.paymentRetryUntil || "") > Date.now();
-			const repair = paymentRepairFor(payment, retryOpen);
+			const pix =
+				order.paymentMethod === "pix"
+					? pixExpired(order.createdAt, new Date(), this.cfg.pixExpiryMs)
+						? "expired"
+						: "waiting"
+					: undefined;
+			const repair = paymentRepairFor(payment, retryOpen, pix);
 			if (repair === "wait") return false;
 			const paymentId = payment?.paymentId ?? order.paymentId;
 			if (payment && isPaymentStatus(payment.status))

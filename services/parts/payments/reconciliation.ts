@@ -9,7 +9,10 @@
  * - a captured payment whose order is cancelled: refunded (under the cancellation's fixed refund id);
  * - a captured/authorized payment whose order is still `created`: payment.processed again (orders'
  *   consumer is idempotent), so the order gets confirmed;
- * - a refund left in flight: asked again under its key.
+ * - a refund left in flight: asked again under its key;
+ * - a PIX still `pending` (its confirmation timer died with the process): the provider's status for
+ *   its key decides — paid → captured (pix_confirmed, the order gets confirmed), past PIX_EXPIRY_MS →
+ *   failed "pix_expired" (pix_expired, the order gets cancelled), else it keeps waiting (no mismatch).
  * Each repair is logged with its order id and counted in gasrapido_repairs_total{kind}. The rest is
  * published as reconciliation.mismatch, and so is a run with more repairs than
  * RECONCILIATION_ALERT_THRESHOLD (problem "too_many_repairs").
@@ -34,7 +37,7 @@ import {
 	repairsNeedAlert,
 	resolveProcessing,
 } from "../../../lib/domain/payments";
-import { nowIso } from "../../../lib/infra/ids";
+import { newId, nowIso } from "../../../lib/infra/ids";
 import type { ChargeResult } from "../../../lib/infra/payment-provider";
 import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
 import type { AnyCtx, PaymentsThis } from "./types";
@@ -49,6 +52,7 @@ export interface ReconciliationMethods {
 	repair(ctx: AnyCtx | null, action: RepairAction, payment: Payment): Promise<RepairKind | null>;
 	resolveStuckCharge(ctx: AnyCtx | null, payment: Payment): Promise<RepairKind | null>;
 	resolveRefundsInFlight(ctx: AnyCtx | null, payment: Payment, graceMs: number, now: Date): Promise<Repair[]>;
+	settlePendingPix(ctx: AnyCtx | null, payment: Payment): Promise<RepairKind | null>;
 	ordersWithoutPayment(payments: Payment[], graceMs: number): Promise<Mismatch[]>;
 	startReconciliation(): void;
 	stopReconciliation(): Promise<void>;
@@ -86,6 +90,16 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 			}
 		}
 		mismatches.push(...(await this.ordersWithoutPayment(payments, graceMs)));
+		// Every PIX still waiting for the customer (not only the newest payments): paid or expired?
+		const pendingPix = await this.findEntities({
+			query: { status: "pending", method: "pix" },
+			sort: ["createdAt"],
+			limit: SCAN_LIMIT,
+		});
+		for (const p of pendingPix) {
+			const kind = await this.settlePendingPix(ctx, p);
+			if (kind) repairs.push({ kind, orderId: p.orderId, paymentId: p._id });
+		}
 		for (const r of repairs) {
 			this.logger.info(
 				{ orderId: r.orderId, paymentId: r.paymentId, repair: r.kind },
@@ -162,6 +176,45 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 		if (settled.status === "pending") this.scheduleAutoPix(settled._id);
 		if (settled.orderCancelled) await this.settleCancelled(ctx, settled, "order cancelled while paying");
 		return kind;
+	},
+
+	/**
+	 * A PIX still `pending`: the provider's status for its charge key says whether the customer paid
+	 * (→ captured, payment.processed) or the charge expired (→ failed "pix_expired", payment.failed);
+	 * null while it is still waiting for the customer, or when another write came first.
+	 */
+	async settlePendingPix(this: This, ctx: AnyCtx | null, p: Payment): Promise<RepairKind | null> {
+		if (!p.chargeKey) return null;
+		try {
+			const known = await this.provider.status(p.chargeKey);
+			if (known.status === "captured") return (await this.confirmPix(ctx, p._id)) ? "pix_confirmed" : null;
+			if (known.status !== "declined") return null;
+			const now = nowIso();
+			const set = { status: "failed" as const, failureReason: known.reason, updatedAt: now };
+			const expired = await this.compareAndSet(
+				ctx,
+				{ _id: p._id, status: "pending", chargeKey: p.chargeKey },
+				{
+					$set: set,
+					$push: {
+						transactions: {
+							id: newId(),
+							kind: "charge",
+							method: "pix",
+							status: "failed",
+							amountCents: p.amountCents,
+							at: now,
+							reason: known.reason,
+						},
+					},
+				},
+				this.outcomeEvent({ ...p, ...set }),
+			);
+			return expired ? "pix_expired" : null;
+		} catch (err) {
+			this.logger.warn({ orderId: p.orderId, paymentId: p._id }, `PIX settlement failed: ${(err as Error).message}`);
+			return null;
+		}
 	},
 
 	/** Refunds reserved and sent, their outcome never recorded: asked again under the same key. */
