@@ -4,7 +4,13 @@ import type { DbMethods } from "../../../mixins/db.mixin";
 import type { EventsMethods } from "../../../mixins/events.mixin";
 import type { AuthUser, Ctx } from "../../../lib/contracts/common";
 import type { CourierAssigned, PendingEvent } from "../../../lib/contracts/events";
-import type { CreateOrderParams, CustomerView, Order, OrderView, UpdateStatusParams } from "../../../lib/contracts/orders";
+import type {
+	CreateOrderParams,
+	CustomerView,
+	Order,
+	OrderView,
+	UpdateStatusParams,
+} from "../../../lib/contracts/orders";
 import type { Actor, OrderStatus, TransitionProblem } from "../../../lib/domain/order-status";
 import type { PaymentStatus } from "../../../lib/domain/payment-status";
 import type { Jobs } from "../../../lib/infra/jobs";
