@@ -44,13 +44,7 @@ import type {
 	RefundParams,
 } from "../lib/contracts/payments";
 import { idParam, pageParams } from "../lib/contracts/params";
-import {
-	chargeKey,
-	PaymentStatus,
-	REFUNDABLE,
-	retryableFrom,
-	statusAfterCharge,
-} from "../lib/domain/payment-status";
+import { chargeKey, PaymentStatus, REFUNDABLE, retryableFrom, statusAfterCharge } from "../lib/domain/payment-status";
 import { refundableCents } from "../lib/domain/payments";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
