@@ -3,16 +3,23 @@
  * Embedded default: no transporter, Memory cacher, in-process durable events.
  * Cluster: TRANSPORTER=nats://…, CACHER=redis://…, MONGO_URI=…, durable events on JetStream.
  */
-import { BrokerOptions, MetricRegistry, MetricsReporterOptions, TracerExporterOptions } from "moleculer";
+import {
+	BrokerOptions,
+	Errors,
+	LogLevels,
+	MetricRegistry,
+	MetricsReporterOptions,
+	Middleware,
+	TracerExporterOptions,
+	Validators,
+} from "moleculer";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import http from "http";
+import type { MiddlewareOptions as ChannelsOptions } from "@moleculer/channels/types/src";
 import path from "path";
 import { AppConfig, config } from "./lib/infra/config";
 import { StrictValidator } from "./lib/infra/validator";
 import { SqliteAdapter } from "./lib/infra/channels/sqlite-adapter";
 import { IN_MEMORY } from "./lib/infra/channels/sqlite-store";
-import { DEAD_LETTER_TOPIC, TOPICS } from "./lib/domain/events";
-import { channelName } from "./mixins/events.mixin";
 import { JsonLogger } from "./lib/infra/logging";
 import { DEFAULT_OTLP_ENDPOINT, OtlpTraceExporter } from "./lib/infra/otlp-exporter";
 import { TRACING_EXPORTERS } from "./lib/infra/config-check";
@@ -146,7 +153,7 @@ function brokerOptions(): BrokerOptions {
 		namespace: cfg.namespace,
 		nodeID: cfg.nodeID,
 		logger: logger(cfg),
-		logLevel: cfg.logLevel as any,
+		logLevel: cfg.logLevel as LogLevels,
 		transporter: cfg.transporter ? cfg.transporter : null,
 		cacher: cacher(cfg),
 		serializer: "JSON",
@@ -163,7 +170,7 @@ function brokerOptions(): BrokerOptions {
 			maxDelay: 2000,
 			factor: 2,
 			// A timed-out call may still complete on its node: retrying it could do a write twice.
-			check: (err: any) => err && !!err.retryable && err.name !== "RequestTimeoutError",
+			check: (err: Error) => !!err && !!(err as Errors.MoleculerError).retryable && err.name !== "RequestTimeoutError",
 		},
 
 		// A node that dies while calls wait on it is found by the FastFailover middleware's NATS probe
@@ -193,14 +200,18 @@ function brokerOptions(): BrokerOptions {
 			minRequestCount: 10,
 			windowTime: 30,
 			halfOpenTime: 5_000,
-			check: (err: any) => err && (!err.code || err.code >= 500),
+			check: (err: Error) => {
+				const code = (err as Errors.MoleculerError | undefined)?.code;
+				return !!err && (!code || code >= 500);
+			},
 		},
 
 		// Cap concurrent executions per action; excess waits in a queue instead of overloading the node.
 		bulkhead: { enabled: true, concurrency: 50, maxQueueSize: 1000 },
 
-		validator: new StrictValidator() as any,
-		errorHandler(err: any, info: any) {
+		// A Moleculer Fastest validator at run time; lib/infra/validator.ts types it by the compile() it overrides.
+		validator: new StrictValidator() as unknown as Validators.Base,
+		errorHandler(err: Error) {
 			throw err;
 		},
 
@@ -216,7 +227,8 @@ function brokerOptions(): BrokerOptions {
 		tracing: tracing(cfg),
 
 		middlewares: [
-			ChannelsMiddleware({ adapter: channelsAdapter(cfg) } as any) as any,
+			// @moleculer/channels' typings (from its JSDoc) make every option required and know no adapter instance.
+			ChannelsMiddleware({ adapter: channelsAdapter(cfg) } as unknown as ChannelsOptions) as unknown as Middleware,
 			toMoleculer(channelTopicsMiddleware()),
 			toMoleculer(eventsReadyMiddleware()),
 			toMoleculer(requestLogMiddleware()),

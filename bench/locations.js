@@ -83,7 +83,7 @@ async function courierLoop(base, courier, until, stats) {
 			stats.latenciesMs.push(Number(process.hrtime.bigint() - started) / 1e6);
 			stats.byStatus[res.status] = (stats.byStatus[res.status] || 0) + 1;
 			if (res.status === 202 && res.body && res.body.accepted) stats.accepted++;
-		} catch (err) {
+		} catch {
 			stats.errors++;
 		}
 		if (INTERVAL_MS > 0)

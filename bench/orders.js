@@ -144,7 +144,13 @@ async function fireOrders(base, supplier, customers) {
 async function waitUntilConfirmed(base, supplier, expected) {
 	const deadline = Date.now() + CONFIRM_TIMEOUT_MS;
 	for (;;) {
-		const res = await request(base, "GET", "/api/orders?status=confirmed&pageSize=1&withTotal=true", undefined, supplier.token);
+		const res = await request(
+			base,
+			"GET",
+			"/api/orders?status=confirmed&pageSize=1&withTotal=true",
+			undefined,
+			supplier.token,
+		);
 		const confirmed = res.body ? res.body.total : 0;
 		if (confirmed >= expected) return { at: Date.now(), confirmed };
 		if (Date.now() > deadline) return { at: Date.now(), confirmed, timedOut: true };

@@ -18,6 +18,7 @@
 import { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods } from "./db.mixin";
 import { EventsMethods } from "./events.mixin";
+import type { TimerJobs } from "./timers.mixin";
 import type { Courier, Dispatch, LivePosition, OrderStatusUpdate } from "../lib/contracts/couriers";
 import type { OrderCancelled, OrderConfirmed, OrderDelivered, PendingEvent } from "../lib/contracts/events";
 import {
@@ -85,9 +86,6 @@ interface DispatchState {
 	dispatchSettings: DispatchSettings;
 	dispatchRound: Promise<void> | null;
 	dispatchAgain: boolean;
-	sweeping: boolean;
-	retryTimer?: NodeJS.Timeout;
-	sweepTimer?: NodeJS.Timeout;
 }
 
 type ThisDispatcher = Service &
@@ -370,27 +368,30 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, ThisDispatcher>> = {
 		this.dispatchSettings = config().dispatch;
 		this.dispatchRound = null;
 		this.dispatchAgain = false;
-		this.sweeping = false;
 	},
 
-	started(this: ThisDispatcher) {
-		const s = this.dispatchSettings;
+	// Run by TimersMixin (the service lists it among its mixins), every DISPATCH_RETRY_MS.
+	timers: {
 		// The dispatch round coalesces overlapping calls itself (dispatchWaiting).
-		this.retryTimer = setInterval(() => this.dispatchWaitingSoon(), s.retryMs);
-		this.sweepTimer = setInterval(() => {
-			if (this.sweeping) return;
-			this.sweeping = true;
-			this.releaseOrphanedCouriers()
-				.catch((err: Error) => this.logger.warn(`stale-busy-sweep: failed: ${err.message}`))
-				.finally(() => (this.sweeping = false));
-		}, s.retryMs);
-		this.retryTimer.unref();
-		this.sweepTimer.unref();
-	},
+		"dispatch-retry": {
+			everyMs(this: ThisDispatcher) {
+				return this.dispatchSettings.retryMs;
+			},
+			run(this: ThisDispatcher) {
+				this.dispatchWaitingSoon();
+			},
+		},
+		"stale-busy-sweep": {
+			everyMs(this: ThisDispatcher) {
+				return this.dispatchSettings.retryMs;
+			},
+			run(this: ThisDispatcher) {
+				return this.releaseOrphanedCouriers();
+			},
+		},
+	} satisfies TimerJobs<ThisDispatcher>,
 
 	async stopped(this: ThisDispatcher) {
-		clearInterval(this.retryTimer);
-		clearInterval(this.sweepTimer);
 		await this.dispatchRound?.catch(() => undefined);
 	},
 };

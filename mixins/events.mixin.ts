@@ -182,7 +182,7 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 				recordPublished(this.broker, topic);
 			}
 		};
-		for (let busyWaits = 0; ; ) {
+		for (let busyWaits = 0; ;) {
 			if (outbox.drain) {
 				const relayed = await outbox.drain(RELAY_BATCH, publish);
 				// Another instance is relaying this store's outbox: our entries go with its next batch,
@@ -216,9 +216,7 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		// A second copy of an event this instance is handling (at-least-once delivery) waits for the first.
 		const inFlight = this.eventsInFlight.get(envelope.id);
 		if (inFlight) return inFlight;
-		const handling = this.handleBusinessEvent(envelope, handler).finally(() =>
-			this.eventsInFlight.delete(envelope.id),
-		);
+		const handling = this.handleBusinessEvent(envelope, handler).finally(() => this.eventsInFlight.delete(envelope.id));
 		this.eventsInFlight.set(envelope.id, handling);
 		return handling;
 	},

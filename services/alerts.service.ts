@@ -11,6 +11,7 @@
 import { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, channelName, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { Ctx } from "../lib/contracts/common";
 import type { EventMap, EventName, PendingEvent } from "../lib/contracts/events";
 import { ALERT_PARAMS } from "../lib/contracts/alerts";
@@ -53,8 +54,6 @@ type ThisService = Service<Settings> &
 	EventsMethods &
 	OwnMethods & {
 		broker: ServiceBroker & { sendToChannel(channel: string, payload: unknown): Promise<void> };
-		timer?: NodeJS.Timeout;
-		timersRunning: boolean;
 		counters: WindowCounters;
 		rules: RuleStore;
 		watches: WatchStore;
@@ -80,6 +79,7 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 	// EventsMixin first: Moleculer starts mixins last-to-first, and the events mixin finds its outbox
 	// and ledger in DbMixin's store only when that has started (otherwise it falls back to memory).
 	mixins: [
+		TimersMixin,
 		EventsMixin,
 		DbMixin<Alert>({
 			collection: "alerts",
@@ -404,39 +404,30 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 			return this.toPublic(alert, ["openKey"]);
 		},
 
-		/** The "alerts.timers" job: watches, escalations, and seen marks past the ledger's retention. */
+		/** The "timers" job: watches, escalations, and seen marks past the ledger's retention. */
 		async runTimers(this: ThisService) {
-			if (this.timersRunning) return;
-			this.timersRunning = true;
-			try {
-				const now = nowIso();
-				await this.evaluateTimers(now);
-				await this.escalateDue(now);
-				const before = new Date(Date.parse(now) - config().eventLedgerRetentionMs).toISOString();
-				await this.kind<SeenMark>("seen").removeMany({ at: { $lt: before } });
-			} finally {
-				this.timersRunning = false;
-			}
+			const now = nowIso();
+			await this.evaluateTimers(now);
+			await this.escalateDue(now);
+			const before = new Date(Date.parse(now) - config().eventLedgerRetentionMs).toISOString();
+			await this.kind<SeenMark>("seen").removeMany({ at: { $lt: before } });
 		},
 	},
 
-	created(this: ThisService) {
-		this.timersRunning = false;
-	},
+	// TimersMixin: every ALERT_ESCALATION_CHECK_MS, never overlapping, stopped with the service.
+	timers: {
+		timers: {
+			everyMs: () => config().alertEscalationCheckMs,
+			run(this: ThisService) {
+				return this.runTimers();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
 	started(this: ThisService) {
 		this.counters = new WindowCounters(this.kind<WindowBucket>("counters"), this.kind<SeenMark>("seen"));
 		this.rules = new RuleStore(this.kind<RuleOverride>("rules"));
 		this.watches = new WatchStore(this.kind<Watch>("watches"));
-		this.timer = setInterval(() => {
-			this.runTimers().catch((err: Error) => this.logger.warn(`[alerts.timers] failed: ${err.message}`));
-		}, config().alertEscalationCheckMs);
-		this.timer.unref?.();
-	},
-
-	stopped(this: ThisService) {
-		if (this.timer) clearInterval(this.timer);
-		this.timer = undefined;
 	},
 };
 

@@ -4,15 +4,19 @@
  * Errors become JSON bodies with the Moleculer error's type and data; the request id the client
  * sent in X-Request-Id (or a new one) is ctx.requestID everywhere and is returned.
  */
-import { Context, Errors, ServiceSchema } from "moleculer";
+import type { IncomingMessage, Server, ServerResponse } from "http";
+import { Context, Errors, Service, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
+import type { Alias, ApiRouteSchema, ApiSettingsSchema, GatewayResponse, IncomingRequest, Route } from "moleculer-web";
 import path from "path";
+import type { CallMeta, Ctx } from "../lib/contracts";
+import type { AuthState } from "../lib/contracts/users";
 import { config } from "../lib/infra/config";
 import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/infra/auth";
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
-import { trackHttpServer } from "../lib/infra/http-drain";
+import { HttpDrain, trackHttpServer } from "../lib/infra/http-drain";
 import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
@@ -24,6 +28,54 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const AUTH_STATE_TTL_MS = 5_000;
 const AUTH_STATE_CACHE_MAX = 50_000;
 
+interface Settings extends ApiSettingsSchema {
+	port: number;
+	trustProxy: boolean;
+	requireAdminMfa: boolean;
+	routes: ApiRouteSchema[];
+}
+
+/** A request as the gateway sees it: moleculer-web's, plus the token's user once verified (an Error when it failed). */
+type TokenRequest = IncomingMessage & { $tokenUser?: AuthUser | Error | null };
+type GatewayRequest = IncomingRequest & TokenRequest;
+
+/** moleculer-web's aliases carry their full path (prefix included); its typings leave it out. */
+type GatewayAlias = Alias & { fullPath: string };
+
+/** A route with moleculer-web's rate limiter (its typings leave out the store it keeps). */
+type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } };
+
+/** What an error thrown anywhere under a request may carry (Moleculer's, moleculer-web's, body-parser's). */
+interface ErrorLike {
+	name?: string;
+	message?: string;
+	code?: unknown;
+	status?: unknown;
+	type?: string;
+	data?: { action?: string } & Record<string, unknown>;
+}
+
+interface CachedAuthState {
+	state: AuthState | null;
+	expires: number;
+}
+
+interface OwnMethods {
+	authStateOf(ctx: Ctx, id: string): Promise<AuthState | null>;
+	withCurrentStatus(ctx: Ctx, user: AuthUser): Promise<AuthUser>;
+}
+
+interface OwnState {
+	/** moleculer-web's HTTP server (absent in middleware mode) and its routes' aliases. */
+	server?: Server;
+	aliases: GatewayAlias[];
+	authStates: Map<string, CachedAuthState>;
+	httpDrain: HttpDrain | null;
+	knownAliases?: Map<string, GatewayAlias>;
+}
+
+type ThisService = Service<Settings> & OwnMethods & OwnState;
+
 /** public/ at the project root, whether running from services/ (ts) or dist/services/ (js). */
 function publicFolder(): string {
 	const fromDist = __dirname.split(path.sep).includes("dist");
@@ -31,7 +83,7 @@ function publicFolder(): string {
 }
 
 /** The client's address: the socket's, or behind a trusted proxy the first X-Forwarded-For hop. */
-function clientIp(req: any, trustProxy: boolean): string {
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
 	if (trustProxy) {
 		const forwarded = req.headers["x-forwarded-for"];
 		const first = typeof forwarded === "string" ? forwarded.split(",")[0].trim() : "";
@@ -44,7 +96,7 @@ function clientIp(req: any, trustProxy: boolean): string {
  * The user a request's bearer token names (null without a token), verified once per request:
  * the rate limiter and the authentication step both need it.
  */
-function userFromRequest(req: any): AuthUser | null {
+function userFromRequest(req: TokenRequest): AuthUser | null {
 	if (req.$tokenUser !== undefined) {
 		if (req.$tokenUser instanceof Error) throw req.$tokenUser;
 		return req.$tokenUser;
@@ -52,8 +104,8 @@ function userFromRequest(req: any): AuthUser | null {
 	const token = bearerToken(req.headers.authorization);
 	try {
 		req.$tokenUser = token ? verifyToken(token) : null;
-	} catch (err: any) {
-		const expired = err && err.name === "TokenExpiredError";
+	} catch (err) {
+		const expired = !!err && (err as Error).name === "TokenExpiredError";
 		req.$tokenUser = new MoleculerClientError(
 			expired ? "Token expired" : "Invalid token",
 			401,
@@ -64,7 +116,7 @@ function userFromRequest(req: any): AuthUser | null {
 	return req.$tokenUser;
 }
 
-function rateLimitKey(req: any, trustProxy: boolean): string {
+function rateLimitKey(req: TokenRequest, trustProxy: boolean): string {
 	try {
 		const user = userFromRequest(req);
 		if (user) return `user:${user.id}`;
@@ -83,18 +135,18 @@ function rateLimitKey(req: any, trustProxy: boolean): string {
 const NO_LIVE_INSTANCE = new Set(["ServiceNotAvailableError", "ServiceUnavailableError", "RequestRejectedError"]);
 const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
 
-function isNoLiveInstance(err: any): boolean {
-	return !!err && NO_LIVE_INSTANCE.has(err.name);
+function isNoLiveInstance(err: ErrorLike | null | undefined): boolean {
+	return !!err && NO_LIVE_INSTANCE.has(err.name ?? "");
 }
 
-function errorStatus(err: any): number {
+function errorStatus(err: ErrorLike | null | undefined): number {
 	if (isNoLiveInstance(err)) return 503;
 	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
 	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
 	return 500;
 }
 
-function errorBody(err: any, status: number) {
+function errorBody(err: ErrorLike, status: number) {
 	if (isNoLiveInstance(err))
 		return {
 			name: "ServiceUnavailableError",
@@ -112,29 +164,35 @@ function errorBody(err: any, status: number) {
 	return { name: err.name, message: err.message, code: status, type: err.type || "ERROR", data: err.data };
 }
 
-const ApiService: ServiceSchema = {
+const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
 	mixins: [ApiGateway, OpenApiMixin],
 
 	/** Port, body limit and rate limit are read when the service is created (not when this file is imported). */
-	merged(this: any, schema: any) {
+	merged(schema: ServiceSchema<Settings>) {
 		const cfg = config();
-		const route = schema.settings.routes[0];
-		schema.settings.port = cfg.port;
-		schema.settings.trustProxy = cfg.trustProxy;
-		schema.settings.requireAdminMfa = cfg.requireAdminMfa;
-		route.bodyParsers.json.limit = cfg.bodyLimit;
+		const settings = schema.settings!;
+		const route = settings.routes[0];
+		settings.port = cfg.port;
+		settings.trustProxy = cfg.trustProxy;
+		settings.requireAdminMfa = cfg.requireAdminMfa;
+		const parsers = route.bodyParsers;
+		const json = typeof parsers === "object" ? parsers.json : undefined;
+		if (json && typeof json === "object") json.limit = cfg.bodyLimit;
 		route.rateLimit = {
 			window: cfg.rateLimitWindowMs,
 			limit: cfg.rateLimitMax,
 			headers: true,
-			key: (req: any) => rateLimitKey(req, cfg.trustProxy),
+			key: (req: IncomingMessage) => rateLimitKey(req, cfg.trustProxy),
 			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace) } : {}),
 		};
 	},
 
 	settings: {
+		// port, trustProxy and requireAdminMfa: from the configuration, in merged().
 		port: 3000,
+		trustProxy: false,
+		requireAdminMfa: false,
 		ip: "0.0.0.0",
 		rest: "/",
 		use: [],
@@ -146,10 +204,11 @@ const ApiService: ServiceSchema = {
 			exposedHeaders: ["X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed"],
 		},
 		// Validate the caller's X-Request-Id; anything odd is replaced by a fresh id.
-		rootCallOptions(this: any, options: any, req: any) {
+		// moleculer-web accepts a function here too (called with the request); its typings know only the object.
+		rootCallOptions: ((options: { requestID?: string }, req: IncomingMessage) => {
 			const sent = req.headers["x-request-id"];
 			options.requestID = typeof sent === "string" && REQUEST_ID.test(sent) ? sent : newId();
-		},
+		}) as unknown as Settings["rootCallOptions"],
 		routes: [
 			{
 				path: "/api",
@@ -158,8 +217,15 @@ const ApiService: ServiceSchema = {
 				authentication: true,
 				authorization: true,
 				bodyParsers: { json: { limit: "100kb", strict: true }, urlencoded: false },
-				rateLimit: null,
-				onBeforeCall(ctx: Context<any, any>, route: any, req: any, res: any, alias: any) {
+				// rateLimit: set in merged(), from the configuration.
+				onBeforeCall(
+					this: ThisService,
+					ctx: Context,
+					route: Route,
+					req: IncomingRequest,
+					res: GatewayResponse,
+					alias?: Alias,
+				) {
 					// busboy throws on anything but multipart: answer 415 before it sees the request.
 					if (
 						alias &&
@@ -168,18 +234,21 @@ const ApiService: ServiceSchema = {
 					)
 						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
 					const key = req.headers["idempotency-key"];
-					if (typeof key === "string" && key.length > 0 && key.length <= 128) ctx.meta.idempotencyKey = key;
-					ctx.meta.clientIp = clientIp(req, this.settings.trustProxy);
+					const meta = ctx.meta as CallMeta;
+					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
+					meta.clientIp = clientIp(req, this.settings.trustProxy);
 				},
 				callOptions: {},
 				logging: false,
 			},
 		],
 		assets: { folder: publicFolder(), options: {} },
-		onError(this: any, req: any, res: any, err: any) {
+		onError(this: ThisService, req: GatewayRequest, res: ServerResponse, error: Error) {
 			// A failed upload can report twice; the first answer stands.
 			if (res.headersSent) return;
-			if (isTemporarilyUnavailable(err, this.broker, this.isReady())) err = serviceUnavailable(err);
+			const err = (
+				isTemporarilyUnavailable(error, this.broker, this.isReady()) ? serviceUnavailable(error) : error
+			) as ErrorLike;
 			const status = errorStatus(err);
 			const body = errorBody(err, status);
 			if (status >= 500)
@@ -189,7 +258,7 @@ const ApiService: ServiceSchema = {
 			if (status === 503 && isNoLiveInstance(err))
 				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
 			if (status === 429) {
-				const store = req.$route?.rateLimit?.store;
+				const store = (req.$route as RateLimitedRoute | undefined)?.rateLimit?.store;
 				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
 				res.setHeader("Retry-After", String(seconds));
 			}
@@ -207,7 +276,7 @@ const ApiService: ServiceSchema = {
 			rest: "GET /health/live",
 			auth: "public",
 			params: {},
-			handler(this: any) {
+			handler(this: ThisService) {
 				return { live: true, nodeID: this.broker.nodeID };
 			},
 		},
@@ -215,21 +284,21 @@ const ApiService: ServiceSchema = {
 			rest: "GET /health/ready",
 			auth: "public",
 			params: {},
-			handler(this: any, ctx: Context<any, any>) {
+			handler(this: ThisService, ctx: Ctx) {
 				const readiness = nodeReadiness(this.broker);
 				if (!readiness.ready) ctx.meta.$statusCode = 503;
 				return readiness;
 			},
 		},
-	} as any,
+	},
 
 	events: {
-		"users.authState.changed"(this: any, ctx: Context<{ id: string }>) {
+		"users.authState.changed"(this: ThisService, ctx: Ctx<{ id: string }>) {
 			this.authStates.delete(ctx.params.id);
 		},
 	},
 
-	created(this: any) {
+	created(this: ThisService) {
 		this.authStates = new Map();
 		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
 		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
@@ -243,7 +312,7 @@ const ApiService: ServiceSchema = {
 	 * running requests have finished (tracked contexts); now SSE clients are told to reconnect and the
 	 * connections are closed by the shutdown deadline (SHUTDOWN_TIMEOUT_MS).
 	 */
-	async stopped(this: any) {
+	async stopped(this: ThisService) {
 		if (!this.httpDrain) return;
 		const { streamsClosed, forced } = await this.httpDrain.drain(
 			shutdownDeadline(this.broker, config().shutdownTimeoutMs),
@@ -258,10 +327,10 @@ const ApiService: ServiceSchema = {
 		 * to one whose service has no instance gets 503 SERVICE_UNAVAILABLE (ServiceUnavailableError)
 		 * until an instance is back (or the gateway restarts).
 		 */
-		regenerateAutoAliases(this: any, route: any) {
-			(ApiGateway as any).methods.regenerateAutoAliases.call(this, route);
+		regenerateAutoAliases(this: ThisService, route: Route) {
+			ApiGateway.methods!.regenerateAutoAliases.call(this, route);
 			if (!this.knownAliases) this.knownAliases = new Map();
-			const key = (alias: any) => `${alias.method} ${alias.fullPath}`;
+			const key = (alias: GatewayAlias) => `${alias.method} ${alias.fullPath}`;
 			const current = new Set<string>();
 			for (const alias of this.aliases) {
 				if (alias.route !== route || !alias._generated) continue;
@@ -273,20 +342,20 @@ const ApiService: ServiceSchema = {
 		},
 
 		/** The gateway is ready once it has routes beyond its own health checks. */
-		isReady(this: any): boolean {
-			return this.aliases.some((alias: any) => alias.action && !alias.action.startsWith("api."));
+		isReady(this: ThisService): boolean {
+			return this.aliases.some((alias) => alias.action && !alias.action.startsWith("api."));
 		},
 
 		/** Verifies the bearer token (401 when forged or expired) and refreshes status from the users service. */
-		async authenticate(ctx: Context<any, any>, route: any, req: any): Promise<AuthUser | null> {
+		async authenticate(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest): Promise<AuthUser | null> {
 			const user = userFromRequest(req);
 			if (!user) return null;
 			return this.withCurrentStatus(ctx, user);
 		},
 
-		async authorize(ctx: Context<any, any>, route: any, req: any) {
+		async authorize(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest) {
 			const auth: ActionAuth = req.$action ? req.$action.auth : undefined;
-			const problem = authorizationProblem(auth, ctx.meta.user, this.settings.requireAdminMfa);
+			const problem = authorizationProblem(auth, ctx.meta.user ?? null, this.settings.requireAdminMfa);
 			if (problem === "unauthenticated") throw new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
 			if (problem === "inactive")
 				throw new MoleculerClientError("Account is suspended or deleted", 403, "ACCOUNT_INACTIVE");
@@ -300,10 +369,10 @@ const ApiService: ServiceSchema = {
 		 * cache is a network hop away, and this runs on every request. Entries live a few seconds and
 		 * are dropped at once when the users service announces a change (users.authState.changed).
 		 */
-		async authStateOf(this: any, ctx: Context, id: string) {
+		async authStateOf(this: ThisService, ctx: Ctx, id: string): Promise<AuthState | null> {
 			const hit = this.authStates.get(id);
 			if (hit && hit.expires > Date.now()) return hit.state;
-			const state = await ctx.call("users.authState", { id });
+			const state = await ctx.call<AuthState | null, { id: string }>("users.authState", { id });
 			if (this.authStates.size >= AUTH_STATE_CACHE_MAX) this.authStates.clear();
 			this.authStates.set(id, { state, expires: Date.now() + AUTH_STATE_TTL_MS });
 			return state;
@@ -313,9 +382,9 @@ const ApiService: ServiceSchema = {
 		 * A token outlives changes to its user (approval, suspension): the users service's cached
 		 * view of the status wins. If the users service is unreachable the token's claims are used.
 		 */
-		async withCurrentStatus(ctx: Context, user: AuthUser): Promise<AuthUser> {
+		async withCurrentStatus(this: ThisService, ctx: Ctx, user: AuthUser): Promise<AuthUser> {
 			try {
-				const current: any = await this.authStateOf(ctx, user.id);
+				const current = await this.authStateOf(ctx, user.id);
 				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
 				return {
 					...user,
@@ -324,11 +393,11 @@ const ApiService: ServiceSchema = {
 					supplierId: current.supplierId || null,
 					mfaEnabled: current.mfaEnabled,
 				};
-			} catch (err: any) {
+			} catch (err) {
 				if (err instanceof MoleculerClientError) throw err;
 				this.logger.warn(
 					{ requestId: ctx.requestID },
-					`users.authState unavailable, using token claims: ${err.message}`,
+					`users.authState unavailable, using token claims: ${(err as Error).message}`,
 				);
 				return user;
 			}

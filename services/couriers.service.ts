@@ -15,6 +15,7 @@ import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { DispatchMethods, DispatchMixin } from "../mixins/dispatch.mixin";
 import { LivePositionMethods, LivePositionsMixin, stateOf } from "../mixins/live-positions.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { TimersMixin } from "../mixins/timers.mixin";
 import type { AuthUser, Ctx } from "../lib/contracts/common";
 import { idParam } from "../lib/contracts/params";
 import {
@@ -111,6 +112,7 @@ const businessEvents: BusinessEventHandlers<ThisService> = {
 const CouriersService: ServiceSchema<Settings, ThisService> = {
 	name: "couriers",
 	mixins: [
+		TimersMixin, // runs DispatchMixin's periodic jobs
 		EventsMixin,
 		DbMixin<Courier>({
 			collection: "couriers",

@@ -7,6 +7,7 @@
 import { Service, ServiceSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { AuthUser, Ctx, Page } from "../lib/contracts";
 import { pageParams } from "../lib/contracts/params";
 import type {
@@ -62,9 +63,6 @@ interface OwnState {
 	inviteTtlHours: number;
 	sweepIntervalMs: number;
 	claimTimeoutMs: number;
-	sweepTimer?: NodeJS.Timeout;
-	sweepRunning: boolean;
-	sweepStopped: boolean;
 }
 
 type ThisService = Service<Settings> & DbMethods<Invite> & EventsMethods & OwnMethods & OwnState;
@@ -88,6 +86,7 @@ const businessEvents: BusinessEventHandlers<ThisService> = {
 const InvitationsService: ServiceSchema<Settings, ThisService> = {
 	name: "invitations",
 	mixins: [
+		TimersMixin,
 		DbMixin<Invite>({
 			collection: "invitations",
 			indexes: [{ fields: { code: 1 }, unique: true }, { fields: { invitedBy: 1 } }, { fields: { status: 1 } }],
@@ -320,21 +319,26 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 			return { id: _id, ...rest, status: effectiveStatus(invite, now) };
 		},
 
-		/** One run of the sweep timer; a run still going when the next tick comes is not doubled. */
+		/** One run of the sweep timer (expireDue writes events: it waits until they are connected). */
 		async sweep(this: ThisService): Promise<void> {
-			if (this.sweepRunning) return;
-			this.sweepRunning = true;
-			try {
-				const { expired, recovered } = await this.broker.call<ExpireDueResult, object>("invitations.expireDue", {});
-				if (expired || recovered)
-					this.logger.info(`${SWEEP}: expired ${expired} invite(s), recovered ${recovered || 0} stale claim(s).`);
-			} catch (err) {
-				this.logger.warn(`${SWEEP} failed: ${(err as Error).message}`);
-			} finally {
-				this.sweepRunning = false;
-			}
+			await this.broker.whenEventsReady();
+			const { expired, recovered } = await this.broker.call<ExpireDueResult, object>("invitations.expireDue", {});
+			if (expired || recovered)
+				this.logger.info(`${SWEEP}: expired ${expired} invite(s), recovered ${recovered || 0} stale claim(s).`);
 		},
 	},
+
+	// TimersMixin: every INVITE_EXPIRY_SWEEP_MS (0 = off), never overlapping, stopped with the service.
+	timers: {
+		[SWEEP]: {
+			everyMs(this: ThisService) {
+				return this.sweepIntervalMs;
+			},
+			run(this: ThisService) {
+				return this.sweep();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
 	created(this: ThisService) {
 		// Read at creation, like every setting, so each broker (and each test) sees its own environment.
@@ -342,22 +346,6 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 		this.inviteTtlHours = cfg.inviteTtlHours;
 		this.sweepIntervalMs = cfg.inviteExpirySweepMs;
 		this.claimTimeoutMs = cfg.inviteClaimTimeoutMs;
-		this.sweepRunning = false;
-		this.sweepStopped = false;
-	},
-
-	started(this: ThisService) {
-		if (this.sweepIntervalMs > 0)
-			void this.broker.whenEventsReady().then(() => {
-				if (this.sweepStopped) return;
-				this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
-				this.sweepTimer.unref();
-			});
-	},
-
-	stopped(this: ThisService) {
-		this.sweepStopped = true;
-		if (this.sweepTimer) clearInterval(this.sweepTimer);
 	},
 };
 

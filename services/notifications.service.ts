@@ -9,6 +9,7 @@
 import { Context, Service, ServiceSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { Ctx } from "../lib/contracts/common";
 import type { PendingEvent } from "../lib/contracts/events";
 import { NOTIFICATION_PARAMS } from "../lib/contracts/notifications";
@@ -28,7 +29,7 @@ interface Source {
 }
 
 interface OwnMethods {
-	handleBusinessEvent(envelope: EventEnvelope<object>, ctx: Context): Promise<void>;
+	notifyForEvent(envelope: EventEnvelope<object>, ctx: Context): Promise<void>;
 	createMessages(ctx: Context, source: Source, plan: PlannedMessage): Promise<Notification[]>;
 	recipientsOf(ctx: Context, plan: PlannedMessage): Promise<Contact[]>;
 	contactOf(ctx: Context, userId: string): Promise<Contact | null>;
@@ -55,8 +56,6 @@ type ThisService = Service<{ rest: string }> &
 	OwnMethods & {
 		senders: Partial<Record<Channel, Sender>>;
 		retryTimers: Set<NodeJS.Timeout>;
-		sweeper?: NodeJS.Timeout;
-		sweeping: boolean;
 		stopping: boolean;
 		publicUrl: string;
 		maxAttempts: number;
@@ -71,7 +70,7 @@ function outcome(type: "notification.sent" | "notification.failed", n: Notificat
 }
 
 async function onNotifiedEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
-	await this.handleBusinessEvent(envelope, ctx);
+	await this.notifyForEvent(envelope, ctx);
 }
 /** Only the events that call for messages (lib/domain/templates.ts NOTIFIED_EVENTS). */
 const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(
@@ -82,6 +81,7 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 	name: "notifications",
 	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
+		TimersMixin,
 		EventsMixin,
 		DbMixin<Notification>({
 			collection: "notifications",
@@ -193,7 +193,8 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 	businessEvents,
 
 	methods: {
-		async handleBusinessEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
+		/** Not `handleBusinessEvent`: a method of that name overrode EventsMixin's and no event was handled. */
+		async notifyForEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 			const plans = plannedMessages(envelope, { publicUrl: this.publicUrl });
 			for (const plan of plans) await this.createMessages(ctx, { id: envelope.id, type: envelope.type }, plan);
 		},
@@ -381,7 +382,6 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 	created(this: ThisService) {
 		this.retryTimers = new Set();
-		this.sweeping = false;
 	},
 
 	started(this: ThisService) {
@@ -398,21 +398,21 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 			log: (line: string) => this.logger.info(line),
 		});
 		this.stopping = false;
-		// The "notifications.sweeper" job; a sweep still running when the next is due is skipped.
-		this.sweeper = setInterval(() => {
-			if (this.sweeping) return;
-			this.sweeping = true;
-			this.deliverDue()
-				.catch((err: Error) => this.logger.warn(`[notifications.sweeper] failed: ${err.message}`))
-				.finally(() => (this.sweeping = false));
-		}, cfg.notify.sweepMs);
-		this.sweeper.unref?.();
 	},
+
+	// TimersMixin: attempts every message that is due, every NOTIFY_SWEEP_MS; a sweep still running
+	// when the next is due is skipped.
+	timers: {
+		sweeper: {
+			everyMs: () => config().notify.sweepMs,
+			run(this: ThisService) {
+				return this.deliverDue();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
 	stopped(this: ThisService) {
 		this.stopping = true;
-		if (this.sweeper) clearInterval(this.sweeper);
-		this.sweeper = undefined;
 		for (const timer of this.retryTimers) clearTimeout(timer);
 		this.retryTimers.clear();
 		for (const sender of Object.values(this.senders || {})) sender.close?.();

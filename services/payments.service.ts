@@ -1,7 +1,7 @@
 /**
  * Payments: one payment per order (unique orderId), charged through a PaymentProvider
  * (lib/infra/payment-provider.ts), with a ledger of transactions (charge, capture, refund, void).
- * States and transitions: lib/domain/payment-lifecycle.ts; refund and reconciliation rules:
+ * States and transitions: lib/domain/payment-status.ts; refund and reconciliation rules:
  * lib/domain/payments.ts.
  *
  * Saga: order.created → charge once → payment.processed (captured; authorized for cash; pending for
@@ -45,13 +45,7 @@ import type {
 	RefundParams,
 } from "../lib/contracts/payments";
 import { idParam, pageParams } from "../lib/contracts/params";
-import {
-	chargeKey,
-	PaymentStatus,
-	REFUNDABLE,
-	retryableFrom,
-	statusAfterCharge,
-} from "../lib/domain/payment-lifecycle";
+import { chargeKey, PaymentStatus, REFUNDABLE, retryableFrom, statusAfterCharge } from "../lib/domain/payment-status";
 import { refundableCents } from "../lib/domain/payments";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";

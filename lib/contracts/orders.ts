@@ -3,12 +3,12 @@ import type { StoredDoc } from "../infra/store/types";
 import type { Point, Role } from "./common";
 import type { HistoryEntry, OrderStatus, TimeSlot } from "../domain/order-status";
 import type { OrderLine, OrderTotals, PricedProduct } from "../domain/pricing";
-import type { PaymentStatus } from "../domain/payment-status";
+import type { OrderPaymentStatus as PaymentStatus } from "../domain/payment-status";
 import { ORDER_STATUSES } from "../domain/order-status";
 import { idParam, isoTimeParam, optionalId, pageParams, timeRangeParams } from "./params";
 
 export type { OrderStatus } from "../domain/order-status";
-export type { PaymentStatus } from "../domain/payment-status";
+export type { OrderPaymentStatus as PaymentStatus } from "../domain/payment-status";
 
 export type PaymentMethod = "card" | "pix" | "cash";
 

@@ -1,9 +1,9 @@
 /** Stored shapes of the payments service, and its actions' params and results. */
 import type { StoredDoc } from "../infra/store/types";
-import type { PaymentStatus } from "../domain/payment-lifecycle";
+import type { PaymentStatus } from "../domain/payment-status";
 import type { ChargeResult, PaymentMethod } from "../infra/payment-provider";
 
-export type { PaymentStatus } from "../domain/payment-lifecycle";
+export type { PaymentStatus } from "../domain/payment-status";
 export type { PaymentMethod } from "../infra/payment-provider";
 
 /** One line of a payment's ledger. */

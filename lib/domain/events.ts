@@ -42,8 +42,8 @@ export function topicOf(type: string): Topic {
 	return topic;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TODO(integration): `object` once every consumer is typed by the EventMap
-export interface EventEnvelope<T = Record<string, any>> {
+/** A business event on a durable topic; `T` is its payload (EventMap[type] where the type is known). */
+export interface EventEnvelope<T = object> {
 	id: string;
 	type: string;
 	time: string;

@@ -2,7 +2,7 @@
  * Payments' domain rules: refund amounts, the status for a refunded total, and the reconciliation's
  * decisions (what disagrees between an order and its payment, and what to repair). Pure functions.
  */
-import type { PaymentStatus } from "./payment-lifecycle";
+import type { PaymentStatus } from "./payment-status";
 
 /** How much can still be refunded of a payment. */
 export function refundableCents(payment: { capturedCents: number; refundedCents: number }): number {

@@ -4,8 +4,21 @@
  * store is up, and the services named in REQUIRED_SERVICES are reachable.
  */
 import http from "http";
-import { ServiceBroker } from "moleculer";
+import { Service, ServiceBroker } from "moleculer";
 import { config } from "./config";
+
+/** The broker's internals read here, which Moleculer's typings leave out (or type as `any`). */
+interface BrokerInternals {
+	started?: boolean;
+	transit?: {
+		connected: boolean;
+		tx?: { client?: { isClosed?: () => boolean; protocol?: { connected?: boolean } } };
+	};
+	registry: { hasService(name: string): boolean };
+}
+
+/** What a local service may add: DbMixin's store check, the service's own readiness. */
+type CheckedService = Service & { storeIsUp?: () => boolean; isReady?: () => boolean };
 
 export interface Readiness {
 	ready: boolean;
@@ -17,7 +30,7 @@ export interface Readiness {
  * Moleculer's NATS transporter (nats v2 client) does not clear `transit.connected` while the
  * client is reconnecting, so ask the client itself when there is one.
  */
-function transporterConnected(b: any): boolean {
+function transporterConnected(b: BrokerInternals): boolean {
 	if (!b.transit) return true;
 	if (!b.transit.connected) return false;
 	const client = b.transit.tx && b.transit.tx.client;
@@ -27,19 +40,19 @@ function transporterConnected(b: any): boolean {
 }
 
 export function nodeReadiness(broker: ServiceBroker): Readiness {
-	const b = broker as any;
+	const b = broker as unknown as BrokerInternals;
 	const checks: Record<string, boolean> = {
 		brokerStarted: !!b.started,
 		transporter: transporterConnected(b),
 	};
-	for (const svc of broker.services as any[]) {
+	for (const svc of broker.services as CheckedService[]) {
 		if (svc.name.startsWith("$") || svc.name.startsWith("channels:")) continue;
 		const storeUp = typeof svc.storeIsUp === "function" ? !!svc.storeIsUp() : true;
 		const ownCheck = typeof svc.isReady === "function" ? !!svc.isReady() : true;
 		checks[`service:${svc.name}`] = storeUp && ownCheck && !!b.started;
 	}
 	for (const name of config().requiredServices.split(",").filter(Boolean)) {
-		checks[`requires:${name}`] = (broker.registry as any).hasService(name);
+		checks[`requires:${name}`] = b.registry.hasService(name);
 	}
 	return { ready: Object.values(checks).every(Boolean), nodeID: broker.nodeID, checks };
 }

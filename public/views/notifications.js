@@ -63,7 +63,7 @@ function item(n, reload) {
 							try {
 								await put(`/api/notifications/${encodeURIComponent(n.id)}/read`, {});
 								await reload();
-							} catch (err) {
+							} catch {
 								reload();
 							}
 						},

@@ -136,7 +136,7 @@ async function track(state, signal, liveBox, reload) {
 				},
 				signal,
 			);
-		} catch (err) {
+		} catch {
 			if (signal.aborted) return;
 		}
 		if (state.stopped) return;

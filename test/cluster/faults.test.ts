@@ -6,7 +6,7 @@
  */
 import { ServiceBroker } from "moleculer";
 import Redis from "ioredis";
-import { Cluster, clusterTest, eventually, sleep, startCluster } from "../helpers/cluster";
+import { Cluster, clusterTest, eventually, startCluster } from "../helpers/cluster";
 import { client, HttpResult } from "../helpers/http";
 import { describeWithInfra, INFRA } from "../helpers/infra";
 

@@ -73,7 +73,12 @@ describe("backup during an order flood, restore into a new DATA_DIR", () => {
 		});
 		expect(login.status).toBe(200);
 		for (const id of ackedBeforeBackup.slice(0, 10)) {
-			const res = await request({ base: restored.base, method: "GET", path: `/api/orders/${id}`, token: login.body.token });
+			const res = await request({
+				base: restored.base,
+				method: "GET",
+				path: `/api/orders/${id}`,
+				token: login.body.token,
+			});
 			expect({ id, status: res.status }).toEqual({ id, status: 200 });
 		}
 	});

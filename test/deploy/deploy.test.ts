@@ -42,7 +42,7 @@ const ALL_SERVICES = Object.values(GROUPS).flat().sort();
 const HEALTH_PORT = 3001;
 const METRICS_PORT = 3030;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// Parsed Kubernetes manifests: untyped YAML, read field by field (tests may use `any`).
 type Obj = any;
 const MODELS: Record<string, new (data: Obj) => { validate(): void }> = {
 	"v1/Namespace": Namespace,

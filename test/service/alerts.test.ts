@@ -143,9 +143,12 @@ describe("alerts service", () => {
 
 	test("the timer is cleared when the service stops", async () => {
 		const own = await startBroker({ services: ["alerts"], env: { ALERT_ESCALATION_CHECK_MS: "20" } });
-		const service = own.getLocalService("alerts") as unknown as { timer?: NodeJS.Timeout };
-		expect(service.timer).toBeDefined();
+		// TimersMixin's state of the "timers" job.
+		const service = own.getLocalService("alerts") as unknown as {
+			runningTimers: Map<string, { stopped: boolean; handle?: NodeJS.Timeout }>;
+		};
+		expect(service.runningTimers.get("timers")).toMatchObject({ stopped: false, handle: expect.anything() });
 		await own.stop();
-		expect(service.timer).toBeUndefined();
+		expect(service.runningTimers.get("timers")).toMatchObject({ stopped: true });
 	});
 });

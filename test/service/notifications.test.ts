@@ -33,10 +33,11 @@ function envelope<K extends EventName>(type: K, data: Partial<EventMap[K]>) {
 
 interface NotificationsInternals {
 	senders: { sms: { outbox: OutgoingMessage[] }; push: { outbox: OutgoingMessage[] } };
-	handleBusinessEvent(e: EventEnvelope, ctx: Context): Promise<void>;
+	notifyForEvent(e: EventEnvelope, ctx: Context): Promise<void>;
 	countEntities(query?: object): Promise<number>;
 	schema: { businessEvents: object };
-	sweeper?: NodeJS.Timeout;
+	/** TimersMixin's state of each job (the "sweeper"). */
+	runningTimers: Map<string, { stopped: boolean; handle?: NodeJS.Timeout }>;
 	retryTimers: Set<NodeJS.Timeout>;
 }
 
@@ -104,7 +105,7 @@ describe("notifications service", () => {
 		const sms = service.senders.sms.outbox.length;
 		const push = service.senders.push.outbox.length;
 		const ctx = broker.ContextFactory.create(broker, null as never, {}, {});
-		for (const e of sent) await service.handleBusinessEvent(e, ctx);
+		for (const e of sent) await service.notifyForEvent(e, ctx);
 		await new Promise((r) => setTimeout(r, 100));
 		expect(await service.countEntities({})).toBe(before);
 		expect(service.senders.sms.outbox.length).toBe(sms);
@@ -130,9 +131,9 @@ describe("notifications service", () => {
 	test("the sweeper and retry timers are cleared when the service stops", async () => {
 		const own = await startBroker({ services: ["notifications"], extraServices: [fakeUsers] });
 		const s = own.getLocalService("notifications") as unknown as NotificationsInternals;
-		expect(s.sweeper).toBeDefined();
+		expect(s.runningTimers.get("sweeper")).toMatchObject({ stopped: false, handle: expect.anything() });
 		await own.stop();
-		expect(s.sweeper).toBeUndefined();
+		expect(s.runningTimers.get("sweeper")).toMatchObject({ stopped: true });
 		expect(s.retryTimers.size).toBe(0);
 	});
 });

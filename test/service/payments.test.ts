@@ -195,6 +195,22 @@ describe("charging", () => {
 		).rejects.toMatchObject({ code: 404 });
 	});
 
+	it("does not charge a failed payment again, even before the decline has cancelled the order", async () => {
+		// The fake orders service keeps the order `created`: the moment between payment.failed and
+		// the cancellation it causes, when the order still waits for payment.
+		const o = newOrder("card", TEST_CARDS.declined);
+		expect(await charged(o)).toMatchObject({ status: "failed", attempts: 1 });
+		const executed = provider.executed;
+		const retry = broker.call(
+			"payments.pay",
+			{ orderId: o.orderId, method: "card", paymentToken: TEST_CARDS.success },
+			{ meta: { user: { id: o.customerId, role: "customer" } } },
+		);
+		await expect(retry).rejects.toMatchObject({ code: 409, data: { status: "failed" } });
+		expect(await payments.findOneEntity({ orderId: o.orderId })).toMatchObject({ status: "failed", attempts: 1 });
+		expect(provider.executed).toBe(executed);
+	});
+
 	it("answers payments.forOrder with the payment in short, or null", async () => {
 		const p = await charged(newOrder());
 		await expect(broker.call("payments.forOrder", { orderId: p.orderId })).resolves.toEqual({

@@ -75,7 +75,8 @@ const stock = async (id: string) => {
 };
 const reserve = (orderId: string, supplierId: string, items: { productId: string; quantity: number }[]) =>
 	broker.call("products.reserveStock", { orderId, supplierId, items, deliverTo: HOME });
-const drift = () => broker.call("products.stockDrift") as Promise<{ reservedUnits: number; openReservationUnits: number }>;
+const drift = () =>
+	broker.call("products.stockDrift") as Promise<{ reservedUnits: number; openReservationUnits: number }>;
 const sweep = () => broker.call("products.sweepReservations") as Promise<{ released: number; committed: number }>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,9 +90,11 @@ describe("catalog", () => {
 		await waitFor(() => events.ofType("product.created").find((e) => e.data.productId === p.id));
 		await expect(product(s)).rejects.toMatchObject({ code: 409 });
 		await expect(product(uid("nobody"))).rejects.toMatchObject({ code: 403, type: "SUPPLIER_NOT_ACTIVE" });
-		await expect(broker.call("products.create", { type: "P99", priceCents: 1, stock: 1 }, as(s))).rejects.toMatchObject({
-			code: 422,
-		});
+		await expect(broker.call("products.create", { type: "P99", priceCents: 1, stock: 1 }, as(s))).rejects.toMatchObject(
+			{
+				code: 422,
+			},
+		);
 	});
 
 	it("restocks with an inventory.updated event and a product.updated event; unknown products are 404", async () => {
@@ -280,10 +283,7 @@ describe("reservations", () => {
 		const ops: Promise<unknown>[] = [];
 		for (let i = 0; i < 40; i++) {
 			const orderId = uid("flood");
-			const items = [
-				{ productId: a.id, quantity: 1 + (i % 3) },
-				...(i % 2 ? [{ productId: b.id, quantity: 1 }] : []),
-			];
+			const items = [{ productId: a.id, quantity: 1 + (i % 3) }, ...(i % 2 ? [{ productId: b.id, quantity: 1 }] : [])];
 			ops.push(
 				(async () => {
 					await Promise.allSettled([reserve(orderId, s, items), reserve(orderId, s, items)]);
@@ -317,7 +317,8 @@ describe("the reservation sweep", () => {
 		const cancelled = uid("o");
 		const confirmed = uid("o");
 		const delivered = uid("o");
-		for (const id of [expired, cancelled, confirmed, delivered]) await reserve(id, s, [{ productId: p.id, quantity: 2 }]);
+		for (const id of [expired, cancelled, confirmed, delivered])
+			await reserve(id, s, [{ productId: p.id, quantity: 2 }]);
 		orderStatus.set(cancelled, "cancelled");
 		orderStatus.set(confirmed, "confirmed");
 		orderStatus.set(delivered, "delivered");

@@ -40,7 +40,7 @@ test("EVENT_NAMES has no duplicates", () => {
 
 /** Property names of each EventMap entry's payload type, read from the contract's source. */
 function contractFields(): Map<string, string[]> {
-	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the compiler is a dev tool, loaded only here
+	// The compiler is a dev tool, loaded only here.
 	const ts: typeof import("typescript") = require("typescript");
 	const file = path.resolve(__dirname, "../../lib/contracts/events.ts");
 	const program = ts.createProgram([file], { strict: true });

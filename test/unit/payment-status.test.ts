@@ -2,7 +2,7 @@ import {
 	isLivePaymentStatus,
 	isSecuredPaymentStatus,
 	isTerminalPaymentStatus,
-	PAYMENT_STATUSES,
+	ORDER_PAYMENT_STATUSES,
 	paymentStatusesBefore,
 	paymentStatusMayFollow,
 } from "../../lib/domain/payment-status";
@@ -24,14 +24,14 @@ describe("payment state machine", () => {
 	it("lists the states a status may follow (a compare-and-set condition)", () => {
 		expect(paymentStatusesBefore("pending").sort()).toEqual(["none", "processing"]);
 		expect(paymentStatusesBefore("refunded").sort()).toEqual(["captured", "partially_refunded"]);
-		for (const next of PAYMENT_STATUSES)
+		for (const next of ORDER_PAYMENT_STATUSES)
 			for (const current of paymentStatusesBefore(next)) expect(paymentStatusMayFollow(current, next)).toBe(true);
 	});
 
 	it("tells live, secured and terminal states apart", () => {
-		expect(PAYMENT_STATUSES.filter(isLivePaymentStatus)).toEqual(["pending", "processing"]);
-		expect(PAYMENT_STATUSES.filter(isSecuredPaymentStatus)).toEqual(["authorized", "captured"]);
-		expect(PAYMENT_STATUSES.filter(isTerminalPaymentStatus)).toEqual(["refunded"]);
+		expect(ORDER_PAYMENT_STATUSES.filter(isLivePaymentStatus)).toEqual(["pending", "processing"]);
+		expect(ORDER_PAYMENT_STATUSES.filter(isSecuredPaymentStatus)).toEqual(["authorized", "captured"]);
+		expect(ORDER_PAYMENT_STATUSES.filter(isTerminalPaymentStatus)).toEqual(["refunded"]);
 	});
 });
 

@@ -24,6 +24,7 @@ import { EventStore, Headers, IN_MEMORY, StoredMessage, StoreOptions } from "./s
 
 // The package ships JavaScript plus declaration files under types/; resolve() accepts an instance
 // of this very class (instanceof), so extend the runtime module, typed by its declaration.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the package exports no ES module for it
 const BaseAdapter: typeof BaseAdapterType = require("@moleculer/channels/src/adapters/base");
 
 /** Header names shared with the package's other adapters (src/constants.js), plus the error. */

@@ -12,7 +12,7 @@ import type {
 	UpdateStatusParams,
 } from "../../../lib/contracts/orders";
 import type { Actor, OrderStatus, TransitionProblem } from "../../../lib/domain/order-status";
-import type { PaymentStatus } from "../../../lib/domain/payment-status";
+import type { OrderPaymentStatus as PaymentStatus } from "../../../lib/domain/payment-status";
 import type { Jobs } from "../../../lib/infra/jobs";
 
 export interface Settings {

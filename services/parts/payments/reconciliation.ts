@@ -28,7 +28,7 @@ import type {
 	Repair,
 	RepairKind,
 } from "../../../lib/contracts/payments";
-import { chargeKey } from "../../../lib/domain/payment-lifecycle";
+import { chargeKey } from "../../../lib/domain/payment-status";
 import {
 	orderWithoutPayment,
 	reconciliationProblems,

@@ -8,7 +8,7 @@
  */
 import { Errors } from "moleculer";
 import type { Payment } from "../../../lib/contracts/payments";
-import { cancellationRefundId, REFUNDABLE, refundKey, VOIDABLE } from "../../../lib/domain/payment-lifecycle";
+import { cancellationRefundId, REFUNDABLE, refundKey, VOIDABLE } from "../../../lib/domain/payment-status";
 import { refundableCents, refundStatus } from "../../../lib/domain/payments";
 import { newId, nowIso } from "../../../lib/infra/ids";
 import type { PendingEvent } from "../../../lib/contracts/events";

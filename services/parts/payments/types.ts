@@ -5,7 +5,7 @@ import type { EventsMethods } from "../../../mixins/events.mixin";
 import type { CallMeta } from "../../../lib/contracts/common";
 import type { PendingEvent } from "../../../lib/contracts/events";
 import type { OrderStatusRow, Payment, PaymentView } from "../../../lib/contracts/payments";
-import type { PaymentStatus } from "../../../lib/domain/payment-lifecycle";
+import type { PaymentStatus } from "../../../lib/domain/payment-status";
 import type { AppConfig } from "../../../lib/infra/config";
 import type { ChargeResult, PaymentMethod, PaymentProvider } from "../../../lib/infra/payment-provider";
 import type { UpdateSpec } from "../../../lib/infra/store/types";
