@@ -56,6 +56,19 @@ describeWithInfra(
 				60_000,
 				250,
 			);
+			// The events are relayed from the outbox after the state they describe is written: wait for
+			// them, then check that none came twice.
+			await eventually(
+				() =>
+					ids.every((id) =>
+						["payment.processed", "order.confirmed"].every((type) =>
+							m.events.ofType(type).some((e) => e.data.orderId === id),
+						),
+					),
+				10_000,
+				100,
+			);
+			await new Promise((resolve) => setTimeout(resolve, 1_500)); // a duplicate would arrive by now
 			for (const id of ids) {
 				expect(m.events.ofType("payment.processed").filter((e) => e.data.orderId === id)).toHaveLength(1);
 				expect(m.events.ofType("order.confirmed").filter((e) => e.data.orderId === id)).toHaveLength(1);
