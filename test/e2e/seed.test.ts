@@ -1,0 +1,93 @@
+/**
+ * Demo data (lib/infra/seed.ts, behind `npm run seed` and the REPL's `seed`) against a started
+ * platform: run twice, the first run fills the city through the real flows, the second creates
+ * nothing; a seeded customer logs in and lists their orders over HTTP.
+ */
+import { ServiceBroker } from "moleculer";
+import { ADMIN, gatewayUrl, startBroker } from "../helpers/broker";
+import { client } from "../helpers/http";
+import {
+	DEMO_COURIERS,
+	DEMO_CUSTOMERS,
+	DEMO_ORDER_COUNT,
+	DEMO_PASSWORD,
+	DEMO_PRODUCT_COUNT,
+	DEMO_SUPPLIERS,
+	formatSeedSummary,
+	seed,
+	SeedSummary,
+} from "../../lib/infra/seed";
+import { isValidCnpj } from "../../lib/domain/cnpj";
+
+jest.setTimeout(120_000);
+
+let broker: ServiceBroker;
+let base: string;
+let first: SeedSummary;
+let second: SeedSummary;
+const lines: string[] = [];
+
+beforeAll(async () => {
+	broker = await startBroker({
+		services: ["api", "users", "products", "orders", "payments", "couriers"],
+		env: { PIX_AUTO_CONFIRM_MS: "0", RECONCILE_INTERVAL_MS: "0", EVENT_RETRY_BASE_MS: "20" },
+	});
+	base = gatewayUrl(broker);
+	const opts = { broker, gatewayUrl: base, adminEmail: ADMIN.email, adminPassword: ADMIN.password };
+	first = await seed({ ...opts, log: (l) => lines.push(l) });
+	second = await seed({ ...opts, log: (l) => lines.push(l) });
+});
+
+afterAll(() => broker?.stop());
+
+test("the first run creates the whole city through the real flows", () => {
+	expect(first.created).toEqual({
+		suppliers: DEMO_SUPPLIERS.length,
+		products: DEMO_PRODUCT_COUNT,
+		couriers: DEMO_COURIERS.length,
+		customers: DEMO_CUSTOMERS.length,
+		orders: DEMO_ORDER_COUNT,
+	});
+	// every planned state is reached
+	const planned: Record<string, number> = {};
+	for (const c of DEMO_CUSTOMERS) for (const s of c.orders) planned[s] = (planned[s] || 0) + 1;
+	expect(second.orderStatuses).toEqual(planned);
+	expect(lines.some((l) => l.includes("Gás Vila Mariana"))).toBe(true);
+});
+
+test("the second run creates nothing and finds everything", () => {
+	expect(second.created).toEqual({ suppliers: 0, products: 0, couriers: 0, customers: 0, orders: 0 });
+	expect(second.existing).toEqual(first.created);
+	expect(formatSeedSummary(second)).toContain(`${DEMO_CUSTOMERS[0].email} / ${DEMO_PASSWORD}`);
+});
+
+test("the catalog, couriers and users are there once each", async () => {
+	const api = client(base);
+	const products = await api.get("/api/products?pageSize=100");
+	expect(products.status).toBe(200);
+	const demoSupplierIds = new Set<string>();
+	for (const s of DEMO_SUPPLIERS) {
+		const login = await api.post("/api/auth/login", { email: s.email, password: DEMO_PASSWORD });
+		expect(login.status).toBe(200);
+		demoSupplierIds.add(login.body.user.id);
+		expect(isValidCnpj(s.cnpj)).toBe(true);
+	}
+	const rows: { supplierId: string }[] = products.body.rows;
+	expect(rows.filter((p) => demoSupplierIds.has(p.supplierId))).toHaveLength(DEMO_PRODUCT_COUNT);
+	const admin = await api.post("/api/auth/login", ADMIN);
+	const couriers = await api.get("/api/couriers?pageSize=100", { token: admin.body.token });
+	expect(couriers.status).toBe(200);
+	expect(couriers.body.total).toBe(DEMO_COURIERS.length);
+	const customers = await api.get("/api/users?role=customer&pageSize=100", { token: admin.body.token });
+	expect(customers.body.rows).toHaveLength(DEMO_CUSTOMERS.length);
+});
+
+test("a seeded customer logs in and lists their orders over HTTP", async () => {
+	const api = client(base);
+	const spec = DEMO_CUSTOMERS[0];
+	const login = await api.post("/api/auth/login", { email: spec.email, password: DEMO_PASSWORD });
+	expect(login.status).toBe(200);
+	const orders = await api.get("/api/orders", { token: login.body.token });
+	expect(orders.status).toBe(200);
+	expect(orders.body.rows.map((o: { status: string }) => o.status).sort()).toEqual([...spec.orders].sort());
+});
