@@ -18,6 +18,7 @@ import {
 	SeedSummary,
 } from "../../lib/infra/seed";
 import { isValidCnpj } from "../../lib/domain/cnpj";
+import { replCommands } from "../../lib/infra/repl-commands";
 
 jest.setTimeout(120_000);
 
@@ -90,4 +91,53 @@ test("a seeded customer logs in and lists their orders over HTTP", async () => {
 	const orders = await api.get("/api/orders", { token: login.body.token });
 	expect(orders.status).toBe(200);
 	expect(orders.body.rows.map((o: { status: string }) => o.status).sort()).toEqual([...spec.orders].sort());
+});
+
+test("delivered demo orders were carried by the dispatched couriers", async () => {
+	const api = client(base);
+	const login = await api.post("/api/auth/login", { email: DEMO_CUSTOMERS[0].email, password: DEMO_PASSWORD });
+	const orders = await api.get("/api/orders", { token: login.body.token });
+	const delivered = orders.body.rows.filter((o: { status: string }) => o.status === "delivered");
+	expect(delivered.length).toBeGreaterThan(0);
+	for (const o of delivered) {
+		const full = await api.get(`/api/orders/${o.id}`, { token: login.body.token });
+		const last = full.body.history[full.body.history.length - 1];
+		expect(last).toMatchObject({ status: "delivered", role: "courier" });
+	}
+});
+
+describe("REPL commands on the seeded platform", () => {
+	async function run(name: string, args: Record<string, unknown>): Promise<string> {
+		const command = replCommands().find((c) => c.command.split(" ")[0] === name)!;
+		let out = "";
+		const spy = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+			out += String(chunk);
+			return true;
+		});
+		try {
+			await command.action(broker, args);
+		} finally {
+			spy.mockRestore();
+		}
+		return out;
+	}
+
+	test("orders <status> lists the delivered orders, order <id> shows one with payment and courier", async () => {
+		const table = await run("orders", { status: "delivered" });
+		expect(table).toContain("R$ ");
+		expect(table).toMatch(/\d+ order\(s\) in status delivered/);
+		const id = table.split("\n")[2].split(" ")[0];
+		const detail = await run("order", { id });
+		expect(detail).toContain(`Order ${id}: delivered`);
+		expect(detail).toMatch(/payment {3}card captured/);
+		// the courier may already carry one of the confirmed demo orders
+		expect(detail).toMatch(/courier {3}\S+ (available|busy) (motorcycle|car|van) /);
+	});
+
+	test("whoami <email> shows the user without secrets", async () => {
+		const out = await run("whoami", { email: DEMO_SUPPLIERS[0].email.toUpperCase() });
+		expect(out).toContain('"role": "supplier"');
+		expect(out).not.toMatch(/passwordHash|mfaSecret/);
+		expect(await run("whoami", { email: "nobody@demo.gasrapido.local" })).toContain("No user");
+	});
 });
