@@ -150,7 +150,7 @@ const ORDER_PLANS: DemoOrderPlan[][] = [
 export const DEMO_CUSTOMERS: DemoCustomer[] = CUSTOMER_PLACES.map(([name, street, number, at], i) => ({
 	email: mail(`cliente${i + 1}`),
 	name,
-	phone: `+55 11 9${String(8000_0000 + i * 1111).slice(0, 8)}`,
+	phone: `+55 11 9${8100 + i * 111}-${String(1000 + i * 737).slice(-4)}`,
 	address: { street, number, city: "São Paulo", ...at },
 	orders: ORDER_PLANS[i],
 }));
