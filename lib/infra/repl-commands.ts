@@ -118,7 +118,9 @@ export function formatOrder(order: OrderRow, payment: PaymentRow | null, courier
 	}
 	lines.push("  history");
 	for (const h of order.history || [])
-		lines.push(`    ${h.at}  ${h.status.padEnd(10)} by ${h.role} ${h.by}${h.reason ? ` (${h.reason})` : ""}`);
+		lines.push(
+			`    ${h.at}  ${h.status.padEnd(10)} by ${h.role} ${h.by}${h.reason ? ` (${h.reason})` : ""}${h.note ? ` — ${h.note}` : ""}`,
+		);
 	return lines.join("\n");
 }
 

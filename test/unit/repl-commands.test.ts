@@ -17,6 +17,13 @@ const order = {
 	history: [
 		{ status: "created" as const, at: "2026-12-01T12:34:56.789Z", by: "c1", role: "customer" as const },
 		{
+			status: "created" as const,
+			at: "2026-12-01T12:35:00.000Z",
+			by: "system",
+			role: "system" as const,
+			note: "courier assigned",
+		},
+		{
 			status: "cancelled" as const,
 			at: "2026-12-01T12:40:00.000Z",
 			by: "s1",
@@ -60,6 +67,7 @@ test("an order with payment, courier and history", () => {
 	expect(out).toContain("payment   card captured R$ 1.234,56 (p1)");
 	expect(out).toContain("courier   k1 available motorcycle GAS1000 at -23.5000,-46.6000");
 	expect(out).toContain("2026-12-01T12:40:00.000Z  cancelled  by supplier s1 (sem estoque)");
+	expect(out).toContain("2026-12-01T12:35:00.000Z  created    by system system — courier assigned");
 	expect(formatOrder({ ...order, courierId: null }, null, null)).toMatch(
 		/payment {3}none \(card\)[\s\S]*courier {3}none/,
 	);
