@@ -542,7 +542,9 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 		{
 			role: "admin",
 			email: adminEmail,
-			password: adminPassword ? "(ADMIN_PASSWORD)" : "(printed by the first start)",
+			password: adminPassword
+				? "(ADMIN_PASSWORD)"
+				: "(gerada na primeira partida / generated at the first start: its log line First admin created)",
 			what: "administrador / administrator",
 		},
 		{
