@@ -33,6 +33,7 @@ import { gracefulShutdownMiddleware } from "./middlewares/graceful-shutdown";
 import { ALIVE_METADATA_KEY, fastFailoverMiddleware } from "./middlewares/fast-failover";
 import { transporterDiagnosticsMiddleware } from "./middlewares/transporter-diagnostics";
 import { runtimeMetricsMiddleware } from "./middlewares/runtime-metrics";
+import { replCommands } from "./lib/infra/repl-commands";
 
 function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	if (cfg.logFormat === "pretty")
@@ -225,6 +226,8 @@ function brokerOptions(): BrokerOptions {
 			reporter: cfg.metricsPort > 0 ? [prometheusReporter(cfg) as unknown as MetricsReporterOptions] : [],
 		},
 		tracing: tracing(cfg),
+		// `seed`, `orders <status>`, `order <id>`, `whoami <email>` in `npm run repl` (lib/infra/repl-commands.ts).
+		replCommands: replCommands(),
 
 		middlewares: [
 			// @moleculer/channels' typings (from its JSDoc) make every option required and know no adapter instance.
