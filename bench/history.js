@@ -7,7 +7,11 @@
  * a supplier's and an admin's `GET /api/orders` p50/p99 and the events published vs handled.
  *
  *   npm run bench:history -- [--orders 100000] [--checkpoints 0,25000,50000,100000] [--concurrency 20]
- *        [--window 2000] [--keep]
+ *        [--window 2000] [--deliver] [--keep]
+ *
+ * --deliver: a month of history rather than a pile of open orders: each client, after each order,
+ * takes an order placed at least a second earlier and has the admin carry it (in_transit, then
+ * delivered), as couriers would; orders/s still counts the orders placed.
  *
  * The platform runs in a child process (its RSS is the platform's alone). This process joins it over
  * NATS (a private NAMESPACE) only to create the supplier without the verification round trip;
@@ -29,6 +33,8 @@ const CHECKPOINTS = option("checkpoints", "0,25000,50000,100000")
 	.filter((n) => n <= ORDERS);
 const CONCURRENCY = Number(option("concurrency", 20));
 const WINDOW = Number(option("window", 2000));
+const DELIVER = flag("deliver");
+const DELIVER_AFTER_MS = 1000;
 const NATS = process.env.NATS_URL || "nats://127.0.0.1:4222";
 const GOALS = { rssMb: 400, startS: 3, throughputDrop: 0.1, listP99Ms: 20, lost: 0 };
 
@@ -74,6 +80,25 @@ async function stopPlatform(child) {
 	clearTimeout(timer);
 }
 
+/** Orders placed and not yet delivered (--deliver), oldest first: { id, at }. */
+const toDeliver = [];
+let deliveryFailures = 0;
+
+/** The admin carries the oldest order placed over a second ago: in_transit, then delivered. */
+async function deliverOne(base, market) {
+	if (toDeliver.length === 0 || Date.now() - toDeliver[0].at < DELIVER_AFTER_MS) return;
+	const { id } = toDeliver.shift();
+	for (const status of ["in_transit", "delivered"]) {
+		const res = await request(base, "PUT", `/api/orders/${id}/status`, { status }, market.admin.token).catch(
+			() => null,
+		);
+		if (!res || res.status !== 200) {
+			deliveryFailures++;
+			return;
+		}
+	}
+}
+
 /** Posts `count` orders with CONCURRENCY clients; returns throughput and POST latencies. */
 async function placeOrders(base, market, count) {
 	const latencies = [];
@@ -88,6 +113,10 @@ async function placeOrders(base, market, count) {
 			const res = await request(base, "POST", "/api/orders", newOrder(market), customer.token).catch(() => null);
 			latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
 			if (!res || res.status !== 201) failed++;
+			else if (DELIVER) {
+				toDeliver.push({ id: res.body.id, at: Date.now() });
+				await deliverOne(base, market);
+			}
 		}
 	}
 	await Promise.all(Array.from({ length: CONCURRENCY }, client));
@@ -146,7 +175,9 @@ async function main() {
 	const namespace = `hist${process.pid}`;
 	const env = platformEnv(dataDir, port, metricsPort, namespace);
 	const base = `http://127.0.0.1:${port}`;
-	console.log(`bench:history — ${ORDERS} orders, checkpoints ${CHECKPOINTS.join(", ")}, DATA_DIR ${dataDir}`);
+	console.log(
+		`bench:history — ${ORDERS} orders${DELIVER ? " (delivered behind the flood)" : ""}, checkpoints ${CHECKPOINTS.join(", ")}, DATA_DIR ${dataDir}`,
+	);
 
 	let platform = await startPlatform(env, base);
 	const broker = await joinCluster(NATS, namespace);
@@ -216,6 +247,8 @@ async function main() {
 	console.log(
 		`  events: published ${Object.values(counts.published).reduce((a, b) => a + b, 0)}, lost ${lost}, dead-lettered ${Object.values(counts.deadLettered).reduce((a, b) => a + b, 0)} (goal 0 lost: ${verdict(lost === GOALS.lost)})`,
 	);
+	if (DELIVER)
+		console.log(`  delivered behind the flood: ${toDeliver.length} left open, ${deliveryFailures} deliveries refused`);
 	if (!flag("keep")) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
