@@ -20,6 +20,14 @@ import { HttpDrain, trackHttpServer } from "../lib/infra/http-drain";
 import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
+import {
+	errorBody,
+	ErrorLike,
+	errorStatus,
+	isNoLiveInstance,
+	malformedMultipart,
+	multipartBoundary,
+} from "../lib/infra/http-errors";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 import { OpenApiMixin } from "../mixins/openapi.mixin";
 
@@ -44,16 +52,6 @@ type GatewayAlias = Alias & { fullPath: string };
 
 /** A route with moleculer-web's rate limiter (its typings leave out the store it keeps). */
 type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } };
-
-/** What an error thrown anywhere under a request may carry (Moleculer's, moleculer-web's, body-parser's). */
-interface ErrorLike {
-	name?: string;
-	message?: string;
-	code?: unknown;
-	status?: unknown;
-	type?: string;
-	data?: { action?: string } & Record<string, unknown>;
-}
 
 interface CachedAuthState {
 	state: AuthState | null;
@@ -126,43 +124,7 @@ function rateLimitKey(req: TokenRequest, trustProxy: boolean): string {
 	return `ip:${clientIp(req, trustProxy)}`;
 }
 
-/**
- * No live instance of the service behind a route: the broker's ServiceNotAvailableError (a node that
- * vanished mid-request, retries exhausted), moleculer-web's ServiceUnavailableError (a known route
- * whose service has no instance now) and RequestRejectedError. Moleculer gives the first a 404, which
- * made a dead service look like a missing route; it is a 503 with Retry-After.
- */
-const NO_LIVE_INSTANCE = new Set(["ServiceNotAvailableError", "ServiceUnavailableError", "RequestRejectedError"]);
 const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
-
-function isNoLiveInstance(err: ErrorLike | null | undefined): boolean {
-	return !!err && NO_LIVE_INSTANCE.has(err.name ?? "");
-}
-
-function errorStatus(err: ErrorLike | null | undefined): number {
-	if (isNoLiveInstance(err)) return 503;
-	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
-	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
-	return 500;
-}
-
-function errorBody(err: ErrorLike, status: number) {
-	if (isNoLiveInstance(err))
-		return {
-			name: "ServiceUnavailableError",
-			message: "No instance of the service behind this route is available right now; retry shortly",
-			code: 503,
-			type: "SERVICE_UNAVAILABLE",
-			data: err.data && err.data.action ? { action: err.data.action } : undefined,
-		};
-	if (status === 413)
-		return { name: "PayloadTooLarge", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
-	if (status === 400 && err && err.type === "entity.parse.failed")
-		return { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" };
-	if (status >= 500 && !(err instanceof Errors.MoleculerError))
-		return { name: "InternalError", message: "Internal server error", code: status, type: "INTERNAL_ERROR" };
-	return { name: err.name, message: err.message, code: status, type: err.type || "ERROR", data: err.data };
-}
 
 const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
@@ -226,13 +188,13 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 					res: GatewayResponse,
 					alias?: Alias,
 				) {
-					// busboy throws on anything but multipart: answer 415 before it sees the request.
-					if (
-						alias &&
-						alias.type === "multipart" &&
-						!/^multipart\/form-data/i.test(String(req.headers["content-type"] || ""))
-					)
-						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+					// busboy throws on anything but multipart with a boundary: answer 415 / 400 before it sees the request.
+					if (alias && alias.type === "multipart") {
+						const contentType = String(req.headers["content-type"] || "");
+						if (!/^multipart\/form-data/i.test(contentType))
+							throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+						if (!multipartBoundary(contentType)) throw malformedMultipart();
+					}
 					const key = req.headers["idempotency-key"];
 					const meta = ctx.meta as CallMeta;
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
@@ -272,6 +234,9 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		// retried by the broker's policy already, and re-running a whole HTTP request would repeat
 		// its side effects (and answer 404 once the request's stream has been consumed).
 		rest: { retryPolicy: { enabled: false } },
+		// moleculer-web's GET /list-aliases would show any signed-in user every route and the action
+		// behind it; the published contract is /api/openapi.json.
+		listAliases: false,
 		live: {
 			rest: "GET /health/live",
 			auth: "public",

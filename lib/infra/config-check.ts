@@ -203,6 +203,53 @@ export const SETTINGS: Record<string, Check> = {
 	ALERT_ESCALATION_CHECK_MS: int(1),
 };
 
+/**
+ * Values that only stand in for a secret: the k8s Secret's `REPLACE-ME…`, docker-compose.yml's
+ * `dev-only-…` defaults and its example DOCUMENTS_KEY (00 01 02 … 1f), `changeme`.
+ */
+const PLACEHOLDER = /REPLACE[-_]?ME|^dev-only-|CHANGE[-_]?ME/i;
+const EXAMPLE_DOCUMENTS_KEY = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0")).join("");
+
+export function isPlaceholderSecret(value: string): boolean {
+	return PLACEHOLDER.test(value) || value.toLowerCase() === EXAMPLE_DOCUMENTS_KEY || /^(.)\1*$/.test(value);
+}
+
+/** Secrets given whole, and URLs whose password is a secret. */
+const SECRET_SETTINGS = ["JWT_SECRET", "DOCUMENTS_KEY", "ADMIN_PASSWORD"];
+const URL_SETTINGS = [
+	"DATABASE_URL",
+	"MONGO_URI",
+	"TRANSPORTER",
+	"CACHER",
+	"RATE_LIMIT_REDIS",
+	"CHANNELS_ADAPTER",
+	"SMTP_URL",
+];
+
+function urlPassword(value: string): string {
+	try {
+		return decodeURIComponent(new URL(value).password);
+	} catch {
+		return "";
+	}
+}
+
+/** In production a placeholder secret is refused: one problem per setting. */
+function placeholderProblems(env: Env): SettingProblem[] {
+	const problems: SettingProblem[] = [];
+	const problem = "is a placeholder: set a real secret in production (NODE_ENV=production)";
+	for (const variable of SECRET_SETTINGS) {
+		const value = env[variable];
+		if (value && isPlaceholderSecret(value)) problems.push({ variable, value: "", problem });
+	}
+	for (const variable of URL_SETTINGS) {
+		const password = env[variable] ? urlPassword(env[variable]!) : "";
+		if (password && isPlaceholderSecret(password))
+			problems.push({ variable, value: "", problem: `its password ${problem}` });
+	}
+	return problems;
+}
+
 /** Settings that must be set together, or in production. */
 function crossChecks(env: Env): SettingProblem[] {
 	const problems: SettingProblem[] = [];
@@ -224,6 +271,7 @@ function crossChecks(env: Env): SettingProblem[] {
 				value: "",
 				problem: "must be set in production (NODE_ENV=production): 64 hex characters",
 			});
+		problems.push(...placeholderProblems(env));
 	}
 	return problems;
 }

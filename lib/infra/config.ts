@@ -35,8 +35,10 @@ export const ALL_SERVICES = [
 export function readConfig() {
 	const transporter = str("TRANSPORTER", "");
 	const dataDir = str("DATA_DIR", "./data");
+	const production = str("NODE_ENV", "") === "production";
 	return {
 		nodeID: str("NODE_ID", `${os.hostname()}-${process.pid}`),
+		production,
 		namespace: str("NAMESPACE", ""),
 		services: str("SERVICES", ""),
 		transporter,
@@ -63,8 +65,8 @@ export function readConfig() {
 		documentsKey: str("DOCUMENTS_KEY", ""),
 		adminEmail: str("ADMIN_EMAIL", ""),
 		adminPassword: str("ADMIN_PASSWORD", ""),
-		/** true: every admin needs an MFA-verified login for sensitive operations (enrol first). */
-		requireAdminMfa: str("REQUIRE_ADMIN_MFA", "false") === "true",
+		/** true: every admin needs an MFA-verified login for sensitive operations (enrol first); on by default in production. */
+		requireAdminMfa: str("REQUIRE_ADMIN_MFA", production ? "true" : "false") === "true",
 		logLevel: str("LOG_LEVEL", "info"),
 		logFormat: str("LOG_FORMAT", "json"),
 		tracingExporter: str("TRACING_EXPORTER", "none"),
