@@ -103,6 +103,7 @@ async function main() {
 		NAMESPACE: namespace,
 		LOG_LEVEL: "warn",
 		RATE_LIMIT_MAX: "100000000",
+		AUTH_RATE_LIMIT_MAX: "100000000",
 		RECONCILE_INTERVAL_MS: "0",
 		METRICS_PORT: "0",
 	};

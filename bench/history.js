@@ -43,6 +43,7 @@ function platformEnv(dataDir, port, metricsPort, namespace) {
 		METRICS_PORT: String(metricsPort),
 		LOG_LEVEL: "warn",
 		RATE_LIMIT_MAX: "1000000000",
+		AUTH_RATE_LIMIT_MAX: "1000000000",
 		TRANSPORTER: NATS,
 		CHANNELS_ADAPTER: "sqlite",
 		CACHER: "Memory",

@@ -15,7 +15,13 @@ import { config } from "../lib/infra/config";
 import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/infra/auth";
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
-import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
+import {
+	copyRateLimitHeaders,
+	MemoryRateLimitStore,
+	RateLimitStore,
+	redisRateLimitStoreFactory,
+	setRateLimitHeaders,
+} from "../lib/infra/rate-limit-store";
 import { HttpDrain, trackHttpServer } from "../lib/infra/http-drain";
 import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
@@ -53,6 +59,12 @@ type GatewayAlias = Alias & { fullPath: string };
 /** A route with moleculer-web's rate limiter (its typings leave out the store it keeps). */
 type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } };
 
+/** The stricter per-address budget of the sign-in endpoints. */
+interface AuthLimiter {
+	store: RateLimitStore;
+	max: number;
+}
+
 interface CachedAuthState {
 	state: AuthState | null;
 	expires: number;
@@ -61,6 +73,7 @@ interface CachedAuthState {
 interface OwnMethods {
 	authStateOf(ctx: Ctx, id: string): Promise<AuthState | null>;
 	withCurrentStatus(ctx: Ctx, user: AuthUser): Promise<AuthUser>;
+	checkAuthBudget(req: GatewayRequest, res: GatewayResponse): Promise<void>;
 }
 
 interface OwnState {
@@ -68,6 +81,7 @@ interface OwnState {
 	server?: Server;
 	aliases: GatewayAlias[];
 	authStates: Map<string, CachedAuthState>;
+	authLimiter: AuthLimiter;
 	httpDrain: HttpDrain | null;
 	knownAliases?: Map<string, GatewayAlias>;
 }
@@ -114,7 +128,20 @@ function userFromRequest(req: TokenRequest): AuthUser | null {
 	return req.$tokenUser;
 }
 
-function rateLimitKey(req: TokenRequest, trustProxy: boolean): string {
+/**
+ * Sign-in and enrolment endpoints. They are limited per client address whatever token the request
+ * carries (a valid token must not move a password guess into the user's own bucket), against the
+ * general limit and the stricter AUTH_RATE_LIMIT_MAX; per target account in the users service.
+ */
+const AUTH_ACTIONS = new Set(["users.login", "users.register", "users.mfaSetup", "users.mfaEnable"]);
+type AliasRequest = TokenRequest & { $alias?: { action?: string } };
+
+function isAuthRequest(req: AliasRequest): boolean {
+	return AUTH_ACTIONS.has(req.$alias?.action ?? "");
+}
+
+function rateLimitKey(req: AliasRequest, trustProxy: boolean): string {
+	if (isAuthRequest(req)) return `ip:${clientIp(req, trustProxy)}`;
 	try {
 		const user = userFromRequest(req);
 		if (user) return `user:${user.id}`;
@@ -145,7 +172,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			window: cfg.rateLimitWindowMs,
 			limit: cfg.rateLimitMax,
 			headers: true,
-			key: (req: IncomingMessage) => rateLimitKey(req, cfg.trustProxy),
+			key: (req: IncomingMessage) => rateLimitKey(req as AliasRequest, cfg.trustProxy),
 			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace) } : {}),
 		};
 	},
@@ -163,7 +190,15 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		cors: {
 			origin: "*",
 			methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-			exposedHeaders: ["X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed"],
+			exposedHeaders: [
+				"X-Request-Id",
+				"Retry-After",
+				"Location",
+				"Idempotent-Replayed",
+				"RateLimit-Limit",
+				"RateLimit-Remaining",
+				"RateLimit-Reset",
+			],
 		},
 		// Validate the caller's X-Request-Id; anything odd is replaced by a fresh id.
 		// moleculer-web accepts a function here too (called with the request); its typings know only the object.
@@ -180,7 +215,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 				authorization: true,
 				bodyParsers: { json: { limit: "100kb", strict: true }, urlencoded: false },
 				// rateLimit: set in merged(), from the configuration.
-				onBeforeCall(
+				async onBeforeCall(
 					this: ThisService,
 					ctx: Context,
 					route: Route,
@@ -195,6 +230,8 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 							throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
 						if (!multipartBoundary(contentType)) throw malformedMultipart();
 					}
+					copyRateLimitHeaders(res);
+					if (isAuthRequest(req)) await this.checkAuthBudget(req, res);
 					const key = req.headers["idempotency-key"];
 					const meta = ctx.meta as CallMeta;
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
@@ -220,9 +257,17 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			if (status === 503 && isNoLiveInstance(err))
 				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
 			if (status === 429) {
+				// An account blocked after failed sign-ins says how long; a rate limit, when its window ends.
+				const data = err.data as { retryAfterSeconds?: unknown } | undefined;
 				const store = (req.$route as RateLimitedRoute | undefined)?.rateLimit?.store;
-				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
+				const seconds =
+					typeof data?.retryAfterSeconds === "number"
+						? data.retryAfterSeconds
+						: store
+							? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000))
+							: 60;
 				res.setHeader("Retry-After", String(seconds));
+				copyRateLimitHeaders(res);
 			}
 			res.writeHead(status);
 			res.end(JSON.stringify(body));
@@ -265,6 +310,11 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 
 	created(this: ThisService) {
 		this.authStates = new Map();
+		const cfg = config();
+		const Store = cfg.rateLimitRedis
+			? redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace)
+			: MemoryRateLimitStore;
+		this.authLimiter = { store: new Store(cfg.rateLimitWindowMs), max: cfg.authRateLimitMax };
 		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
 		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
 		if (this.server) instrumentHttpServer(this.server, this.broker);
@@ -329,6 +379,17 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 				throw new MoleculerClientError("This operation needs an MFA-verified login", 403, "MFA_REQUIRED");
 		},
 
+		/** The sign-in endpoints' budget per client address (429 past it); its RateLimit-* headers win. */
+		async checkAuthBudget(this: ThisService, req: GatewayRequest, res: GatewayResponse): Promise<void> {
+			const { store, max } = this.authLimiter;
+			const count = await store.inc(`auth-ip:${clientIp(req, this.settings.trustProxy)}`);
+			setRateLimitHeaders(res, max, max - count, store.resetTime);
+			if (count > max)
+				throw new MoleculerClientError("Too many sign-in requests from this address", 429, "RATE_LIMITED", {
+					retryAfterSeconds: Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)),
+				});
+		},
+
 		/**
 		 * users.authState through a small gateway-local cache: in a cluster the users service's own
 		 * cache is a network hop away, and this runs on every request. Entries live a few seconds and
@@ -345,12 +406,16 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 
 		/**
 		 * A token outlives changes to its user (approval, suspension): the users service's cached
-		 * view of the status wins. If the users service is unreachable the token's claims are used.
+		 * view of the status wins, and a token of an older session epoch is refused (401). If the users
+		 * service is unreachable the token's claims are used.
 		 */
 		async withCurrentStatus(this: ThisService, ctx: Ctx, user: AuthUser): Promise<AuthUser> {
 			try {
 				const current = await this.authStateOf(ctx, user.id);
 				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
+				// Logout, a new password, role or status, or a deletion moved the epoch on: this session is over.
+				if ((current.sessionEpoch ?? 0) !== (user.sessionEpoch ?? 0))
+					throw new MoleculerClientError("This session has ended; sign in again", 401, "SESSION_REVOKED");
 				return {
 					...user,
 					status: current.status,

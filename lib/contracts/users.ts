@@ -45,6 +45,10 @@ export interface User extends StoredDoc {
 	mfaSecret?: string;
 	/** TOTP secret between mfaSetup and mfaEnable. */
 	mfaPendingSecret?: string;
+	/** The TOTP time step of the last code accepted: a code is good once per step. */
+	mfaLastStep?: number;
+	/** Tokens carry it; moved on to end every session (absent = 0). */
+	sessionEpoch?: number;
 	/** Invited suppliers and couriers: the invite they registered with, and who invited them. */
 	inviteId?: string;
 	invitedBy?: string;
@@ -138,6 +142,7 @@ export interface AuthState {
 	role: Role;
 	supplierId: string | null;
 	mfaEnabled: boolean;
+	sessionEpoch: number;
 }
 
 export interface ActivateParams {

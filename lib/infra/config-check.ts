@@ -143,6 +143,7 @@ export const SETTINGS: Record<string, Check> = {
 	RATE_LIMIT_WINDOW_MS: int(1),
 	RATE_LIMIT_MAX: int(1),
 	RATE_LIMIT_REDIS: url(["redis:", "rediss:"]),
+	AUTH_RATE_LIMIT_MAX: int(1),
 	TRUST_PROXY: bool,
 	REQUEST_TIMEOUT_MS: int(0),
 	SHUTDOWN_TIMEOUT_MS: int(0),

@@ -74,6 +74,8 @@ export function readConfig() {
 		rateLimitWindowMs: int("RATE_LIMIT_WINDOW_MS", 60_000),
 		rateLimitMax: int("RATE_LIMIT_MAX", 600),
 		rateLimitRedis: str("RATE_LIMIT_REDIS", ""),
+		/** Sign-in, registration and MFA requests per window per client address (besides RATE_LIMIT_MAX). */
+		authRateLimitMax: int("AUTH_RATE_LIMIT_MAX", 30),
 		/** Behind a reverse proxy / ingress: take the client address from the first X-Forwarded-For hop. */
 		trustProxy: str("TRUST_PROXY", "false") === "true",
 		requestTimeoutMs: int("REQUEST_TIMEOUT_MS", 10_000),
