@@ -142,6 +142,11 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 			},
 		}),
 	},
+	"users.logout": {
+		status: 200,
+		description: "Every session of the signed-in user has ended (their tokens are refused from now on)",
+		content: json({ type: "object", required: ["loggedOut"], properties: { loggedOut: { const: true } } }),
+	},
 	"users.get": { status: 200, description: "The profile", content: json(ref("User")) },
 	"users.list": { status: 200, description: "One page of users", content: json(page("User")) },
 	"orders.create": {

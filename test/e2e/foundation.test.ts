@@ -65,7 +65,11 @@ describe("registration and login", () => {
 
 	test("the same e-mail cannot register twice, in any case", async () => {
 		await registerAndLogin("dup@example.com");
-		const again = await api.post("/api/users", { email: "DUP@example.com", password: "cylinder-pass-123", name: "Dup" });
+		const again = await api.post("/api/users", {
+			email: "DUP@example.com",
+			password: "cylinder-pass-123",
+			name: "Dup",
+		});
 		expect(again.status).toBe(409);
 		expect(again.body.type).toBe("CONFLICT");
 	});
@@ -203,8 +207,9 @@ describe("profiles", () => {
 		const res = await api.put(`/api/users/${u.id}`, { status: "suspended" }, { token: adminToken });
 		expect(res.status).toBe(200);
 		const after = await api.get(`/api/users/${u.id}`, { token: u.token });
-		expect(after.status).toBe(403);
-		expect(after.body.type).toBe("ACCOUNT_INACTIVE");
+		// The suspension ended every session of the user (issue 14: session epoch).
+		expect(after.status).toBe(401);
+		expect(after.body.type).toBe("SESSION_REVOKED");
 		expect(
 			(await api.post("/api/auth/login", { email: "suspend-me@example.com", password: "cylinder-pass-123" })).status,
 		).toBe(403);
@@ -302,7 +307,10 @@ describe("bad input gets a 4xx JSON error, never a 500", () => {
 		["wrong types", { email: 12, password: true, name: [], phone: {}, locale: 5, code: 123456 }],
 		["missing fields", {}],
 		["unknown fields", { email: "x@y.com", password: "cylinder-pass-123", name: "X", isAdmin: true, $where: "1" }],
-		["nested junk", { email: "x@y.com", password: "cylinder-pass-123", name: "X", address: { lat: "north", lng: 999 } }],
+		[
+			"nested junk",
+			{ email: "x@y.com", password: "cylinder-pass-123", name: "X", address: { lat: "north", lng: 999 } },
+		],
 		["an array body", [1, 2, 3]],
 	];
 	let self: { id: string; token: string };
@@ -383,11 +391,11 @@ describe("rate limiting", () => {
 	test("past the limit a user gets 429 with Retry-After; another user is counted apart", async () => {
 		await limitedApi.post("/api/users", { email: "rl1@example.com", password: "cylinder-pass-123", name: "R" });
 		await limitedApi.post("/api/users", { email: "rl2@example.com", password: "cylinder-pass-123", name: "R" });
-		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "cylinder-pass-123" })).body
-			.token;
+		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "cylinder-pass-123" }))
+			.body.token;
 		// The anonymous calls above used this client's IP bucket (3 of 5); users have their own buckets.
-		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "cylinder-pass-123" })).body
-			.token;
+		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "cylinder-pass-123" }))
+			.body.token;
 		const statuses: number[] = [];
 		for (let i = 0; i < 6; i++) statuses.push((await limitedApi.get("/api/health/live", { token: t1 })).status);
 		expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
