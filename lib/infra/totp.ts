@@ -38,3 +38,8 @@ export function totpStep(secretBase32: string, code: string, now = Date.now()): 
 export function currentTotp(secretBase32: string): string {
 	return totp(secretBase32).generate();
 }
+
+/** The code of the time step after this one (tests: a code is accepted once per step). */
+export function nextTotp(secretBase32: string): string {
+	return totp(secretBase32).generate({ timestamp: Date.now() + 30_000 });
+}

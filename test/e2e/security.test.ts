@@ -135,7 +135,7 @@ describe("finding 1: the address budget of the sign-in endpoints", () => {
 	let limited: ServiceBroker;
 	let limitedApi: ReturnType<typeof client>;
 	beforeAll(async () => {
-		limited = await startBroker({ services: ["api", "users"], env: { AUTH_RATE_LIMIT_MAX: "4" } });
+		limited = await startBroker({ services: ["api", "users"], env: { AUTH_RATE_LIMIT_MAX: "4", RATE_LIMIT_WINDOW_MS: "3600000" } });
 		limitedApi = client(gatewayUrl(limited));
 	});
 	afterAll(() => limited.stop());
@@ -200,7 +200,12 @@ describeWithInfra(["redis"], "finding 1 across gateways: the address budget in R
 	let a: ServiceBroker;
 	let b: ServiceBroker;
 	beforeAll(async () => {
-		const env = { RATE_LIMIT_REDIS: INFRA.redis.url, NAMESPACE: namespace, AUTH_RATE_LIMIT_MAX: "3" };
+		const env = {
+			RATE_LIMIT_REDIS: INFRA.redis.url,
+			NAMESPACE: namespace,
+			AUTH_RATE_LIMIT_MAX: "3",
+			RATE_LIMIT_WINDOW_MS: "3600000",
+		};
 		a = await startBroker({ services: ["api", "users"], env });
 		b = await startBroker({ services: ["api", "users"], env });
 	});
