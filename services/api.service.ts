@@ -19,6 +19,7 @@ import {
 	copyRateLimitHeaders,
 	MemoryRateLimitStore,
 	RateLimitStore,
+	RateLimitStoreFactory,
 	redisRateLimitStoreFactory,
 	setRateLimitHeaders,
 } from "../lib/infra/rate-limit-store";
@@ -63,6 +64,7 @@ type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } 
 interface AuthLimiter {
 	store: RateLimitStore;
 	max: number;
+	close(): Promise<void>;
 }
 
 interface CachedAuthState {
@@ -311,10 +313,14 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 	created(this: ThisService) {
 		this.authStates = new Map();
 		const cfg = config();
-		const Store = cfg.rateLimitRedis
+		const Store: RateLimitStoreFactory = cfg.rateLimitRedis
 			? redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace)
 			: MemoryRateLimitStore;
-		this.authLimiter = { store: new Store(cfg.rateLimitWindowMs), max: cfg.authRateLimitMax };
+		this.authLimiter = {
+			store: new Store(cfg.rateLimitWindowMs),
+			max: cfg.authRateLimitMax,
+			close: async () => Store.close?.(),
+		};
 		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
 		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
 		if (this.server) instrumentHttpServer(this.server, this.broker);
@@ -328,11 +334,13 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 	 * connections are closed by the shutdown deadline (SHUTDOWN_TIMEOUT_MS).
 	 */
 	async stopped(this: ThisService) {
-		if (!this.httpDrain) return;
-		const { streamsClosed, forced } = await this.httpDrain.drain(
-			shutdownDeadline(this.broker, config().shutdownTimeoutMs),
-		);
-		this.logger.info({ streamsClosed, forced }, "HTTP server drained");
+		if (this.httpDrain) {
+			const { streamsClosed, forced } = await this.httpDrain.drain(
+				shutdownDeadline(this.broker, config().shutdownTimeoutMs),
+			);
+			this.logger.info({ streamsClosed, forced }, "HTTP server drained");
+		}
+		await this.authLimiter.close();
 	},
 
 	methods: {

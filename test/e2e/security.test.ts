@@ -135,7 +135,10 @@ describe("finding 1: the address budget of the sign-in endpoints", () => {
 	let limited: ServiceBroker;
 	let limitedApi: ReturnType<typeof client>;
 	beforeAll(async () => {
-		limited = await startBroker({ services: ["api", "users"], env: { AUTH_RATE_LIMIT_MAX: "4", RATE_LIMIT_WINDOW_MS: "3600000" } });
+		limited = await startBroker({
+			services: ["api", "users"],
+			env: { AUTH_RATE_LIMIT_MAX: "4", RATE_LIMIT_WINDOW_MS: "3600000" },
+		});
 		limitedApi = client(gatewayUrl(limited));
 	});
 	afterAll(() => limited.stop());
