@@ -42,7 +42,12 @@ import type { RegisterFields, Settings, ThisService } from "./parts/users/types"
 const UsersService: ServiceSchema<Settings, ThisService> = {
 	name: "users",
 	mixins: [
-		DbMixin<User>({ collection: "users", indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }] }),
+		DbMixin<User>({
+			collection: "users",
+			indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }],
+			// Refresh tokens (hashes), by family for reuse detection and by user for logout.
+			kinds: { refreshTokens: { indexes: [{ fields: { familyId: 1 } }, { fields: { userId: 1 } }] } },
+		}),
 		EventsMixin,
 		UsersSessionsMixin,
 		UsersInternalMixin,

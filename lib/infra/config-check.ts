@@ -132,6 +132,10 @@ export const SETTINGS: Record<string, Check> = {
 	JWT_PRIVATE_KEY: pem("private"),
 	JWT_PUBLIC_KEY: pem("public"),
 	JWT_EXPIRES_IN: duration,
+	REFRESH_TOKEN_TTL: (v) =>
+		/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)?$/i.test(v.trim()) && Number.parseFloat(v) > 0
+			? null
+			: 'expected a duration such as "30d", "12h" or seconds',
 	DOCUMENTS_KEY: (v) => (/^[0-9a-fA-F]{64}$/.test(v) ? null : "expected 64 hex characters (openssl rand -hex 32)"),
 	ADMIN_EMAIL: (v) => (/^[^\s@]+@[^\s@]+$/.test(v) ? null : "expected an e-mail address"),
 	ADMIN_PASSWORD: (v) => (v.length >= 8 ? null : "expected at least 8 characters"),

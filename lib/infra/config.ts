@@ -61,7 +61,9 @@ export function readConfig() {
 		jwtSecret: str("JWT_SECRET", ""),
 		jwtPrivateKey: str("JWT_PRIVATE_KEY", ""),
 		jwtPublicKey: str("JWT_PUBLIC_KEY", ""),
-		jwtExpiresIn: str("JWT_EXPIRES_IN", "12h"),
+		/** Access tokens are short-lived; clients renew them with their refresh token. */
+		jwtExpiresIn: str("JWT_EXPIRES_IN", "15m"),
+		refreshTokenTtl: str("REFRESH_TOKEN_TTL", "30d"),
 		documentsKey: str("DOCUMENTS_KEY", ""),
 		adminEmail: str("ADMIN_EMAIL", ""),
 		adminPassword: str("ADMIN_PASSWORD", ""),

@@ -55,6 +55,7 @@ const INVALID: Record<string, string> = {
 	RATE_LIMIT_MAX: "1.5",
 	RATE_LIMIT_REDIS: "http://redis",
 	AUTH_RATE_LIMIT_MAX: "0",
+	REFRESH_TOKEN_TTL: "forever",
 	TRUST_PROXY: "1",
 	REQUEST_TIMEOUT_MS: "10s",
 	SHUTDOWN_TIMEOUT_MS: "-5",

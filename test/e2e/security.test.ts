@@ -286,6 +286,47 @@ describe("finding 3: sessions that end", () => {
 		expect((await me(edited)).status).toBe(200);
 	});
 
+	test("a refresh token is traded once for the next pair; a reused one revokes the whole family", async () => {
+		const email = `refresh-${Date.now()}@example.com`;
+		await broker.call("users.create", { email, password: PASSWORD, name: "R", role: "customer" });
+		const signIn = await api.post("/api/auth/login", { email, password: PASSWORD });
+		const first = signIn.body.refreshToken as string;
+		expect(first).toEqual(expect.any(String));
+		const renewed = await api.post("/api/auth/refresh", { refreshToken: first });
+		expect(renewed.status).toBe(200);
+		expect(renewed.body.refreshToken).not.toBe(first);
+		const id = signIn.body.user.id as string;
+		expect((await me({ id, token: renewed.body.token })).status).toBe(200);
+		// The first one again (stolen and replayed): refused, and the newer one of its family too.
+		const replay = await api.post("/api/auth/refresh", { refreshToken: first });
+		expect(replay.status).toBe(401);
+		expect(replay.body.type).toBe("REFRESH_TOKEN_REUSED");
+		const next = await api.post("/api/auth/refresh", { refreshToken: renewed.body.refreshToken });
+		expect(next.status).toBe(401);
+		// Garbage is a 401 too, never a 5xx.
+		expect((await api.post("/api/auth/refresh", { refreshToken: "nope.nope" })).status).toBe(401);
+		expect((await api.post("/api/auth/refresh", { refreshToken: "no-dot" })).status).toBe(401);
+	});
+
+	test("logout and a password change void refresh tokens too", async () => {
+		const u = await newUser();
+		const session = await api.post("/api/auth/login", { email: u.email, password: PASSWORD });
+		await api.post("/api/auth/logout", {}, { token: session.body.token });
+		const afterLogout = await api.post("/api/auth/refresh", { refreshToken: session.body.refreshToken });
+		expect(afterLogout.status).toBe(401);
+		expect(afterLogout.body.type).toBe("SESSION_REVOKED");
+
+		const again = await api.post("/api/auth/login", { email: u.email, password: PASSWORD });
+		await api.put(
+			`/api/users/${u.id}`,
+			{ password: "yet-another-cylinder-5", currentPassword: PASSWORD },
+			{ token: again.body.token },
+		);
+		const afterChange = await api.post("/api/auth/refresh", { refreshToken: again.body.refreshToken });
+		expect(afterChange.status).toBe(401);
+		expect(afterChange.body.type).toBe("SESSION_REVOKED");
+	});
+
 	test("a TOTP code is accepted once per time step (the enrolling code too)", async () => {
 		const admin = await newUser("admin");
 		const setup = await api.post("/api/auth/mfa/setup", {}, { token: admin.token });

@@ -77,3 +77,24 @@ describe("password strength and session-ending changes", () => {
 		expect(endsSessions(user, {})).toBe(false);
 	});
 });
+
+describe("refresh tokens", () => {
+	const { newRefreshToken, parseRefreshToken, durationMs } = require("../../lib/infra/refresh-tokens");
+
+	it("only a hash is stored; the token matches it and nothing else", () => {
+		const t = newRefreshToken();
+		expect(t.token.startsWith(`${t.id}.`)).toBe(true);
+		expect(t.secretHash).not.toContain(t.token.split(".")[1]);
+		expect(parseRefreshToken(t.token).matches(t.secretHash)).toBe(true);
+		expect(parseRefreshToken(`${t.id}.x${t.token.split(".")[1]}`).matches(t.secretHash)).toBe(false);
+		expect(parseRefreshToken("no-dot")).toBeNull();
+		expect(parseRefreshToken(".x")).toBeNull();
+	});
+
+	it("durations", () => {
+		expect(durationMs("30d")).toBe(30 * 86400_000);
+		expect(durationMs("15m")).toBe(900_000);
+		expect(durationMs("90")).toBe(90_000);
+		expect(() => durationMs("forever")).toThrow();
+	});
+});

@@ -7,17 +7,29 @@
  *   sign-in is a 429 with Retry-After before the password is looked at;
  * - a TOTP code is accepted once per time step (the step is recorded with compare-and-set);
  * - tokens carry the user's session epoch: logout (and a password, role or status change, or a
- *   deletion: services/users.service.ts) moves it on, and the gateway refuses older tokens.
+ *   deletion: services/users.service.ts) moves it on, and the gateway refuses older tokens;
+ * - access tokens are short-lived; a sign-in also hands out a refresh token, exchanged once for the
+ *   next pair (rotation); a used token shown again revokes its whole family (lib/infra/refresh-tokens.ts).
  */
 import type { ServiceSchema } from "moleculer";
 import type { AuthUser, Ctx } from "../../../lib/contracts";
-import type { LoginParams, MfaEnableParams, MfaSetupResult, Session, User } from "../../../lib/contracts/users";
+import type {
+	LoginParams,
+	MfaEnableParams,
+	MfaSetupResult,
+	RefreshParams,
+	RefreshRecord,
+	Session,
+	User,
+} from "../../../lib/contracts/users";
 import { isLockout, retryAfterSeconds } from "../../../lib/domain/login-throttle";
 import { normalizeEmail } from "../../../lib/domain/users";
 import { issueToken } from "../../../lib/infra/auth";
 import { clientError, conflict, forbidden, unauthorized } from "../../../lib/infra/errors";
 import { nowIso } from "../../../lib/infra/ids";
 import { accountKey } from "../../../lib/infra/login-throttle";
+import { config } from "../../../lib/infra/config";
+import { durationMs, newRefreshToken, parseRefreshToken } from "../../../lib/infra/refresh-tokens";
 import { DUMMY_HASH, verifyPassword } from "../../../lib/infra/passwords";
 import { newTotpSecret, totpStep, totpUri } from "../../../lib/infra/totp";
 import type { Settings, ThisService } from "./types";
@@ -55,6 +67,52 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			},
 		},
 
+		/**
+		 * A refresh token for the next access token and refresh token (the one sent is used up). A
+		 * token already used or revoked revokes its whole family; one from before a session-ending
+		 * change (logout, password…) is refused.
+		 */
+		refresh: {
+			rest: "POST /auth/refresh",
+			auth: "public",
+			params: { refreshToken: { type: "string", min: 3, max: 200 } },
+			async handler(this: ThisService, ctx: Ctx<RefreshParams>): Promise<Session> {
+				const invalid = () => unauthorized("Invalid refresh token; sign in again", "INVALID_REFRESH_TOKEN");
+				const parsed = parseRefreshToken(ctx.params.refreshToken);
+				const record = parsed ? await this.refreshTokens().findById(parsed.id) : null;
+				if (!parsed || !record || !parsed.matches(record.secretHash)) throw invalid();
+				if (record.revokedAt && !record.usedAt)
+					throw unauthorized("This session has ended; sign in again", "SESSION_REVOKED");
+				if (record.usedAt) {
+					await this.revokeFamily(record.familyId);
+					this.logger.warn(
+						{ requestId: ctx.requestID, userId: record.userId },
+						"A used refresh token was presented again: its family is revoked",
+					);
+					throw unauthorized("This refresh token was already used; sign in again", "REFRESH_TOKEN_REUSED");
+				}
+				if (record.expiresAt <= nowIso()) throw invalid();
+				const user = await this.findEntity(record.userId);
+				if (
+					!user ||
+					user.status === "suspended" ||
+					user.status === "deleted" ||
+					(user.sessionEpoch ?? 0) !== record.epoch
+				)
+					throw unauthorized("This session has ended; sign in again", "SESSION_REVOKED");
+				// Two refreshes racing with one token: one wins, the other is a reuse.
+				const used = await this.refreshTokens().updateOne(
+					{ _id: record._id, usedAt: { $exists: false }, revokedAt: { $exists: false } },
+					{ $set: { usedAt: nowIso() } },
+				);
+				if (!used) {
+					await this.revokeFamily(record.familyId);
+					throw unauthorized("This refresh token was already used; sign in again", "REFRESH_TOKEN_REUSED");
+				}
+				return this.session(user, record.mfa, record.familyId);
+			},
+		},
+
 		/** Ends every session of the signed-in user (the session epoch moves on). */
 		logout: {
 			rest: "POST /auth/logout",
@@ -62,6 +120,10 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			async handler(this: ThisService, ctx: Ctx): Promise<{ loggedOut: true }> {
 				const me = ctx.meta.user!;
 				await this.updateEntity(ctx, me.id, { $inc: { sessionEpoch: 1 }, $set: { updatedAt: nowIso() } });
+				await this.refreshTokens().updateMany(
+					{ userId: me.id, revokedAt: { $exists: false } },
+					{ $set: { revokedAt: nowIso() } },
+				);
 				return { loggedOut: true };
 			},
 		},
@@ -113,7 +175,19 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 	},
 
 	methods: {
-		session(this: ThisService, user: User, mfa: boolean): Session {
+		async session(this: ThisService, user: User, mfa: boolean, familyId?: string): Promise<Session> {
+			const refresh = newRefreshToken();
+			const now = Date.now();
+			await this.refreshTokens().insert({
+				_id: refresh.id,
+				familyId: familyId ?? refresh.id,
+				userId: user._id,
+				secretHash: refresh.secretHash,
+				epoch: user.sessionEpoch ?? 0,
+				mfa,
+				expiresAt: new Date(now + durationMs(config().refreshTokenTtl)).toISOString(),
+				createdAt: new Date(now).toISOString(),
+			});
 			const authUser: AuthUser = {
 				id: user._id,
 				role: user.role,
@@ -123,7 +197,18 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 				supplierId: user.supplierId || null,
 				sessionEpoch: user.sessionEpoch ?? 0,
 			};
-			return { token: issueToken(authUser), user: this.publicUser(user) };
+			return { token: issueToken(authUser), refreshToken: refresh.token, user: this.publicUser(user) };
+		},
+
+		refreshTokens(this: ThisService) {
+			return this.kind<RefreshRecord>("refreshTokens");
+		},
+
+		async revokeFamily(this: ThisService, familyId: string): Promise<void> {
+			await this.refreshTokens().updateMany(
+				{ familyId, revokedAt: { $exists: false } },
+				{ $set: { revokedAt: nowIso() } },
+			);
 		},
 
 		async refuseWhileBlocked(this: ThisService, email: string): Promise<void> {

@@ -7,10 +7,12 @@ import type {
 	NewUserFields,
 	ProfileFields,
 	PublicUser,
+	RefreshRecord,
 	Session,
 	User,
 	UserChanges,
 } from "../../../lib/contracts/users";
+import type { Collection } from "../../../lib/infra/store/types";
 import type { AttemptStore } from "../../../lib/infra/login-throttle";
 
 export interface Settings {
@@ -27,7 +29,10 @@ export interface OwnMethods {
 	registerInvited(ctx: Ctx<unknown>, inviteCode: string, profile: RegisterFields, plain: string): Promise<PublicUser>;
 	createUser(ctx: Ctx<unknown> | null, fields: NewUserFields, plainPassword: string): Promise<PublicUser>;
 	publicUser(user: User): PublicUser;
-	session(user: User, mfa: boolean): Session;
+	/** An access token and a refresh token (a new family, or the next of `familyId`). */
+	session(user: User, mfa: boolean, familyId?: string): Promise<Session>;
+	refreshTokens(): Collection<RefreshRecord>;
+	revokeFamily(familyId: string): Promise<void>;
 	ensureFirstAdmin(): Promise<void>;
 	/** 429 while the account is blocked after failed sign-ins (lib/domain/login-throttle.ts). */
 	refuseWhileBlocked(email: string): Promise<void>;
