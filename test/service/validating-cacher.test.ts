@@ -38,14 +38,15 @@ const rejection = (p: Promise<unknown>) =>
 	);
 
 test("an invalid call is a 422 whether the cache is cold or warm", async () => {
-	const bad = { type: "P2", query: "{}" };
+	const bad = { type: "P2", page: 1, query: "{}" };
 	expect(await rejection(broker.call("catalog-probe.list", bad))).toMatchObject({ code: 422 });
-	const first = await broker.call("catalog-probe.list", { type: "P2" });
+	const first = await broker.call("catalog-probe.list", { type: "P2", page: 1 });
 	expect(first).toEqual({ type: "P2", page: 1, handled: 1 });
 	// Warm now: the same key (type P2, page 1) with an unknown field, or a wrong value the key omits.
 	expect(await rejection(broker.call("catalog-probe.list", bad))).toMatchObject({ code: 422 });
 	expect(await rejection(broker.call("catalog-probe.list", { type: "P2", page: 0 }))).toMatchObject({ code: 422 });
 	// Valid calls are still cached (the handler ran once), with converted params in the key.
+	expect(await broker.call("catalog-probe.list", { type: "P2" })).toEqual(first);
 	expect(await broker.call("catalog-probe.list", { type: "P2", page: "1" })).toEqual(first);
 	expect(handled).toBe(1);
 });
