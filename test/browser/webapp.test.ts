@@ -264,7 +264,11 @@ describeWithChromium("web app in a browser", () => {
 			await page.fill("#login-form [name=password]", customer.password);
 			await page.click("#login-form button[type=submit]");
 			await page.waitForURL(/#\/shop$/);
-			const session = () => page.evaluate(() => JSON.parse(sessionStorage.getItem("gasrapido.session") || "null"));
+			const session = () =>
+				page.evaluate(`JSON.parse(sessionStorage.getItem("gasrapido.session") || "null")`) as Promise<{
+					token: string;
+					refreshToken: string;
+				}>;
 			const before = await session();
 			expect(before.refreshToken).toEqual(expect.any(String));
 			await new Promise((r) => setTimeout(r, 3000));
