@@ -178,6 +178,9 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 		async session(this: ThisService, user: User, mfa: boolean, familyId?: string): Promise<Session> {
 			const refresh = newRefreshToken();
 			const now = Date.now();
+			// A sign-in (a new family) clears the user's expired refresh records.
+			if (!familyId)
+				await this.refreshTokens().removeMany({ userId: user._id, expiresAt: { $lt: new Date(now).toISOString() } });
 			await this.refreshTokens().insert({
 				_id: refresh.id,
 				familyId: familyId ?? refresh.id,
