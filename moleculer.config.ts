@@ -5,7 +5,9 @@
  */
 import {
 	BrokerOptions,
+	Cachers,
 	Errors,
+	GenericObject,
 	LogLevels,
 	MetricRegistry,
 	MetricsReporterOptions,
@@ -18,6 +20,7 @@ import type { MiddlewareOptions as ChannelsOptions } from "@moleculer/channels/t
 import path from "path";
 import { AppConfig, config } from "./lib/infra/config";
 import { StrictValidator } from "./lib/infra/validator";
+import { validatingCacher } from "./lib/infra/validating-cacher";
 import { SqliteAdapter } from "./lib/infra/channels/sqlite-adapter";
 import { IN_MEMORY } from "./lib/infra/channels/sqlite-store";
 import { JsonLogger } from "./lib/infra/logging";
@@ -46,19 +49,20 @@ function logger(cfg: AppConfig): BrokerOptions["logger"] {
 	return new JsonLogger({ level: cfg.logLevel });
 }
 
+/** The cacher validates an action's params before it looks the call up (lib/infra/validating-cacher.ts). */
 function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
 	if (cfg.cacher.startsWith("redis://") || cfg.cacher.startsWith("rediss://"))
-		return {
-			type: "Redis",
-			options: {
+		return validatingCacher(
+			new Cachers.Redis({
 				prefix: `GR-${cfg.namespace || "default"}`,
 				ttl: 300,
-				redis: cfg.cacher,
-			},
-		};
+				// ioredis takes the URL as is; Moleculer's typings only know an options object.
+				redis: cfg.cacher as unknown as GenericObject,
+			}),
+		);
 	if (cfg.cacher.toLowerCase() === "none") return undefined;
 	// Memory cacher: entries expire so a missed invalidation cannot serve stale data for long.
-	return { type: "Memory", options: { ttl: 60, clone: true } };
+	return validatingCacher(new Cachers.Memory({ ttl: 60, clone: true }));
 }
 
 function channelsAdapter(cfg: AppConfig) {

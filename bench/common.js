@@ -17,6 +17,8 @@ const flag = (name) => process.argv.includes(`--${name}`);
 function benchEnvironment(target) {
 	process.env.LOG_LEVEL = process.env.LOG_LEVEL || "warn";
 	process.env.RATE_LIMIT_MAX = process.env.RATE_LIMIT_MAX || "100000000";
+	process.env.AUTH_RATE_LIMIT_MAX = process.env.AUTH_RATE_LIMIT_MAX || "100000000";
+	process.env.JWT_EXPIRES_IN = process.env.JWT_EXPIRES_IN || "12h";
 	process.env.METRICS_PORT = process.env.METRICS_PORT || "0";
 	if (!target) {
 		process.env.DATA_DIR = process.env.DATA_DIR || ":memory:";

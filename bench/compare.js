@@ -103,6 +103,8 @@ async function main() {
 		NAMESPACE: namespace,
 		LOG_LEVEL: "warn",
 		RATE_LIMIT_MAX: "100000000",
+		AUTH_RATE_LIMIT_MAX: "100000000",
+		JWT_EXPIRES_IN: "12h",
 		RECONCILE_INTERVAL_MS: "0",
 		METRICS_PORT: "0",
 	};

@@ -49,6 +49,8 @@ function platformEnv(dataDir, port, metricsPort, namespace) {
 		METRICS_PORT: String(metricsPort),
 		LOG_LEVEL: "warn",
 		RATE_LIMIT_MAX: "1000000000",
+		AUTH_RATE_LIMIT_MAX: "1000000000",
+		JWT_EXPIRES_IN: "12h",
 		TRANSPORTER: NATS,
 		CHANNELS_ADAPTER: "sqlite",
 		CACHER: "Memory",

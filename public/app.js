@@ -3,7 +3,7 @@
  * role and the unread-notifications badge. A view is `render(root, route)` and may return a
  * cleanup function (timers, live streams) that runs when the user leaves it.
  */
-import { clearSession, get, getSession, saveSession } from "./http.js";
+import { clearSession, get, getSession, post, saveSession } from "./http.js";
 import { h, lang, replace, roleText, setLang, t } from "./ui.js";
 import * as auth from "./views/auth.js";
 import * as shop from "./views/shop.js";
@@ -149,7 +149,9 @@ async function refreshBadge() {
 	}
 }
 
+/** Signing out ends the session on the server too (its token stops working everywhere). */
 function logout() {
+	post("/api/auth/logout", {}).catch(() => undefined);
 	clearSession();
 	navigate("/login");
 }

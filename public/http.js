@@ -57,6 +57,47 @@ function withQuery(path, query) {
 	return text ? `${path}?${text}` : path;
 }
 
+/**
+ * Access tokens are short-lived: a request answered 401 TOKEN_EXPIRED trades the refresh token for
+ * a new pair (POST /api/auth/refresh, once for all requests waiting on it: a refresh token works
+ * once) and is sent again.
+ */
+let refreshing = null;
+
+function refreshSession() {
+	const session = getSession();
+	if (!session || !session.refreshToken) return Promise.resolve(false);
+	if (!refreshing)
+		refreshing = fetch("/api/auth/refresh", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ refreshToken: session.refreshToken }),
+		})
+			.then(async (res) => {
+				if (!res.ok) return false;
+				const next = await res.json();
+				saveSession({ ...getSession(), token: next.token, refreshToken: next.refreshToken, user: next.user });
+				return true;
+			})
+			.catch(() => false)
+			.finally(() => {
+				refreshing = null;
+			});
+	return refreshing;
+}
+
+/** fetch() with the session's token, renewed once when it has expired. */
+async function authedFetch(path, init = {}, extraHeaders = {}) {
+	const res = await fetch(path, { ...init, headers: authHeaders(extraHeaders) });
+	if (res.status !== 401 || !getSession()) return res;
+	const body = await res
+		.clone()
+		.json()
+		.catch(() => null);
+	if (!body || body.type !== "TOKEN_EXPIRED" || !(await refreshSession())) return res;
+	return fetch(path, { ...init, headers: authHeaders(extraHeaders) });
+}
+
 /** A signed-in request that comes back 401 ends the session (expired or revoked token). */
 function onUnauthorized(res) {
 	if (res.status === 401 && getSession()) {
@@ -82,12 +123,13 @@ async function parse(res) {
 
 /** JSON request to /api…; resolves with the parsed body or rejects with ApiError. */
 export async function request(method, path, { body, query, headers } = {}) {
-	const init = { method, headers: authHeaders(headers) };
+	const init = { method };
+	const extra = { ...(headers || {}) };
 	if (body !== undefined) {
-		init.headers["Content-Type"] = "application/json";
+		extra["Content-Type"] = "application/json";
 		init.body = JSON.stringify(body);
 	}
-	return parse(await fetch(withQuery(path, query), init));
+	return parse(await authedFetch(withQuery(path, query), init, extra));
 }
 
 export const get = (path, query) => request("GET", path, { query });
@@ -96,12 +138,12 @@ export const put = (path, body, opts = {}) => request("PUT", path, { ...opts, bo
 
 /** Multipart upload: the FormData's fields go in the order they were appended. */
 export async function upload(path, formData) {
-	return parse(await fetch(path, { method: "POST", headers: authHeaders(), body: formData }));
+	return parse(await authedFetch(path, { method: "POST", body: formData }));
 }
 
 /** Fetches a protected file and hands it to the browser as a download. */
 export async function download(path, fallbackName) {
-	const res = await fetch(path, { headers: authHeaders() });
+	const res = await authedFetch(path);
 	if (!res.ok) return parse(res);
 	const disposition = res.headers.get("Content-Disposition") || "";
 	const match = /filename="([^"]+)"/.exec(disposition);
@@ -118,7 +160,7 @@ export async function download(path, fallbackName) {
  * ends or `signal` aborts. Comment lines (": keep-alive") are skipped.
  */
 export async function streamEvents(path, onEvent, signal) {
-	const res = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream" }), signal });
+	const res = await authedFetch(path, { signal }, { Accept: "text/event-stream" });
 	if (!res.ok) return parse(res);
 	const reader = res.body.getReader();
 	const decoder = new TextDecoder();

@@ -15,11 +15,26 @@ import { config } from "../lib/infra/config";
 import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/infra/auth";
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
-import { redisRateLimitStoreFactory } from "../lib/infra/rate-limit-store";
+import {
+	copyRateLimitHeaders,
+	MemoryRateLimitStore,
+	RateLimitStore,
+	RateLimitStoreFactory,
+	redisRateLimitStoreFactory,
+	setRateLimitHeaders,
+} from "../lib/infra/rate-limit-store";
 import { HttpDrain, trackHttpServer } from "../lib/infra/http-drain";
 import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
+import {
+	errorBody,
+	ErrorLike,
+	errorStatus,
+	isNoLiveInstance,
+	malformedMultipart,
+	multipartBoundary,
+} from "../lib/infra/http-errors";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 import { OpenApiMixin } from "../mixins/openapi.mixin";
 
@@ -45,14 +60,11 @@ type GatewayAlias = Alias & { fullPath: string };
 /** A route with moleculer-web's rate limiter (its typings leave out the store it keeps). */
 type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } };
 
-/** What an error thrown anywhere under a request may carry (Moleculer's, moleculer-web's, body-parser's). */
-interface ErrorLike {
-	name?: string;
-	message?: string;
-	code?: unknown;
-	status?: unknown;
-	type?: string;
-	data?: { action?: string } & Record<string, unknown>;
+/** The stricter per-address budget of the sign-in endpoints. */
+interface AuthLimiter {
+	store: RateLimitStore;
+	max: number;
+	close(): Promise<void>;
 }
 
 interface CachedAuthState {
@@ -63,6 +75,7 @@ interface CachedAuthState {
 interface OwnMethods {
 	authStateOf(ctx: Ctx, id: string): Promise<AuthState | null>;
 	withCurrentStatus(ctx: Ctx, user: AuthUser): Promise<AuthUser>;
+	checkAuthBudget(req: GatewayRequest, res: GatewayResponse): Promise<void>;
 }
 
 interface OwnState {
@@ -70,6 +83,7 @@ interface OwnState {
 	server?: Server;
 	aliases: GatewayAlias[];
 	authStates: Map<string, CachedAuthState>;
+	authLimiter: AuthLimiter;
 	httpDrain: HttpDrain | null;
 	knownAliases?: Map<string, GatewayAlias>;
 }
@@ -116,7 +130,20 @@ function userFromRequest(req: TokenRequest): AuthUser | null {
 	return req.$tokenUser;
 }
 
-function rateLimitKey(req: TokenRequest, trustProxy: boolean): string {
+/**
+ * Sign-in and enrolment endpoints. They are limited per client address whatever token the request
+ * carries (a valid token must not move a password guess into the user's own bucket), against the
+ * general limit and the stricter AUTH_RATE_LIMIT_MAX; per target account in the users service.
+ */
+const AUTH_ACTIONS = new Set(["users.login", "users.register", "users.mfaSetup", "users.mfaEnable"]);
+type AliasRequest = TokenRequest & { $alias?: { action?: string } };
+
+function isAuthRequest(req: AliasRequest): boolean {
+	return AUTH_ACTIONS.has(req.$alias?.action ?? "");
+}
+
+function rateLimitKey(req: AliasRequest, trustProxy: boolean): string {
+	if (isAuthRequest(req)) return `ip:${clientIp(req, trustProxy)}`;
 	try {
 		const user = userFromRequest(req);
 		if (user) return `user:${user.id}`;
@@ -126,43 +153,7 @@ function rateLimitKey(req: TokenRequest, trustProxy: boolean): string {
 	return `ip:${clientIp(req, trustProxy)}`;
 }
 
-/**
- * No live instance of the service behind a route: the broker's ServiceNotAvailableError (a node that
- * vanished mid-request, retries exhausted), moleculer-web's ServiceUnavailableError (a known route
- * whose service has no instance now) and RequestRejectedError. Moleculer gives the first a 404, which
- * made a dead service look like a missing route; it is a 503 with Retry-After.
- */
-const NO_LIVE_INSTANCE = new Set(["ServiceNotAvailableError", "ServiceUnavailableError", "RequestRejectedError"]);
 const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
-
-function isNoLiveInstance(err: ErrorLike | null | undefined): boolean {
-	return !!err && NO_LIVE_INSTANCE.has(err.name ?? "");
-}
-
-function errorStatus(err: ErrorLike | null | undefined): number {
-	if (isNoLiveInstance(err)) return 503;
-	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
-	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
-	return 500;
-}
-
-function errorBody(err: ErrorLike, status: number) {
-	if (isNoLiveInstance(err))
-		return {
-			name: "ServiceUnavailableError",
-			message: "No instance of the service behind this route is available right now; retry shortly",
-			code: 503,
-			type: "SERVICE_UNAVAILABLE",
-			data: err.data && err.data.action ? { action: err.data.action } : undefined,
-		};
-	if (status === 413)
-		return { name: "PayloadTooLarge", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
-	if (status === 400 && err && err.type === "entity.parse.failed")
-		return { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" };
-	if (status >= 500 && !(err instanceof Errors.MoleculerError))
-		return { name: "InternalError", message: "Internal server error", code: status, type: "INTERNAL_ERROR" };
-	return { name: err.name, message: err.message, code: status, type: err.type || "ERROR", data: err.data };
-}
 
 const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
@@ -183,7 +174,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			window: cfg.rateLimitWindowMs,
 			limit: cfg.rateLimitMax,
 			headers: true,
-			key: (req: IncomingMessage) => rateLimitKey(req, cfg.trustProxy),
+			key: (req: IncomingMessage) => rateLimitKey(req as AliasRequest, cfg.trustProxy),
 			...(cfg.rateLimitRedis ? { StoreFactory: redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace) } : {}),
 		};
 	},
@@ -201,7 +192,15 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		cors: {
 			origin: "*",
 			methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-			exposedHeaders: ["X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed"],
+			exposedHeaders: [
+				"X-Request-Id",
+				"Retry-After",
+				"Location",
+				"Idempotent-Replayed",
+				"RateLimit-Limit",
+				"RateLimit-Remaining",
+				"RateLimit-Reset",
+			],
 		},
 		// Validate the caller's X-Request-Id; anything odd is replaced by a fresh id.
 		// moleculer-web accepts a function here too (called with the request); its typings know only the object.
@@ -218,7 +217,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 				authorization: true,
 				bodyParsers: { json: { limit: "100kb", strict: true }, urlencoded: false },
 				// rateLimit: set in merged(), from the configuration.
-				onBeforeCall(
+				async onBeforeCall(
 					this: ThisService,
 					ctx: Context,
 					route: Route,
@@ -226,13 +225,15 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 					res: GatewayResponse,
 					alias?: Alias,
 				) {
-					// busboy throws on anything but multipart: answer 415 before it sees the request.
-					if (
-						alias &&
-						alias.type === "multipart" &&
-						!/^multipart\/form-data/i.test(String(req.headers["content-type"] || ""))
-					)
-						throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+					// busboy throws on anything but multipart with a boundary: answer 415 / 400 before it sees the request.
+					if (alias && alias.type === "multipart") {
+						const contentType = String(req.headers["content-type"] || "");
+						if (!/^multipart\/form-data/i.test(contentType))
+							throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+						if (!multipartBoundary(contentType)) throw malformedMultipart();
+					}
+					copyRateLimitHeaders(res);
+					if (isAuthRequest(req)) await this.checkAuthBudget(req, res);
 					const key = req.headers["idempotency-key"];
 					const meta = ctx.meta as CallMeta;
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
@@ -258,9 +259,17 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			if (status === 503 && isNoLiveInstance(err))
 				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
 			if (status === 429) {
+				// An account blocked after failed sign-ins says how long; a rate limit, when its window ends.
+				const data = err.data as { retryAfterSeconds?: unknown } | undefined;
 				const store = (req.$route as RateLimitedRoute | undefined)?.rateLimit?.store;
-				const seconds = store ? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)) : 60;
+				const seconds =
+					typeof data?.retryAfterSeconds === "number"
+						? data.retryAfterSeconds
+						: store
+							? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000))
+							: 60;
 				res.setHeader("Retry-After", String(seconds));
+				copyRateLimitHeaders(res);
 			}
 			res.writeHead(status);
 			res.end(JSON.stringify(body));
@@ -272,6 +281,9 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		// retried by the broker's policy already, and re-running a whole HTTP request would repeat
 		// its side effects (and answer 404 once the request's stream has been consumed).
 		rest: { retryPolicy: { enabled: false } },
+		// moleculer-web's GET /list-aliases would show any signed-in user every route and the action
+		// behind it; the published contract is /api/openapi.json.
+		listAliases: false,
 		live: {
 			rest: "GET /health/live",
 			auth: "public",
@@ -300,6 +312,15 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 
 	created(this: ThisService) {
 		this.authStates = new Map();
+		const cfg = config();
+		const Store: RateLimitStoreFactory = cfg.rateLimitRedis
+			? redisRateLimitStoreFactory(cfg.rateLimitRedis, cfg.namespace)
+			: MemoryRateLimitStore;
+		this.authLimiter = {
+			store: new Store(cfg.rateLimitWindowMs),
+			max: cfg.authRateLimitMax,
+			close: async () => Store.close?.(),
+		};
 		// moleculer-web's created() (a mixin's, so it ran first) made this.server.
 		this.httpDrain = this.server ? trackHttpServer(this.server) : null;
 		if (this.server) instrumentHttpServer(this.server, this.broker);
@@ -313,11 +334,13 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 	 * connections are closed by the shutdown deadline (SHUTDOWN_TIMEOUT_MS).
 	 */
 	async stopped(this: ThisService) {
-		if (!this.httpDrain) return;
-		const { streamsClosed, forced } = await this.httpDrain.drain(
-			shutdownDeadline(this.broker, config().shutdownTimeoutMs),
-		);
-		this.logger.info({ streamsClosed, forced }, "HTTP server drained");
+		if (this.httpDrain) {
+			const { streamsClosed, forced } = await this.httpDrain.drain(
+				shutdownDeadline(this.broker, config().shutdownTimeoutMs),
+			);
+			this.logger.info({ streamsClosed, forced }, "HTTP server drained");
+		}
+		await this.authLimiter.close();
 	},
 
 	methods: {
@@ -364,6 +387,17 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 				throw new MoleculerClientError("This operation needs an MFA-verified login", 403, "MFA_REQUIRED");
 		},
 
+		/** The sign-in endpoints' budget per client address (429 past it); its RateLimit-* headers win. */
+		async checkAuthBudget(this: ThisService, req: GatewayRequest, res: GatewayResponse): Promise<void> {
+			const { store, max } = this.authLimiter;
+			const count = await store.inc(`auth-ip:${clientIp(req, this.settings.trustProxy)}`);
+			setRateLimitHeaders(res, max, max - count, store.resetTime);
+			if (count > max)
+				throw new MoleculerClientError("Too many sign-in requests from this address", 429, "RATE_LIMITED", {
+					retryAfterSeconds: Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)),
+				});
+		},
+
 		/**
 		 * users.authState through a small gateway-local cache: in a cluster the users service's own
 		 * cache is a network hop away, and this runs on every request. Entries live a few seconds and
@@ -380,12 +414,16 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 
 		/**
 		 * A token outlives changes to its user (approval, suspension): the users service's cached
-		 * view of the status wins. If the users service is unreachable the token's claims are used.
+		 * view of the status wins, and a token of an older session epoch is refused (401). If the users
+		 * service is unreachable the token's claims are used.
 		 */
 		async withCurrentStatus(this: ThisService, ctx: Ctx, user: AuthUser): Promise<AuthUser> {
 			try {
 				const current = await this.authStateOf(ctx, user.id);
 				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
+				// Logout, a new password, role or status, or a deletion moved the epoch on: this session is over.
+				if ((current.sessionEpoch ?? 0) !== (user.sessionEpoch ?? 0))
+					throw new MoleculerClientError("This session has ended; sign in again", 401, "SESSION_REVOKED");
 				return {
 					...user,
 					status: current.status,

@@ -12,7 +12,7 @@
  * (RESERVATION_TTL_MS); a periodic sweep releases expired ones and those of cancelled orders, and
  * commits those of confirmed or delivered orders (orders.statusesFor).
  */
-import { Context, Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx } from "../lib/contracts/common";
@@ -61,7 +61,6 @@ interface Settings extends ServiceSettingSchema {
 type OwnMethods = {
 	suppliers(): Collection<SupplierListing>;
 	reservations(): Collection<StockReservation>;
-	listParamsValid(params: object): boolean;
 	activeSupplierOr403(owner: string): Promise<SupplierListing>;
 	ownProductOr404(ctx: AnyCtx, id: string): Promise<Product>;
 	orderableProducts(owner: string, wanted: ReservationItem[]): Promise<Product[]>;
@@ -75,7 +74,6 @@ type ThisService = Service<Settings> &
 	DbMethods<Product> &
 	EventsMethods &
 	OwnMethods & {
-		listCheck: (params: object) => true | unknown[];
 		ledger?: StockLedger;
 		sweepTimer?: NodeJS.Timeout;
 		sweeping: boolean;
@@ -212,13 +210,10 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		list: {
 			rest: "GET /products",
 			auth: "public",
-			// The cache answers before the validator runs: it is only asked for params that are valid.
+			// The cacher validates params before it answers (lib/infra/validating-cacher.ts).
 			cache: {
 				keys: ["type", "lat", "lng", "sort", "supplierId", "openNow", "inStock", "page", "pageSize"],
 				ttl: 30,
-				enabled(this: ThisService, ctx: Context<object>) {
-					return this.listParamsValid(ctx.params);
-				},
 			},
 			params: LIST_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<ListProductsParams>) {
@@ -352,10 +347,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		reservations(this: ThisService) {
 			return this.kind<StockReservation>("reservations");
 		},
-		listParamsValid(this: ThisService, params: object) {
-			return this.listCheck({ ...params }) === true;
-		},
-
 		async activeSupplierOr403(this: ThisService, owner: string) {
 			const supplier = await this.suppliers().findById(owner);
 			if (!supplier || supplier.active === false)
@@ -450,7 +441,6 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		this.settings.timeZone = cfg.supplierTimeZone || catalog.DEFAULT_TIME_ZONE;
 		this.settings.reservationTtlMs = cfg.reservationTtlMs;
 		this.settings.reservationSweepMs = cfg.reservationSweepMs;
-		this.listCheck = this.broker.validator!.compile(LIST_PARAMS) as (params: object) => true | unknown[];
 		this.sweeping = false;
 		this.stopping = false;
 	},

@@ -2,76 +2,55 @@
  * Users: registration (customers by themselves, suppliers and couriers with an invite code),
  * profiles, login with JWT, TOTP MFA for admins, and the first admin.
  */
-import { Errors, Service, ServiceSchema } from "moleculer";
-import { DbMethods, DbMixin } from "../mixins/db.mixin";
-import { EventsMethods, EventsMixin } from "../mixins/events.mixin";
-import type { AuthUser, Ctx, Page, PendingEvent } from "../lib/contracts";
+import { Errors, ServiceSchema } from "moleculer";
+import { DbMixin } from "../mixins/db.mixin";
+import { EventsMixin } from "../mixins/events.mixin";
+import type { AuthUser, Ctx, Page } from "../lib/contracts";
 import { pageParams } from "../lib/contracts/params";
 import type { ClaimedInvite, ClaimParams, ReleaseResult } from "../lib/contracts/invitations";
 import type {
-	ActivateParams,
-	AuthState,
-	Contact,
-	CreateUserParams,
-	IdByInviteParams,
-	IdsByRoleParams,
 	ListUsersParams,
-	LoginParams,
-	MfaEnableParams,
-	MfaSetupResult,
 	NewUserFields,
-	ProfileFields,
 	PublicUser,
 	RegisterParams,
-	Session,
 	UpdateUserParams,
 	User,
 	UserChanges,
 	UserIdParams,
 } from "../lib/contracts/users";
 import { emailParam, optionalProfileFieldParams, passwordParam, profileFieldParams } from "../lib/contracts/users";
-import { issueToken, ROLES } from "../lib/infra/auth";
+import { ROLES } from "../lib/infra/auth";
 import { config } from "../lib/infra/config";
 import { secret } from "../lib/infra/secrets";
-import { clientError, conflict, forbidden, notFound, unauthorized, unprocessable } from "../lib/infra/errors";
+import { clientError, conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso, secureCode } from "../lib/infra/ids";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/infra/passwords";
-import { newTotpSecret, totpUri, verifyTotp } from "../lib/infra/totp";
+import { hashPassword, verifyPassword, weakPasswordProblem } from "../lib/infra/passwords";
+import { attemptStore } from "../lib/infra/login-throttle";
 import {
 	canEditUser,
 	DEFAULT_LOCALE,
+	endsSessions,
 	normalizeEmail,
 	STATUSES,
-	supplierCatalogEntry,
 	updateProblem,
 	userCreatedData,
 } from "../lib/domain/users";
-
-interface Settings {
-	rest: string;
-	/** Every admin needs an MFA-verified token for sensitive changes (REQUIRE_ADMIN_MFA). */
-	requireAdminMfa: boolean;
-}
-
-interface OwnMethods {
-	checkUpdateAllowed(me: AuthUser, user: User, changes: UserChanges): Promise<void>;
-	registerInvited(ctx: Ctx<unknown>, inviteCode: string, profile: RegisterFields, plain: string): Promise<PublicUser>;
-	createUser(ctx: Ctx<unknown> | null, fields: NewUserFields, plainPassword: string): Promise<PublicUser>;
-	publicUser(user: User): PublicUser;
-	session(user: User, mfa: boolean): Session;
-	ensureFirstAdmin(): Promise<void>;
-}
-
-type ThisService = Service<Settings> & DbMethods<User> & EventsMethods & OwnMethods & { broker: EventsBroker };
-/** The broker as moleculer.config.ts extends it. */
-type EventsBroker = Service["broker"] & { whenEventsReady(): Promise<void> };
-type RegisterFields = ProfileFields & { email: string };
+import { UsersInternalMixin } from "./parts/users/internal.mixin";
+import { UsersSessionsMixin } from "./parts/users/sessions.mixin";
+import type { RegisterFields, Settings, ThisService } from "./parts/users/types";
 
 const UsersService: ServiceSchema<Settings, ThisService> = {
 	name: "users",
 	mixins: [
-		DbMixin<User>({ collection: "users", indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }] }),
+		DbMixin<User>({
+			collection: "users",
+			indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }],
+			// Refresh tokens (hashes), by family for reuse detection and by user for logout.
+			kinds: { refreshTokens: { indexes: [{ fields: { familyId: 1 } }, { fields: { userId: 1 } }] } },
+		}),
 		EventsMixin,
+		UsersSessionsMixin,
+		UsersInternalMixin,
 	],
 	settings: { rest: "/", requireAdminMfa: false },
 
@@ -87,92 +66,13 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 			},
 			async handler(this: ThisService, ctx: Ctx<RegisterParams>): Promise<PublicUser> {
 				const { inviteCode, password: plain, ...profile } = ctx.params;
+				this.checkPasswordStrength(plain, profile);
 				const created = inviteCode
 					? await this.registerInvited(ctx, inviteCode, profile, plain)
 					: await this.createUser(ctx, { ...profile, role: "customer", status: "active" }, plain);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/users/${created.id}`;
 				return created;
-			},
-		},
-
-		/** Internal: create a user of any role (seeding, admin tools, tests). Not reachable over HTTP. */
-		create: {
-			visibility: "public",
-			params: {
-				email: emailParam,
-				password: passwordParam,
-				...profileFieldParams,
-				role: { type: "enum", values: ROLES },
-				status: { type: "enum", values: STATUSES, optional: true },
-				supplierId: { type: "string", optional: true },
-			},
-			handler(this: ThisService, ctx: Ctx<CreateUserParams>): Promise<PublicUser> {
-				const { password: plain, status = "active", ...fields } = ctx.params;
-				return this.createUser(ctx, { ...fields, status }, plain);
-			},
-		},
-
-		login: {
-			rest: "POST /auth/login",
-			auth: "public",
-			params: {
-				email: { type: "string", max: 254 },
-				password: { type: "string", max: 128 },
-				code: { type: "string", pattern: /^\d{6}$/, optional: true },
-			},
-			async handler(this: ThisService, ctx: Ctx<LoginParams>): Promise<Session> {
-				const user = await this.findOneEntity({ email: normalizeEmail(ctx.params.email) });
-				const ok = await verifyPassword(ctx.params.password, user ? user.passwordHash : DUMMY_HASH);
-				if (!user || !ok) throw unauthorized("Wrong e-mail or password", "INVALID_CREDENTIALS");
-				if (user.status === "suspended" || user.status === "deleted")
-					throw forbidden("Account is suspended or deleted");
-				if (user.mfaEnabled) {
-					if (!ctx.params.code) throw unauthorized("Enter the code from your authenticator app", "MFA_CODE_REQUIRED");
-					if (!user.mfaSecret || !verifyTotp(user.mfaSecret, ctx.params.code))
-						throw unauthorized("Wrong MFA code", "INVALID_MFA_CODE");
-				}
-				return this.session(user, !!user.mfaEnabled);
-			},
-		},
-
-		mfaSetup: {
-			rest: "POST /auth/mfa/setup",
-			auth: { roles: ["admin"] },
-			params: {},
-			async handler(this: ThisService, ctx: Ctx): Promise<MfaSetupResult> {
-				const user = await this.getEntityOr404(ctx.meta.user!.id, "user");
-				if (user.mfaEnabled) throw conflict("MFA is already enabled");
-				const secret = newTotpSecret();
-				await this.updateEntity(ctx, user._id, { $set: { mfaPendingSecret: secret, updatedAt: nowIso() } });
-				return { secret, otpauthUri: totpUri(secret, user.email) };
-			},
-		},
-
-		mfaEnable: {
-			rest: "POST /auth/mfa/enable",
-			auth: { roles: ["admin"] },
-			params: { code: { type: "string", pattern: /^\d{6}$/ } },
-			async handler(this: ThisService, ctx: Ctx<MfaEnableParams>): Promise<Session> {
-				const user = await this.getEntityOr404(ctx.meta.user!.id, "user");
-				if (!user.mfaPendingSecret) throw conflict("Start with POST /api/auth/mfa/setup");
-				if (!verifyTotp(user.mfaPendingSecret, ctx.params.code))
-					throw unauthorized("Wrong MFA code", "INVALID_MFA_CODE");
-				const updated = await this.updateEntity(
-					ctx,
-					user._id,
-					{
-						$set: { mfaEnabled: true, mfaSecret: user.mfaPendingSecret, updatedAt: nowIso() },
-						$unset: { mfaPendingSecret: true },
-					},
-					[
-						{
-							type: "user.updated",
-							data: { userId: user._id, role: user.role, status: user.status, changed: ["mfaEnabled"] },
-						},
-					],
-				);
-				return this.session(updated, true);
 			},
 		},
 
@@ -204,13 +104,18 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 				if (!canEditUser(me, id, changed)) throw forbidden("You may not change these fields of this user");
 				const user = await this.getEntityOr404(id, "user");
 				if (user.status === "deleted") throw notFound("user", id);
-				await this.checkUpdateAllowed(me, user, changes);
+				await this.checkUpdateAllowed(ctx, me, user, changes);
 				const { currentPassword: _current, password: newPassword, ...fields } = changes;
 				const set: Record<string, unknown> = { ...fields, updatedAt: nowIso() };
-				if (newPassword) set.passwordHash = await hashPassword(newPassword);
+				if (newPassword) {
+					this.checkPasswordStrength(newPassword, user);
+					set.passwordHash = await hashPassword(newPassword);
+				}
 				const role = fields.role ?? user.role;
 				const status = fields.status ?? user.status;
-				const updated = await this.updateEntity(ctx, id, { $set: set }, [
+				// A new password, role or status ends every session of the user (tokens of the old epoch).
+				const update = endsSessions(user, changes) ? { $set: set, $inc: { sessionEpoch: 1 } } : { $set: set };
+				const updated = await this.updateEntity(ctx, id, update, [
 					{ type: "user.updated", data: { userId: id, role, status, changed } },
 				]);
 				return this.publicUser(updated);
@@ -227,7 +132,7 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 				const deleted = await this.compareAndSet(
 					ctx,
 					{ _id: user._id, status: { $ne: "deleted" } },
-					{ $set: { status: "deleted", deletedAt: nowIso(), updatedAt: nowIso() } },
+					{ $set: { status: "deleted", deletedAt: nowIso(), updatedAt: nowIso() }, $inc: { sessionEpoch: 1 } },
 					[{ type: "user.deleted", data: { userId: user._id, role: user.role } }],
 				);
 				return this.publicUser(deleted ?? (await this.getEntityOr404(user._id, "user")));
@@ -251,99 +156,17 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 				return { ...found, rows: found.rows.map((u) => this.publicUser(u)) };
 			},
 		},
-
-		/** Internal, cached: the current role and status behind a token (the gateway asks on every call). */
-		authState: {
-			visibility: "public",
-			cache: { keys: ["id"], ttl: 30 },
-			params: { id: "string" },
-			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<AuthState | null> {
-				const user = await this.findEntity(ctx.params.id);
-				if (!user) return null;
-				return {
-					status: user.status,
-					role: user.role,
-					supplierId: user.supplierId || null,
-					mfaEnabled: !!user.mfaEnabled,
-				};
-			},
-		},
-
-		/** Internal: the verification service activates a user whose documents were all approved. */
-		activate: {
-			visibility: "public",
-			params: {
-				id: "string",
-				verified: {
-					type: "object",
-					optional: true,
-					props: { anpAuthorization: { type: "string", optional: true }, cnpj: { type: "string", optional: true } },
-				},
-			},
-			async handler(this: ThisService, ctx: Ctx<ActivateParams>): Promise<PublicUser> {
-				const user = await this.getEntityOr404(ctx.params.id, "user");
-				if (user.status === "active") return this.publicUser(user);
-				const verified = ctx.params.verified || {};
-				const events: PendingEvent[] = [
-					{ type: "user.updated", data: { userId: user._id, role: user.role, status: "active", changed: ["status"] } },
-				];
-				if (user.role === "supplier")
-					events.push({ type: "supplier.created", data: supplierCatalogEntry({ ...user, verified }) });
-				const updated = await this.compareAndSet(
-					ctx,
-					{ _id: user._id, status: "pending_verification" },
-					{ $set: { status: "active", verified, verifiedAt: nowIso(), updatedAt: nowIso() } },
-					events,
-				);
-				if (!updated) throw conflict(`User is ${user.status}, not pending verification`);
-				return this.publicUser(updated);
-			},
-		},
-
-		/** Internal: contact details for notifications (never over HTTP). */
-		contact: {
-			visibility: "public",
-			cache: { keys: ["id"], ttl: 60 },
-			params: { id: "string" },
-			async handler(this: ThisService, ctx: Ctx<UserIdParams>): Promise<Contact | null> {
-				const user = await this.findEntity(ctx.params.id);
-				if (!user) return null;
-				return {
-					id: user._id,
-					email: user.email,
-					phone: user.phone || null,
-					name: user.name,
-					locale: user.locale || DEFAULT_LOCALE,
-					role: user.role,
-					status: user.status,
-				};
-			},
-		},
-
-		/** Internal (invitations, recovering a stale claim): the user registered with an invite, if any. */
-		idByInvite: {
-			visibility: "public",
-			params: { inviteId: { type: "string", max: 64 } },
-			async handler(this: ThisService, ctx: Ctx<IdByInviteParams>): Promise<string | null> {
-				const user = await this.findOneEntity({ inviteId: ctx.params.inviteId });
-				return user ? user._id : null;
-			},
-		},
-
-		/** Internal: ids of users with a role (e.g. every admin, for alerts). */
-		idsByRole: {
-			visibility: "public",
-			params: { role: { type: "enum", values: ROLES } },
-			async handler(this: ThisService, ctx: Ctx<IdsByRoleParams>): Promise<string[]> {
-				const users = await this.findEntities({ query: { role: ctx.params.role, status: "active" } });
-				return users.map((u) => u._id);
-			},
-		},
 	},
 
 	methods: {
 		/** The rules of lib/domain/users.ts updateProblem as errors; a wrong current password is a 403. */
-		async checkUpdateAllowed(this: ThisService, me: AuthUser, user: User, changes: UserChanges): Promise<void> {
+		async checkUpdateAllowed(
+			this: ThisService,
+			ctx: Ctx<unknown>,
+			me: AuthUser,
+			user: User,
+			changes: UserChanges,
+		): Promise<void> {
 			const problem = updateProblem(me, user, { ...changes }, this.settings.requireAdminMfa);
 			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
 			if (problem === "mfa") throw clientError(403, "MFA_REQUIRED", "Confirm this change with an MFA-verified login");
@@ -353,12 +176,23 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 				throw unprocessable("Give your current password to change it", [
 					{ field: "currentPassword", type: "required" },
 				]);
-			if (
-				changes.password &&
-				me.id === user._id &&
-				!(await verifyPassword(changes.currentPassword || "", user.passwordHash))
-			)
-				throw forbidden("The current password is wrong");
+			if (changes.password && me.id === user._id) {
+				// Guessing the current password is throttled like signing in (per account).
+				await this.refuseWhileBlocked(user.email);
+				if (!(await verifyPassword(changes.currentPassword || "", user.passwordHash))) {
+					await this.signInFailed(ctx, user.email, user);
+					throw forbidden("The current password is wrong");
+				}
+			}
+		},
+
+		/** 422 on the password field when zxcvbn finds it too easy to guess (the e-mail and name count against it). */
+		checkPasswordStrength(this: ThisService, password: string, user: { email: string; name?: string }): void {
+			const problem = weakPasswordProblem(password, [user.email, user.name ?? ""]);
+			if (problem)
+				throw new Errors.ValidationError(problem, "VALIDATION_ERROR", [
+					{ type: "passwordWeak", field: "password", message: problem },
+				]);
 		},
 
 		/** Claims the invite first (a racing second registration gets 409), releases it if creation fails. */
@@ -424,18 +258,6 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 			return { id: _id, ...rest };
 		},
 
-		session(this: ThisService, user: User, mfa: boolean): Session {
-			const authUser: AuthUser = {
-				id: user._id,
-				role: user.role,
-				status: user.status,
-				mfa,
-				mfaEnabled: !!user.mfaEnabled,
-				supplierId: user.supplierId || null,
-			};
-			return { token: issueToken(authUser), user: this.publicUser(user) };
-		},
-
 		/** The first admin: from ADMIN_EMAIL/ADMIN_PASSWORD, or generated and printed once. */
 		async ensureFirstAdmin(this: ThisService): Promise<void> {
 			if ((await this.countEntities({ role: "admin" })) > 0) return;
@@ -463,7 +285,16 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 	},
 
 	created(this: ThisService) {
-		this.settings.requireAdminMfa = config().requireAdminMfa;
+		const cfg = config();
+		this.settings.requireAdminMfa = cfg.requireAdminMfa;
+		// Failed sign-ins per account: in Redis when RATE_LIMIT_REDIS is set (shared by every instance).
+		this.loginThrottle = attemptStore(cfg);
+		if (cfg.production && !cfg.requireAdminMfa)
+			this.logger.warn("REQUIRE_ADMIN_MFA=false in production: admins may do sensitive operations without MFA");
+	},
+
+	async stopped(this: ThisService) {
+		await this.loginThrottle.close();
 	},
 
 	/** DbMixin calls this after every update: gateways drop their cached view of the user. */

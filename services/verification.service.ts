@@ -111,6 +111,9 @@ const UPLOAD_ROUTE = {
 	},
 } as RestSchema;
 
+/** moleculer-web puts the part's file name and Content-Type in the call's meta. */
+const stringMeta = (value: unknown): string | null => (typeof value === "string" ? value : null);
+
 const businessEvents: BusinessEventHandlers<ThisService> = {
 	async "invitation.accepted"(envelope, ctx) {
 		const { userId, role, supplierId, inviteId } = envelope.data;
@@ -144,7 +147,8 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 				const me = ctx.meta.user!;
 				const { type, metadata } = this.uploadFields(ctx.meta.$multipart);
 				const request = await this.requestForUploader(ctx, me);
-				const checked = checkUploadContent(request, type, content);
+				const declared = { filename: stringMeta(ctx.meta.filename), mimetype: stringMeta(ctx.meta.mimetype) };
+				const checked = checkUploadContent(request, type, content, declared);
 				if ("problem" in checked) throw uploadError(checked.problem, request, type);
 				await this.checkAgainstCurrent(me.id, type, metadata);
 				const doc = await this.storeDocument(ctx, request, { type, metadata, content, ...checked });

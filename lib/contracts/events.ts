@@ -35,6 +35,13 @@ export interface UserDeleted {
 	userId: string;
 	role: string;
 }
+/** Too many failed sign-ins: the account is locked until `lockedUntil` (its owner is told). */
+export interface UserLockedOut {
+	userId: string;
+	role: string;
+	failures: number;
+	lockedUntil: string;
+}
 export interface SupplierCreated {
 	supplierId: string;
 	name: string;
@@ -253,6 +260,7 @@ export interface EventMap {
 	"user.created": UserCreated;
 	"user.updated": UserUpdated;
 	"user.deleted": UserDeleted;
+	"user.locked_out": UserLockedOut;
 	"supplier.created": SupplierCreated;
 	"invitation.created": InvitationCreated;
 	"invitation.accepted": InvitationAccepted;
@@ -295,6 +303,7 @@ export const EVENT_NAMES: EventName[] = [
 	"user.created",
 	"user.updated",
 	"user.deleted",
+	"user.locked_out",
 	"supplier.created",
 	"invitation.created",
 	"invitation.accepted",

@@ -45,6 +45,10 @@ export interface User extends StoredDoc {
 	mfaSecret?: string;
 	/** TOTP secret between mfaSetup and mfaEnable. */
 	mfaPendingSecret?: string;
+	/** The TOTP time step of the last code accepted: a code is good once per step. */
+	mfaLastStep?: number;
+	/** Tokens carry it; moved on to end every session (absent = 0). */
+	sessionEpoch?: number;
 	/** Invited suppliers and couriers: the invite they registered with, and who invited them. */
 	inviteId?: string;
 	invitedBy?: string;
@@ -99,8 +103,30 @@ export interface LoginParams {
 }
 
 export interface Session {
+	/** The access token (JWT, short-lived: JWT_EXPIRES_IN). */
 	token: string;
+	/** Exchanged once at POST /api/auth/refresh for the next pair (REFRESH_TOKEN_TTL). */
+	refreshToken: string;
 	user: PublicUser;
+}
+
+export interface RefreshParams {
+	refreshToken: string;
+}
+
+/** A refresh token as stored (record kind `refreshTokens` of the users service): a hash, never the token. */
+export interface RefreshRecord extends StoredDoc {
+	familyId: string;
+	userId: string;
+	secretHash: string;
+	/** The user's session epoch when it was issued: logout and the other session-ending changes void it. */
+	epoch: number;
+	/** Whether the sign-in that started the family passed MFA. */
+	mfa: boolean;
+	expiresAt: string;
+	createdAt: string;
+	usedAt?: string;
+	revokedAt?: string;
 }
 
 export interface MfaSetupResult {
@@ -138,6 +164,7 @@ export interface AuthState {
 	role: Role;
 	supplierId: string | null;
 	mfaEnabled: boolean;
+	sessionEpoch: number;
 }
 
 export interface ActivateParams {

@@ -10,6 +10,11 @@ export interface AuthUser {
 	mfa: boolean;
 	mfaEnabled: boolean;
 	supplierId?: string | null;
+	/**
+	 * The user's session epoch when the token was issued: logout, a password, role or status
+	 * change and deletion move it on, and the gateway refuses tokens of an older epoch.
+	 */
+	sessionEpoch?: number;
 }
 
 /** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */

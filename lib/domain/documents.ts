@@ -134,6 +134,42 @@ export function sniffContentType(head: Buffer): ContentType | null {
 	return match ? match.type : null;
 }
 
+/** File name extensions (lower case) and the content each stands for. */
+const EXTENSION_TYPES: Record<string, ContentType> = {
+	pdf: "application/pdf",
+	png: "image/png",
+	jpg: "image/jpeg",
+	jpeg: "image/jpeg",
+};
+
+/** Declared part types that say nothing about the content (curl's default, or none at all). */
+const UNDECLARED_TYPES = new Set(["", "application/octet-stream", "binary/octet-stream"]);
+/** A declared part type as it maps to ours (browsers and tools sometimes say image/jpg or image/pjpeg). */
+const DECLARED_ALIASES: Record<string, ContentType> = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg" };
+
+/** What the client said the file is: its name and the part's Content-Type. */
+export interface DeclaredFile {
+	filename?: string | null;
+	mimetype?: string | null;
+}
+
+/**
+ * True when the name or the declared type says something other than the bytes are: a PNG named
+ * scan.pdf, a PDF sent as image/png, or a file named .exe / sent as text/html whatever its bytes.
+ * A name without an extension and an undeclared (octet-stream) type say nothing and pass.
+ */
+export function declaredTypeMismatch(actual: ContentType, declared: DeclaredFile): boolean {
+	const name = (declared.filename ?? "").trim();
+	const dot = name.lastIndexOf(".");
+	if (dot > 0 && dot < name.length - 1) {
+		const byName = EXTENSION_TYPES[name.slice(dot + 1).toLowerCase()];
+		if (byName !== actual) return true;
+	}
+	const mime = (declared.mimetype ?? "").split(";")[0].trim().toLowerCase();
+	if (UNDECLARED_TYPES.has(mime)) return false;
+	return (DECLARED_ALIASES[mime] ?? mime) !== actual;
+}
+
 export function extensionFor(type: ContentType): string {
 	return { "application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png" }[type];
 }
@@ -212,19 +248,24 @@ export function verifiedFacts(docs: StoredDocument[]): { anpAuthorization?: stri
 }
 
 /** Why an upload of `type` cannot go into this request (before its content is looked at), or null. */
-export type UploadProblem = "complete" | "not_required" | "empty" | "unsupported";
+export type UploadProblem = "complete" | "not_required" | "empty" | "unsupported" | "mismatch";
 
-/** Rules that need the request and the bytes: the real content type, or the problem. */
+/**
+ * Rules that need the request and the bytes: the real content type (by magic bytes), or the
+ * problem; a file whose name or declared type says otherwise than its bytes is refused.
+ */
 export function checkUploadContent(
 	request: { status: RequestStatus; required: readonly DocumentType[] },
 	type: DocumentType,
 	content: Buffer,
+	declared: DeclaredFile = {},
 ): { contentType: ContentType } | { problem: UploadProblem } {
 	if (request.status === "approved") return { problem: "complete" };
 	if (!request.required.includes(type)) return { problem: "not_required" };
 	if (content.length === 0) return { problem: "empty" };
 	const contentType = sniffContentType(content.subarray(0, 16));
-	return contentType ? { contentType } : { problem: "unsupported" };
+	if (!contentType) return { problem: "unsupported" };
+	return declaredTypeMismatch(contentType, declared) ? { problem: "mismatch" } : { contentType };
 }
 
 /**

@@ -176,6 +176,18 @@ const TEMPLATES = {
 				`You have been invited to GasRápido as a ${v.role}.${v.message ? ` "${v.message}"` : ""} Register at ${v.link} by ${v.expiresAt}.`,
 		),
 	},
+	account_locked: {
+		subject: t(
+			() => `Conta bloqueada temporariamente`,
+			() => `Account temporarily locked`,
+		),
+		body: t(
+			(v) =>
+				`Houve ${v.failures} tentativas de entrar na sua conta com a senha ou o código errados. Ela fica bloqueada até ${v.lockedUntil}. Se não foi você, troque sua senha.`,
+			(v) =>
+				`There were ${v.failures} attempts to sign in to your account with a wrong password or code. It is locked until ${v.lockedUntil}. If this was not you, change your password.`,
+		),
+	},
 	verification_approved: {
 		subject: t(
 			() => `Documentos aprovados`,
@@ -249,7 +261,7 @@ export function localizedVars(vars: Vars, locale: unknown): Vars {
 	const out: Vars = { ...vars };
 	if (vars.totalCents !== undefined) out.total = formatMoney(vars.totalCents, lang);
 	if (vars.amountCents !== undefined) out.amount = formatMoney(vars.amountCents, lang);
-	for (const key of ["promisedBy", "deliveredAt", "expiresAt"])
+	for (const key of ["promisedBy", "deliveredAt", "expiresAt", "lockedUntil"])
 		if (vars[key] !== undefined) out[key] = formatTime(vars[key], lang);
 	return out;
 }
@@ -301,6 +313,7 @@ export const NOTIFIED_EVENTS = [
 	"invitation.created",
 	"verification.approved",
 	"verification.rejected",
+	"user.locked_out",
 	"alert.triggered",
 	"alert.escalated",
 ] as const;
@@ -360,6 +373,11 @@ export function plannedMessages(envelope: { type: string; data: object }, opts: 
 			});
 		case "verification.approved":
 			return plan("verification_approved", user(d.userId), WORK_CHANNELS, {});
+		case "user.locked_out":
+			return plan("account_locked", user(d.userId), ["inapp", "email"], {
+				failures: d.failures ?? "?",
+				lockedUntil: d.lockedUntil,
+			});
 		case "verification.rejected":
 			return plan("verification_rejected", user(d.userId), WORK_CHANNELS, {
 				documentType: d.documentType || "-",

@@ -27,8 +27,14 @@ export function normalizeEmail(email: string): string {
 }
 
 /** Fields never returned by the API or published in events. */
-export type SecretField = "passwordHash" | "mfaSecret" | "mfaPendingSecret";
-export const SECRET_FIELDS: SecretField[] = ["passwordHash", "mfaSecret", "mfaPendingSecret"];
+export type SecretField = "passwordHash" | "mfaSecret" | "mfaPendingSecret" | "mfaLastStep" | "sessionEpoch";
+export const SECRET_FIELDS: SecretField[] = [
+	"passwordHash",
+	"mfaSecret",
+	"mfaPendingSecret",
+	"mfaLastStep",
+	"sessionEpoch",
+];
 
 export function canEditUser(actor: { id: string; role: Role }, targetId: string, fields: string[]): boolean {
 	if (actor.role === "admin") return true;
@@ -88,4 +94,19 @@ export function supplierCatalogEntry(user: User): SupplierCreated {
 		openingHours: profile?.openingHours || { open: "00:00", close: "23:59" },
 		rating: 5,
 	};
+}
+
+/**
+ * Whether these changes end every session of the user (the session epoch moves on): a new
+ * password, another role, another status (suspension, deletion, reactivation).
+ */
+export function endsSessions(
+	user: { role: string; status: string },
+	changes: { password?: string; role?: string; status?: string },
+): boolean {
+	return (
+		!!changes.password ||
+		(changes.role !== undefined && changes.role !== user.role) ||
+		(changes.status !== undefined && changes.status !== user.status)
+	);
 }

@@ -44,6 +44,7 @@ export function issueToken(user: AuthUser, expiresIn = config().jwtExpiresIn): s
 			mfa: user.mfa,
 			mfaEnabled: user.mfaEnabled,
 			supplierId: user.supplierId || null,
+			sep: user.sessionEpoch ?? 0,
 		},
 		k.sign,
 		{ algorithm: k.algorithm, subject: user.id, expiresIn: expiresIn as jwt.SignOptions["expiresIn"] },
@@ -62,6 +63,7 @@ export function verifyToken(token: string): AuthUser {
 		mfa: !!payload.mfa,
 		mfaEnabled: !!payload.mfaEnabled,
 		supplierId: payload.supplierId || null,
+		sessionEpoch: typeof payload.sep === "number" ? payload.sep : 0,
 	};
 }
 

@@ -132,6 +132,10 @@ export const SETTINGS: Record<string, Check> = {
 	JWT_PRIVATE_KEY: pem("private"),
 	JWT_PUBLIC_KEY: pem("public"),
 	JWT_EXPIRES_IN: duration,
+	REFRESH_TOKEN_TTL: (v) =>
+		/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)?$/i.test(v.trim()) && Number.parseFloat(v) > 0
+			? null
+			: 'expected a duration such as "30d", "12h" or seconds',
 	DOCUMENTS_KEY: (v) => (/^[0-9a-fA-F]{64}$/.test(v) ? null : "expected 64 hex characters (openssl rand -hex 32)"),
 	ADMIN_EMAIL: (v) => (/^[^\s@]+@[^\s@]+$/.test(v) ? null : "expected an e-mail address"),
 	ADMIN_PASSWORD: (v) => (v.length >= 8 ? null : "expected at least 8 characters"),
@@ -143,6 +147,7 @@ export const SETTINGS: Record<string, Check> = {
 	RATE_LIMIT_WINDOW_MS: int(1),
 	RATE_LIMIT_MAX: int(1),
 	RATE_LIMIT_REDIS: url(["redis:", "rediss:"]),
+	AUTH_RATE_LIMIT_MAX: int(1),
 	TRUST_PROXY: bool,
 	REQUEST_TIMEOUT_MS: int(0),
 	SHUTDOWN_TIMEOUT_MS: int(0),
@@ -203,6 +208,53 @@ export const SETTINGS: Record<string, Check> = {
 	ALERT_ESCALATION_CHECK_MS: int(1),
 };
 
+/**
+ * Values that only stand in for a secret: the k8s Secret's `REPLACE-ME…`, docker-compose.yml's
+ * `dev-only-…` defaults and its example DOCUMENTS_KEY (00 01 02 … 1f), `changeme`.
+ */
+const PLACEHOLDER = /REPLACE[-_]?ME|^dev-only-|CHANGE[-_]?ME/i;
+const EXAMPLE_DOCUMENTS_KEY = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0")).join("");
+
+export function isPlaceholderSecret(value: string): boolean {
+	return PLACEHOLDER.test(value) || value.toLowerCase() === EXAMPLE_DOCUMENTS_KEY || /^(.)\1*$/.test(value);
+}
+
+/** Secrets given whole, and URLs whose password is a secret. */
+const SECRET_SETTINGS = ["JWT_SECRET", "DOCUMENTS_KEY", "ADMIN_PASSWORD"];
+const URL_SETTINGS = [
+	"DATABASE_URL",
+	"MONGO_URI",
+	"TRANSPORTER",
+	"CACHER",
+	"RATE_LIMIT_REDIS",
+	"CHANNELS_ADAPTER",
+	"SMTP_URL",
+];
+
+function urlPassword(value: string): string {
+	try {
+		return decodeURIComponent(new URL(value).password);
+	} catch {
+		return "";
+	}
+}
+
+/** In production a placeholder secret is refused: one problem per setting. */
+function placeholderProblems(env: Env): SettingProblem[] {
+	const problems: SettingProblem[] = [];
+	const problem = "is a placeholder: set a real secret in production (NODE_ENV=production)";
+	for (const variable of SECRET_SETTINGS) {
+		const value = env[variable];
+		if (value && isPlaceholderSecret(value)) problems.push({ variable, value: "", problem });
+	}
+	for (const variable of URL_SETTINGS) {
+		const password = env[variable] ? urlPassword(env[variable]!) : "";
+		if (password && isPlaceholderSecret(password))
+			problems.push({ variable, value: "", problem: `its password ${problem}` });
+	}
+	return problems;
+}
+
 /** Settings that must be set together, or in production. */
 function crossChecks(env: Env): SettingProblem[] {
 	const problems: SettingProblem[] = [];
@@ -224,6 +276,7 @@ function crossChecks(env: Env): SettingProblem[] {
 				value: "",
 				problem: "must be set in production (NODE_ENV=production): 64 hex characters",
 			});
+		problems.push(...placeholderProblems(env));
 	}
 	return problems;
 }

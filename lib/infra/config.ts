@@ -35,8 +35,10 @@ export const ALL_SERVICES = [
 export function readConfig() {
 	const transporter = str("TRANSPORTER", "");
 	const dataDir = str("DATA_DIR", "./data");
+	const production = str("NODE_ENV", "") === "production";
 	return {
 		nodeID: str("NODE_ID", `${os.hostname()}-${process.pid}`),
+		production,
 		namespace: str("NAMESPACE", ""),
 		services: str("SERVICES", ""),
 		transporter,
@@ -59,12 +61,14 @@ export function readConfig() {
 		jwtSecret: str("JWT_SECRET", ""),
 		jwtPrivateKey: str("JWT_PRIVATE_KEY", ""),
 		jwtPublicKey: str("JWT_PUBLIC_KEY", ""),
-		jwtExpiresIn: str("JWT_EXPIRES_IN", "12h"),
+		/** Access tokens are short-lived; clients renew them with their refresh token. */
+		jwtExpiresIn: str("JWT_EXPIRES_IN", "15m"),
+		refreshTokenTtl: str("REFRESH_TOKEN_TTL", "30d"),
 		documentsKey: str("DOCUMENTS_KEY", ""),
 		adminEmail: str("ADMIN_EMAIL", ""),
 		adminPassword: str("ADMIN_PASSWORD", ""),
-		/** true: every admin needs an MFA-verified login for sensitive operations (enrol first). */
-		requireAdminMfa: str("REQUIRE_ADMIN_MFA", "false") === "true",
+		/** true: every admin needs an MFA-verified login for sensitive operations (enrol first); on by default in production. */
+		requireAdminMfa: str("REQUIRE_ADMIN_MFA", production ? "true" : "false") === "true",
 		logLevel: str("LOG_LEVEL", "info"),
 		logFormat: str("LOG_FORMAT", "json"),
 		tracingExporter: str("TRACING_EXPORTER", "none"),
@@ -72,6 +76,8 @@ export function readConfig() {
 		rateLimitWindowMs: int("RATE_LIMIT_WINDOW_MS", 60_000),
 		rateLimitMax: int("RATE_LIMIT_MAX", 600),
 		rateLimitRedis: str("RATE_LIMIT_REDIS", ""),
+		/** Sign-in, registration and MFA requests per window per client address (besides RATE_LIMIT_MAX). */
+		authRateLimitMax: int("AUTH_RATE_LIMIT_MAX", 30),
 		/** Behind a reverse proxy / ingress: take the client address from the first X-Forwarded-For hop. */
 		trustProxy: str("TRUST_PROXY", "false") === "true",
 		requestTimeoutMs: int("REQUEST_TIMEOUT_MS", 10_000),

@@ -9,6 +9,7 @@ import { Readable } from "stream";
 import { Errors } from "moleculer";
 import { decryptFile, encryptFile, sha256Hex } from "./file-crypto";
 import { clientError, conflict, unprocessable } from "./errors";
+import { malformedMultipart } from "./http-errors";
 import { CONTENT_TYPES, DocumentType, MetadataProblem, UploadProblem } from "../domain/documents";
 
 const { MoleculerClientError, MoleculerError, ValidationError } = Errors;
@@ -30,8 +31,11 @@ export function readUpload(stream: Readable, max: number): Promise<Buffer> {
 			} else chunks.push(chunk);
 		});
 		stream.on("end", () => resolve(Buffer.concat(chunks)));
-		// moleculer-web destroys the stream with a PayloadTooLarge (413) at busboy's fileSize limit.
-		stream.on("error", (err: Error & { code?: unknown }) => reject(err && err.code === 413 ? tooLarge(max) : err));
+		// moleculer-web destroys the stream with a PayloadTooLarge (413) at busboy's fileSize limit;
+		// any other error of a part's stream is busboy's: the body was malformed or cut off (400).
+		stream.on("error", (err: Error & { code?: unknown }) =>
+			reject(err && err.code === 413 ? tooLarge(max) : malformedMultipart()),
+		);
 	});
 }
 
@@ -49,6 +53,10 @@ export function uploadError(
 	if (problem === "not_required")
 		return fieldErrors([{ field: "type", message: `a ${request.role} does not upload ${type}` }]);
 	if (problem === "empty") return unprocessable("The file is empty", { field: "file" });
+	if (problem === "mismatch")
+		return clientError(415, "FILE_TYPE_MISMATCH", "The file's name or declared type does not match its content", {
+			accepted: CONTENT_TYPES,
+		});
 	return clientError(415, "UNSUPPORTED_FILE_TYPE", "The file is not a PDF, JPEG or PNG", { accepted: CONTENT_TYPES });
 }
 

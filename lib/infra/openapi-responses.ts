@@ -123,6 +123,23 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 	},
 };
 
+/** What a sign-in or a refresh answers. */
+const SESSION = {
+	type: "object",
+	required: ["token", "refreshToken", "user"],
+	properties: {
+		token: {
+			type: "string",
+			description: "JWT, short-lived (JWT_EXPIRES_IN); send as `Authorization: Bearer <token>`",
+		},
+		refreshToken: {
+			type: "string",
+			description: "Opaque; exchange it once at POST /api/auth/refresh (REFRESH_TOKEN_TTL)",
+		},
+		user: ref("User"),
+	},
+};
+
 export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 	"users.register": {
 		status: 201,
@@ -132,15 +149,19 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 	},
 	"users.login": {
 		status: 200,
-		description: "A bearer token and the signed-in user",
-		content: json({
-			type: "object",
-			required: ["token", "user"],
-			properties: {
-				token: { type: "string", description: "JWT; send as `Authorization: Bearer <token>`" },
-				user: ref("User"),
-			},
-		}),
+		description: "A bearer token, a refresh token and the signed-in user",
+		content: json(SESSION),
+	},
+	"users.refresh": {
+		status: 200,
+		description:
+			"The next access token and refresh token (the one sent is used up; a used one sent again revokes its family)",
+		content: json(SESSION),
+	},
+	"users.logout": {
+		status: 200,
+		description: "Every session of the signed-in user has ended (their tokens are refused from now on)",
+		content: json({ type: "object", required: ["loggedOut"], properties: { loggedOut: { const: true } } }),
 	},
 	"users.get": { status: 200, description: "The profile", content: json(ref("User")) },
 	"users.list": { status: 200, description: "One page of users", content: json(page("User")) },

@@ -44,18 +44,22 @@ export const ERROR_SCHEMA: JsonSchema = {
 
 /** Error answers: status → what it means here (the `type`s the gateway and services use). */
 const ERRORS: Record<string, string> = {
-	"400": "Bad request: malformed JSON body (INVALID_JSON) or a request the service refuses (BAD_REQUEST)",
-	"401": "No or an invalid / expired bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED)",
+	"400":
+		"Bad request: malformed JSON body (INVALID_JSON), malformed or cut-off multipart body (MALFORMED_MULTIPART) or a request the service refuses (BAD_REQUEST)",
+	"401":
+		"No or an invalid / expired bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED), or a session that ended (SESSION_REVOKED: logout, password, role or status change)",
 	"403": "Signed in but not allowed: FORBIDDEN_ROLE, MFA_REQUIRED, ACCOUNT_INACTIVE, FORBIDDEN",
 	"404": "No such resource (NOT_FOUND), or no such route",
 	"409": "The resource's state does not allow this (CONFLICT and specific types)",
 	"410": "Gone: the invite has expired or was revoked (INVITE_EXPIRED, INVITE_REVOKED)",
 	"413": "Request body too large (PAYLOAD_TOO_LARGE)",
-	"415": "Wrong content type (UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_FILE_TYPE)",
+	"415":
+		"Wrong content type (UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_FILE_TYPE, FILE_TYPE_MISMATCH: the file's name or declared type is not what its bytes are)",
 	"422":
 		"Params failed validation (VALIDATION_ERROR with the failing fields in `data`) or a business rule (UNPROCESSABLE)",
 	"423": "Locked: too many wrong handover codes on this order (HANDOVER_LOCKED); an admin must deliver or cancel it",
-	"429": "Rate limit exceeded; see Retry-After",
+	"429":
+		"Rate limit exceeded (RATE_LIMITED), or the account is blocked after failed sign-ins (TOO_MANY_ATTEMPTS); see Retry-After and RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset",
 	"500": "Internal server error (INTERNAL_ERROR)",
 	"503": "No live instance of the service behind this route (SERVICE_UNAVAILABLE); see Retry-After",
 	"504": "The call outlived REQUEST_TIMEOUT_MS",

@@ -1,6 +1,8 @@
-/** Password hashing with scrypt and a per-password salt; comparison in constant time. */
+/** Password hashing with scrypt and a per-password salt; comparison in constant time; strength. */
 import crypto from "crypto";
 import { promisify } from "util";
+import { ZxcvbnFactory } from "@zxcvbn-ts/core";
+import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
 
 const scrypt = promisify(crypto.scrypt) as (
 	pw: string,
@@ -31,3 +33,30 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** A hash to compare against when the user does not exist, so login timing does not reveal e-mails. */
 export const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + Buffer.alloc(KEY_LENGTH).toString("base64");
+
+/**
+ * Password strength with zxcvbn-ts (common-password, name and keyboard-pattern dictionaries):
+ * a score of at least MIN_PASSWORD_SCORE of 4 ("safely unguessable" for an online attack that is
+ * throttled). Dictionaries are loaded on first use.
+ */
+export const MIN_PASSWORD_SCORE = 3;
+
+let strength: ZxcvbnFactory | null = null;
+
+function estimator(): ZxcvbnFactory {
+	if (!strength) {
+		strength = new ZxcvbnFactory({
+			dictionary: { ...zxcvbnCommon.dictionary },
+			graphs: zxcvbnCommon.adjacencyGraphs,
+		});
+	}
+	return strength;
+}
+
+/** Why this password is too weak (the e-mail and name count against it), or null when it will do. */
+export function weakPasswordProblem(password: string, userInputs: string[] = []): string | null {
+	const inputs = userInputs.flatMap((v) => [v, ...v.split(/[@.\s_-]+/)]).filter((v) => v.length >= 3);
+	const result = estimator().check(password, inputs);
+	if (result.score >= MIN_PASSWORD_SCORE) return null;
+	return "The password is too easy to guess: use a longer one, e.g. a few unrelated words with a number";
+}

@@ -6,7 +6,7 @@ async function signIn(email, password, code) {
 	const body = { email, password };
 	if (code) body.code = code;
 	const session = await post("/api/auth/login", body);
-	saveSession({ token: session.token, user: session.user });
+	saveSession({ token: session.token, refreshToken: session.refreshToken, user: session.user });
 	return session.user;
 }
 

@@ -254,6 +254,42 @@ describeWithChromium("web app in a browser", () => {
 		await customerPage.waitForSelector("#unread-badge", { state: "hidden" });
 	});
 
+	test("an expired access token is renewed once with the refresh token; the user stays signed in", async () => {
+		const saved = process.env.JWT_EXPIRES_IN;
+		process.env.JWT_EXPIRES_IN = "2s";
+		const page = await context.newPage();
+		try {
+			await page.goto(`${base}/#/login`);
+			await page.fill("#login-form [name=email]", customer.email);
+			await page.fill("#login-form [name=password]", customer.password);
+			await page.click("#login-form button[type=submit]");
+			await page.waitForURL(/#\/shop$/);
+			const session = () =>
+				page.evaluate(`JSON.parse(sessionStorage.getItem("gasrapido.session") || "null")`) as Promise<{
+					token: string;
+					refreshToken: string;
+				}>;
+			const before = await session();
+			expect(before.refreshToken).toEqual(expect.any(String));
+			await new Promise((r) => setTimeout(r, 3000));
+			// Two requests at once with the expired token: one refresh serves both (a refresh token works once).
+			// A string, so that the TypeScript transform leaves the browser's dynamic import alone.
+			const answers = await page.evaluate(`(async () => {
+				const http = await import("/http.js");
+				const [a, b] = await Promise.all([http.get("/api/notifications"), http.get("/api/orders")]);
+				return [Array.isArray(a.rows), Array.isArray(b.rows)];
+			})()`);
+			expect(answers).toEqual([true, true]);
+			const after = await session();
+			expect(after.token).not.toBe(before.token);
+			expect(after.refreshToken).not.toBe(before.refreshToken);
+		} finally {
+			if (saved === undefined) delete process.env.JWT_EXPIRES_IN;
+			else process.env.JWT_EXPIRES_IN = saved;
+			await page.close();
+		}
+	});
+
 	test("an admin invites a supplier, who registers with the link and uploads a document the admin approves", async () => {
 		const admin = await context.newPage();
 		await admin.goto(`${base}/#/login`);

@@ -67,9 +67,9 @@ describeWithInfra(["nats"], "cluster: dead letters and replay over NATS", () => 
 		expect(handled).not.toContain(poisoned.id);
 
 		// customers may not replay; an admin may, once the consumer is fixed
-		const customer = await api.post("/api/users", { email: "c@dl.test", password: "password-123", name: "C" });
+		const customer = await api.post("/api/users", { email: "c@dl.test", password: "cylinder-pass-123", name: "C" });
 		expect(customer.status).toBe(201);
-		const customerToken = await login(api, "c@dl.test", "password-123");
+		const customerToken = await login(api, "c@dl.test", "cylinder-pass-123");
 		expect((await api.post(`/api/alerts/${alert.id}/replay`, {}, { token: customerToken })).status).toBe(403);
 
 		await tester.call("poisoned.heal");

@@ -8,7 +8,8 @@ import { ChildProcess, spawn } from "child_process";
 import fs from "fs";
 import net from "net";
 import path from "path";
-import { checkSettings, EXIT_CODES, SETTINGS } from "../../lib/infra/config-check";
+import { checkSettings, describeProblem, EXIT_CODES, SETTINGS } from "../../lib/infra/config-check";
+import { readConfig } from "../../lib/infra/config";
 import { buildDistIfNeeded } from "../global-setup";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -53,6 +54,8 @@ const INVALID: Record<string, string> = {
 	RATE_LIMIT_WINDOW_MS: "0",
 	RATE_LIMIT_MAX: "1.5",
 	RATE_LIMIT_REDIS: "http://redis",
+	AUTH_RATE_LIMIT_MAX: "0",
+	REFRESH_TOKEN_TTL: "forever",
 	TRUST_PROXY: "1",
 	REQUEST_TIMEOUT_MS: "10s",
 	SHUTDOWN_TIMEOUT_MS: "-5",
@@ -147,6 +150,53 @@ describe("settings validation", () => {
 		const { privateKey } = require("crypto").generateKeyPairSync("rsa", { modulusLength: 1024 });
 		const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 		expect(checkSettings({ JWT_PRIVATE_KEY: pem }).map((p) => p.variable)).toEqual(["JWT_PUBLIC_KEY"]);
+	});
+
+	it("in production placeholder secrets (k8s REPLACE-ME…, docker-compose's dev-only defaults) are refused, one line each", () => {
+		const compose = {
+			NODE_ENV: "production",
+			JWT_SECRET: "dev-only-jwt-secret-change-me",
+			DOCUMENTS_KEY: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+			ADMIN_PASSWORD: "dev-only-admin-password",
+			DATABASE_URL: "postgres://gasrapido:dev-only-postgres-password@postgres:5432/gasrapido",
+		};
+		const problems = checkSettings(compose);
+		expect(problems.map((p) => p.variable).sort()).toEqual([
+			"ADMIN_PASSWORD",
+			"DATABASE_URL",
+			"DOCUMENTS_KEY",
+			"JWT_SECRET",
+		]);
+		expect(problems.every((p) => /placeholder/.test(p.problem))).toBe(true);
+		// The log line names the setting, never the secret.
+		expect(problems.map(describeProblem).join("\n")).not.toMatch(/dev-only|0001020304/);
+		const k8s = checkSettings({
+			NODE_ENV: "production",
+			JWT_SECRET: "REPLACE-ME-jwt-secret",
+			ADMIN_PASSWORD: "REPLACE-ME-admin-password",
+			DOCUMENTS_KEY: "ab".repeat(32),
+			TRANSPORTER: "nats://gasrapido:REPLACE-ME-nats-password@nats:4222",
+		});
+		expect(k8s.map((p) => p.variable).sort()).toEqual(["ADMIN_PASSWORD", "JWT_SECRET", "TRANSPORTER"]);
+		// The same values are fine outside production (a laptop, the tests).
+		expect(checkSettings({ ...compose, NODE_ENV: "development" })).toEqual([]);
+	});
+
+	it("REQUIRE_ADMIN_MFA defaults to true in production, false elsewhere; an explicit value wins", () => {
+		const mfa = (env: Record<string, string>) => {
+			const saved = { ...process.env };
+			try {
+				delete process.env.REQUIRE_ADMIN_MFA;
+				Object.assign(process.env, env);
+				return readConfig().requireAdminMfa;
+			} finally {
+				process.env = saved;
+			}
+		};
+		expect(mfa({ NODE_ENV: "production" })).toBe(true);
+		expect(mfa({ NODE_ENV: "test" })).toBe(false);
+		expect(mfa({ NODE_ENV: "production", REQUIRE_ADMIN_MFA: "false" })).toBe(false);
+		expect(mfa({ NODE_ENV: "test", REQUIRE_ADMIN_MFA: "true" })).toBe(true);
 	});
 });
 

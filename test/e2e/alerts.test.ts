@@ -53,11 +53,11 @@ describe("alerts", () => {
 		adminToken = (await waitFor(() => api.post("/api/auth/login", ADMIN).then((r) => r.body.token))) as string;
 		await broker.call("users.create", {
 			email: "c@example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "C",
 			role: "customer",
 		});
-		customerToken = (await api.post("/api/auth/login", { email: "c@example.com", password: "password-123" })).body
+		customerToken = (await api.post("/api/auth/login", { email: "c@example.com", password: "cylinder-pass-123" })).body
 			.token;
 	});
 	afterAll(() => broker.stop());

@@ -37,9 +37,9 @@ describe("analytics", () => {
 
 	async function createUser(key: string, role: string) {
 		const email = `${key}@example.com`;
-		const user: any = await broker.call("users.create", { email, password: "password-123", name: key, role });
+		const user: any = await broker.call("users.create", { email, password: "cylinder-pass-123", name: key, role });
 		ids[key] = user.id;
-		tokens[key] = (await api.post("/api/auth/login", { email, password: "password-123" })).body.token;
+		tokens[key] = (await api.post("/api/auth/login", { email, password: "cylinder-pass-123" })).body.token;
 	}
 
 	beforeAll(async () => {

@@ -7,14 +7,14 @@ import jwt from "jsonwebtoken";
 import { ServiceBroker } from "moleculer";
 import { ADMIN, gatewayUrl, startBroker } from "../helpers/broker";
 import { client } from "../helpers/http";
-import { currentTotp } from "../../lib/infra/totp";
+import { currentTotp, nextTotp } from "../../lib/infra/totp";
 import { secret } from "../../lib/infra/secrets";
 
 let broker: ServiceBroker;
 let api: ReturnType<typeof client>;
 let adminToken: string;
 
-async function registerAndLogin(email: string, password = "password-123") {
+async function registerAndLogin(email: string, password = "cylinder-pass-123") {
 	const reg = await api.post("/api/users", { email, password, name: "Test User" });
 	expect(reg.status).toBe(201);
 	const login = await api.post("/api/auth/login", { email, password });
@@ -45,7 +45,7 @@ describe("registration and login", () => {
 	test("a customer registers, logs in with any e-mail case, and reads their profile without secrets", async () => {
 		const reg = await api.post("/api/users", {
 			email: "Maria@Example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "Maria",
 			locale: "en",
 		});
@@ -53,7 +53,7 @@ describe("registration and login", () => {
 		expect(reg.body).toMatchObject({ email: "maria@example.com", role: "customer", status: "active", locale: "en" });
 		expect(reg.body.passwordHash).toBeUndefined();
 
-		const login = await api.post("/api/auth/login", { email: "MARIA@example.com", password: "password-123" });
+		const login = await api.post("/api/auth/login", { email: "MARIA@example.com", password: "cylinder-pass-123" });
 		expect(login.status).toBe(200);
 		const claims: any = jwt.decode(login.body.token);
 		expect(claims).toMatchObject({ sub: reg.body.id, role: "customer" });
@@ -65,7 +65,11 @@ describe("registration and login", () => {
 
 	test("the same e-mail cannot register twice, in any case", async () => {
 		await registerAndLogin("dup@example.com");
-		const again = await api.post("/api/users", { email: "DUP@example.com", password: "password-123", name: "Dup" });
+		const again = await api.post("/api/users", {
+			email: "DUP@example.com",
+			password: "cylinder-pass-123",
+			name: "Dup",
+		});
 		expect(again.status).toBe(409);
 		expect(again.body.type).toBe("CONFLICT");
 	});
@@ -82,13 +86,13 @@ describe("registration and login", () => {
 	test("registration cannot choose a role or status", async () => {
 		const res = await api.post("/api/users", {
 			email: "sneaky@example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "S",
 			role: "admin",
 		});
 		expect(res.status).toBe(422);
 		expect(res.body.data.some((e: any) => e.actual === "role")).toBe(true);
-		const login = await api.post("/api/auth/login", { email: "sneaky@example.com", password: "password-123" });
+		const login = await api.post("/api/auth/login", { email: "sneaky@example.com", password: "cylinder-pass-123" });
 		expect(login.status).toBe(401);
 	});
 });
@@ -174,7 +178,7 @@ describe("profiles", () => {
 		).toBe(401);
 		const ok = await api.put(
 			`/api/users/${u.id}`,
-			{ password: "new-password-1", currentPassword: "password-123" },
+			{ password: "new-password-1", currentPassword: "cylinder-pass-123" },
 			{ token: u.token },
 		);
 		expect(ok.status).toBe(200);
@@ -186,7 +190,7 @@ describe("profiles", () => {
 	test("an admin cannot make a pending supplier active by hand: activation goes through verification", async () => {
 		const pending: any = await broker.call("users.create", {
 			email: "pending-supplier@example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "Pending",
 			role: "supplier",
 			status: "pending_verification",
@@ -203,10 +207,11 @@ describe("profiles", () => {
 		const res = await api.put(`/api/users/${u.id}`, { status: "suspended" }, { token: adminToken });
 		expect(res.status).toBe(200);
 		const after = await api.get(`/api/users/${u.id}`, { token: u.token });
-		expect(after.status).toBe(403);
-		expect(after.body.type).toBe("ACCOUNT_INACTIVE");
+		// The suspension ended every session of the user (issue 14: session epoch).
+		expect(after.status).toBe(401);
+		expect(after.body.type).toBe("SESSION_REVOKED");
 		expect(
-			(await api.post("/api/auth/login", { email: "suspend-me@example.com", password: "password-123" })).status,
+			(await api.post("/api/auth/login", { email: "suspend-me@example.com", password: "cylinder-pass-123" })).status,
 		).toBe(403);
 	});
 
@@ -218,7 +223,7 @@ describe("profiles", () => {
 		const seen = await api.get(`/api/users/${u.id}`, { token: adminToken });
 		expect(seen.body.status).toBe("deleted");
 		expect(
-			(await api.post("/api/auth/login", { email: "delete-me@example.com", password: "password-123" })).status,
+			(await api.post("/api/auth/login", { email: "delete-me@example.com", password: "cylinder-pass-123" })).status,
 		).toBe(403);
 	});
 
@@ -231,11 +236,11 @@ describe("MFA for admins", () => {
 	test("setup, enable, then login needs the code and sensitive actions need an MFA token", async () => {
 		await broker.call("users.create", {
 			email: "mfa-admin@example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "MFA Admin",
 			role: "admin",
 		});
-		const first = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123" });
+		const first = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "cylinder-pass-123" });
 		const plainToken = first.body.token;
 		const setup = await api.post("/api/auth/mfa/setup", {}, { token: plainToken });
 		expect(setup.status).toBe(200);
@@ -249,12 +254,12 @@ describe("MFA for admins", () => {
 		);
 		expect(enable.status).toBe(200);
 
-		const noCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "password-123" });
+		const noCode = await api.post("/api/auth/login", { email: "mfa-admin@example.com", password: "cylinder-pass-123" });
 		expect(noCode.status).toBe(401);
 		expect(noCode.body.type).toBe("MFA_CODE_REQUIRED");
 		const badCode = await api.post("/api/auth/login", {
 			email: "mfa-admin@example.com",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			code: "123456",
 		});
 		expect(badCode.status).toBe(401);
@@ -269,10 +274,11 @@ describe("MFA for admins", () => {
 		expect(promoteWithoutMfa.body.type).toBe("MFA_REQUIRED");
 		expect((await api.get(`/api/users/${victim.id}`, { token: adminToken })).body.role).toBe("customer");
 
+		// The enrolling code's time step is used up (issue 14): the next step's code signs in.
 		const withCode = await api.post("/api/auth/login", {
 			email: "mfa-admin@example.com",
-			password: "password-123",
-			code: currentTotp(setup.body.secret),
+			password: "cylinder-pass-123",
+			code: nextTotp(setup.body.secret),
 		});
 		expect(withCode.status).toBe(200);
 		expect((await api.del(`/api/users/${victim.id}`, { token: withCode.body.token })).status).toBe(200);
@@ -301,8 +307,11 @@ describe("bad input gets a 4xx JSON error, never a 500", () => {
 	const badBodies: Array<[string, unknown]> = [
 		["wrong types", { email: 12, password: true, name: [], phone: {}, locale: 5, code: 123456 }],
 		["missing fields", {}],
-		["unknown fields", { email: "x@y.com", password: "password-123", name: "X", isAdmin: true, $where: "1" }],
-		["nested junk", { email: "x@y.com", password: "password-123", name: "X", address: { lat: "north", lng: 999 } }],
+		["unknown fields", { email: "x@y.com", password: "cylinder-pass-123", name: "X", isAdmin: true, $where: "1" }],
+		[
+			"nested junk",
+			{ email: "x@y.com", password: "cylinder-pass-123", name: "X", address: { lat: "north", lng: 999 } },
+		],
 		["an array body", [1, 2, 3]],
 	];
 	let self: { id: string; token: string };
@@ -381,13 +390,13 @@ describe("rate limiting", () => {
 	afterAll(() => limited.stop());
 
 	test("past the limit a user gets 429 with Retry-After; another user is counted apart", async () => {
-		await limitedApi.post("/api/users", { email: "rl1@example.com", password: "password-123", name: "R" });
-		await limitedApi.post("/api/users", { email: "rl2@example.com", password: "password-123", name: "R" });
-		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "password-123" })).body
-			.token;
+		await limitedApi.post("/api/users", { email: "rl1@example.com", password: "cylinder-pass-123", name: "R" });
+		await limitedApi.post("/api/users", { email: "rl2@example.com", password: "cylinder-pass-123", name: "R" });
+		const t1 = (await limitedApi.post("/api/auth/login", { email: "rl1@example.com", password: "cylinder-pass-123" }))
+			.body.token;
 		// The anonymous calls above used this client's IP bucket (3 of 5); users have their own buckets.
-		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "password-123" })).body
-			.token;
+		const t2 = (await limitedApi.post("/api/auth/login", { email: "rl2@example.com", password: "cylinder-pass-123" }))
+			.body.token;
 		const statuses: number[] = [];
 		for (let i = 0; i < 6; i++) statuses.push((await limitedApi.get("/api/health/live", { token: t1 })).status);
 		expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
@@ -439,7 +448,7 @@ describe("REQUIRE_ADMIN_MFA", () => {
 			const admin = (await strictApi.post("/api/auth/login", ADMIN)).body.token;
 			const victim = await strictApi.post("/api/users", {
 				email: "strict-victim@example.com",
-				password: "password-123",
+				password: "cylinder-pass-123",
 				name: "V",
 			});
 			const refused = await strictApi.del(`/api/users/${victim.body.id}`, { token: admin });

@@ -30,7 +30,7 @@ describe("notifications", () => {
 		(await api.get(`/api/notifications${query}`, { token: users[who].token })).body;
 
 	async function createUser(key: string, fields: Record<string, any>) {
-		const password = "password-123";
+		const password = "cylinder-pass-123";
 		const user: any = await broker.call("users.create", { password, name: key, ...fields });
 		const login = await api.post("/api/auth/login", { email: fields.email, password });
 		users[key] = { id: user.id, token: login.body.token };

@@ -110,6 +110,21 @@ async function onboard(inviterToken: string, email: string, role: string, extra:
 	};
 }
 
+/** The part's Content-Type a browser would send for this file name. */
+function typeByName(name: string): string {
+	const ext = path.extname(name).toLowerCase();
+	return ext === ".png" ? "image/png" : ext === ".jpg" || ext === ".jpeg" ? "image/jpeg" : "application/pdf";
+}
+
+/** A raw multipart request (a client that sends a malformed or truncated body). */
+function rawUpload(token: string, contentType: string, body: string) {
+	return api.raw("POST", "/api/verification/documents", {
+		token,
+		raw: body,
+		headers: { "Content-Type": contentType },
+	});
+}
+
 async function upload(
 	token: string,
 	type: string,
@@ -121,7 +136,7 @@ async function upload(
 	form.append("type", type);
 	form.append("metadata", typeof metadata === "string" ? metadata : JSON.stringify(metadata));
 	for (const [k, v] of Object.entries(extraFields)) form.append(k, v);
-	form.append("file", new Blob([file.content], { type: file.contentType || "application/pdf" }), file.name);
+	form.append("file", new Blob([file.content], { type: file.contentType || typeByName(file.name) }), file.name);
 	const res = await fetch(`${base}/api/verification/documents`, {
 		method: "POST",
 		headers: { Authorization: `Bearer ${token}` },
@@ -290,6 +305,54 @@ describe("onboarding", () => {
 		);
 		expect(asJson.status).toBe(415);
 		expect(asJson.body.type).toBe("UNSUPPORTED_MEDIA_TYPE");
+	});
+
+	test("a file whose bytes are PNG but whose name or declared type says PDF is refused (415), nothing stored", async () => {
+		const { token } = state.supplier;
+		const before = storedFiles();
+		const named = await upload(
+			token,
+			"anp_authorization",
+			{ number: "ANP-1" },
+			{ content: files.png(), name: "anp.pdf" },
+		);
+		expect(named.status).toBe(415);
+		expect(named.body.type).toBe("FILE_TYPE_MISMATCH");
+		const declared = await upload(
+			token,
+			"anp_authorization",
+			{ number: "ANP-1" },
+			{ content: files.png(), name: "anp", contentType: "application/pdf" },
+		);
+		expect(declared.status).toBe(415);
+		expect(declared.body.type).toBe("FILE_TYPE_MISMATCH");
+		expect(storedFiles()).toEqual(before);
+	});
+
+	test("a malformed or cut-off multipart body is a 400, not a 500", async () => {
+		const { token } = state.supplier;
+		const before = storedFiles();
+		const noBoundary = await rawUpload(token, "multipart/form-data", "garbage");
+		expect(noBoundary.status).toBe(400);
+		expect(noBoundary.body.type).toBe("MALFORMED_MULTIPART");
+		const garbage = await rawUpload(token, "multipart/form-data; boundary=XyZ", "garbage");
+		expect(garbage.status).toBe(400);
+		const head =
+			'--XyZ\r\nContent-Disposition: form-data; name="type"\r\n\r\nanp_authorization\r\n' +
+			'--XyZ\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{"number":"ANP-0012345"}\r\n' +
+			'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n';
+		const cutOff = await rawUpload(token, "multipart/form-data; boundary=XyZ", head + "%PDF-1.4\n% half a fi");
+		expect(cutOff.status).toBe(400);
+		expect(cutOff.body.type).toBe("MALFORMED_MULTIPART");
+		const cutInHeaders = await rawUpload(
+			token,
+			"multipart/form-data; boundary=XyZ",
+			"--XyZ\r\nContent-Disposition: form-data; na",
+		);
+		expect(cutInHeaders.status).toBe(400);
+		expect(storedFiles()).toEqual(before);
+		// The gateway still answers normally afterwards.
+		expect((await status(token)).status).toBe(200);
 	});
 
 	test("a path-traversal file name never becomes a path", async () => {

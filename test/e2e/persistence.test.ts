@@ -13,10 +13,14 @@ test("a registered user can log in after a restart, with a token from before the
 	try {
 		const first = await startBroker({ services: ["api", "users"], env });
 		const api1 = client(gatewayUrl(first));
-		const reg = await api1.post("/api/users", { email: "keep@example.com", password: "password-123", name: "Keep" });
+		const reg = await api1.post("/api/users", {
+			email: "keep@example.com",
+			password: "cylinder-pass-123",
+			name: "Keep",
+		});
 		expect(reg.status).toBe(201);
-		const token = (await api1.post("/api/auth/login", { email: "keep@example.com", password: "password-123" })).body
-			.token;
+		const token = (await api1.post("/api/auth/login", { email: "keep@example.com", password: "cylinder-pass-123" }))
+			.body.token;
 		await first.stop();
 
 		expect(fs.existsSync(path.join(dataDir, "users.sqlite"))).toBe(true);
@@ -25,12 +29,13 @@ test("a registered user can log in after a restart, with a token from before the
 
 		const second = await startBroker({ services: ["api", "users"], env });
 		const api2 = client(gatewayUrl(second));
-		const login = await api2.post("/api/auth/login", { email: "keep@example.com", password: "password-123" });
+		const login = await api2.post("/api/auth/login", { email: "keep@example.com", password: "cylinder-pass-123" });
 		expect(login.status).toBe(200);
 		expect(login.body.user.id).toBe(reg.body.id);
 		expect((await api2.get(`/api/users/${reg.body.id}`, { token })).status).toBe(200);
 		expect(
-			(await api2.post("/api/users", { email: "keep@example.com", password: "password-123", name: "Again" })).status,
+			(await api2.post("/api/users", { email: "keep@example.com", password: "cylinder-pass-123", name: "Again" }))
+				.status,
 		).toBe(409);
 		await second.stop();
 	} finally {

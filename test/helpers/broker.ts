@@ -21,7 +21,7 @@ export interface TestBrokerOptions {
 export async function startBroker(opts: TestBrokerOptions): Promise<ServiceBroker> {
 	const saved: Record<string, string | undefined> = {};
 	// Tests poll the gateway quickly; only the rate-limit tests set a real limit.
-	const env = { PORT: "0", RATE_LIMIT_MAX: "1000000", ...(opts.env || {}) };
+	const env = { PORT: "0", RATE_LIMIT_MAX: "1000000", AUTH_RATE_LIMIT_MAX: "1000000", ...(opts.env || {}) };
 	for (const [k, v] of Object.entries(env)) {
 		saved[k] = process.env[k];
 		process.env[k] = v;

@@ -130,6 +130,10 @@ export class Cluster {
 			LOG_FORMAT: "json",
 			METRICS_PORT: "0",
 			CACHER: "Memory",
+			// Tests sign many users in from one address; the sign-in budget has its own tests.
+			AUTH_RATE_LIMIT_MAX: "1000000",
+			// Suites outlive a 15 min access token; refresh has its own tests.
+			JWT_EXPIRES_IN: "12h",
 			SHUTDOWN_TIMEOUT_MS: "2000",
 			EVENT_RETRY_BASE_MS: "50",
 			...(this.usesPostgres ? { DATABASE_URL: INFRA.postgres.url } : {}),

@@ -180,7 +180,7 @@ describe("contract: real answers match the document", () => {
 
 		const register = await m.api.post("/api/users", {
 			email: "contract@test.local",
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "Ana",
 		});
 		expectDocumented("POST", "/api/users", register);

@@ -19,12 +19,12 @@ describeWithMongo("MongoDB store", () => {
 	test("users are stored in the users database with string ids and a unique e-mail", async () => {
 		const user: any = await broker.call("users.register", {
 			email: `m-${dbSuffix}@example.com`,
-			password: "password-123",
+			password: "cylinder-pass-123",
 			name: "M",
 		});
 		expect(typeof user.id).toBe("string");
 		await expect(
-			broker.call("users.register", { email: `M-${dbSuffix}@example.com`, password: "password-123", name: "M" }),
+			broker.call("users.register", { email: `M-${dbSuffix}@example.com`, password: "cylinder-pass-123", name: "M" }),
 		).rejects.toMatchObject({ code: 409 });
 		const conn = await mongoose.createConnection(process.env.MONGO_URI as string, { dbName: "users" }).asPromise();
 		const stored = await conn.collection("users").findOne({ _id: user.id } as any);

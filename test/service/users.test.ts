@@ -207,6 +207,7 @@ test("activate: pending → active with user.updated (and supplier.created for a
 		role: "customer",
 		supplierId: null,
 		mfaEnabled: false,
+		sessionEpoch: 1,
 	});
 });
 
@@ -245,4 +246,59 @@ test("list (admin, paged, filtered) and contact", async () => {
 		status: first.status,
 	});
 	expect(await broker.call("users.contact", { id: "nobody" })).toBeNull();
+});
+
+describe("issue 14: sessions, sign-in throttling, password strength", () => {
+	const state = (id: string) => broker.call<AuthState, object>("users.authState", { id });
+
+	test("logout and a password change move the session epoch on; a token carries the epoch it was issued in", async () => {
+		const u = await register("epoch@example.com");
+		const jwt = require("jsonwebtoken");
+		const first = await broker.call<Session, object>("users.login", {
+			email: "epoch@example.com",
+			password: "s3cret-password",
+		});
+		expect(jwt.decode(first.token).sep).toBe(0);
+		expect((await state(u.id)).sessionEpoch).toBe(0);
+		await broker.call("users.logout", {}, as(me(u)));
+		expect((await state(u.id)).sessionEpoch).toBe(1);
+		await broker.call(
+			"users.update",
+			{ id: u.id, password: "fresh-cylinder-91", currentPassword: "s3cret-password" },
+			as(me(u)),
+		);
+		expect((await state(u.id)).sessionEpoch).toBe(2);
+		const again = await broker.call<Session, object>("users.login", {
+			email: "epoch@example.com",
+			password: "fresh-cylinder-91",
+		});
+		expect(jwt.decode(again.token).sep).toBe(2);
+		// A name change leaves sessions alone.
+		await broker.call("users.update", { id: u.id, name: "Renamed" }, as(me(u)));
+		expect((await state(u.id)).sessionEpoch).toBe(2);
+	});
+
+	test("a weak password is a 422 on the password field at registration", async () => {
+		expect(
+			await rejection(broker.call("users.register", { email: "weak2@example.com", password: "password1", name: "W" })),
+		).toMatchObject({ code: 422, data: [expect.objectContaining({ field: "password", type: "passwordWeak" })] });
+	});
+
+	test("the fifth failed sign-in in a row locks the account and publishes user.locked_out", async () => {
+		const u = await register("lockme@example.com");
+		// Failures 1-3 pass through; after the third the account is blocked a moment each time.
+		for (let i = 1; i <= 5; i++) {
+			const err = await waitFor(async () => {
+				const e = await rejection(broker.call("users.login", { email: "lockme@example.com", password: `bad-${i}-x` }));
+				return e && e.type === "INVALID_CREDENTIALS" ? e : null;
+			}, 10_000);
+			expect(err).toMatchObject({ code: 401 });
+		}
+		const locked = await rejection(
+			broker.call("users.login", { email: "lockme@example.com", password: "s3cret-password" }),
+		);
+		expect(locked).toMatchObject({ code: 429, type: "TOO_MANY_ATTEMPTS" });
+		await waitFor(() => ofUser("user.locked_out", u.id).length === 1);
+		expect(ofUser("user.locked_out", u.id)[0].data).toMatchObject({ userId: u.id, failures: 5 });
+	}, 20_000);
 });

@@ -96,6 +96,10 @@ test("refused uploads store nothing and record no event", async () => {
 	const before = fs.readdirSync(files.dir);
 	const notPdf = upload(me, "courier_training", COURIER_DOCS.courier_training, Buffer.from("MZ not a pdf"));
 	expect(await rejection(notPdf)).toMatchObject({ code: 415, type: "UNSUPPORTED_FILE_TYPE" });
+	// PNG bytes under a .pdf name (the helper names every file doc.pdf): refused by content vs name.
+	const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 3]);
+	const pngAsPdf = upload(me, "courier_training", COURIER_DOCS.courier_training, png);
+	expect(await rejection(pngAsPdf)).toMatchObject({ code: 415, type: "FILE_TYPE_MISMATCH" });
 	expect(await rejection(upload(me, "courier_training", COURIER_DOCS.courier_training, Buffer.alloc(0)))).toMatchObject(
 		{
 			code: 422,
