@@ -325,6 +325,15 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 				],
 			);
 		}
+		// Delivered with no courier assigned (an admin or the supplier carried it): the order stops
+		// waiting, or every dispatch round would keep offering it, and raising its wait alert, forever.
+		if (dispatch && !courierId)
+			await this.writeDispatch(
+				ctx,
+				{ _id: orderId, status: "waiting" },
+				{ $set: { status: "delivered", deliveredAt } },
+				[],
+			);
 		const freed = courierId ? await this.releaseCourier(ctx, courierId, orderId) : null;
 		this.announceOrderStatus(ctx, { orderId, status: "delivered", courierId });
 		if (freed) this.dispatchWaitingSoon();

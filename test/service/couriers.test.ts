@@ -303,6 +303,21 @@ describe("dispatch", () => {
 		expect((await view(c.id)).load).toBe(0);
 	});
 
+	it("an order delivered with no courier assigned (carried by an admin) stops waiting: no later courier is offered it", async () => {
+		const at = newArea();
+		const o = confirmed(at);
+		await publish("order.confirmed", o);
+		await waitFor(async () => (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting > 0);
+		const before = (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting;
+		await publish("order.delivered", { ...delivered(o, "ignored"), courierId: null });
+		await waitFor(async () => (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting === before - 1);
+		const c = await courier(north(at, 1)); // going available runs a round
+		await call("couriers.dispatchNow", {});
+		await sleep(200);
+		expect(assignments(o.orderId)).toHaveLength(0);
+		expect((await view(c.id)).status).toBe("available");
+	});
+
 	it("raises delivery.unassigned once for an order nobody takes in time, and still assigns it later", async () => {
 		const at = newArea();
 		const o = confirmed(at);
