@@ -306,11 +306,12 @@ describe("dispatch", () => {
 	it("an order delivered with no courier assigned (carried by an admin) stops waiting: no later courier is offered it", async () => {
 		const at = newArea();
 		const o = confirmed(at);
+		const waiting = async () => (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting;
+		const others = await waiting();
 		await publish("order.confirmed", o);
-		await waitFor(async () => (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting > 0);
-		const before = (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting;
+		await waitFor(async () => (await waiting()) === others + 1);
 		await publish("order.delivered", { ...delivered(o, "ignored"), courierId: null });
-		await waitFor(async () => (await call<{ waiting: number }>("couriers.dispatchNow", {})).waiting === before - 1);
+		await waitFor(async () => (await waiting()) === others);
 		const c = await courier(north(at, 1)); // going available runs a round
 		await call("couriers.dispatchNow", {});
 		await sleep(200);
