@@ -24,6 +24,7 @@
  * or by payments.confirmPix, and expires after PIX_EXPIRY_MS; a PIX left pending by a restart (its
  * timer gone) is settled by reconciliation, which asks the provider; cash is captured on delivery.
  */
+import { chargeTransaction } from "./parts/payments/transactions";
 import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
@@ -37,7 +38,6 @@ import type {
 	PayParams,
 	Payment,
 	PaymentSummary,
-	PaymentTransaction,
 	PaymentView,
 	ProviderKeyRecord,
 	ReconcileParams,
@@ -321,16 +321,14 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 			if (result.status === "captured") set.capturedCents = payment.amountCents;
 			if (result.status === "pending") set.pixCode = result.pixCode;
 			if (result.status === "declined") set.failureReason = result.reason;
-			const transaction: PaymentTransaction = {
-				id: newId(),
-				kind: "charge",
+			const transaction = chargeTransaction({
 				method: payment.method,
 				status,
 				amountCents: payment.amountCents,
 				providerRef: result.providerRef,
 				at: now,
-				...(result.status === "declined" ? { reason: result.reason } : {}),
-			};
+				reason: result.status === "declined" ? result.reason : undefined,
+			});
 			const updated = await this.compareAndSet(
 				ctx,
 				{ _id: payment._id, status: "processing", chargeKey: key },
@@ -375,14 +373,12 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 				{
 					$set: set,
 					$push: {
-						transactions: {
-							id: newId(),
-							kind: "charge",
+						transactions: chargeTransaction({
 							method: "pix",
 							status: "captured",
 							amountCents: payment.amountCents,
 							at: now,
-						},
+						}),
 					},
 				},
 				this.outcomeEvent({ ...payment, ...set }),

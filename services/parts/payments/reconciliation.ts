@@ -20,6 +20,7 @@
  * Runs once shortly after start-up (not blocking it) and every RECONCILE_INTERVAL_MS (0 = off),
  * never two at a time; stopped() waits for a running pass.
  */
+import { chargeTransaction } from "./transactions";
 import type {
 	Mismatch,
 	OrderStatusRow,
@@ -37,7 +38,7 @@ import {
 	repairsNeedAlert,
 	resolveProcessing,
 } from "../../../lib/domain/payments";
-import { newId, nowIso } from "../../../lib/infra/ids";
+import { nowIso } from "../../../lib/infra/ids";
 import type { ChargeResult } from "../../../lib/infra/payment-provider";
 import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
 import type { AnyCtx, PaymentsThis } from "./types";
@@ -197,15 +198,13 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 				{
 					$set: set,
 					$push: {
-						transactions: {
-							id: newId(),
-							kind: "charge",
+						transactions: chargeTransaction({
 							method: "pix",
 							status: "failed",
 							amountCents: p.amountCents,
 							at: now,
 							reason: known.reason,
-						},
+						}),
 					},
 				},
 				this.outcomeEvent({ ...p, ...set }),
