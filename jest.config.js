@@ -8,4 +8,5 @@ module.exports = {
 	transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
 	setupFiles: ["<rootDir>/test/setup-env.ts"],
 	globalSetup: "<rootDir>/test/global-setup.ts",
+	testSequencer: "<rootDir>/test/sequencer.js",
 };

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "child_process";
 import fs from "fs";
+import os from "os";
 import path from "path";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -41,6 +42,18 @@ export function buildDistIfNeeded(): void {
 	fs.utimesSync(MARKER, now, now);
 }
 
+/**
+ * Every HTTP answer of this run is recorded (test/helpers/http.ts) in a fresh file, which
+ * test/http/openapi.test.ts — run last by test/sequencer.js — checks against the OpenAPI document.
+ */
+function startContractLog(): void {
+	if (process.env.OPENAPI_CONTRACT_LOG) return;
+	const file = path.join(os.tmpdir(), `gasrapido-contract-${process.pid}-${Date.now()}.jsonl`);
+	fs.writeFileSync(file, "");
+	process.env.OPENAPI_CONTRACT_LOG = file;
+}
+
 export default function globalSetup(): void {
 	buildDistIfNeeded();
+	startContractLog();
 }
