@@ -20,7 +20,7 @@ import { pixExpired } from "../../../lib/domain/payments";
 import { isPaymentStatus } from "../../../lib/domain/payment-status";
 import { newId, nowIso } from "../../../lib/infra/ids";
 import { Jobs } from "../../../lib/infra/jobs";
-import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
+import { countRepair, registerRepairMetric } from "../../../lib/infra/repairs";
 import type { OwnMethods, Settings, ThisService } from "./types";
 
 /** A context for jobs: no caller, no endpoint. */

@@ -40,7 +40,7 @@ import {
 } from "../../../lib/domain/payments";
 import { nowIso } from "../../../lib/infra/ids";
 import type { ChargeResult } from "../../../lib/infra/payment-provider";
-import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
+import { countRepair, registerRepairMetric } from "../../../lib/infra/repairs";
 import type { AnyCtx, PaymentsThis } from "./types";
 
 const BATCH = 1000;
