@@ -12,6 +12,8 @@
  * for a run still going (so it never meets a closed store). `runAtStart` runs it once when the
  * service has started (not awaited: start-up is not held up by a repair job), after `startDelay`
  * when given: a number of ms, or a promise to wait for (other services up, the broker started).
+ * Timers start after every started() hook of the service (its own included, wherever TimersMixin is
+ * listed), so a job finds what started() set up; they stop before any stopped() hook runs.
  */
 import { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 
@@ -108,24 +110,32 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, TimersService>> = {
 		this.runningTimers = new Map();
 	},
 
-	started(this: TimersService) {
-		for (const [name, job] of Object.entries(this.schema.timers || {})) {
-			const everyMs = intervalOf(this, job);
-			this.runningTimers.set(name, { running: null, stopped: false });
-			if (job.runAtStart) startUpRun(this, name, job);
-			if (everyMs > 0) schedule(this, name, job, everyMs);
-		}
-	},
-
-	async stopped(this: TimersService) {
-		for (const state of this.runningTimers.values()) {
-			state.stopped = true;
-			if (state.handle) clearTimeout(state.handle);
-			if (state.startHandle) clearTimeout(state.startHandle);
-		}
-		await Promise.all([...this.runningTimers.values()].map((state) => state.running));
+	// The lifecycle hooks go last into the merged service (see the top of this file): Moleculer runs
+	// the merged started() hooks in order and the stopped() hooks in reverse order.
+	merged(merged: ServiceSchema) {
+		const hooks = (h: unknown, own: unknown) => (Array.isArray(h) ? h : h ? [h] : []).filter((f) => f !== own);
+		merged.started = [...hooks(merged.started, startTimers), startTimers];
+		merged.stopped = [...hooks(merged.stopped, stopTimers), stopTimers];
 	},
 };
+
+function startTimers(this: TimersService): void {
+	for (const [name, job] of Object.entries(this.schema.timers || {})) {
+		const everyMs = intervalOf(this, job);
+		this.runningTimers.set(name, { running: null, stopped: false });
+		if (job.runAtStart) startUpRun(this, name, job);
+		if (everyMs > 0) schedule(this, name, job, everyMs);
+	}
+}
+
+async function stopTimers(this: TimersService): Promise<void> {
+	for (const state of this.runningTimers.values()) {
+		state.stopped = true;
+		if (state.handle) clearTimeout(state.handle);
+		if (state.startHandle) clearTimeout(state.startHandle);
+	}
+	await Promise.all([...this.runningTimers.values()].map((state) => state.running));
+}
 
 // Moleculer types a mixin's lifecycle `this` as a plain Service; ours has the methods above.
 export const TimersMixin = schema as unknown as Partial<ServiceSchema>;

@@ -100,3 +100,34 @@ test("stopping waits for a run still going, and refuses runs after it", async ()
 	await service.runTimer("pass");
 	expect(record.started).toBe(1);
 });
+
+test("timers start after the service's own started() (wherever the mixin is listed) and stop before its stopped()", async () => {
+	const seen: string[] = [];
+	const broker = new ServiceBroker({ logger: false });
+	broker.createService({
+		name: "ordered",
+		mixins: [TimersMixin, { name: "other", started() {}, stopped() {} }],
+		timers: {
+			first: {
+				everyMs: 0,
+				runAtStart: true,
+				async run(this: { ready?: boolean; closed?: boolean }) {
+					seen.push(`run: ready=${!!this.ready}`);
+					await sleep(30);
+					seen.push(`done: closed=${!!this.closed}`);
+				},
+			},
+		},
+		async started(this: { ready?: boolean }) {
+			await sleep(20);
+			this.ready = true;
+		},
+		stopped(this: { closed?: boolean }) {
+			this.closed = true;
+		},
+	} as unknown as ServiceSchema);
+	await broker.start();
+	await sleep(5);
+	await broker.stop();
+	expect(seen).toEqual(["run: ready=true", "done: closed=false"]);
+});
