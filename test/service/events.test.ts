@@ -25,15 +25,18 @@ const publisher = {
 		},
 	},
 };
-const steady = {
-	name: "steady",
-	mixins: [DbMixin({ collection: "steady" }), EventsMixin],
+/** A consumer of order.created that records what it handles in handled[name]. */
+const recordingConsumer = (name: string, extra: object = {}) => ({
+	name,
+	mixins: [DbMixin({ collection: name }), EventsMixin],
 	businessEvents: {
 		"order.created"(envelope: any) {
-			handled.steady.push(envelope);
+			handled[name].push(envelope);
 		},
 	},
-};
+	...extra,
+});
+const steady = recordingConsumer("steady");
 const flaky = {
 	name: "flaky",
 	mixins: [DbMixin({ collection: "flaky" }), EventsMixin],
@@ -48,21 +51,14 @@ const flaky = {
 	},
 };
 /** Own methods named like the mixin's inner workings: they must not replace them. */
-const shadowing = {
-	name: "shadowing",
-	mixins: [DbMixin({ collection: "shadowing" }), EventsMixin],
-	businessEvents: {
-		"order.created"(envelope: any) {
-			handled.shadowing.push(envelope);
-		},
-	},
+const shadowing = recordingConsumer("shadowing", {
 	methods: Object.fromEntries(
 		["handleBusinessEvent", "consumeBusinessEvent", "deadLetter", "relayOutbox", "startEventStorage"].map((name) => [
 			name,
 			async () => undefined,
 		]),
 	),
-};
+});
 const deadLetterWatcher = {
 	name: "dlq-watcher",
 	channels: {

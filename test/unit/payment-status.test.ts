@@ -51,19 +51,9 @@ describe("repairing an order still waiting for its payment", () => {
 });
 
 describe("the event recorded with a payment's outcome", () => {
-	const base = {
-		_id: "p1",
-		orderId: "o1",
-		customerId: "c1",
-		supplierId: "s1",
-		amountCents: 12000,
-		capturedCents: 0,
-		refundedCents: 0,
-		attempts: 1,
-		transactions: [],
-		createdAt: "t",
-		updatedAt: "t",
-	};
+	const ids = { _id: "p1", orderId: "o1", customerId: "c1", supplierId: "s1" };
+	const amounts = { amountCents: 12000, capturedCents: 0, refundedCents: 0 };
+	const base = { ...ids, ...amounts, attempts: 1, transactions: [], createdAt: "t", updatedAt: "t" };
 	const data = { paymentId: "p1", orderId: "o1", customerId: "c1", supplierId: "s1", amountCents: 12000 };
 
 	it("failed → payment.failed with its reason (unknown when none)", () => {
