@@ -70,12 +70,7 @@ type EventsService = Service &
 		ledgerPruner?: NodeJS.Timeout;
 		store?: { outbox: Outbox };
 		openEventLedger?: () => Promise<EventLedger>;
-		consumeBusinessEvent(payload: unknown): Promise<void>;
-		handleBusinessEvent(envelope: EventEnvelope, handler: BusinessEventHandler<EventName, Service>): Promise<void>;
 		eventsInFlight: Map<string, Promise<void>>;
-		deadLetter(envelope: EventEnvelope, err: unknown): Promise<void>;
-		relayOutbox(): Promise<void>;
-		startEventStorage(storage: EventStorage): void;
 		eventsStopped?: boolean;
 	};
 
@@ -133,9 +128,12 @@ function memoryEventStorage(): EventStorage {
 	};
 }
 
-const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown> = {
-	startEventStorage,
-
+/**
+ * The service methods the mixin adds: only its public API. Its inner workings below are module
+ * functions taking the service, so that a service's own method of the same name (once, notifications'
+ * `handleBusinessEvent`) cannot replace them and silently stop every event.
+ */
+const methods: EventsMethods & ThisType<EventsService> = {
 	async publishEvent<K extends EventName>(
 		this: EventsService,
 		type: K,
@@ -154,7 +152,7 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		// One pass at a time; callers arriving during a pass share the one pass queued after it.
 		if (this.relayNext) return this.relayNext;
 		const runPass = (): Promise<void> =>
-			this.relayOutbox().catch((err: unknown) =>
+			relayOutbox(this).catch((err: unknown) =>
 				this.logger.warn(`Outbox relay failed (retried in 1 s): ${errorMessage(err)}`),
 			);
 		if (!this.relayPass) {
@@ -168,112 +166,114 @@ const methods: EventsMethods & ThisType<EventsService> & Record<string, unknown>
 		});
 		return this.relayNext;
 	},
+};
 
-	/** Publishes the outbox in order, marking each batch sent once the topic has it. */
-	async relayOutbox(this: EventsService): Promise<void> {
-		const { outbox } = await this.events$;
-		// Channel subscriptions are made when the broker has started; publishing earlier would reach
-		// nobody in one process.
-		await this.broker.whenEventsReady();
-		const publish = async (batch: OutboxEntry[]) => {
-			for (const entry of batch) {
-				const topic = topicOf(entry.envelope.type);
-				await this.broker.sendToChannel(channelName(topic), entry.envelope);
-				recordPublished(this.broker, topic);
-			}
-		};
-		for (let busyWaits = 0; ;) {
-			if (outbox.drain) {
-				const relayed = await outbox.drain(RELAY_BATCH, publish);
-				// Another instance is relaying this store's outbox: our entries go with its next batch,
-				// or with ours once it is done.
-				if (relayed === "busy") {
-					if (++busyWaits > RELAY_BUSY_RETRIES) return;
-					await sleep(RELAY_BUSY_WAIT_MS);
-					continue;
-				}
-				if (relayed < RELAY_BATCH) return;
+/** Publishes the outbox in order, marking each batch sent once the topic has it. */
+async function relayOutbox(service: EventsService): Promise<void> {
+	const { outbox } = await service.events$;
+	// Channel subscriptions are made when the broker has started; publishing earlier would reach
+	// nobody in one process.
+	await service.broker.whenEventsReady();
+	const publish = async (batch: OutboxEntry[]) => {
+		for (const entry of batch) {
+			const topic = topicOf(entry.envelope.type);
+			await service.broker.sendToChannel(channelName(topic), entry.envelope);
+			recordPublished(service.broker, topic);
+		}
+	};
+	for (let busyWaits = 0; ;) {
+		if (outbox.drain) {
+			const relayed = await outbox.drain(RELAY_BATCH, publish);
+			// Another instance is relaying this store's outbox: our entries go with its next batch,
+			// or with ours once it is done.
+			if (relayed === "busy") {
+				if (++busyWaits > RELAY_BUSY_RETRIES) return;
+				await sleep(RELAY_BUSY_WAIT_MS);
 				continue;
 			}
-			const batch = await outbox.pending(RELAY_BATCH);
-			if (batch.length === 0) return;
-			await publish(batch);
-			await outbox.markSent(batch.map((e) => e.id));
-			if (batch.length < RELAY_BATCH) return;
+			if (relayed < RELAY_BATCH) return;
+			continue;
 		}
-	},
+		const batch = await outbox.pending(RELAY_BATCH);
+		if (batch.length === 0) return;
+		await publish(batch);
+		await outbox.markSent(batch.map((e) => e.id));
+		if (batch.length < RELAY_BATCH) return;
+	}
+}
 
-	async consumeBusinessEvent(this: EventsService, payload: unknown): Promise<void> {
-		if (!isEnvelope(payload)) {
-			this.logger.warn("Dropped a message that is not an event envelope.");
+async function consumeBusinessEvent(service: EventsService, payload: unknown): Promise<void> {
+	if (!isEnvelope(payload)) {
+		service.logger.warn("Dropped a message that is not an event envelope.");
+		return;
+	}
+	const envelope = payload;
+	const handlers = service.schema.businessEvents || {};
+	const handler = (handlers[envelope.type as EventName] || handlers["*"]) as
+		BusinessEventHandler<EventName, Service> | undefined;
+	if (!handler) return;
+	// A second copy of an event this instance is handling (at-least-once delivery) waits for the first.
+	const inFlight = service.eventsInFlight.get(envelope.id);
+	if (inFlight) return inFlight;
+	const handling = handleBusinessEvent(service, envelope, handler).finally(() =>
+		service.eventsInFlight.delete(envelope.id),
+	);
+	service.eventsInFlight.set(envelope.id, handling);
+	return handling;
+}
+
+async function handleBusinessEvent(
+	service: EventsService,
+	envelope: EventEnvelope,
+	handler: BusinessEventHandler<EventName, Service>,
+): Promise<void> {
+	const { ledger } = await service.events$;
+	if (await ledger.has(envelope.id)) return;
+
+	// A root context: no endpoint, the envelope's request id carried on.
+	const ctx = Context.create(
+		service.broker,
+		null as unknown as Endpoint,
+		{},
+		{
+			requestID: envelope.requestId || undefined,
+		},
+	);
+	ctx.meta = { actorId: envelope.actor };
+	const attempts = service.eventRetry.maxAttempts;
+	for (let attempt = 1; attempt <= attempts; attempt++) {
+		try {
+			await handler.call(service, envelope as EventEnvelope<EventMap[EventName]>, ctx);
+			await ledger.add(envelope.id);
+			recordHandled(service.broker, topicOf(envelope.type), service.name);
 			return;
+		} catch (err) {
+			service.logger.warn(
+				{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
+				`Handler for ${envelope.type} failed: ${errorMessage(err)}`,
+			);
+			if (attempt < attempts) {
+				recordRetried(service.broker, topicOf(envelope.type), service.name);
+				await sleep(retryDelayMs(attempt, service.eventRetry.baseMs));
+			} else await deadLetter(service, envelope, err);
 		}
-		const envelope = payload;
-		const handlers = this.schema.businessEvents || {};
-		const handler = (handlers[envelope.type as EventName] || handlers["*"]) as
-			BusinessEventHandler<EventName, Service> | undefined;
-		if (!handler) return;
-		// A second copy of an event this instance is handling (at-least-once delivery) waits for the first.
-		const inFlight = this.eventsInFlight.get(envelope.id);
-		if (inFlight) return inFlight;
-		const handling = this.handleBusinessEvent(envelope, handler).finally(() => this.eventsInFlight.delete(envelope.id));
-		this.eventsInFlight.set(envelope.id, handling);
-		return handling;
-	},
+	}
+}
 
-	async handleBusinessEvent(
-		this: EventsService,
-		envelope: EventEnvelope,
-		handler: BusinessEventHandler<EventName, Service>,
-	): Promise<void> {
-		const { ledger } = await this.events$;
-		if (await ledger.has(envelope.id)) return;
-
-		// A root context: no endpoint, the envelope's request id carried on.
-		const ctx = Context.create(
-			this.broker,
-			null as unknown as Endpoint,
-			{},
-			{
-				requestID: envelope.requestId || undefined,
-			},
-		);
-		ctx.meta = { actorId: envelope.actor };
-		const attempts = this.eventRetry.maxAttempts;
-		for (let attempt = 1; attempt <= attempts; attempt++) {
-			try {
-				await handler.call(this, envelope as EventEnvelope<EventMap[EventName]>, ctx);
-				await ledger.add(envelope.id);
-				recordHandled(this.broker, topicOf(envelope.type), this.name);
-				return;
-			} catch (err) {
-				this.logger.warn(
-					{ requestId: envelope.requestId, eventId: envelope.id, type: envelope.type, attempt },
-					`Handler for ${envelope.type} failed: ${errorMessage(err)}`,
-				);
-				if (attempt < attempts) {
-					recordRetried(this.broker, topicOf(envelope.type), this.name);
-					await sleep(retryDelayMs(attempt, this.eventRetry.baseMs));
-				} else await this.deadLetter(envelope, err);
-			}
-		}
-	},
-
-	async deadLetter(this: EventsService, envelope: EventEnvelope, err: unknown): Promise<void> {
-		const letter = {
-			envelope,
-			consumer: this.name,
-			error: errorMessage(err),
-			failedAt: new Date().toISOString(),
-		};
-		this.logger.error(
-			{ requestId: envelope.requestId, eventId: envelope.id },
-			`Dead-lettered ${envelope.type} from ${this.name}`,
-		);
-		await this.broker.sendToChannel(channelName(DEAD_LETTER_TOPIC), letter);
-		recordDeadLettered(this.broker, topicOf(envelope.type), this.name);
-	},
-};
+async function deadLetter(service: EventsService, envelope: EventEnvelope, err: unknown): Promise<void> {
+	const letter = {
+		envelope,
+		consumer: service.name,
+		error: errorMessage(err),
+		failedAt: new Date().toISOString(),
+	};
+	service.logger.error(
+		{ requestId: envelope.requestId, eventId: envelope.id },
+		`Dead-lettered ${envelope.type} from ${service.name}`,
+	);
+	await service.broker.sendToChannel(channelName(DEAD_LETTER_TOPIC), letter);
+	recordDeadLettered(service.broker, topicOf(envelope.type), service.name);
+}
 
 const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 	merged(merged: ServiceSchema & { businessEvents?: BusinessEventHandlers }) {
@@ -285,7 +285,7 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 				group: merged.name,
 				maxInFlight: config().eventMaxInFlight,
 				handler(this: EventsService, payload: unknown) {
-					return this.consumeBusinessEvent(payload);
+					return consumeBusinessEvent(this, payload);
 				},
 			};
 		}
@@ -306,9 +306,9 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 	started(this: EventsService) {
 		// Moleculer runs the started hooks of `mixins: [DbMixin(...), EventsMixin]` in reverse order,
 		// so the store may not be open yet: wait for it (openEventLedger) without blocking start-up.
-		if (!this.openEventLedger) return this.startEventStorage(memoryEventStorage());
+		if (!this.openEventLedger) return startEventStorage(this, memoryEventStorage());
 		void this.openEventLedger().then(
-			(ledger) => this.startEventStorage({ ledger, outbox: this.store!.outbox }),
+			(ledger) => startEventStorage(this, { ledger, outbox: this.store!.outbox }),
 			(err: unknown) => this.logger.error(`Event storage unavailable: ${errorMessage(err)}`),
 		);
 	},
@@ -321,23 +321,23 @@ const schema: Partial<ServiceSchema<ServiceSettingSchema, EventsService>> = {
 };
 
 /** Once the outbox and ledger are known: events flow, the ledger is pruned, the outbox relayed. */
-function startEventStorage(this: EventsService, storage: EventStorage): void {
-	if (this.eventsStopped) return;
-	this.resolveEvents$(storage);
+function startEventStorage(service: EventsService, storage: EventStorage): void {
+	if (service.eventsStopped) return;
+	service.resolveEvents$(storage);
 	const retentionMs = config().eventLedgerRetentionMs;
-	this.ledgerPruner = setInterval(
+	service.ledgerPruner = setInterval(
 		() =>
 			storage.ledger
 				.prune(new Date(Date.now() - retentionMs))
-				.catch((err: unknown) => this.logger.warn(`Event ledger pruning failed: ${errorMessage(err)}`)),
+				.catch((err: unknown) => service.logger.warn(`Event ledger pruning failed: ${errorMessage(err)}`)),
 		Math.min(retentionMs, 3600_000),
 	);
-	this.ledgerPruner.unref?.();
+	service.ledgerPruner.unref?.();
 	// Whatever a previous run recorded and did not publish goes out now (not awaited: the broker
 	// is still starting), then every second in case a publish failed.
-	void this.flushOutbox();
-	this.relayTimer = setInterval(() => void this.flushOutbox(), RELAY_INTERVAL_MS);
-	this.relayTimer.unref?.();
+	void service.flushOutbox();
+	service.relayTimer = setInterval(() => void service.flushOutbox(), RELAY_INTERVAL_MS);
+	service.relayTimer.unref?.();
 }
 
 // Moleculer types a mixin's lifecycle `this` as a plain Service; ours has the methods above.

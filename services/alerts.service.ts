@@ -4,75 +4,31 @@
  * resolution by an admin (or automatically when the condition ends), and dead-lettered messages
  * that an admin can replay.
  *
+ * The rules applied to events, the clock and dead letters: ./parts/alerts/evaluation.mixin.ts.
+ *
  * Records: alerts (the main collection) and the kinds rules (overrides), watches (conditions that
  * become alerts if they last), seen (events already applied) and counters (failures per minute,
  * kept only for the rule's window, so every evaluation costs O(window), not O(history)).
  */
-import { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
-import { DbMethods, DbMixin } from "../mixins/db.mixin";
-import { BusinessEventHandlers, channelName, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { Context, ServiceSchema } from "moleculer";
+import { DbMixin } from "../mixins/db.mixin";
+import { channelName, EventsMixin } from "../mixins/events.mixin";
 import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { Ctx } from "../lib/contracts/common";
-import type { EventMap, EventName, PendingEvent } from "../lib/contracts/events";
+import type { PendingEvent } from "../lib/contracts/events";
 import { ALERT_PARAMS } from "../lib/contracts/alerts";
 import type * as C from "../lib/contracts/alerts";
 import type { Alert, RuleOverride, SeenMark, Watch, WindowBucket } from "../lib/contracts/alerts";
-import { DEAD_LETTER_TOPIC, EventEnvelope, isEnvelope, topicOf } from "../lib/domain/events";
+import { DEAD_LETTER_TOPIC, isEnvelope, topicOf } from "../lib/domain/events";
 import { conflict, isConflict, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { config } from "../lib/infra/config";
-import { insertOnce, WindowCounters } from "../lib/infra/window-counters";
+import { WindowCounters } from "../lib/infra/window-counters";
 import { RuleStore, WatchStore } from "../lib/infra/alert-stores";
 import * as R from "../lib/domain/alert-rules";
-import type { Raise, RuleConfig, RuleName, Series, WindowStats } from "../lib/domain/alert-rules";
-
-/** An envelope whose `data` is typed by its `type` (switch on `type` to narrow). */
-type TypedEnvelope = { [K in EventName]: EventEnvelope<EventMap[K]> & { type: K } }[EventName];
-
-interface Settings {
-	rest: string;
-}
-
-interface OwnMethods {
-	evaluateEvent(envelope: EventEnvelope<object>, ctx: Context | null): Promise<void>;
-	applyRules(envelope: TypedEnvelope, ctx: Context | null): Promise<void>;
-	windowOf(series: Series, now: string): Promise<{ rule: RuleConfig; stats: WindowStats; bucketsRead: number }>;
-	evaluateWindow(ctx: Context | null, series: Series, now: string, details?: Record<string, unknown>): Promise<void>;
-	evaluateTimers(now: string): Promise<{ raised: number }>;
-	raiseAlert(ctx: Context | null, raise: Raise): Promise<{ alert: Alert; created: boolean } | null>;
-	raiseDeadLetter(letter: unknown): Promise<void>;
-	resolveAlert(ctx: Context | null, alert: Alert, note: string, by: string): Promise<Alert | null>;
-	autoResolve(ctx: Context | null, key: string, note: string): Promise<void>;
-	escalateDue(now: string): Promise<{ escalated: number }>;
-	ruleConfig(name: RuleName): Promise<RuleConfig>;
-	publicAlert(alert: Alert): Omit<Alert, "_id" | "openKey"> & { id: string };
-	runTimers(): Promise<void>;
-}
-
-type ThisService = Service<Settings> &
-	DbMethods<Alert> &
-	EventsMethods &
-	OwnMethods & {
-		broker: ServiceBroker & { sendToChannel(channel: string, payload: unknown): Promise<void> };
-		counters: WindowCounters;
-		rules: RuleStore;
-		watches: WatchStore;
-	};
-
-/** Applies the rules to an event (registered for each type the rules use, nothing else). */
-async function onEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
-	await this.evaluateEvent(envelope, ctx);
-}
-const RULE_EVENTS = [
-	"payment.processed",
-	"payment.failed",
-	"notification.failed",
-	"reconciliation.mismatch",
-	"inventory.updated",
-	"delivery.unassigned",
-	...R.WATCHED_EVENTS,
-] as const satisfies readonly EventName[];
-const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(RULE_EVENTS.map((t) => [t, onEvent]));
+import type { Raise, RuleConfig, RuleName } from "../lib/domain/alert-rules";
+import { AlertEvaluationMixin } from "./parts/alerts/evaluation.mixin";
+import type { Settings, ThisService } from "./parts/alerts/types";
 
 const AlertsService: ServiceSchema<Settings, ThisService> = {
 	name: "alerts",
@@ -80,6 +36,7 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 	// and ledger in DbMixin's store only when that has started (otherwise it falls back to memory).
 	mixins: [
 		TimersMixin,
+		AlertEvaluationMixin,
 		EventsMixin,
 		DbMixin<Alert>({
 			collection: "alerts",
@@ -233,8 +190,6 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 		},
 	},
 
-	businessEvents,
-
 	channels: {
 		[channelName(DEAD_LETTER_TOPIC)]: {
 			group: "alerts",
@@ -245,80 +200,6 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 	},
 
 	methods: {
-		/**
-		 * The mixin's ledger already drops redelivered envelopes; the "seen" mark makes the rules'
-		 * effects idempotent on their own (a crash between handling and the ledger write, a replay).
-		 */
-		async evaluateEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context | null) {
-			if (!(RULE_EVENTS as readonly string[]).includes(envelope.type)) return;
-			const seen = this.kind<SeenMark>("seen");
-			if (await seen.findById(envelope.id)) return;
-			await this.applyRules(envelope as TypedEnvelope, ctx);
-			await insertOnce(seen, { _id: envelope.id, type: envelope.type, at: envelope.time });
-		},
-
-		async applyRules(this: ThisService, e: TypedEnvelope, ctx: Context | null) {
-			switch (e.type) {
-				case "payment.processed":
-				case "payment.failed":
-					await this.counters.add(e, "payment", e.type === "payment.failed");
-					await this.evaluateWindow(ctx, "payment", e.time);
-					break;
-				case "notification.failed":
-					await this.counters.add(e, "notification", true);
-					await this.evaluateWindow(ctx, "notification", e.time);
-					break;
-				case "reconciliation.mismatch":
-					await this.counters.add(e, "reconciliation", true);
-					await this.evaluateWindow(ctx, "reconciliation", e.time, { lastMismatch: e.data });
-					break;
-				case "inventory.updated":
-				case "delivery.unassigned": {
-					const condition = R.eventCondition(e);
-					if (condition && "raise" in condition) await this.raiseAlert(ctx, condition.raise);
-					else if (condition) await this.autoResolve(ctx, condition.resolve.key, condition.resolve.note);
-					break;
-				}
-			}
-			for (const change of R.watchChanges(e)) {
-				if ("open" in change) await this.watches.open(change.open);
-				else if (change.close.subject) {
-					await this.watches.close(change.close);
-					await this.autoResolve(ctx, R.dedupKey(change.close.rule, change.close.subject), change.close.reason);
-				}
-			}
-		},
-
-		/** Reads the series' window (at most windowMinutes + 1 buckets), pruning the older buckets. */
-		async windowOf(this: ThisService, series: Series, now: string) {
-			const rule = await this.ruleConfig(R.SERIES_RULE[series]);
-			return { rule, ...(await this.counters.read(series, now, rule.windowMinutes!)) };
-		},
-
-		async evaluateWindow(this: ThisService, ctx: Context | null, series: Series, now: string, extra = {}) {
-			const { rule, stats } = await this.windowOf(series, now);
-			const verdict = R.windowVerdict(series, stats, rule);
-			const name = R.SERIES_RULE[series];
-			if (verdict && "raise" in verdict)
-				await this.raiseAlert(ctx, { rule: name, summary: verdict.raise, details: { ...stats, ...extra } });
-			else if (verdict) await this.autoResolve(ctx, R.dedupKey(name), verdict.resolve);
-		},
-
-		/** Raises the watched conditions that have lasted past their rule's threshold. */
-		async evaluateTimers(this: ThisService, now: string) {
-			let raised = 0;
-			for (const watch of await this.watches.pending()) {
-				const rule = await this.ruleConfig(watch.rule);
-				if (!rule.enabled || !R.overdue(watch.dueSince || now, now, rule.thresholdMinutes ?? 0)) continue;
-				if (!(await this.watches.claim(watch))) continue;
-				const summary = R.watchSummary(watch, now);
-				const details = { ...watch.info, since: watch.dueSince };
-				const result = await this.raiseAlert(null, { rule: watch.rule, subject: watch.subject, summary, details });
-				if (result && result.created) raised++;
-			}
-			return { raised };
-		},
-
 		/**
 		 * One open alert per dedup key: a new condition inserts it with alert.triggered (one write);
 		 * the same open condition only counts another occurrence.
@@ -343,15 +224,6 @@ const AlertsService: ServiceSchema<Settings, ThisService> = {
 				{ $inc: { occurrences: 1 }, $set: { lastSeenAt: now } },
 			);
 			return { alert: seen || open, created: false };
-		},
-
-		async raiseDeadLetter(this: ThisService, letter: unknown) {
-			const l = (letter || {}) as { envelope?: unknown };
-			if (!isEnvelope(l.envelope)) {
-				this.logger.warn("Ignored a dead letter without an envelope.");
-				return;
-			}
-			await this.raiseAlert(null, R.deadLetterRaise(l, l.envelope));
 		},
 
 		async resolveAlert(this: ThisService, ctx: Context | null, alert: Alert, note: string, by: string) {

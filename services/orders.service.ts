@@ -16,31 +16,32 @@
  * carries `stockAction` until products answered: a retry, a redelivered event or the repair job
  * finishes it (products' calls are idempotent by orderId).
  *
- * Jobs (payment deadline, unpaid sweep): ./parts/orders/jobs.mixin.ts. Internal actions for payments and
- * couriers, and the customers read model: ./parts/orders/internal.mixin.ts.
+ * Status changes and saga steps: ./parts/orders/saga.mixin.ts. Jobs (payment deadline, unpaid sweep,
+ * on TimersMixin): ./parts/orders/jobs.mixin.ts. Internal actions for payments and couriers, and the
+ * customers read model: ./parts/orders/internal.mixin.ts.
  */
 import crypto from "crypto";
 import { Errors, ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
+import { TimersMixin } from "../mixins/timers.mixin";
 import type { AuthUser, Ctx, Page } from "../lib/contracts/common";
 import { idParam, impossibleDates } from "../lib/contracts/params";
 import * as contract from "../lib/contracts/orders";
 import type { CreateOrderParams, CustomerView, ListOrdersParams, Order, OrderView } from "../lib/contracts/orders";
 import type { UpdateStatusParams } from "../lib/contracts/orders";
-import { Actor, checkTransition, HANDOVER_CODE_DIGITS, historyEntry } from "../lib/domain/order-status";
+import { Actor, checkTransition, HANDOVER_CODE_DIGITS } from "../lib/domain/order-status";
 import { MAX_HANDOVER_FAILURES, TransitionProblem } from "../lib/domain/order-status";
 import * as rules from "../lib/domain/orders";
-import { paymentStatusesBefore } from "../lib/domain/payment-status";
 import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso, numericCode } from "../lib/infra/ids";
 import { OrderInternalMixin } from "./parts/orders/internal.mixin";
 import { OrderJobsMixin } from "./parts/orders/jobs.mixin";
+import { OrderSagaMixin } from "./parts/orders/saga.mixin";
 import type { OwnMethods, Settings, ThisService } from "./parts/orders/types";
 
-const SYSTEM: Actor = { id: "system", role: "system" };
 /** Fields of orders stored by earlier versions, never shown. */
 const LEGACY_HIDDEN = ["kind", "sent"];
 
@@ -49,7 +50,9 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 	// DbMixin last: Moleculer runs mixins' started() last-listed first, and the others need its store
 	// (the events mixin its outbox: else writes' events land in an outbox nobody relays).
 	mixins: [
+		TimersMixin,
 		EventsMixin,
+		OrderSagaMixin,
 		OrderJobsMixin,
 		OrderInternalMixin,
 		DbMixin<Order>({
@@ -294,91 +297,6 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				problem || { message: "The order changed meanwhile; reload it", code: 409, type: "INVALID_TRANSITION" },
 				current,
 			);
-		},
-
-		/**
-		 * Moves an order from the status it was read in to `to` (compare-and-set), appends the history
-		 * entry and records the status's event in the same write, then tells products. null when the
-		 * order changed meanwhile (nothing written, no event).
-		 */
-		async transition(this: ThisService, ctx, order, to, actor, extra = {}) {
-			const now = nowIso();
-			const set = rules.transitionFields(order, to, actor, now, {
-				reason: extra.reason,
-				promiseMinutes: this.cfg.promiseMinutes,
-			});
-			const event = rules.orderStatusEvent({ ...order, ...set });
-			const updated = await this.compareAndSet(
-				ctx,
-				{ _id: order._id, status: order.status },
-				{
-					$set: set,
-					$push: { history: historyEntry(to, actor, now, { reason: extra.reason }) },
-					...(extra.inc ? { $inc: extra.inc } : {}),
-				},
-				[...(event ? [event] : []), ...(extra.events || [])],
-			);
-			return updated && this.settleStock(ctx, updated);
-		},
-
-		/** The products call a status owes (idempotent by orderId), then the mark cleared. */
-		async settleStock(this: ThisService, ctx, order) {
-			const action = order.stockAction;
-			if (!action) return order;
-			const name = action === "release" ? "products.releaseStock" : "products.commitStock";
-			await (ctx ? ctx.call(name, { orderId: order._id }) : this.broker.call(name, { orderId: order._id }));
-			const done = await this.compareAndSet(
-				ctx,
-				{ _id: order._id, stockAction: action },
-				{ $unset: { stockAction: 1 } },
-			);
-			return done || order;
-		},
-
-		/** A saga step: move the order if it still waits for it; finish what is owed if it is already there. */
-		async moveBySaga(this: ThisService, ctx, orderId, to, extra = {}) {
-			const order = await this.findEntity(orderId);
-			if (!order) {
-				this.logger.warn({ requestId: ctx?.requestID, orderId }, `Saga step for an unknown order (${to})`);
-				return null;
-			}
-			if (order.status === to) {
-				await this.settleStock(ctx, order);
-				return null;
-			}
-			// Payment outcomes only move orders still waiting for them; e.g. a customer already cancelled it.
-			if (order.status !== "created") return null;
-			const updated = await this.transition(ctx, order, to, SYSTEM, extra);
-			return updated || this.moveBySaga(ctx, orderId, to, extra);
-		},
-
-		/** Records the latest payment state on the order, never going back (a late "pending" after "captured"). */
-		async recordPayment(this: ThisService, ctx, orderId, paymentId, status) {
-			await this.compareAndSet(
-				ctx,
-				{ _id: orderId, paymentStatus: { $in: paymentStatusesBefore(status) } },
-				{ $set: { paymentStatus: status, ...(paymentId ? { paymentId } : {}), updatedAt: nowIso() } },
-			);
-		},
-
-		async assignCourier(this: ThisService, ctx, data) {
-			const { orderId, courierId, etaMinutes } = data;
-			const now = nowIso();
-			const order = await this.findEntity(orderId);
-			if (!order || order.courierId === courierId) return;
-			const entry = { ...historyEntry(order.status, SYSTEM, now, { note: "courier assigned" }), courierId };
-			const updated = await this.compareAndSet(
-				ctx,
-				{ _id: orderId, courierId: order.courierId, status: { $in: ["created", "confirmed"] } },
-				{
-					$set: { courierId, assignedAt: now, etaMinutes: etaMinutes ?? null, updatedAt: now },
-					$push: { history: entry },
-				},
-			);
-			if (updated) return;
-			const current = await this.findEntity(orderId);
-			if (current && current.courierId !== courierId)
-				this.logger.warn({ requestId: ctx.requestID, orderId }, `courier.assigned ignored: order is ${current.status}`);
 		},
 
 		async visibleOrderOr404(this: ThisService, ctx: Ctx<unknown>, orderId: string) {

@@ -24,12 +24,11 @@
  * or by payments.confirmPix, and expires after PIX_EXPIRY_MS; a PIX left pending by a restart (its
  * timer gone) is settled by reconciliation, which asks the provider; cash is captured on delivery.
  */
-import { chargeTransaction } from "./parts/payments/transactions";
 import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { Ctx } from "../lib/contracts/common";
-import type { PendingEvent } from "../lib/contracts/events";
 import type {
 	ConfirmPixParams,
 	ForOrderParams,
@@ -45,40 +44,22 @@ import type {
 	RefundParams,
 } from "../lib/contracts/payments";
 import { idParam, pageParams } from "../lib/contracts/params";
-import { chargeKey, PaymentStatus, REFUNDABLE, retryableFrom, statusAfterCharge } from "../lib/domain/payment-status";
-import { refundableCents } from "../lib/domain/payments";
+import { PaymentStatus, REFUNDABLE, retryableFrom } from "../lib/domain/payment-status";
+import { outcomeEvents, refundableCents } from "../lib/domain/payments";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { collectionKeyStore } from "../lib/infra/payment-keys";
-import {
-	ChargeResult,
-	PaymentMethod,
-	PaymentProvider,
-	ProviderTimeoutError,
-	SimulatedProvider,
-	withTimeout,
-} from "../lib/infra/payment-provider";
-import { Collection, Filter } from "../lib/infra/store/types";
-import { reconciliationMethods } from "./parts/payments/reconciliation";
+import { registerRepairMetric } from "../lib/infra/repairs";
+import { PaymentMethod, providerFor } from "../lib/infra/payment-provider";
+import { Filter } from "../lib/infra/store/types";
+import { chargeMethods } from "./parts/payments/charges";
+import { RECONCILE_STARTUP_DELAY_MS, reconciliationMethods } from "./parts/payments/reconciliation";
 import { refundMethods } from "./parts/payments/refunds";
-
-import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./parts/payments/types";
+import { chargeTransaction } from "./parts/payments/transactions";
+import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings } from "./parts/payments/types";
 
 const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
-
-function providerFor(
-	settings: Pick<Settings, "provider" | "pixAutoConfirmMs" | "pixExpiryMs">,
-	keys: () => Collection<ProviderKeyRecord>,
-): PaymentProvider {
-	const name = settings.provider;
-	if (name === "simulated")
-		return new SimulatedProvider(collectionKeyStore(keys), {
-			pixAutoConfirmMs: settings.pixAutoConfirmMs,
-			pixExpiryMs: settings.pixExpiryMs,
-		});
-	throw new Error(`Unknown PAYMENT_PROVIDER '${name}' (available: simulated)`);
-}
 
 const businessEvents: BusinessEventHandlers<ThisService> = {
 	async "order.created"(envelope, ctx) {
@@ -104,6 +85,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 	// DbMixin's store opened to use its outbox (listed the other way round, it falls back to an
 	// in-memory outbox that events recorded with writes never reach).
 	mixins: [
+		TimersMixin,
 		EventsMixin,
 		DbMixin<Payment>({
 			collection: "payments",
@@ -256,110 +238,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 			return (await this.insertOrGet(ctx, doc, { orderId: order.orderId })).doc;
 		},
 
-		/**
-		 * Claims the payment (compare-and-set from `from` to "processing" with the attempt's
-		 * idempotency key: exactly one charge runs), keeps the token with it until the outcome, asks
-		 * the provider and records the outcome with its event. null when the claim failed.
-		 */
-		async charge(
-			this: ThisService,
-			ctx: AnyCtx | null,
-			payment: Payment,
-			from: PaymentStatus[],
-			method: PaymentMethod,
-			token?: TokenSource,
-		) {
-			if (from.length === 0) return null;
-			const attempt = payment.attempts + 1;
-			const key = chargeKey(payment._id, attempt);
-			const now = nowIso();
-			const claimed = await this.compareAndSet(
-				ctx,
-				{ _id: payment._id, status: { $in: from }, attempts: payment.attempts },
-				{
-					$set: { status: "processing", method, chargeKey: key, processingSince: now, updatedAt: now },
-					$inc: { attempts: 1 },
-				},
-			);
-			if (!claimed) return null;
-			// Only the claimer takes a token that waits on the order; it stays with the charge until its outcome.
-			const value = typeof token === "function" ? await token() : (token ?? null);
-			if (value) await this.compareAndSet(ctx, { _id: claimed._id, chargeKey: key }, { $set: { pendingToken: value } });
-			const settled = await this.recordCharge(ctx, claimed, key, await this.askProvider(claimed, key, value));
-			if (settled.status === "pending") this.scheduleAutoPix(settled._id);
-			if (settled.orderCancelled) await this.settleCancelled(ctx, settled, "order cancelled while paying");
-			return settled;
-		},
-
-		async askProvider(this: ThisService, payment: Payment, key: string, token: string | null): Promise<ChargeResult> {
-			const method = payment.method;
-			if (method === "unknown") return { status: "declined", providerRef: "", reason: "unknown_method" };
-			const { _id: paymentId, orderId, amountCents } = payment;
-			const request = { idempotencyKey: key, paymentId, orderId, amountCents, method, token };
-			try {
-				return await withTimeout(this.settings.providerTimeoutMs, (signal) =>
-					this.provider.charge({ ...request, signal }),
-				);
-			} catch (err) {
-				const timedOut = err instanceof ProviderTimeoutError;
-				this.logger.warn(
-					{ paymentId: payment._id, orderId: payment.orderId },
-					`Charge failed: ${(err as Error).message}`,
-				);
-				// A late answer may have been recorded: the provider's memory of the key decides.
-				const known = await this.provider.status(key).catch(() => ({ status: "unknown" as const }));
-				if (known.status !== "unknown" && known.status !== "refunded") return known;
-				return { status: "declined", providerRef: "", reason: timedOut ? "timeout" : "provider_error" };
-			}
-		},
-
-		/** Writes the outcome of the charge `key` (still `processing`) with its event, in one write. */
-		async recordCharge(this: ThisService, ctx: AnyCtx | null, payment: Payment, key: string, result: ChargeResult) {
-			const now = nowIso();
-			const status = statusAfterCharge(result.status);
-			const set: Partial<Payment> = { status, providerRef: result.providerRef, updatedAt: now };
-			if (result.status === "captured") set.capturedCents = payment.amountCents;
-			if (result.status === "pending") set.pixCode = result.pixCode;
-			if (result.status === "declined") set.failureReason = result.reason;
-			const transaction = chargeTransaction({
-				method: payment.method,
-				status,
-				amountCents: payment.amountCents,
-				providerRef: result.providerRef,
-				at: now,
-				reason: result.status === "declined" ? result.reason : undefined,
-			});
-			const updated = await this.compareAndSet(
-				ctx,
-				{ _id: payment._id, status: "processing", chargeKey: key },
-				{ $set: set, $unset: { pendingToken: 1 }, $push: { transactions: transaction } },
-				this.outcomeEvent({ ...payment, ...set }),
-			);
-			return updated || this.getEntityOr404(payment._id, "payment");
-		},
-
-		/** payment.processed or payment.failed for the payment's current outcome. */
-		outcomeEvent(this: ThisService, p: Payment): PendingEvent[] {
-			const data = {
-				paymentId: p._id,
-				orderId: p.orderId,
-				customerId: p.customerId,
-				supplierId: p.supplierId,
-				amountCents: p.amountCents,
-				method: p.method,
-			};
-			if (p.status === "failed")
-				return [{ type: "payment.failed", data: { ...data, reason: p.failureReason || "unknown" } }];
-			if (p.status === "captured" || p.status === "authorized" || p.status === "pending")
-				return [
-					{
-						type: "payment.processed",
-						data: { ...data, status: p.status, ...(p.pixCode ? { pixCode: p.pixCode } : {}) },
-					},
-				];
-			return [];
-		},
-
+		...chargeMethods,
 		...refundMethods,
 
 		async confirmPix(this: ThisService, ctx: AnyCtx | null, paymentId: string) {
@@ -381,7 +260,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 						}),
 					},
 				},
-				this.outcomeEvent({ ...payment, ...set }),
+				outcomeEvents({ ...payment, ...set }),
 			);
 			if (confirmed?.orderCancelled) await this.settleCancelled(ctx, confirmed, "order cancelled before PIX was paid");
 			return confirmed;
@@ -420,7 +299,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 						},
 					},
 				},
-				this.outcomeEvent({ ...payment, ...set }),
+				outcomeEvents({ ...payment, ...set }),
 			);
 			if (captured)
 				await this.provider.capture({
@@ -438,16 +317,33 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 	created(this: ThisService) {
 		// Read when the service is created (not when the module loads), so each broker gets its environment.
 		Object.assign(this.settings, config().payments);
-		this.provider = providerFor(this.settings, () => this.kind<ProviderKeyRecord>("provider_keys"));
+		this.provider = providerFor(
+			this.settings,
+			collectionKeyStore(() => this.kind<ProviderKeyRecord>("provider_keys")),
+		);
 		this.pixTimers = new Set();
 	},
 
 	started(this: ThisService) {
-		this.startReconciliation();
+		registerRepairMetric(this.broker);
 	},
 
-	async stopped(this: ThisService) {
-		await this.stopReconciliation();
+	// TimersMixin: a pass shortly after start-up (not blocking it), then every RECONCILE_INTERVAL_MS
+	// (0 = off); never two at a time, and stopping waits for a pass still going.
+	timers: {
+		reconcile: {
+			everyMs() {
+				return this.settings.reconcileIntervalMs;
+			},
+			runAtStart: true,
+			startDelay: RECONCILE_STARTUP_DELAY_MS,
+			run() {
+				return this.runReconciliation();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
+
+	stopped(this: ThisService) {
 		for (const timer of this.pixTimers) clearTimeout(timer);
 		this.pixTimers.clear();
 	},

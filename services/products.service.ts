@@ -9,12 +9,14 @@
  * Stock never goes negative and never leaks: every stock move is a compare-and-set on the levels it
  * read (lib/domain/stock.ts does the arithmetic) that also records which order holds the units
  * (`holds`) and the inventory.updated event, in one write. A reservation expires
- * (RESERVATION_TTL_MS); a periodic sweep releases expired ones and those of cancelled orders, and
+ * (RESERVATION_TTL_MS); the "reservation-sweep" timer (TimersMixin: once at start-up when orders is
+ * up, then every RESERVATION_SWEEP_MS) releases expired ones and those of cancelled orders, and
  * commits those of confirmed or delivered orders (orders.statusesFor).
  */
 import { Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import type { Ctx } from "../lib/contracts/common";
 import type { PendingEvent } from "../lib/contracts/events";
 import type {
@@ -32,21 +34,21 @@ import type {
 	StockOutcome,
 	StockReservation,
 	SupplierIdParams,
-	SupplierListing,
 	SupplierView,
 	SweepResult,
 	UpdateProductParams,
 } from "../lib/contracts/products";
 import { LIST_PARAMS, ORDER_ID, PRODUCT_FIELDS, RESERVE_PARAMS } from "../lib/contracts/products";
-import type { OrderStatus } from "../lib/domain/order-status";
 import * as catalog from "../lib/domain/catalog";
-import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt, mergeItems } from "../lib/domain/stock";
+import { mergeItems } from "../lib/domain/stock";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
-import { countRepair, registerRepairMetric } from "../lib/infra/repairs";
+import { registerRepairMetric } from "../lib/infra/repairs";
+import { ReservationSweep } from "../lib/infra/reservation-sweep";
 import { StockLedger } from "../lib/infra/stock-ledger";
-import { Collection, UniqueViolationError } from "../lib/infra/store/types";
+import { UniqueViolationError } from "../lib/infra/store/types";
+import { SupplierListings } from "../lib/infra/supplier-listings";
 
 /** Any action's context (methods shared by several actions). */
 type AnyCtx = Ctx<object>;
@@ -59,25 +61,17 @@ interface Settings extends ServiceSettingSchema {
 }
 
 type OwnMethods = {
-	suppliers(): Collection<SupplierListing>;
-	reservations(): Collection<StockReservation>;
-	activeSupplierOr403(owner: string): Promise<SupplierListing>;
 	ownProductOr404(ctx: AnyCtx, id: string): Promise<Product>;
 	orderableProducts(owner: string, wanted: ReservationItem[]): Promise<Product[]>;
-	upsertListing(listing: SupplierListing): Promise<void>;
-	setListingActive(supplierId: string, active: boolean): Promise<void>;
-	orderStatuses(ids: string[]): Promise<Map<string, OrderStatus> | null>;
-	sweepReservations(): Promise<SweepResult>;
 };
 
 type ThisService = Service<Settings> &
 	DbMethods<Product> &
 	EventsMethods &
 	OwnMethods & {
-		ledger?: StockLedger;
-		sweepTimer?: NodeJS.Timeout;
-		sweeping: boolean;
-		stopping: boolean;
+		ledger: StockLedger;
+		suppliers: SupplierListings;
+		sweep: ReservationSweep;
 	};
 
 const productEvent = (type: "product.created" | "product.updated" | "product.deleted", p: Product): PendingEvent => ({
@@ -94,6 +88,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 	// EventsMixin listed first: Moleculer runs the mixins' started() hooks last-listed first, and the
 	// events mixin must find DbMixin's store (its outbox) when it starts, or it falls back to memory.
 	mixins: [
+		TimersMixin,
 		EventsMixin,
 		DbMixin<Product>({
 			collection: "products",
@@ -127,22 +122,9 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			async handler(this: ThisService, ctx: Ctx<CreateProductParams>): Promise<ProductView> {
 				const decided = catalog.catalogOwner(ctx.meta.user!, ctx.params.supplierId);
 				if ("problem" in decided) throw refusal(decided.problem);
-				const owner = decided.owner;
-				await this.activeSupplierOr403(owner);
+				await this.suppliers.activeOr403(decided.owner);
 				const { supplierId: _ignored, ...fields } = ctx.params;
-				const now = nowIso();
-				const product: Product = {
-					...fields,
-					_id: newId(),
-					supplierId: owner,
-					supplierType: `${owner}:${fields.type}`,
-					depositCents: fields.depositCents ?? 0,
-					lowStockThreshold: fields.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD,
-					reserved: 0,
-					active: true,
-					createdAt: now,
-					updatedAt: now,
-				};
+				const product = catalog.newProduct(fields, decided.owner, newId(), nowIso());
 				try {
 					await this.insertEntity(ctx, product, [productEvent("product.created", product)]);
 				} catch (err) {
@@ -170,14 +152,14 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			async handler(this: ThisService, ctx: Ctx<UpdateProductParams>): Promise<ProductView> {
 				const { id, stock, ...changes } = ctx.params;
 				const product = await this.ownProductOr404(ctx, id);
-				await this.activeSupplierOr403(product.supplierId);
+				await this.suppliers.activeOr403(product.supplierId);
 				if (Object.keys(changes).length === 0 && stock === undefined)
 					throw unprocessable("Nothing to change", {
 						fields: ["name", "priceCents", "depositCents", "stock", "active"],
 					});
 				let updated = product;
 				if (stock !== undefined)
-					updated = (await this.ledger!.move(ctx, id, null, { kind: "restock", stock })) ?? product;
+					updated = (await this.ledger.move(ctx, id, null, { kind: "restock", stock })) ?? product;
 				if (Object.keys(changes).length > 0 || stock !== undefined) {
 					// The product.updated event goes with the last write (its data: the product after it).
 					const after = { ...updated, ...changes };
@@ -221,7 +203,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				if (problem) throw unprocessable(problem.message, problem.data);
 				const { type, supplierId } = ctx.params;
 				const query = { active: true, ...(type ? { type } : {}), ...(supplierId ? { supplierId } : {}) };
-				const [products, suppliers] = await Promise.all([this.findEntities({ query }), this.suppliers().find({})]);
+				const [products, suppliers] = await Promise.all([this.findEntities({ query }), this.suppliers.all()]);
 				return catalog.catalogPage(
 					products.map(catalog.productView),
 					suppliers,
@@ -239,7 +221,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			async handler(this: ThisService, ctx: Ctx<IdParams>): Promise<ProductDetails> {
 				const product = await this.findEntity(ctx.params.id);
 				if (!product || product.deleted) throw notFound("product", ctx.params.id);
-				const s = await this.suppliers().findById(product.supplierId);
+				const s = await this.suppliers.get(product.supplierId);
 				const supplier = s ? { id: s.supplierId, name: s.name, rating: s.rating, openingHours: s.openingHours } : null;
 				return { ...catalog.productView(product), supplier };
 			},
@@ -250,7 +232,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			visibility: "public",
 			params: { supplierId: { type: "string", min: 1, max: 64 } },
 			async handler(this: ThisService, ctx: Ctx<SupplierIdParams>): Promise<SupplierView | null> {
-				const supplier = await this.suppliers().findById(ctx.params.supplierId);
+				const supplier = await this.suppliers.get(ctx.params.supplierId);
 				return supplier && supplier.active !== false ? catalog.supplierView(supplier) : null;
 			},
 		},
@@ -265,30 +247,25 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			params: RESERVE_PARAMS,
 			async handler(this: ThisService, ctx: Ctx<ReserveStockParams>): Promise<ReservationView> {
 				const { orderId, items, deliverTo, deliverAt } = ctx.params;
-				const existing = await this.reservations().findById(orderId);
+				const existing = await this.kind<StockReservation>("reservations").findById(orderId);
 				if (existing?.state === "reserved") return catalog.reservationView(existing);
 				if (existing) throw conflict(`This order's stock is ${existing.state}`, { state: existing.state });
-				const supplier = await this.suppliers().findById(ctx.params.supplierId);
+				const supplier = await this.suppliers.get(ctx.params.supplierId);
 				const at = deliverAt ? new Date(deliverAt) : new Date();
 				const { problem, distanceKm } = catalog.orderProblem(supplier, deliverTo, at, this.settings.timeZone);
 				if (problem || !supplier) throw refusal(problem!);
 				const wanted = mergeItems(items);
 				const products = await this.orderableProducts(supplier.supplierId, wanted);
-				const now = new Date();
-				const record: StockReservation = {
-					_id: orderId,
+				const record = catalog.newReservation({
 					orderId,
-					supplierId: supplier.supplierId,
+					supplier,
 					items: wanted,
-					state: "reserving",
-					expiresAt: expiresAt(now, this.settings.reservationTtlMs),
-					supplier: catalog.supplierView(supplier),
+					products,
 					distanceKm,
-					products: products.map(catalog.pricedProduct),
-					createdAt: now.toISOString(),
-					updatedAt: now.toISOString(),
-				};
-				return catalog.reservationView(await this.ledger!.reserve(ctx, record));
+					now: new Date(),
+					ttlMs: this.settings.reservationTtlMs,
+				});
+				return catalog.reservationView(await this.ledger.reserve(ctx, record));
 			},
 		},
 
@@ -297,7 +274,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			visibility: "public",
 			params: { orderId: ORDER_ID },
 			handler(this: ThisService, ctx: Ctx<OrderIdParams>): Promise<StockOutcome> {
-				return this.ledger!.finish(ctx, ctx.params.orderId, "released");
+				return this.ledger.finish(ctx, ctx.params.orderId, "released");
 			},
 		},
 
@@ -306,7 +283,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			visibility: "public",
 			params: { orderId: ORDER_ID },
 			handler(this: ThisService, ctx: Ctx<OrderIdParams>): Promise<StockOutcome> {
-				return this.ledger!.finish(ctx, ctx.params.orderId, "committed");
+				return this.ledger.finish(ctx, ctx.params.orderId, "committed");
 			},
 		},
 
@@ -314,7 +291,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		stockDrift: {
 			visibility: "public",
 			handler(this: ThisService): Promise<StockDrift> {
-				return this.ledger!.drift();
+				return this.ledger.drift();
 			},
 		},
 
@@ -322,43 +299,25 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		sweepReservations: {
 			visibility: "public",
 			handler(this: ThisService): Promise<SweepResult> {
-				return this.sweepReservations();
+				return this.sweep.run();
 			},
 		},
 	},
 
 	businessEvents: {
 		async "supplier.created"(envelope) {
-			await this.upsertListing({ _id: envelope.data.supplierId, ...catalog.listingFields(envelope.data, nowIso()) });
+			await this.suppliers.upsert({ _id: envelope.data.supplierId, ...catalog.listingFields(envelope.data, nowIso()) });
 		},
 		async "user.deleted"(envelope) {
-			if (envelope.data.role === "supplier") await this.setListingActive(envelope.data.userId, false);
+			if (envelope.data.role === "supplier") await this.suppliers.setActive(envelope.data.userId, false);
 		},
 		async "user.updated"(envelope) {
 			const { userId, role, status } = envelope.data;
-			if (role === "supplier" && status) await this.setListingActive(userId, status === "active");
+			if (role === "supplier" && status) await this.suppliers.setActive(userId, status === "active");
 		},
 	} as BusinessEventHandlers<ThisService>,
 
 	methods: {
-		suppliers(this: ThisService) {
-			return this.kind<SupplierListing>("suppliers");
-		},
-		reservations(this: ThisService) {
-			return this.kind<StockReservation>("reservations");
-		},
-		async activeSupplierOr403(this: ThisService, owner: string) {
-			const supplier = await this.suppliers().findById(owner);
-			if (!supplier || supplier.active === false)
-				throw new Errors.MoleculerClientError(
-					"This supplier has no active catalog profile yet (verification must be approved first)",
-					403,
-					"SUPPLIER_NOT_ACTIVE",
-					{ supplierId: owner },
-				);
-			return supplier;
-		},
-
 		async ownProductOr404(this: ThisService, ctx: AnyCtx, id: string) {
 			const product = await this.findEntity(id);
 			if (!product || product.deleted) throw notFound("product", id);
@@ -377,100 +336,43 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				return p;
 			});
 		},
-
-		async upsertListing(this: ThisService, listing: SupplierListing) {
-			const { _id, ...fields } = listing;
-			if (!(await this.suppliers().updateOne({ _id }, { $set: fields }))) {
-				try {
-					await this.suppliers().insert(listing);
-				} catch (err) {
-					if (!isUnique(err)) throw err;
-					await this.suppliers().updateOne({ _id }, { $set: fields });
-				}
-			}
-			await this.clearCache();
-		},
-
-		async setListingActive(this: ThisService, supplierId: string, active: boolean) {
-			await this.suppliers().updateOne({ _id: supplierId }, { $set: { active, updatedAt: nowIso() } });
-			await this.clearCache();
-		},
-
-		/** Statuses of orders by id (absent: no such order), or null when orders does not answer. */
-		async orderStatuses(this: ThisService, ids: string[]) {
-			if (ids.length === 0) return new Map<string, OrderStatus>();
-			try {
-				const rows = await this.broker.call<{ orderId: string; status: OrderStatus }[], { orderIds: string[] }>(
-					"orders.statusesFor",
-					{ orderIds: ids },
-				);
-				return new Map(rows.map((r) => [r.orderId, r.status]));
-			} catch (err) {
-				this.logger.warn(
-					`Reservation sweep: orders.statusesFor failed, expired reservations wait: ${(err as Error).message}`,
-				);
-				return null;
-			}
-		},
-
-		/** Repairs reservations that would leak (StockLedger.sweep); one run at a time. */
-		async sweepReservations(this: ThisService) {
-			if (this.sweeping || this.stopping || !this.ledger) return { released: 0, committed: 0 };
-			this.sweeping = true;
-			try {
-				return await this.ledger.sweep(
-					(ids) => this.orderStatuses(ids),
-					({ reservation: r, action, orderStatus }) => {
-						const done = action === "release" ? "released" : "committed";
-						const why = `order ${orderStatus ?? "missing"}, expired at ${r.expiresAt}, was ${r.state}`;
-						this.logger.info(
-							{ orderId: r.orderId },
-							`Reservation sweep: ${done} the stock of order ${r.orderId} (${why})`,
-						);
-						countRepair(this.broker, `stock_${done}`);
-					},
-				);
-			} finally {
-				this.sweeping = false;
-			}
-		},
 	},
+
+	// TimersMixin: once at start-up (not awaited; it waits up to 10 s for orders, which may still be
+	// starting), then every RESERVATION_SWEEP_MS; stopping waits for a sweep still going.
+	timers: {
+		"reservation-sweep": {
+			everyMs() {
+				return this.settings.reservationSweepMs;
+			},
+			runAtStart: true,
+			startDelay() {
+				return this.broker.waitForServices(["orders"], 10_000);
+			},
+			run() {
+				return this.sweep.run();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
 	created(this: ThisService) {
 		const cfg = config();
 		this.settings.timeZone = cfg.supplierTimeZone || catalog.DEFAULT_TIME_ZONE;
 		this.settings.reservationTtlMs = cfg.reservationTtlMs;
 		this.settings.reservationSweepMs = cfg.reservationSweepMs;
-		this.sweeping = false;
-		this.stopping = false;
 	},
 
 	started(this: ThisService) {
+		// The catalog answers are cached: a listing change clears them.
+		this.suppliers = new SupplierListings(this.kind("suppliers"), () => this.clearCache());
 		this.ledger = new StockLedger({
 			findProduct: (id) => this.findEntity(id),
 			findProducts: () => this.findEntities({}),
 			compareAndSet: (ctx, query, update, events) => this.compareAndSet(ctx, query, update, events),
-			reservations: this.reservations(),
+			reservations: this.kind("reservations"),
 		});
+		this.sweep = new ReservationSweep(this.ledger, this.broker, this.logger);
 		registerRepairMetric(this.broker);
-		const sweep = (when: string) =>
-			this.sweepReservations().catch((err: Error) =>
-				this.logger.warn(`Reservation sweep (${when}) failed: ${err.message}`),
-			);
-		// Once at start-up (not awaited: orders may still be starting), then periodically.
-		void this.broker
-			.waitForServices(["orders"], 10_000)
-			.catch(() => undefined)
-			.then(() => sweep("start-up"));
-		if (this.settings.reservationSweepMs > 0) {
-			this.sweepTimer = setInterval(() => void sweep("periodic"), this.settings.reservationSweepMs);
-			this.sweepTimer.unref?.();
-		}
-	},
-
-	stopped(this: ThisService) {
-		this.stopping = true;
-		if (this.sweepTimer) clearInterval(this.sweepTimer);
 	},
 };
 

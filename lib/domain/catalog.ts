@@ -7,9 +7,12 @@
 import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
 import type { ProductChanged, SupplierCreated } from "../contracts/events";
+import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt } from "./stock";
 import type {
+	CreateProductParams,
 	PricedProduct,
 	Product,
+	ReservationItem,
 	ProductView,
 	ReservationView,
 	StockReservation,
@@ -343,4 +346,52 @@ export function catalogOwner(
 	if (requested && requested !== user.id)
 		return { problem: { code: 403, type: "FORBIDDEN", message: "You can only sell from your own catalog" } };
 	return { owner: user.id };
+}
+
+// ---- new catalog records (pure) ----
+
+/** A new live product of `owner` from a supplier's request (its supplierId, if any, already decided). */
+export function newProduct(
+	fields: Omit<CreateProductParams, "supplierId">,
+	owner: string,
+	id: string,
+	now: string,
+): Product {
+	return {
+		...fields,
+		_id: id,
+		supplierId: owner,
+		supplierType: `${owner}:${fields.type}`,
+		depositCents: fields.depositCents ?? 0,
+		lowStockThreshold: fields.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD,
+		reserved: 0,
+		active: true,
+		createdAt: now,
+		updatedAt: now,
+	};
+}
+
+/** An order's reservation as it is first written (`reserving`), with the prices it takes the products at. */
+export function newReservation(r: {
+	orderId: string;
+	supplier: SupplierListing;
+	items: ReservationItem[];
+	products: Product[];
+	distanceKm: number | null;
+	now: Date;
+	ttlMs: number;
+}): StockReservation {
+	return {
+		_id: r.orderId,
+		orderId: r.orderId,
+		supplierId: r.supplier.supplierId,
+		items: r.items,
+		state: "reserving",
+		expiresAt: expiresAt(r.now, r.ttlMs),
+		supplier: supplierView(r.supplier),
+		distanceKm: r.distanceKm,
+		products: r.products.map(pricedProduct),
+		createdAt: r.now.toISOString(),
+		updatedAt: r.now.toISOString(),
+	};
 }

@@ -2,6 +2,8 @@
  * Payments' domain rules: refund amounts, the status for a refunded total, and the reconciliation's
  * decisions (what disagrees between an order and its payment, and what to repair). Pure functions.
  */
+import type { PendingEvent } from "../contracts/events";
+import type { Payment } from "../contracts/payments";
 import type { PaymentStatus } from "./payment-status";
 
 /** How much can still be refunded of a payment. */
@@ -18,6 +20,28 @@ export function refundStatus(capturedCents: number, refundedCents: number, curre
 	if (capturedCents > 0 && refundedCents >= capturedCents) return "refunded";
 	if (refundedCents > 0) return "partially_refunded";
 	return current === "refunded" || current === "partially_refunded" ? "captured" : current;
+}
+
+/**
+ * The event recorded with a payment's outcome: payment.failed (with its reason), payment.processed
+ * (captured, authorized, or a pending PIX with its code), or none for any other status.
+ */
+export function outcomeEvents(p: Payment): PendingEvent[] {
+	const data = {
+		paymentId: p._id,
+		orderId: p.orderId,
+		customerId: p.customerId,
+		supplierId: p.supplierId,
+		amountCents: p.amountCents,
+		method: p.method,
+	};
+	if (p.status === "failed")
+		return [{ type: "payment.failed", data: { ...data, reason: p.failureReason || "unknown" } }];
+	if (p.status === "captured" || p.status === "authorized" || p.status === "pending")
+		return [
+			{ type: "payment.processed", data: { ...data, status: p.status, ...(p.pixCode ? { pixCode: p.pixCode } : {}) } },
+		];
+	return [];
 }
 
 // ---- Reconciliation: does an order's status agree with its payment? ----

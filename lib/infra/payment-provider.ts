@@ -278,3 +278,16 @@ export class SimulatedProvider implements PaymentProvider {
 		return first.outcome;
 	}
 }
+
+/** The provider PAYMENT_PROVIDER names (only "simulated" so far), remembering its keys in `keys`. */
+export function providerFor(
+	settings: { provider: string; pixAutoConfirmMs: number; pixExpiryMs: number },
+	keys: IdempotencyKeyStore,
+): PaymentProvider {
+	if (settings.provider === "simulated")
+		return new SimulatedProvider(keys, {
+			pixAutoConfirmMs: settings.pixAutoConfirmMs,
+			pixExpiryMs: settings.pixExpiryMs,
+		});
+	throw new Error(`Unknown PAYMENT_PROVIDER '${settings.provider}' (available: simulated)`);
+}

@@ -1,7 +1,7 @@
 /**
- * `gasrapido_repairs_total{kind}`: what the self-repair jobs fixed (stock released from a
- * reservation that leaked, …), in Moleculer's metrics registry (Prometheus on METRICS_PORT).
- * A no-op when metrics are disabled (METRICS_PORT=0).
+ * `gasrapido_repairs_total{kind}`: what the self-repair jobs fixed (products' reservation sweep,
+ * orders' payment deadline, payments' reconciliation), in Moleculer's metrics registry (Prometheus
+ * on METRICS_PORT). A no-op when metrics are disabled (METRICS_PORT=0).
  */
 import { METRIC, ServiceBroker } from "moleculer";
 
@@ -14,6 +14,7 @@ export function registerRepairMetric(broker: ServiceBroker): void {
 		type: METRIC.TYPE_COUNTER,
 		name: REPAIRS_METRIC,
 		labelNames: ["kind"],
+		unit: "repair",
 		description: "Inconsistencies found and repaired by background jobs, by kind",
 	});
 }

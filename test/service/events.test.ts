@@ -9,7 +9,7 @@ import { channelName, EventsMixin } from "../../mixins/events.mixin";
 import { DEAD_LETTER_TOPIC, topicOf } from "../../lib/domain/events";
 import { startBroker, waitFor } from "../helpers/broker";
 
-const handled: Record<string, any[]> = { steady: [], flaky: [] };
+const handled: Record<string, any[]> = { steady: [], flaky: [], shadowing: [] };
 let flakyFailuresLeft = 0;
 const deadLetters: any[] = [];
 
@@ -25,15 +25,18 @@ const publisher = {
 		},
 	},
 };
-const steady = {
-	name: "steady",
-	mixins: [DbMixin({ collection: "steady" }), EventsMixin],
+/** A consumer of order.created that records what it handles in handled[name]. */
+const recordingConsumer = (name: string, extra: object = {}) => ({
+	name,
+	mixins: [DbMixin({ collection: name }), EventsMixin],
 	businessEvents: {
 		"order.created"(envelope: any) {
-			handled.steady.push(envelope);
+			handled[name].push(envelope);
 		},
 	},
-};
+	...extra,
+});
+const steady = recordingConsumer("steady");
 const flaky = {
 	name: "flaky",
 	mixins: [DbMixin({ collection: "flaky" }), EventsMixin],
@@ -47,6 +50,15 @@ const flaky = {
 		},
 	},
 };
+/** Own methods named like the mixin's inner workings: they must not replace them. */
+const shadowing = recordingConsumer("shadowing", {
+	methods: Object.fromEntries(
+		["handleBusinessEvent", "consumeBusinessEvent", "deadLetter", "relayOutbox", "startEventStorage"].map((name) => [
+			name,
+			async () => undefined,
+		]),
+	),
+});
 const deadLetterWatcher = {
 	name: "dlq-watcher",
 	channels: {
@@ -63,7 +75,7 @@ let broker: ServiceBroker;
 beforeAll(async () => {
 	broker = await startBroker({
 		services: [],
-		extraServices: [publisher, steady, flaky, deadLetterWatcher] as any,
+		extraServices: [publisher, steady, flaky, shadowing, deadLetterWatcher] as any,
 		env: { EVENT_RETRY_BASE_MS: "5", EVENT_MAX_ATTEMPTS: "3" },
 	});
 	process.env.EVENT_RETRY_BASE_MS = "5";
@@ -77,6 +89,7 @@ afterAll(async () => {
 beforeEach(() => {
 	handled.steady.length = 0;
 	handled.flaky.length = 0;
+	handled.shadowing.length = 0;
 	deadLetters.length = 0;
 	flakyFailuresLeft = 0;
 });
@@ -94,6 +107,12 @@ test("an event reaches every consumer group once, as an envelope with id, type, 
 		data: { orderId: "o1" },
 	});
 	expect(new Date(handled.steady[0].time).toISOString()).toBe(handled.steady[0].time);
+});
+
+test("a service's own methods cannot replace the mixin's inner workings (it still receives its events)", async () => {
+	const envelope: any = await broker.call("publisher.publish", { type: "order.created", data: { orderId: "o6" } });
+	await waitFor(() => handled.shadowing.length === 1);
+	expect(handled.shadowing[0]).toMatchObject({ id: envelope.id, data: { orderId: "o6" } });
 });
 
 test("a redelivered envelope (same id) is not handled twice", async () => {

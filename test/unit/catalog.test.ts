@@ -1,4 +1,14 @@
-import { deliversTo, findOffers, isOpenAt, localMinutes, offerView, SupplierProfile } from "../../lib/domain/catalog";
+import {
+	deliversTo,
+	findOffers,
+	isOpenAt,
+	localMinutes,
+	newProduct,
+	newReservation,
+	offerView,
+	SupplierProfile,
+} from "../../lib/domain/catalog";
+import { DEFAULT_LOW_STOCK_THRESHOLD } from "../../lib/domain/stock";
 
 const home = { lat: -23.5505, lng: -46.6333 };
 const near: SupplierProfile = {
@@ -89,6 +99,68 @@ describe("catalog", () => {
 			priceWithoutExchangeCents: 27000,
 			supplier: { id: "near", name: "Near Gás" },
 			deliveryFeeCents: 500,
+		});
+	});
+});
+
+describe("new catalog records", () => {
+	const listing = {
+		_id: "s1",
+		supplierId: "s1",
+		name: "Gás Bom",
+		anpAuthorization: null,
+		location: { lat: -23.55, lng: -46.63 },
+		deliveryRadiusKm: 5,
+		openingHours: { open: "08:00", close: "18:00" },
+		rating: 4.5,
+		active: true,
+		updatedAt: "2026-01-01T00:00:00.000Z",
+	};
+
+	it("newProduct: live, owned by the decided supplier, one per supplier and type, defaults filled", () => {
+		const p = newProduct({ type: "P13", priceCents: 11000, stock: 7 }, "s1", "p1", "2026-01-02T00:00:00.000Z");
+		expect(p).toEqual({
+			_id: "p1",
+			supplierId: "s1",
+			supplierType: "s1:P13",
+			type: "P13",
+			priceCents: 11000,
+			depositCents: 0,
+			stock: 7,
+			reserved: 0,
+			lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD,
+			active: true,
+			createdAt: "2026-01-02T00:00:00.000Z",
+			updatedAt: "2026-01-02T00:00:00.000Z",
+		});
+		expect(
+			newProduct({ type: "P45", priceCents: 1, stock: 0, depositCents: 300, lowStockThreshold: 1 }, "s2", "p2", "t"),
+		).toMatchObject({ depositCents: 300, lowStockThreshold: 1, supplierType: "s2:P45" });
+	});
+
+	it("newReservation: `reserving`, keyed by the order, expiring after the TTL, at the products' prices", () => {
+		const product = newProduct({ type: "P13", priceCents: 11000, stock: 7, depositCents: 5000 }, "s1", "p1", "t");
+		const now = new Date("2026-01-02T10:00:00.000Z");
+		const r = newReservation({
+			orderId: "o1",
+			supplier: listing,
+			items: [{ productId: "p1", quantity: 2 }],
+			products: [product],
+			distanceKm: 1.5,
+			now,
+			ttlMs: 15 * 60_000,
+		});
+		expect(r).toMatchObject({
+			_id: "o1",
+			orderId: "o1",
+			supplierId: "s1",
+			state: "reserving",
+			expiresAt: "2026-01-02T10:15:00.000Z",
+			distanceKm: 1.5,
+			items: [{ productId: "p1", quantity: 2 }],
+			products: [{ productId: "p1", type: "P13", priceCents: 11000, depositCents: 5000, name: null }],
+			supplier: { supplierId: "s1", name: "Gás Bom" },
+			createdAt: now.toISOString(),
 		});
 	});
 });

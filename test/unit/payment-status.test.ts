@@ -7,6 +7,7 @@ import {
 	paymentStatusMayFollow,
 } from "../../lib/domain/payment-status";
 import { paymentRepairFor } from "../../lib/domain/orders";
+import { outcomeEvents } from "../../lib/domain/payments";
 
 describe("payment state machine", () => {
 	it("moves forward, never back", () => {
@@ -46,5 +47,33 @@ describe("repairing an order still waiting for its payment", () => {
 		expect(paymentRepairFor({ status: "failed" }, false)).toBe("cancel");
 		expect(paymentRepairFor({ status: "failed" }, true)).toBe("wait");
 		expect(paymentRepairFor({ status: "something_else" }, false)).toBe("wait");
+	});
+});
+
+describe("the event recorded with a payment's outcome", () => {
+	const ids = { _id: "p1", orderId: "o1", customerId: "c1", supplierId: "s1" };
+	const amounts = { amountCents: 12000, capturedCents: 0, refundedCents: 0 };
+	const base = { ...ids, ...amounts, attempts: 1, transactions: [], createdAt: "t", updatedAt: "t" };
+	const data = { paymentId: "p1", orderId: "o1", customerId: "c1", supplierId: "s1", amountCents: 12000 };
+
+	it("failed → payment.failed with its reason (unknown when none)", () => {
+		expect(outcomeEvents({ ...base, method: "card", status: "failed", failureReason: "declined" })).toEqual([
+			{ type: "payment.failed", data: { ...data, method: "card", reason: "declined" } },
+		]);
+		expect(outcomeEvents({ ...base, method: "card", status: "failed" })[0].data).toMatchObject({ reason: "unknown" });
+	});
+
+	it("captured, authorized, pending → payment.processed with the status (and a PIX's code)", () => {
+		expect(outcomeEvents({ ...base, method: "cash", status: "authorized" })).toEqual([
+			{ type: "payment.processed", data: { ...data, method: "cash", status: "authorized" } },
+		]);
+		expect(outcomeEvents({ ...base, method: "pix", status: "pending", pixCode: "000201" })).toEqual([
+			{ type: "payment.processed", data: { ...data, method: "pix", status: "pending", pixCode: "000201" } },
+		]);
+	});
+
+	it("any other status → no event", () => {
+		for (const status of ["new", "processing", "refunded", "voided"] as const)
+			expect(outcomeEvents({ ...base, method: "card", status })).toEqual([]);
 	});
 });

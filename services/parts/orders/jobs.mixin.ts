@@ -1,7 +1,9 @@
 /**
- * The orders service's jobs (each named in its log lines, never overlapping itself, stopped in stopped()):
+ * The orders service's jobs, run by TimersMixin (each named in its log lines, never overlapping
+ * itself, stopped with the service, which waits for a run still going):
  *
- * - "payment-deadline" (every ORDER_PAYMENT_DEADLINE_MS / 2, at most 30 s, and once at start-up):
+ * - "payment-deadline" (every ORDER_PAYMENT_DEADLINE_MS / 2, at most 30 s, and once at start-up when
+ *   every local service has started):
  *   orders still `created` past the deadline are checked with payments (payments.forOrder) and
  *   confirmed (captured / authorized), left (pending / processing: payments resolves them) or
  *   cancelled with reason "payment_timeout" (no payment, failed), by the same transitions as the
@@ -19,15 +21,24 @@ import { paymentRepairFor } from "../../../lib/domain/orders";
 import { pixExpired } from "../../../lib/domain/payments";
 import { isPaymentStatus } from "../../../lib/domain/payment-status";
 import { newId, nowIso } from "../../../lib/infra/ids";
-import { Jobs } from "../../../lib/infra/jobs";
-import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
+import { countRepair, registerRepairMetric } from "../../../lib/infra/repairs";
+import { TimerJobs, whenBrokerStarted } from "../../../mixins/timers.mixin";
 import type { OwnMethods, Settings, ThisService } from "./types";
 
 /** A context for jobs: no caller, no endpoint. */
 const jobContext = (service: ThisService): Context =>
 	Context.create(service.broker, null as unknown as Endpoint, {}, { requestID: `job-${newId()}` });
 
-const schema: Partial<ServiceSchema<Settings, ThisService>> = {
+/** Half the job's window, from 50 ms to 30 s; 0 (off) when the window is. */
+const jobInterval = (windowMs: number) => (windowMs > 0 ? Math.max(50, Math.min(windowMs / 2, 30_000)) : 0);
+
+/** How many things a run handled, logged when not 0. */
+async function logHandled(service: ThisService, job: string, run: Promise<number>): Promise<void> {
+	const handled = await run;
+	if (handled) service.logger.info(`[${job}] handled ${handled}`);
+}
+
+const schema: Partial<ServiceSchema<Settings, ThisService>> & { timers: TimerJobs<ThisService> } = {
 	methods: {
 		/**
 		 * With PAYMENT_RETRY_GRACE_MS > 0 a failed payment leaves the order `created` for that long (the
@@ -137,31 +148,32 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 		},
 	} satisfies Partial<OwnMethods> & ThisType<ThisService>,
 
-	created(this: ThisService) {
-		this.jobs = new Jobs(this.logger);
-	},
-
-	async started(this: ThisService) {
-		registerRepairMetric(this.broker);
-		const grace = this.cfg.paymentRetryGraceMs;
-		if (grace > 0)
-			this.jobs.start("unpaid-sweep", Math.max(50, Math.min(grace / 2, 30_000)), () => this.cancelUnpaidOrders());
-		const deadline = this.cfg.paymentDeadlineMs;
-		if (deadline > 0) {
-			const every = Math.max(50, Math.min(deadline / 2, 30_000));
-			this.jobs.start("payment-deadline", every, () => this.repairStuckOrders());
-		}
-	},
-
-	events: {
-		// Once at start-up too (the periodic run covers the rest), when every local service is up.
-		"$broker.started"(this: ThisService) {
-			if (this.cfg.paymentDeadlineMs > 0) void this.jobs.run("payment-deadline", () => this.repairStuckOrders());
+	timers: {
+		"unpaid-sweep": {
+			everyMs() {
+				return jobInterval(this.cfg.paymentRetryGraceMs);
+			},
+			run() {
+				return logHandled(this, "unpaid-sweep", this.cancelUnpaidOrders());
+			},
 		},
-	},
+		"payment-deadline": {
+			everyMs() {
+				return jobInterval(this.cfg.paymentDeadlineMs);
+			},
+			// Once at start-up too (the periodic run covers the rest), when every local service is up.
+			runAtStart: true,
+			startDelay() {
+				return whenBrokerStarted(this.broker);
+			},
+			async run() {
+				if (this.cfg.paymentDeadlineMs > 0) await logHandled(this, "payment-deadline", this.repairStuckOrders());
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
-	stopped(this: ThisService) {
-		this.jobs.stopAll();
+	started(this: ThisService) {
+		registerRepairMetric(this.broker);
 	},
 };
 

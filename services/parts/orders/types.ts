@@ -13,7 +13,6 @@ import type {
 } from "../../../lib/contracts/orders";
 import type { Actor, OrderStatus, TransitionProblem } from "../../../lib/domain/order-status";
 import type { OrderPaymentStatus as PaymentStatus } from "../../../lib/domain/payment-status";
-import type { Jobs } from "../../../lib/infra/jobs";
 
 export interface Settings {
 	rest: string;
@@ -65,5 +64,4 @@ export type ThisService = Service<Settings> &
 			paymentDeadlineMs: number;
 			pixExpiryMs: number;
 		};
-		jobs: Jobs;
 	};

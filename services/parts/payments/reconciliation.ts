@@ -17,8 +17,9 @@
  * published as reconciliation.mismatch, and so is a run with more repairs than
  * RECONCILIATION_ALERT_THRESHOLD (problem "too_many_repairs").
  *
- * Runs once shortly after start-up (not blocking it) and every RECONCILE_INTERVAL_MS (0 = off),
- * never two at a time; stopped() waits for a running pass.
+ * Runs as the payments service's "reconcile" timer (TimersMixin): once shortly after start-up (not
+ * blocking it) and every RECONCILE_INTERVAL_MS (0 = off), never two at a time; stopping waits for a
+ * running pass.
  */
 import { chargeTransaction } from "./transactions";
 import type {
@@ -35,18 +36,19 @@ import {
 	reconciliationProblems,
 	repairFor,
 	RepairAction,
+	outcomeEvents,
 	repairsNeedAlert,
 	resolveProcessing,
 } from "../../../lib/domain/payments";
 import { nowIso } from "../../../lib/infra/ids";
 import type { ChargeResult } from "../../../lib/infra/payment-provider";
-import { countRepair, registerRepairMetric } from "../../../lib/infra/repair-metrics";
+import { countRepair } from "../../../lib/infra/repairs";
 import type { AnyCtx, PaymentsThis } from "./types";
 
 const BATCH = 1000;
 const SCAN_LIMIT = 5000;
 /** The start-up pass waits this long, so the node's other services are registered first. */
-const STARTUP_DELAY_MS = 1000;
+export const RECONCILE_STARTUP_DELAY_MS = 1000;
 
 export interface ReconciliationMethods {
 	reconcile(ctx: AnyCtx | null, graceMs: number): Promise<ReconcileReport>;
@@ -55,16 +57,10 @@ export interface ReconciliationMethods {
 	resolveRefundsInFlight(ctx: AnyCtx | null, payment: Payment, graceMs: number, now: Date): Promise<Repair[]>;
 	settlePendingPix(ctx: AnyCtx | null, payment: Payment): Promise<RepairKind | null>;
 	ordersWithoutPayment(payments: Payment[], graceMs: number): Promise<Mismatch[]>;
-	startReconciliation(): void;
-	stopReconciliation(): Promise<void>;
-	runReconciliation(job: "startup" | "interval"): Promise<void>;
+	runReconciliation(): Promise<void>;
 }
 
-type This = PaymentsThis & {
-	reconcileTimers?: NodeJS.Timeout[];
-	reconcileRun?: Promise<void> | null;
-	reconcileStopping?: boolean;
-};
+type This = PaymentsThis;
 
 export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 	async reconcile(this: This, ctx: AnyCtx | null, graceMs: number): Promise<ReconcileReport> {
@@ -135,7 +131,7 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 						ctx,
 						{ _id: p._id, status: p.status, updatedAt: p.updatedAt },
 						{ $set: { republishedAt: nowIso() } },
-						this.outcomeEvent(p),
+						outcomeEvents(p),
 					);
 					return marked ? "processed_republished" : null;
 				}
@@ -207,7 +203,7 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 						}),
 					},
 				},
-				this.outcomeEvent({ ...p, ...set }),
+				outcomeEvents({ ...p, ...set }),
 			);
 			return expired ? "pix_expired" : null;
 		} catch (err) {
@@ -265,36 +261,12 @@ export const reconciliationMethods: ReconciliationMethods & ThisType<This> = {
 		return found;
 	},
 
-	startReconciliation(this: This) {
-		registerRepairMetric(this.broker);
-		this.reconcileStopping = false;
-		this.reconcileTimers = [setTimeout(() => void this.runReconciliation("startup"), STARTUP_DELAY_MS)];
-		const every = this.settings.reconcileIntervalMs;
-		if (every > 0) this.reconcileTimers.push(setInterval(() => void this.runReconciliation("interval"), every));
-	},
-
-	async stopReconciliation(this: This) {
-		this.reconcileStopping = true;
-		for (const timer of this.reconcileTimers || []) clearTimeout(timer);
-		this.reconcileTimers = [];
-		if (this.reconcileRun) await this.reconcileRun;
-	},
-
-	/** One pass of the job (skipped while the previous one still runs). */
-	async runReconciliation(this: This, job: "startup" | "interval") {
-		if (this.reconcileRun || this.reconcileStopping) return;
-		const pass = async () => {
-			// Nothing to compare yet: no call to orders (which may not be up).
-			if ((await this.countEntities({})) === 0) return;
-			const report = await this.reconcile(null, this.settings.reconcileGraceMs);
-			if (report.repairs.length || report.mismatches.length)
-				this.logger.info(
-					`[reconcile:${job}] ${report.repairs.length} repair(s), ${report.mismatches.length} mismatch(es)`,
-				);
-		};
-		this.reconcileRun = pass()
-			.catch((err: Error) => this.logger.warn(`[reconcile:${job}] failed: ${err.message}`))
-			.finally(() => (this.reconcileRun = null));
-		await this.reconcileRun;
+	/** One pass of the "reconcile" timer, with what it did logged. */
+	async runReconciliation(this: This) {
+		// Nothing to compare yet: no call to orders (which may not be up).
+		if ((await this.countEntities({})) === 0) return;
+		const report = await this.reconcile(null, this.settings.reconcileGraceMs);
+		if (report.repairs.length || report.mismatches.length)
+			this.logger.info(`[reconcile] ${report.repairs.length} repair(s), ${report.mismatches.length} mismatch(es)`);
 	},
 };

@@ -39,7 +39,6 @@ export interface OwnMethods {
 	): Promise<Payment | null>;
 	askProvider(payment: Payment, key: string, token: string | null): Promise<ChargeResult>;
 	recordCharge(ctx: AnyCtx | null, payment: Payment, key: string, result: ChargeResult): Promise<Payment>;
-	outcomeEvent(payment: Payment): PendingEvent[];
 	settleCancelled(ctx: AnyCtx | null, payment: Payment, reason: string | null): Promise<void>;
 	refundRemainder(ctx: AnyCtx | null, payment: Payment, reason: string, again?: boolean): Promise<Payment | null>;
 	refund(
