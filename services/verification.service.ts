@@ -128,7 +128,8 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 		DbMixin<VerificationRequest>({
 			collection: "verification",
 			indexes: [{ fields: { userId: 1 }, unique: true }, { fields: { status: 1 } }],
-			kinds: { documents: { indexes: [{ fields: { userId: 1 } }, { fields: { status: 1 } }] } },
+			// Document numbers (CNPJ, licences, permits) are encrypted at rest.
+			kinds: { documents: { indexes: [{ fields: { userId: 1 } }, { fields: { status: 1 } }], sealed: ["metadata"] } },
 		}),
 		EventsMixin,
 	],

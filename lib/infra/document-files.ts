@@ -10,6 +10,7 @@ import { Errors } from "moleculer";
 import { decryptFile, encryptFile, sha256Hex } from "./file-crypto";
 import { clientError, conflict, unprocessable } from "./errors";
 import { malformedMultipart } from "./http-errors";
+import { privateDir } from "./private-files";
 import { CONTENT_TYPES, DocumentType, MetadataProblem, UploadProblem } from "../domain/documents";
 
 const { MoleculerClientError, MoleculerError, ValidationError } = Errors;
@@ -77,7 +78,7 @@ export class DocumentFiles {
 		readonly dir: string,
 		private readonly key: Buffer,
 	) {
-		fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+		privateDir(dir);
 	}
 
 	/** Only ids we generated become file names. */
