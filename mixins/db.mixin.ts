@@ -19,6 +19,7 @@ import { makeEnvelope } from "../lib/infra/envelopes";
 import { conflict, notFound } from "../lib/infra/errors";
 import { newId } from "../lib/infra/ids";
 import { openStore } from "../lib/infra/store";
+import { withSealedFields } from "../lib/infra/store/sealed";
 import {
 	Collection,
 	EventLedger,
@@ -37,8 +38,10 @@ export type { IndexSpec } from "../lib/infra/store/types";
 export interface DbMixinOptions {
 	collection: string;
 	indexes?: IndexSpec[];
-	/** Further record kinds of this service, each its own collection: name → indexes. */
-	kinds?: Record<string, { indexes?: IndexSpec[] }>;
+	/** Further record kinds of this service, each its own collection: name → indexes (and sealed fields). */
+	kinds?: Record<string, { indexes?: IndexSpec[]; sealed?: string[] }>;
+	/** Top-level fields encrypted at rest (lib/infra/store/sealed.ts): secrets, card tokens, document numbers. */
+	sealed?: string[];
 }
 
 /** A document about to be inserted: `_id` is generated unless given. */
@@ -258,9 +261,13 @@ export function DbMixin<T extends StoredDoc = StoredDoc>(opts: DbMixinOptions): 
 		},
 		async started(this: DbService<T>) {
 			this.store = openStore(collection);
-			this.records = await this.store.collection<T>(collection, opts.indexes || []);
-			for (const [name, kind] of Object.entries(opts.kinds || {}))
-				this.kinds.set(name, await this.store.collection(name, kind.indexes || []));
+			const log = (msg: string) => this.logger.warn(msg);
+			const main = await this.store.collection<T>(collection, opts.indexes || []);
+			this.records = await withSealedFields(this.store, main, opts.sealed, log);
+			for (const [name, kind] of Object.entries(opts.kinds || {})) {
+				const records = await this.store.collection(name, kind.indexes || []);
+				this.kinds.set(name, await withSealedFields(this.store, records, kind.sealed, log));
+			}
 			this.resolveStoreReady();
 		},
 		async stopped(this: DbService<T>) {

@@ -22,6 +22,7 @@ function option(name, fallback) {
 async function main() {
 	const { config } = require(dist("lib", "infra", "config.js"));
 	const { backupSqlite } = require(dist("lib", "infra", "store", "sqlite.js"));
+	const { privateDir } = require(dist("lib", "infra", "private-files.js"));
 	const cfg = config();
 	if (cfg.inMemoryStore) throw new Error("DATA_DIR is ':memory:': nothing to back up");
 	const dataDir = path.resolve(cfg.dataDir);
@@ -29,7 +30,8 @@ async function main() {
 	if (files.length === 0) throw new Error(`No *.sqlite files in ${dataDir}`);
 	const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 	const folder = path.join(path.resolve(option("to", path.join(dataDir, "backups"))), stamp);
-	fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+	privateDir(path.dirname(folder));
+	privateDir(folder);
 	for (const name of files) {
 		const started = Date.now();
 		await backupSqlite(path.join(dataDir, name), path.join(folder, name));

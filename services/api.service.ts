@@ -288,8 +288,9 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			rest: "GET /health/live",
 			auth: "public",
 			params: {},
+			// Public: no node id (the per-node HEALTH_PORT server, not exposed, names its node).
 			handler(this: ThisService) {
-				return { live: true, nodeID: this.broker.nodeID };
+				return { live: true };
 			},
 		},
 		ready: {
@@ -297,7 +298,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			auth: "public",
 			params: {},
 			handler(this: ThisService, ctx: Ctx) {
-				const readiness = nodeReadiness(this.broker);
+				const { nodeID: _nodeID, ...readiness } = nodeReadiness(this.broker);
 				if (!readiness.ready) ctx.meta.$statusCode = 503;
 				return readiness;
 			},

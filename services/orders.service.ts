@@ -69,6 +69,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				{ fields: { idempotencyKey: 1 }, unique: true, sparse: true },
 			],
 			kinds: { customers: {} },
+			// A card token waiting for payments is encrypted at rest (and gone once taken).
+			sealed: ["stagedPaymentToken"],
 		}),
 	],
 	settings: { rest: "/" },

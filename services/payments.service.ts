@@ -91,6 +91,8 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 			collection: "payments",
 			indexes: [{ fields: { orderId: 1 }, unique: true }, { fields: { customerId: 1 } }, { fields: { status: 1 } }],
 			kinds: { provider_keys: {} },
+			// The card token of a charge in flight is encrypted at rest (and unset with its outcome).
+			sealed: ["pendingToken"],
 		}),
 	],
 	// The rest is read from the environment when each service is created (see created()).

@@ -45,6 +45,8 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 		DbMixin<User>({
 			collection: "users",
 			indexes: [{ fields: { email: 1 }, unique: true }, { fields: { role: 1 } }],
+			// Encrypted at rest: TOTP secrets, and what verification established (CNPJ, ANP number).
+			sealed: ["mfaSecret", "mfaPendingSecret", "verified"],
 			// Refresh tokens (hashes), by family for reuse detection and by user for logout.
 			kinds: { refreshTokens: { indexes: [{ fields: { familyId: 1 } }, { fields: { userId: 1 } }] } },
 		}),

@@ -7,7 +7,7 @@
  * "documents"). Request status: awaiting_documents → in_review (all in) → approved; a rejection
  * moves it back to awaiting_documents until a new upload replaces the document.
  */
-import { Errors, RestSchema, Service, ServiceSchema } from "moleculer";
+import { Service, ServiceSchema } from "moleculer";
 import { Readable } from "stream";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
@@ -28,22 +28,33 @@ import type { Role } from "../lib/domain/access";
 import { config } from "../lib/infra/config";
 import {
 	checkUploadContent,
+	CheckedUpload,
 	conflictWithCurrent,
-	displayName,
-	DOCUMENT_TYPES,
 	DocumentMetadata,
+	documentUploadedEvent,
 	DocumentType,
-	extensionFor,
 	MAX_DOCUMENT_BYTES,
 	MetadataProblem,
-	metadataProblems,
-	normalizeMetadata,
+	newDocumentRecord,
 	progress,
+	rejectedEvent,
+	requestTransitionEvents,
 	requiredDocuments,
 	reviewOutcome,
+	statusView,
 	verifiedFacts,
 } from "../lib/domain/documents";
-import { DocumentFiles, documentsFolder, fieldErrors, readUpload, uploadError } from "../lib/infra/document-files";
+import {
+	DocumentFiles,
+	documentsFolder,
+	downloadHeaders,
+	fieldErrors,
+	parseUploadFields,
+	readUpload,
+	UPLOAD_FIELDS,
+	UPLOAD_ROUTE,
+	uploadError,
+} from "../lib/infra/document-files";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { parseKey, sha256Hex } from "../lib/infra/file-crypto";
 import { newId, nowIso } from "../lib/infra/ids";
@@ -53,12 +64,7 @@ interface Settings {
 	rest: string;
 }
 
-interface Upload {
-	type: DocumentType;
-	metadata: DocumentMetadata;
-	content: Buffer;
-	contentType: VerificationDocument["contentType"];
-}
+type Upload = CheckedUpload & { content: Buffer };
 
 interface Who {
 	userId: string;
@@ -91,26 +97,6 @@ interface OwnState {
 
 type ThisService = Service<Settings> & DbMethods<VerificationRequest> & EventsMethods & OwnMethods & OwnState;
 
-const { ValidationError } = Errors;
-const UPLOAD_FIELDS = {
-	type: { type: "enum", values: DOCUMENT_TYPES },
-	metadata: { type: "string", max: 8000, optional: true },
-};
-
-/**
- * moleculer-web's multipart route; the busboy limit is one byte over the maximum, so a stream
- * busboy cut short is still seen as too large by readUpload. (moleculer's RestSchema does not
- * know `type` and `busboyConfig`: a wider object, typed once here.)
- */
-const UPLOAD_ROUTE = {
-	method: "POST",
-	path: "/verification/documents",
-	type: "multipart",
-	busboyConfig: {
-		limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 },
-	},
-} as RestSchema;
-
 /** moleculer-web puts the part's file name and Content-Type in the call's meta. */
 const stringMeta = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
@@ -128,7 +114,8 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 		DbMixin<VerificationRequest>({
 			collection: "verification",
 			indexes: [{ fields: { userId: 1 }, unique: true }, { fields: { status: 1 } }],
-			kinds: { documents: { indexes: [{ fields: { userId: 1 } }, { fields: { status: 1 } }] } },
+			// Document numbers (CNPJ, licences, permits) are encrypted at rest.
+			kinds: { documents: { indexes: [{ fields: { userId: 1 } }, { fields: { status: 1 } }], sealed: ["metadata"] } },
 		}),
 		EventsMixin,
 	],
@@ -204,11 +191,7 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 				const doc = await this.getDocumentOr404(ctx.params.id);
 				const content = await this.files.read(doc._id, doc.sha256);
 				ctx.meta.$responseType = doc.contentType;
-				ctx.meta.$responseHeaders = {
-					"Content-Disposition": `attachment; filename="${doc.type}-${doc._id}.${extensionFor(doc.contentType)}"`,
-					"X-Content-Type-Options": "nosniff",
-					"Cache-Control": "no-store",
-				};
+				ctx.meta.$responseHeaders = downloadHeaders(doc);
 				this.logger.info(
 					{ requestId: ctx.requestID, documentId: doc._id, by: ctx.meta.user!.id },
 					"document downloaded",
@@ -244,19 +227,7 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		uploadFields(this: ThisService, fields: unknown): { type: DocumentType; metadata: DocumentMetadata } {
-			const values = { ...(fields && typeof fields === "object" ? fields : {}) } as Record<string, unknown>;
-			const check = this.uploadFieldsCheck(values);
-			if (check !== true) throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", check);
-			let metadata: unknown;
-			try {
-				metadata = JSON.parse((values.metadata as string) || "{}");
-			} catch {
-				throw fieldErrors([{ field: "metadata", message: "metadata must be a JSON object" }]);
-			}
-			const type = values.type as DocumentType;
-			const problems = metadataProblems(type, metadata, new Date());
-			if (problems.length) throw fieldErrors(problems);
-			return { type, metadata: normalizeMetadata(type, metadata as DocumentMetadata) };
+			return parseUploadFields(fields, this.uploadFieldsCheck, new Date());
 		},
 
 		/** An approved document stays; a licence must cover the vehicle on file (and the other way round). */
@@ -284,27 +255,14 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 		): Promise<VerificationDocument> {
 			const id = newId();
 			await this.files.write(id, upload.content);
-			const doc: VerificationDocument = {
-				_id: id,
-				userId: request.userId,
-				role: request.role,
-				requestId: request._id,
-				type: upload.type,
-				metadata: upload.metadata,
-				contentType: upload.contentType,
-				declaredType: typeof ctx.meta.mimetype === "string" ? ctx.meta.mimetype.slice(0, 100) : null,
-				fileName: displayName(ctx.meta.filename),
-				size: upload.content.length,
+			const doc: VerificationDocument = newDocumentRecord(id, request, upload, {
+				declaredType: ctx.meta.mimetype,
+				fileName: ctx.meta.filename,
 				sha256: sha256Hex(upload.content),
-				status: "pending_review",
-				uploadedAt: nowIso(),
-			};
-			const uploaded: PendingEvent = {
-				type: "document.uploaded",
-				data: { userId: doc.userId, documentId: id, type: doc.type, role: doc.role },
-			};
+				now: nowIso(),
+			});
 			try {
-				await this.documents().insert(doc, this.envelopes(ctx, [uploaded]));
+				await this.documents().insert(doc, this.envelopes(ctx, [documentUploadedEvent(doc)]));
 			} catch (err) {
 				await this.files.remove(id);
 				throw err;
@@ -332,21 +290,7 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 			// A repeated review (e.g. after users was unreachable) re-runs the completion.
 			if ("repeat" in outcome) return doc;
 			if ("conflict" in outcome) throw conflict(outcome.conflict, { status: doc.status });
-			const events: PendingEvent[] =
-				outcome.target === "rejected"
-					? [
-							{
-								type: "verification.rejected",
-								data: {
-									userId: doc.userId,
-									role: doc.role,
-									documentId: doc._id,
-									documentType: doc.type,
-									reason: reason || "",
-								},
-							},
-						]
-					: [];
+			const events: PendingEvent[] = outcome.target === "rejected" ? [rejectedEvent(doc, reason)] : [];
 			const reviewed = await this.documents().updateOne(
 				{ _id: doc._id, status: "pending_review" },
 				{
@@ -379,15 +323,7 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 					id: request.userId,
 					verified: verifiedFacts(docs),
 				});
-			const data = {
-				userId: request.userId,
-				role: request.role,
-				requestId: request._id,
-				supplierId: request.supplierId || null,
-			};
-			const events: PendingEvent[] = [];
-			if (next === "in_review") events.push({ type: "verification.requested", data });
-			if (next === "approved") events.push({ type: "verification.approved", data });
+			const events = requestTransitionEvents(request, next);
 			const now = nowIso();
 			const updated = await this.compareAndSet(
 				ctx,
@@ -412,16 +348,11 @@ const VerificationService: ServiceSchema<Settings, ThisService> = {
 			const request = await this.findOneEntity({ userId });
 			if (!request) throw notFound("verification request", userId);
 			const docs = await this.documentsOf(userId);
-			return {
-				userId,
-				role: request.role,
-				supplierId: request.supplierId || null,
-				status: request.status,
-				required: progress(request.required, docs).documents,
-				documents: docs.map((d) => this.publicDocument(d)),
-				createdAt: request.createdAt,
-				approvedAt: request.approvedAt || null,
-			};
+			return statusView(
+				request,
+				progress(request.required, docs).documents,
+				docs.map((d) => this.publicDocument(d)),
+			);
 		},
 
 		/** Documents waiting for an admin, oldest first. */

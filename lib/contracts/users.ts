@@ -129,6 +129,18 @@ export interface RefreshRecord extends StoredDoc {
 	revokedAt?: string;
 }
 
+/** One signed-in device (a refresh-token family) as GET /api/auth/sessions lists it. */
+export interface DeviceSession {
+	/** The family id: DELETE /api/auth/sessions/:id ends it. */
+	id: string;
+	/** When the sign-in that started it happened (null once that first record has expired). */
+	signedInAt: string | null;
+	/** When its refresh token was last issued (the sign-in or the last renewal). */
+	lastRenewedAt: string;
+	expiresAt: string;
+	mfa: boolean;
+}
+
 export interface MfaSetupResult {
 	secret: string;
 	otpauthUri: string;

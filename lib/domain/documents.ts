@@ -5,6 +5,13 @@
  */
 import Validator from "fastest-validator";
 import { isValidCnpj, normalizeCnpj } from "./cnpj";
+import type { PendingEvent } from "../contracts/events";
+import type {
+	PublicDocument,
+	VerificationDocument,
+	VerificationRequest,
+	VerificationStatus,
+} from "../contracts/verification";
 
 export const SUPPLIER_DOCUMENTS = ["anp_authorization", "company_registration", "fire_safety_permit"] as const;
 export const COURIER_DOCUMENTS = ["drivers_licence", "vehicle_document", "courier_training"] as const;
@@ -306,4 +313,88 @@ export function reviewOutcome(
 	if (status === "superseded") return { conflict: "A newer upload replaced this document" };
 	if (status !== "pending_review") return { conflict: `This document is already ${status}` };
 	return { target };
+}
+
+// ── Records and events ───────────────────────────────────────────────────────────────────────
+
+/** A checked upload: its type, normalized metadata, bytes and sniffed content type. */
+export interface CheckedUpload {
+	type: DocumentType;
+	metadata: DocumentMetadata;
+	content: { length: number };
+	contentType: ContentType;
+}
+
+/** The stored record of a new upload (pending review); the client's name and type are kept for display only. */
+export function newDocumentRecord(
+	id: string,
+	request: Pick<VerificationRequest, "_id" | "userId" | "role">,
+	upload: CheckedUpload,
+	extra: { declaredType: unknown; fileName: unknown; sha256: string; now: string },
+): VerificationDocument {
+	return {
+		_id: id,
+		userId: request.userId,
+		role: request.role,
+		requestId: request._id,
+		type: upload.type,
+		metadata: upload.metadata,
+		contentType: upload.contentType,
+		declaredType: typeof extra.declaredType === "string" ? extra.declaredType.slice(0, 100) : null,
+		fileName: displayName(extra.fileName),
+		size: upload.content.length,
+		sha256: extra.sha256,
+		status: "pending_review",
+		uploadedAt: extra.now,
+	};
+}
+
+/** document.uploaded: ids and type only (never the metadata). */
+export function documentUploadedEvent(doc: VerificationDocument): PendingEvent {
+	return {
+		type: "document.uploaded",
+		data: { userId: doc.userId, documentId: doc._id, type: doc.type, role: doc.role },
+	};
+}
+
+export function rejectedEvent(doc: VerificationDocument, reason: string | undefined): PendingEvent {
+	const data = {
+		userId: doc.userId,
+		role: doc.role,
+		documentId: doc._id,
+		documentType: doc.type,
+		reason: reason || "",
+	};
+	return { type: "verification.rejected", data };
+}
+
+/** The event that goes with a request's move to `next` (none back to awaiting_documents). */
+export function requestTransitionEvents(request: VerificationRequest, next: RequestStatus): PendingEvent[] {
+	const data = {
+		userId: request.userId,
+		role: request.role,
+		requestId: request._id,
+		supplierId: request.supplierId || null,
+	};
+	if (next === "in_review") return [{ type: "verification.requested", data }];
+	if (next === "approved") return [{ type: "verification.approved", data }];
+	return [];
+}
+
+/** A user's verification as GET /api/verification/status shows it. */
+export function statusView(
+	request: VerificationRequest,
+	required: Progress["documents"],
+	documents: PublicDocument[],
+): VerificationStatus {
+	return {
+		userId: request.userId,
+		role: request.role,
+		supplierId: request.supplierId || null,
+		status: request.status,
+		required,
+		documents,
+		createdAt: request.createdAt,
+		approvedAt: request.approvedAt || null,
+	};
 }

@@ -10,7 +10,20 @@ import { Errors } from "moleculer";
 import { decryptFile, encryptFile, sha256Hex } from "./file-crypto";
 import { clientError, conflict, unprocessable } from "./errors";
 import { malformedMultipart } from "./http-errors";
-import { CONTENT_TYPES, DocumentType, MetadataProblem, UploadProblem } from "../domain/documents";
+import { privateDir } from "./private-files";
+import type { RestSchema } from "moleculer";
+import {
+	CONTENT_TYPES,
+	DOCUMENT_TYPES,
+	DocumentMetadata,
+	DocumentType,
+	extensionFor,
+	MAX_DOCUMENT_BYTES,
+	MetadataProblem,
+	metadataProblems,
+	normalizeMetadata,
+	UploadProblem,
+} from "../domain/documents";
 
 const { MoleculerClientError, MoleculerError, ValidationError } = Errors;
 const SAFE_ID = /^[A-Za-z0-9_-]{10,64}$/;
@@ -41,6 +54,56 @@ export function readUpload(stream: Readable, max: number): Promise<Buffer> {
 
 export function fieldErrors(problems: MetadataProblem[], message = "Invalid document metadata") {
 	return new ValidationError(message, "VALIDATION_ERROR", problems);
+}
+
+/** The multipart fields before the file (validated with the broker's validator). */
+export const UPLOAD_FIELDS = {
+	type: { type: "enum", values: DOCUMENT_TYPES },
+	metadata: { type: "string", max: 8000, optional: true },
+};
+
+/**
+ * moleculer-web's multipart route; the busboy limit is one byte over the maximum, so a stream
+ * busboy cut short is still seen as too large by readUpload. (moleculer's RestSchema does not
+ * know `type` and `busboyConfig`: a wider object, typed once here.)
+ */
+export const UPLOAD_ROUTE = {
+	method: "POST",
+	path: "/verification/documents",
+	type: "multipart",
+	busboyConfig: {
+		limits: { files: 1, fileSize: MAX_DOCUMENT_BYTES + 1, fields: 5, fieldSize: 16 * 1024, parts: 8 },
+	},
+} as RestSchema;
+
+/** The upload's `type` and `metadata` fields, checked (`check`: UPLOAD_FIELDS compiled) and normalized, or a 422. */
+export function parseUploadFields(
+	fields: unknown,
+	check: (value: unknown) => true | MetadataProblem[],
+	now: Date,
+): { type: DocumentType; metadata: DocumentMetadata } {
+	const values = { ...(fields && typeof fields === "object" ? fields : {}) } as Record<string, unknown>;
+	const checked = check(values);
+	if (checked !== true) throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", checked);
+	let metadata: unknown;
+	try {
+		metadata = JSON.parse((values.metadata as string) || "{}");
+	} catch {
+		throw fieldErrors([{ field: "metadata", message: "metadata must be a JSON object" }]);
+	}
+	const type = values.type as DocumentType;
+	const problems = metadataProblems(type, metadata, now);
+	if (problems.length) throw fieldErrors(problems);
+	return { type, metadata: normalizeMetadata(type, metadata as DocumentMetadata) };
+}
+
+/** Headers of a document download: an attachment with a name we make, never sniffed, never cached. */
+export function downloadHeaders(doc: { _id: string; type: string; contentType: (typeof CONTENT_TYPES)[number] }) {
+	return {
+		"Content-Disposition": `attachment; filename="${doc.type}-${doc._id}.${extensionFor(doc.contentType)}"`,
+		"X-Content-Type-Options": "nosniff",
+		"Cache-Control": "no-store",
+	};
 }
 
 /** The rules of checkUploadContent as errors. */
@@ -77,7 +140,7 @@ export class DocumentFiles {
 		readonly dir: string,
 		private readonly key: Buffer,
 	) {
-		fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+		privateDir(dir);
 	}
 
 	/** Only ids we generated become file names. */

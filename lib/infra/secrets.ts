@@ -7,6 +7,7 @@ import crypto from "crypto";
 import fs from "fs";
 import path from "path";
 import { config } from "./config";
+import { privateDir } from "./private-files";
 
 type SecretName = "JWT_SECRET" | "DOCUMENTS_KEY";
 const processSecrets = new Map<SecretName, string>();
@@ -21,8 +22,9 @@ function fromDevFile(name: SecretName, log: (msg: string) => void): string {
 	if (fs.existsSync(file)) stored = JSON.parse(fs.readFileSync(file, "utf8"));
 	if (!stored[name]) {
 		stored[name] = generate(name);
-		fs.mkdirSync(path.dirname(file), { recursive: true });
+		privateDir(path.dirname(file));
 		fs.writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+		fs.chmodSync(file, 0o600);
 		log(`${name} is not set: generated a development secret in ${file}. Set ${name} in production.`);
 	}
 	return stored[name] as string;

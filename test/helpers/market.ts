@@ -93,6 +93,14 @@ export async function createCustomer(m: Market) {
 	return { id: res.body.id as string, email, token: await login(m.api, email, password) };
 }
 
+/** A courier account (users.create, active), signed in. */
+export async function createCourier(m: Market) {
+	const email = uniqueEmail("courier");
+	const password = "courier-pass-1";
+	const user = (await m.broker.call("users.create", { email, password, name: "C", role: "courier" })) as { id: string };
+	return { id: user.id, email, token: await login(m.api, email, password) };
+}
+
 export async function createProduct(m: Market, supplierToken: string, fields: Record<string, unknown> = {}) {
 	const res = await m.api.post(
 		"/api/products",

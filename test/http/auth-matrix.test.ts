@@ -13,7 +13,7 @@ import jwt from "jsonwebtoken";
 import { ALL_SERVICES } from "../../lib/infra/config";
 import { secret } from "../../lib/infra/secrets";
 import type { Role } from "../../lib/domain/access";
-import { adminToken, createCustomer, createSupplier, login, Market, startMarket } from "../helpers/market";
+import { adminToken, createCourier, createCustomer, createSupplier, Market, startMarket } from "../helpers/market";
 
 interface RouteRow {
 	method: string;
@@ -33,14 +33,7 @@ beforeAll(async () => {
 	tokens.admin = { id: "admin", token: admin };
 	tokens.customer = await createCustomer(m);
 	tokens.supplier = await createSupplier(m);
-	const courierEmail = `courier-${Date.now()}@test.local`;
-	const courier = (await m.broker.call("users.create", {
-		email: courierEmail,
-		password: "courier-pass-1",
-		name: "C",
-		role: "courier",
-	})) as { id: string };
-	tokens.courier = { id: courier.id, token: await login(m.api, courierEmail, "courier-pass-1") };
+	tokens.courier = await createCourier(m);
 
 	const api = m.broker.getLocalService("api") as unknown as {
 		aliases: { action?: string; method: string; fullPath: string; type: string; route: { path: string } }[];

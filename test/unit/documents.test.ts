@@ -1,5 +1,9 @@
 import {
 	displayName,
+	documentUploadedEvent,
+	newDocumentRecord,
+	rejectedEvent,
+	requestTransitionEvents,
 	licenceCoversVehicle,
 	metadataProblems,
 	normalizeMetadata,
@@ -175,5 +179,63 @@ describe("progress", () => {
 			doc("2", "company_registration", "pending_review", "t1", { metadata: { cnpj: "11222333000181" } }),
 		];
 		expect(verifiedFacts(docs)).toEqual({ anpAuthorization: "ANP-1" });
+	});
+});
+
+describe("records and events", () => {
+	const request = {
+		_id: "req1",
+		userId: "u1",
+		role: "supplier" as const,
+		supplierId: "u1",
+		inviteId: null,
+		required: [],
+		status: "awaiting_documents" as const,
+		createdAt: "2025-01-01T00:00:00.000Z",
+		updatedAt: "2025-01-01T00:00:00.000Z",
+	};
+	const upload = {
+		type: "company_registration" as const,
+		metadata: { cnpj: "11222333000181" },
+		content: { length: 42 },
+		contentType: "application/pdf" as const,
+	};
+
+	test("a new record keeps the client's name and type for display only, pending review", () => {
+		const doc = newDocumentRecord("d1", request, upload, {
+			declaredType: "x".repeat(300),
+			fileName: "../../etc/passwd",
+			sha256: "abc",
+			now: "2025-03-01T00:00:00.000Z",
+		});
+		expect(doc).toMatchObject({
+			_id: "d1",
+			requestId: "req1",
+			size: 42,
+			status: "pending_review",
+			contentType: "application/pdf",
+		});
+		expect(doc.declaredType).toHaveLength(100);
+		expect(doc.fileName).not.toContain("/");
+		expect(
+			newDocumentRecord("d2", request, upload, { declaredType: 7, fileName: null, sha256: "", now: "" }).declaredType,
+		).toBeNull();
+	});
+
+	test("events carry ids, never the metadata; a request's transition event by target status", () => {
+		const doc = newDocumentRecord("d1", request, upload, {
+			declaredType: null,
+			fileName: "a.pdf",
+			sha256: "",
+			now: "",
+		});
+		expect(JSON.stringify(documentUploadedEvent(doc))).not.toContain("11222333000181");
+		expect(rejectedEvent(doc, undefined)).toEqual({
+			type: "verification.rejected",
+			data: { userId: "u1", role: "supplier", documentId: "d1", documentType: "company_registration", reason: "" },
+		});
+		expect(requestTransitionEvents(request, "in_review").map((e) => e.type)).toEqual(["verification.requested"]);
+		expect(requestTransitionEvents(request, "approved").map((e) => e.type)).toEqual(["verification.approved"]);
+		expect(requestTransitionEvents(request, "awaiting_documents")).toEqual([]);
 	});
 });

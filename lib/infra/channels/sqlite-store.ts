@@ -10,8 +10,8 @@
  * retries       messages whose handler failed, with the failed attempts and when to try again.
  */
 import Database from "better-sqlite3";
-import fs from "fs";
 import path from "path";
+import { narrowIfPresent, privateDir, privateFile } from "../private-files";
 
 export const IN_MEMORY = ":memory:";
 
@@ -85,11 +85,9 @@ CREATE TABLE IF NOT EXISTS retries (
 
 function openDatabase(file: string): Database.Database {
 	if (file === IN_MEMORY) return new Database(IN_MEMORY);
-	fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-	if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", 0o600));
-	const db = new Database(file);
-	fs.chmodSync(file, 0o600);
-	return db;
+	privateDir(path.dirname(file));
+	privateFile(file);
+	return new Database(file);
 }
 
 function toMessage(row: MessageRow): StoredMessage {
@@ -108,8 +106,10 @@ export class EventStore {
 	constructor(file: string, opts: StoreOptions = { synchronous: "NORMAL" }) {
 		this.db = openDatabase(file);
 		this.db.pragma("journal_mode = WAL");
+		if (file !== IN_MEMORY) narrowIfPresent(`${file}-wal`, `${file}-shm`);
 		this.db.pragma(`synchronous = ${opts.synchronous}`);
 		this.db.pragma("busy_timeout = 5000");
+		this.db.pragma("secure_delete = ON");
 		// The WAL is truncated back to this size after checkpoints instead of keeping its peak size.
 		this.db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
 		this.db.exec(SCHEMA);

@@ -21,7 +21,10 @@ function removeAllMarks(): void {
 export function markRunning(dir: string): void {
 	const key = path.resolve(dir);
 	const count = users.get(key) || 0;
-	if (count === 0) fs.writeFileSync(markFile(key), `${process.pid}\n`, { mode: 0o600 });
+	if (count === 0) {
+		fs.writeFileSync(markFile(key), `${process.pid}\n`, { mode: 0o600 });
+		fs.chmodSync(markFile(key), 0o600);
+	}
 	users.set(key, count + 1);
 	if (!exitHookInstalled) {
 		exitHookInstalled = true;

@@ -9,7 +9,6 @@
  * read-check-write inside one transaction cannot interleave with another operation of this process;
  * write transactions are BEGIN IMMEDIATE so that other processes on the same file wait (busy_timeout).
  */
-import fs from "fs";
 import path from "path";
 import Database from "better-sqlite3";
 import { EventEnvelope } from "../../domain/events";
@@ -31,8 +30,11 @@ import { checkCollectionName, fieldSegments, indexName, sortKeys } from "./paths
 import { CompareOp, FilterCompiler, JsonScalar, SqlDialect } from "./sql-filter";
 import { applyUpdate, checkUpdate } from "./update";
 import { markRunning, unmarkRunning } from "./running";
+import { narrowIfPresent, privateDir, privateFile } from "../private-files";
 
 const NUMERIC = `IN ('integer','real')`;
+/** user_version of a store file written with secure_delete from its start (or compacted since). */
+const SECURE_DELETE_VERSION = 1;
 
 function sqlString(text: string): string {
 	return `'${text.replace(/'/g, "''")}'`;
@@ -169,11 +171,35 @@ export class SqliteStore implements ServiceStore {
 	}
 
 	private configure(): void {
+		this.db.pragma("busy_timeout = 5000");
+		// Deleted and overwritten content is zeroed in the file, not left in free space.
+		this.db.pragma("secure_delete = ON");
 		if (this.dataDir) {
 			this.db.pragma("journal_mode = WAL");
 			this.db.pragma("synchronous = NORMAL");
+			narrowIfPresent(`${this.file}-wal`, `${this.file}-shm`);
+			this.compactOnce();
 		}
-		this.db.pragma("busy_timeout = 5000");
+	}
+
+	/**
+	 * A file written before secure_delete was on may hold removed values in free pages: it is
+	 * rewritten once (VACUUM), and marked (user_version) so that later starts skip it.
+	 */
+	private compactOnce(): void {
+		if ((this.db.pragma("user_version", { simple: true }) as number) >= SECURE_DELETE_VERSION) return;
+		this.compactNow();
+		this.db.pragma(`user_version = ${SECURE_DELETE_VERSION}`);
+	}
+
+	private compactNow(): void {
+		this.db.exec("VACUUM");
+		// Page images in the WAL may still hold what VACUUM removed: empty it.
+		this.db.pragma("wal_checkpoint(TRUNCATE)");
+	}
+
+	async compact(): Promise<void> {
+		if (this.dataDir) this.compactNow();
 	}
 
 	private createSharedTables(): void {
@@ -233,10 +259,9 @@ export class SqliteStore implements ServiceStore {
 }
 
 function prepareFile(dir: string, file: string): void {
-	fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-	// Created 0600 before SQLite opens it; SQLite gives the -wal/-shm files the same mode.
-	fs.closeSync(fs.openSync(file, "a", 0o600));
-	fs.chmodSync(file, 0o600);
+	privateDir(dir);
+	// Created 0600 before SQLite opens it; SQLite gives new -wal/-shm files the same mode.
+	privateFile(file);
 }
 
 function createIndexSql(table: string, index: IndexSpec): string {
@@ -425,8 +450,9 @@ export async function backupSqlite(file: string, dest: string): Promise<void> {
 	const db = new Database(file, { fileMustExist: true });
 	try {
 		db.pragma("busy_timeout = 5000");
+		privateFile(dest);
 		await db.backup(dest);
-		fs.chmodSync(dest, 0o600);
+		narrowIfPresent(dest);
 	} finally {
 		db.close();
 	}

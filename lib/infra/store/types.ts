@@ -117,5 +117,7 @@ export interface ServiceStore {
 	readonly ledger: EventLedger;
 	/** True while the database answers (readiness). */
 	isUp(): boolean;
+	/** Rewrites the store's files so that removed values are gone from them (SQLite: VACUUM, WAL truncated). */
+	compact?(): Promise<void>;
 	close(): Promise<void>;
 }

@@ -39,7 +39,7 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 				if (!order || !token) return { paymentToken: null };
 				const taken = await this.compareAndSet(
 					ctx,
-					{ _id: order._id, stagedPaymentToken: token },
+					{ _id: order._id, stagedPaymentToken: { $exists: true } },
 					{ $unset: { stagedPaymentToken: 1 } },
 				);
 				return { paymentToken: taken ? token : null };

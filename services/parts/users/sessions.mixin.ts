@@ -14,6 +14,7 @@
 import type { ServiceSchema } from "moleculer";
 import type { AuthUser, Ctx } from "../../../lib/contracts";
 import type {
+	DeviceSession,
 	LoginParams,
 	MfaEnableParams,
 	MfaSetupResult,
@@ -25,7 +26,7 @@ import type {
 import { isLockout, retryAfterSeconds } from "../../../lib/domain/login-throttle";
 import { normalizeEmail } from "../../../lib/domain/users";
 import { issueToken } from "../../../lib/infra/auth";
-import { clientError, conflict, forbidden, unauthorized } from "../../../lib/infra/errors";
+import { clientError, conflict, forbidden, notFound, unauthorized } from "../../../lib/infra/errors";
 import { nowIso } from "../../../lib/infra/ids";
 import { accountKey } from "../../../lib/infra/login-throttle";
 import { config } from "../../../lib/infra/config";
@@ -125,6 +126,50 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 					{ $set: { revokedAt: nowIso() } },
 				);
 				return { loggedOut: true };
+			},
+		},
+
+		/** The signed-in user's devices: one per sign-in whose refresh token is still usable. */
+		sessions: {
+			rest: "GET /auth/sessions",
+			params: {},
+			async handler(this: ThisService, ctx: Ctx): Promise<{ rows: DeviceSession[] }> {
+				const me = ctx.meta.user!;
+				const user = await this.getEntityOr404(me.id, "user");
+				const now = nowIso();
+				const heads = await this.refreshTokens().find({
+					query: { userId: me.id, usedAt: { $exists: false }, revokedAt: { $exists: false }, expiresAt: { $gt: now } },
+					sort: { createdAt: -1 },
+					limit: 100,
+				});
+				const rows: DeviceSession[] = [];
+				for (const head of heads.filter((r) => r.epoch === (user.sessionEpoch ?? 0))) {
+					const first = head.familyId === head._id ? head : await this.refreshTokens().findById(head.familyId);
+					rows.push({
+						id: head.familyId,
+						signedInAt: first ? first.createdAt : null,
+						lastRenewedAt: head.createdAt,
+						expiresAt: head.expiresAt,
+						mfa: head.mfa,
+					});
+				}
+				return { rows };
+			},
+		},
+
+		/**
+		 * Ends one device's session: its refresh tokens are revoked, so it cannot renew; its access
+		 * token runs out within JWT_EXPIRES_IN (logout ends every session at once).
+		 */
+		revokeSession: {
+			rest: "DELETE /auth/sessions/:id",
+			params: { id: { type: "string", min: 1, max: 64 } },
+			async handler(this: ThisService, ctx: Ctx<{ id: string }>): Promise<{ revoked: true; id: string }> {
+				const me = ctx.meta.user!;
+				const own = await this.refreshTokens().findOne({ familyId: ctx.params.id, userId: me.id });
+				if (!own) throw notFound("session", ctx.params.id);
+				await this.revokeFamily(ctx.params.id);
+				return { revoked: true, id: ctx.params.id };
 			},
 		},
 
