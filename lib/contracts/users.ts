@@ -132,6 +132,8 @@ export interface RefreshRecord extends StoredDoc {
 export interface MfaSetupResult {
 	secret: string;
 	otpauthUri: string;
+	/** The otpauth URI as a QR code (SVG, data: URL) for an authenticator app to scan. */
+	qrDataUrl: string;
 }
 
 export interface MfaEnableParams {
