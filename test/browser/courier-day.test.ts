@@ -57,7 +57,14 @@ describeWithChromium("a courier's day with job offers", () => {
 			const res = await m.api.post(
 				"/api/orders",
 				orderBody(supplier.id, product.id, {
-					deliveryAddress: { street, number: "10", city: "Recife", lat: city.lat - km / 111.19, lng: city.lng },
+					deliveryAddress: {
+						street,
+						number: "10",
+						city: "Recife",
+						phone: "+55 81 99999-0000",
+						lat: city.lat - km / 111.19,
+						lng: city.lng,
+					},
 				}),
 				{ token: customer.token },
 			);
@@ -93,6 +100,7 @@ describeWithChromium("a courier's day with job offers", () => {
 		const card = page.locator(`.assigned[data-order-id="${near}"]`);
 		expect(await card.locator(".address").textContent()).toContain("Rua do Bom Jesus, 10");
 		expect(await card.textContent()).toContain("Maria Cliente");
+		expect(await card.locator("a.phone").getAttribute("href")).toBe("tel:+5581999990000");
 		expect(await card.textContent()).not.toMatch(/-8\.0\d{3}/);
 		const directions = await card.locator("a.button[href^='https://www.google.com/maps/dir/']").getAttribute("href");
 		expect(directions).toContain("destination=");
