@@ -33,6 +33,7 @@ const ROUTES = [
 	{ path: "/admin/users", view: backoffice.users, roles: ["admin"] },
 	{ path: "/admin/payments", view: backoffice.payments, roles: ["admin"] },
 	{ path: "/admin/security", view: backoffice.security, roles: ["admin"] },
+	{ path: "/admin/couriers", view: backoffice.couriers, roles: ["admin"] },
 	{ path: "/notifications", view: notifications.render },
 ];
 
@@ -59,6 +60,7 @@ const NAV = {
 		["/admin/alerts", "Alertas", "Alerts"],
 		["/admin/users", "Usuários", "Users"],
 		["/admin/payments", "Pagamentos", "Payments"],
+		["/admin/couriers", "Entregadores", "Couriers"],
 		["/metrics", "Métricas", "Metrics"],
 		["/admin/notify", "Enviar aviso", "Send notice"],
 		["/admin/security", "Segurança (MFA)", "Security (MFA)"],

@@ -504,3 +504,74 @@ export async function security(root, { user }) {
 		),
 	);
 }
+
+// ---- couriers ----
+
+/**
+ * Every courier with its status, load, vehicle and last known position (a link to the map).
+ * A map with all couriers on it waits for the shared Leaflet component (public/map.js).
+ */
+export async function couriers(root) {
+	const listBox = h("div", { id: "couriers-list" });
+	const status = select("status", [
+		["", t("Todos", "All")],
+		["available", badge("available").textContent],
+		["busy", badge("busy").textContent],
+		["offline", badge("offline").textContent],
+	]);
+	const load = listLoader(
+		listBox,
+		() => get("/api/couriers", { status: status.value, pageSize: 100 }),
+		courierCard,
+		t("Nenhum entregador.", "No couriers."),
+	);
+	status.addEventListener("change", load);
+	replace(root, section(t("Entregadores", "Couriers"), field(t("Situação", "Status"), status), listBox));
+	await load();
+	const timer = setInterval(load, 15_000);
+	return () => clearInterval(timer);
+}
+
+function courierCard(c) {
+	const who = h("h3", {}, c.vehicle ? c.vehicle.plate : c.id);
+	userInfo(c.id).then((info) => info && replace(who, info.name, " · ", c.vehicle ? c.vehicle.plate : ""));
+	const p = c.position;
+	return h(
+		"article",
+		{ class: "card inset courier-card", dataset: { courierId: c.id } },
+		h("div", { class: "offer-head" }, who, badge(c.status)),
+		h(
+			"p",
+			{},
+			`${t("Carga", "Load")}: ${c.load}/${c.capacity}`,
+			c.orderIds && c.orderIds.length
+				? [
+						" · ",
+						t("Pedidos: ", "Orders: "),
+						c.orderIds.map((id, i) => [
+							i ? ", " : "",
+							h("a", { href: `#/orders/${encodeURIComponent(id)}` }, shortId(id)),
+						]),
+					]
+				: "",
+		),
+		p && Number.isFinite(p.lat)
+			? h(
+					"p",
+					{},
+					t("Última posição ", "Last position "),
+					dateTime(p.at),
+					" · ",
+					h(
+						"a",
+						{
+							href: `https://www.google.com/maps/search/?api=1&query=${p.lat.toFixed(6)},${p.lng.toFixed(6)}`,
+							target: "_blank",
+							rel: "noopener",
+						},
+						t("ver no mapa", "see on the map"),
+					),
+				)
+			: h("p", { class: "muted" }, t("Sem posição conhecida.", "No known position.")),
+	);
+}

@@ -114,6 +114,7 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 		["admin", "admin-invites", () => "/invites", "#invite-form"],
 		["admin", "admin-users", () => "/admin/users", "#users-list .user-card"],
 		["admin", "admin-payments", () => "/admin/payments", "#payments-list .payment-card"],
+		["admin", "admin-couriers", () => "/admin/couriers", "#couriers-list .courier-card a[href^='#/orders/']"],
 		["admin", "admin-security", () => "/admin/security", "#mfa-start"],
 	];
 
