@@ -26,12 +26,15 @@ import {
 	deliveryMinutes,
 	dispatchTombstone,
 	newDispatch,
+	offerExpired,
+	offerExpiry,
 	orphanedOrders,
 	radiusForWait,
 	rankCouriers,
 	releaseOf,
 	shouldAlertUnassigned,
 	waitedSeconds,
+	withoutDecliners,
 } from "../lib/domain/dispatch";
 import { etaViaPickupMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
@@ -58,6 +61,8 @@ export interface DispatchMethods {
 	dispatchWaitingSoon(): void;
 	releaseOrphanedCouriers(): Promise<number>;
 	completeDelivery(ctx: Context, data: OrderDelivered): Promise<void>;
+	acceptOffer(ctx: Context, courierId: string, orderId: string): Promise<Dispatch | null>;
+	withdrawOffer(ctx: Context | null, dispatch: Dispatch, why: "declined" | "expired"): Promise<Dispatch | null>;
 	cancelDispatch(ctx: Context, data: OrderCancelled): Promise<void>;
 }
 
@@ -97,7 +102,7 @@ type ThisDispatcher = Service &
 	DispatchState;
 
 const RELEASE_ATTEMPTS = 20;
-const DISPATCH_LIVE = ["waiting", "assigned"];
+const DISPATCH_LIVE = ["waiting", "offered", "assigned"];
 
 const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 	dispatches(this: ThisDispatcher) {
@@ -147,7 +152,11 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 			stepMs: s.retryMs,
 		});
 		const pool = candidates || (await this.availableCandidates());
-		const ranked = rankCouriers(pool, dispatch, { radiusKm, maxPositionAgeMs: s.positionMaxAgeMs, nowMs });
+		const ranked = rankCouriers(withoutDecliners(pool, dispatch), dispatch, {
+			radiusKm,
+			maxPositionAgeMs: s.positionMaxAgeMs,
+			nowMs,
+		});
 		for (const choice of ranked) {
 			const assigned = await this.assignCourier(
 				ctx,
@@ -177,6 +186,18 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 				: null;
 		const waited = waitedSeconds(dispatch.createdAt);
 		const { orderId, supplierId, customerId } = dispatch;
+		const expiresAt = offerExpiry(this.dispatchSettings.offerMs, Date.now());
+		if (expiresAt) {
+			// Offers on: the courier's room is held while it decides; courier.assigned waits for its yes.
+			const offered = await this.writeDispatch(
+				ctx,
+				{ _id: dispatch._id, status: "waiting" },
+				{ $set: { status: "offered", courierId: courier._id, offerExpiresAt: expiresAt, radiusKm } },
+			);
+			if (!offered && (await this.releaseCourier(ctx, courier._id, orderId))) this.dispatchWaitingSoon();
+			if (offered) this.announceCourierState(ctx, courier);
+			return offered;
+		}
 		const assigned = await this.writeDispatch(
 			ctx,
 			{ _id: dispatch._id, status: "waiting" },
@@ -244,6 +265,10 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 	},
 
 	async dispatchRoundOnce(this: ThisDispatcher) {
+		const nowMs = Date.now();
+		const offered = await this.dispatches().find({ query: { status: "offered" } });
+		for (const dispatch of offered)
+			if (offerExpired(dispatch, nowMs)) await this.withdrawOffer(null, dispatch, "expired");
 		const waiting = await this.dispatches().find({ query: { status: "waiting" }, sort: ["createdAt"] });
 		if (waiting.length === 0) return;
 		const candidates = await this.availableCandidates();
@@ -283,7 +308,9 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 			const orderIds = Object.keys(courier.assignments || {});
 			const records = orderIds.length ? await this.dispatches().find({ query: { _id: { $in: orderIds } } }) : [];
 			const holds = new Set(
-				records.filter((d) => d.status === "assigned" && d.courierId === courier._id).map((d) => d.orderId),
+				records
+					.filter((d) => ["assigned", "offered"].includes(d.status) && d.courierId === courier._id)
+					.map((d) => d.orderId),
 			);
 			const orphans = orphanedOrders(
 				courier.assignments || {},
@@ -310,7 +337,7 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 			const confirmedAt = data.confirmedAt || dispatch.confirmedAt || deliveredAt;
 			await this.writeDispatch(
 				ctx,
-				{ _id: orderId, status: "assigned" },
+				{ _id: orderId, status: { $in: ["assigned", "offered"] } },
 				{ $set: { status: "delivered", deliveredAt } },
 				[
 					{
@@ -337,6 +364,71 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 		const freed = courierId ? await this.releaseCourier(ctx, courierId, orderId) : null;
 		this.announceOrderStatus(ctx, { orderId, status: "delivered", courierId });
 		if (freed) this.dispatchWaitingSoon();
+	},
+
+	/**
+	 * The courier says yes to its open offer: the order is assigned to it, recorded with
+	 * courier.assigned. null when the offer is not its own and open any more (expired, cancelled).
+	 */
+	async acceptOffer(this: ThisDispatcher, ctx, courierId, orderId) {
+		const dispatch = await this.dispatches().findById(orderId);
+		if (!dispatch || dispatch.status !== "offered" || dispatch.courierId !== courierId) return null;
+		if (offerExpired(dispatch, Date.now())) {
+			await this.withdrawOffer(ctx, dispatch, "expired");
+			return null;
+		}
+		const position = this.live.get(courierId);
+		const pickup = dispatch.supplierLocation || dispatch.deliveryLocation;
+		const etaMinutes =
+			position && pickup && dispatch.deliveryLocation
+				? etaViaPickupMinutes(position, pickup, dispatch.deliveryLocation)
+				: null;
+		const { supplierId, customerId } = dispatch;
+		const assigned = await this.writeDispatch(
+			ctx,
+			{ _id: orderId, status: "offered", courierId, offerExpiresAt: dispatch.offerExpiresAt },
+			{ $set: { status: "assigned", assignedAt: nowIso() }, $unset: { offerExpiresAt: true } },
+			[
+				{
+					type: "courier.assigned",
+					data: {
+						orderId,
+						courierId,
+						supplierId,
+						customerId,
+						etaMinutes,
+						waitedSeconds: waitedSeconds(dispatch.createdAt),
+					},
+				},
+			],
+		);
+		if (!assigned) return null;
+		this.logger.info({ requestId: ctx.requestID, orderId, courierId }, "courier accepted the offer");
+		this.announceOrderStatus(ctx, { orderId, status: "assigned", courierId });
+		return assigned;
+	},
+
+	/**
+	 * The offer ends without a yes (declined, or its time ran out): the order waits again, never
+	 * offered to this courier again, and the courier's room is handed back.
+	 */
+	async withdrawOffer(this: ThisDispatcher, ctx, dispatch, why) {
+		const courierId = dispatch.courierId;
+		if (dispatch.status !== "offered" || !courierId) return null;
+		const back = await this.writeDispatch(
+			ctx,
+			{ _id: dispatch._id, status: "offered", courierId, offerExpiresAt: dispatch.offerExpiresAt },
+			{
+				$set: { status: "waiting" },
+				$unset: { courierId: true, offerExpiresAt: true },
+				$push: { declinedBy: courierId },
+			},
+		);
+		if (!back) return null;
+		this.logger.info({ orderId: dispatch.orderId, courierId, why }, "offer withdrawn");
+		await this.releaseCourier(ctx, courierId, dispatch.orderId);
+		this.dispatchWaitingSoon();
+		return back;
 	},
 
 	async cancelDispatch(this: ThisDispatcher, ctx, data) {

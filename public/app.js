@@ -14,6 +14,7 @@ import * as invites from "./views/invites.js";
 import * as verification from "./views/verification.js";
 import * as admin from "./views/admin.js";
 import * as notifications from "./views/notifications.js";
+import * as backoffice from "./views/backoffice.js";
 
 const ROUTES = [
 	{ path: "/login", view: auth.login, public: true },
@@ -29,6 +30,10 @@ const ROUTES = [
 	{ path: "/admin/alerts", view: admin.alerts, roles: ["admin"] },
 	{ path: "/metrics", view: admin.metrics, roles: ["admin", "supplier"] },
 	{ path: "/admin/notify", view: admin.notify, roles: ["admin"] },
+	{ path: "/admin/users", view: backoffice.users, roles: ["admin"] },
+	{ path: "/admin/payments", view: backoffice.payments, roles: ["admin"] },
+	{ path: "/admin/security", view: backoffice.security, roles: ["admin"] },
+	{ path: "/admin/couriers", view: backoffice.couriers, roles: ["admin"] },
 	{ path: "/notifications", view: notifications.render },
 ];
 
@@ -53,8 +58,12 @@ const NAV = {
 		["/invites", "Convites", "Invites"],
 		["/admin/verification", "Verificações", "Verifications"],
 		["/admin/alerts", "Alertas", "Alerts"],
+		["/admin/users", "Usuários", "Users"],
+		["/admin/payments", "Pagamentos", "Payments"],
+		["/admin/couriers", "Entregadores", "Couriers"],
 		["/metrics", "Métricas", "Metrics"],
 		["/admin/notify", "Enviar aviso", "Send notice"],
+		["/admin/security", "Segurança (MFA)", "Security (MFA)"],
 	],
 };
 
@@ -123,6 +132,7 @@ function renderHeader(user, path) {
 			),
 		),
 	);
+	paintMenu(nav, links.length);
 	const account = document.getElementById("account");
 	replace(
 		account,
@@ -135,6 +145,24 @@ function renderHeader(user, path) {
 		user ? h("button", { type: "button", class: "link", id: "logout", onclick: logout }, t("Sair", "Sign out")) : null,
 	);
 	if (user) refreshBadge();
+}
+
+/** On a phone, a role with many screens gets its navigation behind a "Menu" button (closed on each move). */
+function paintMenu(nav, count) {
+	const header = nav.closest("header");
+	let toggle = document.getElementById("menu-toggle");
+	if (!toggle) {
+		toggle = h("button", { type: "button", id: "menu-toggle", "aria-controls": "nav", "aria-expanded": "false" });
+		toggle.addEventListener("click", () => {
+			const open = header.classList.toggle("open");
+			toggle.setAttribute("aria-expanded", String(open));
+		});
+		nav.before(toggle);
+	}
+	replace(toggle, h("span", { "aria-hidden": "true" }, "☰"), " ", t("Menu", "Menu"));
+	header.classList.toggle("many", count > 4);
+	header.classList.remove("open");
+	toggle.setAttribute("aria-expanded", "false");
 }
 
 async function refreshBadge() {

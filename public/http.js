@@ -98,9 +98,12 @@ async function authedFetch(path, init = {}, extraHeaders = {}) {
 	return fetch(path, { ...init, headers: authHeaders(extraHeaders) });
 }
 
-/** A signed-in request that comes back 401 ends the session (expired or revoked token). */
-function onUnauthorized(res) {
-	if (res.status === 401 && getSession()) {
+/**
+ * A signed-in request that comes back 401 ends the session (expired or revoked token); a wrong MFA
+ * code while enrolling is a 401 too, but the session is fine: the user types the code again.
+ */
+function onUnauthorized(res, body) {
+	if (res.status === 401 && getSession() && !(body && body.type === "INVALID_MFA_CODE")) {
 		clearSession();
 		window.dispatchEvent(new CustomEvent("session-ended"));
 	}
@@ -115,7 +118,7 @@ async function parse(res) {
 		body = { message: text.slice(0, 200) };
 	}
 	if (!res.ok) {
-		onUnauthorized(res);
+		onUnauthorized(res, body);
 		throw new ApiError(res.status, body);
 	}
 	return body;
@@ -153,6 +156,14 @@ export async function download(path, fallbackName) {
 	link.click();
 	link.remove();
 	setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Fetches a protected file as an object URL (to show it in place); { url, type }. */
+export async function blobUrl(path) {
+	const res = await authedFetch(path);
+	if (!res.ok) return parse(res);
+	const blob = await res.blob();
+	return { url: URL.createObjectURL(blob), type: blob.type || res.headers.get("Content-Type") || "" };
 }
 
 /**

@@ -53,7 +53,8 @@ export interface Courier extends StoredDoc {
 	updatedAt: string;
 }
 
-export type DispatchStatus = "waiting" | "assigned" | "delivered" | "cancelled";
+/** "offered": a courier was offered the order (DISPATCH_OFFER_MS) and may accept or decline until it expires. */
+export type DispatchStatus = "waiting" | "offered" | "assigned" | "delivered" | "cancelled";
 
 /**
  * The dispatch of one order. A cancellation handled before the confirmation leaves a "cancelled"
@@ -74,9 +75,35 @@ export interface Dispatch extends StoredDoc {
 	courierId?: string;
 	assignedAt?: string;
 	radiusKm?: number;
+	/** The open offer's end (status "offered"). */
+	offerExpiresAt?: string;
+	/** Couriers that declined the order or let its offer expire: not offered it again. */
+	declinedBy?: string[];
+	totalCents?: number;
+	paymentMethod?: string;
 	deliveredAt?: string;
 	cancelledAt?: string;
 	createdAt: string;
+}
+
+/** A job offered to a courier (GET /couriers/:id/offers): what it needs to decide before the offer ends. */
+export interface CourierOffer {
+	orderId: string;
+	expiresAt: string;
+	cylinders: number;
+	totalCents: number | null;
+	paymentMethod: string | null;
+	supplierLocation: Point | null;
+	deliveryLocation: Point | null;
+	/** From the courier's last position to the pickup, and from the pickup to the customer. */
+	toPickupKm: number | null;
+	pickupToDeliveryKm: number | null;
+}
+
+export const OFFER_PARAMS = { id: idParam, orderId: idParam };
+export interface OfferParams {
+	id: string;
+	orderId: string;
 }
 
 /** A courier as actions return it. */

@@ -19,6 +19,8 @@ export interface DeliveryAddressText {
 	complement?: string;
 	city?: string;
 	notes?: string;
+	/** A phone the courier may call at the door. */
+	phone?: string;
 }
 
 /** A product call still owed for a status reached (cleared once products answered; retried until then). */
@@ -211,6 +213,7 @@ export const createOrderParams = {
 			complement: { type: "string", max: 100, optional: true },
 			city: { type: "string", max: 100, optional: true },
 			notes: { type: "string", max: 300, optional: true },
+			phone: { type: "string", optional: true, pattern: /^\+?[0-9 ()-]{8,20}$/ },
 			lat: { type: "number", min: -90, max: 90 },
 			lng: { type: "number", min: -180, max: 180 },
 		},

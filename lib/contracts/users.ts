@@ -144,6 +144,8 @@ export interface DeviceSession {
 export interface MfaSetupResult {
 	secret: string;
 	otpauthUri: string;
+	/** The otpauth URI as a QR code (SVG, data: URL) for an authenticator app to scan. */
+	qrDataUrl: string;
 }
 
 export interface MfaEnableParams {

@@ -4,7 +4,7 @@
  * count, and what a courier carries after taking or handing over an order.
  */
 import { haversineKm, LatLng } from "./geo";
-import type { Dispatch } from "../contracts/couriers";
+import type { CourierOffer, Dispatch } from "../contracts/couriers";
 import type { OrderCancelled, OrderConfirmed } from "../contracts/events";
 
 export type CourierStatus = "offline" | "available" | "busy";
@@ -222,6 +222,8 @@ export function newDispatch(data: OrderConfirmed, now: string): Dispatch {
 	return {
 		_id: orderId,
 		...{ orderId, customerId, supplierId, cylinders, supplierLocation, deliveryLocation },
+		totalCents: data.totalCents,
+		paymentMethod: data.paymentMethod,
 		confirmedAt: data.confirmedAt || now,
 		status: "waiting",
 		alerted: false,
@@ -243,5 +245,40 @@ export function dispatchTombstone(
 		alerted: false,
 		cancelledAt: now,
 		createdAt: now,
+	};
+}
+
+/** Couriers that may still be offered the order: those that declined it (or let its offer run out) are left out. */
+export function withoutDecliners<C extends { id: string }>(couriers: C[], dispatch: Pick<Dispatch, "declinedBy">): C[] {
+	const declined = new Set(dispatch.declinedBy || []);
+	return declined.size ? couriers.filter((c) => !declined.has(c.id)) : couriers;
+}
+
+/** When an offer made at `nowMs` ends; null when offers are off (0: the courier is assigned at once). */
+export function offerExpiry(offerMs: number, nowMs: number): string | null {
+	return offerMs > 0 ? new Date(nowMs + offerMs).toISOString() : null;
+}
+
+/** An open offer whose time is up. */
+export function offerExpired(dispatch: Pick<Dispatch, "status" | "offerExpiresAt">, nowMs: number): boolean {
+	return dispatch.status === "offered" && !!dispatch.offerExpiresAt && Date.parse(dispatch.offerExpiresAt) <= nowMs;
+}
+
+const roundKm = (km: number) => Math.round(km * 10) / 10;
+
+/** What the courier sees of an offer: the money, the cylinders, how far to the pickup and then to the customer. */
+export function offerView(dispatch: Dispatch, courierAt: LatLng | null): CourierOffer {
+	const pickup = pickupPoint(dispatch);
+	return {
+		orderId: dispatch.orderId,
+		expiresAt: dispatch.offerExpiresAt || dispatch.createdAt,
+		cylinders: dispatch.cylinders,
+		totalCents: dispatch.totalCents ?? null,
+		paymentMethod: dispatch.paymentMethod ?? null,
+		supplierLocation: dispatch.supplierLocation,
+		deliveryLocation: dispatch.deliveryLocation,
+		toPickupKm: courierAt && pickup ? roundKm(haversineKm(courierAt, pickup)) : null,
+		pickupToDeliveryKm:
+			pickup && dispatch.deliveryLocation ? roundKm(haversineKm(pickup, dispatch.deliveryLocation)) : null,
 	};
 }

@@ -108,6 +108,8 @@ export function readConfig() {
 		alertEscalationCheckMs: int("ALERT_ESCALATION_CHECK_MS", 30_000),
 		dispatch: {
 			retryMs: int("DISPATCH_RETRY_MS", 15_000),
+			/** How long a courier has to accept a job offer; 0 = no offers, the nearest courier is assigned at once. */
+			offerMs: int("DISPATCH_OFFER_MS", 0),
 			initialRadiusKm: Number(str("DISPATCH_RADIUS_KM", "5")),
 			radiusGrowth: Number(str("DISPATCH_RADIUS_GROWTH", "1.5")),
 			maxRadiusKm: Number(str("DISPATCH_MAX_RADIUS_KM", "30")),

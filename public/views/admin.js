@@ -17,6 +17,7 @@ import {
 	t,
 } from "../ui.js";
 import { DOCUMENT_TEXT } from "./verification.js";
+import { alertWords, documentFacts, documentPreview, listLoader, ruleText, userInfo, userLine } from "./backoffice.js";
 
 export async function reviewQueue(root) {
 	const listBox = h("div", { id: "review-queue" });
@@ -39,6 +40,8 @@ export async function reviewQueue(root) {
 
 function reviewCard(d, reload) {
 	const messages = h("div", {});
+	const who = h("p", { class: "who-line" }, h("code", {}, d.userId));
+	userInfo(d.userId).then((info) => replace(who, userLine(info, d.userId)));
 	const review = async (body) => {
 		await put(`/api/verification/documents/${encodeURIComponent(d.id)}/review`, body);
 		await reload();
@@ -47,18 +50,14 @@ function reviewCard(d, reload) {
 		"article",
 		{ class: "card inset", dataset: { documentId: d.id } },
 		h("h3", {}, DOCUMENT_TEXT[d.type] || d.type, " · ", roleText(d.role)),
+		who,
 		h(
 			"p",
 			{ class: "muted" },
-			t("Usuário ", "User "),
-			h("code", {}, d.userId),
-			` · ${d.fileName || ""} · ${Math.ceil((d.size || 0) / 1024)} KB · ${dateTime(d.uploadedAt)}`,
+			`${d.fileName || ""} · ${Math.ceil((d.size || 0) / 1024)} KB · ${t("enviado em", "sent on")} ${dateTime(d.uploadedAt)}`,
 		),
-		h(
-			"dl",
-			{ class: "facts" },
-			Object.entries(d.metadata || {}).map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
-		),
+		documentFacts(d.type, d.metadata),
+		documentPreview(d.id),
 		h(
 			"div",
 			{ class: "actions" },
@@ -100,17 +99,12 @@ export async function alerts(root) {
 		["resolved", t("Resolvidos", "Resolved")],
 		["", t("Todos", "All")],
 	]);
-	const load = async () => {
-		try {
-			const res = await get("/api/alerts", { status: statusFilter.value, pageSize: 50 });
-			replace(
-				listBox,
-				res.rows.length ? res.rows.map((a) => alertCard(a, load)) : empty(t("Nenhum alerta.", "No alerts.")),
-			);
-		} catch (err) {
-			replace(listBox, errorLine(err));
-		}
-	};
+	const load = listLoader(
+		listBox,
+		() => get("/api/alerts", { status: statusFilter.value, pageSize: 50 }),
+		alertCard,
+		t("Nenhum alerta.", "No alerts."),
+	);
 	statusFilter.addEventListener("change", load);
 	replace(root, section(t("Alertas", "Alerts"), field(t("Situação", "Status"), statusFilter), listBox));
 	await load();
@@ -118,15 +112,24 @@ export async function alerts(root) {
 	return () => clearInterval(timer);
 }
 
+const SEVERITY_TEXT = {
+	critical: ["crítico", "critical"],
+	warning: ["atenção", "warning"],
+	info: ["informativo", "info"],
+};
+
 function alertCard(a, reload) {
+	const words = h("p", { class: "alert-words" }, a.summary);
+	alertWords(a).then((el) => words.replaceWith(el));
 	return h(
 		"article",
 		{ class: `card inset alert-${a.severity}`, dataset: { alertId: a.id } },
-		h("div", { class: "offer-head" }, h("h3", {}, a.summary), badge(a.status)),
+		h("div", { class: "offer-head" }, h("h3", {}, ruleText(a.rule)), badge(a.status)),
+		words,
 		h(
 			"p",
 			{ class: "muted" },
-			`${a.severity} · ${a.rule} · ${t("nível", "level")} ${a.level} · ${a.occurrences}× · ${dateTime(a.createdAt)}`,
+			`${SEVERITY_TEXT[a.severity] ? t(...SEVERITY_TEXT[a.severity]) : a.severity} · ${t("nível", "level")} ${a.level} · ${a.occurrences}× · ${t("desde", "since")} ${dateTime(a.createdAt)}`,
 		),
 		a.status === "open"
 			? form(

@@ -7,12 +7,14 @@ import {
 	badge,
 	currentPosition,
 	dateTime,
+	distanceKm,
 	empty,
 	errorLine,
 	field,
 	form,
 	h,
 	input,
+	km,
 	money,
 	num,
 	replace,
@@ -107,6 +109,8 @@ function dashboard(root, { user }, initialProfile) {
 	const statusBox = h("div", { id: "courier-status" });
 	const locationLog = h("p", { id: "location-log", class: "muted" });
 	const ordersBox = h("div", { id: "assigned-orders" });
+	const offersBox = h("div", { id: "offers", "aria-live": "polite" });
+	let offers = [];
 	const lat = input("lat", { inputmode: "decimal", placeholder: "-23.5505" });
 	const lng = input("lng", { inputmode: "decimal", placeholder: "-46.6333" });
 
@@ -201,16 +205,99 @@ function dashboard(root, { user }, initialProfile) {
 				paintStatus();
 				autoSend();
 			}
-			const orders = [...inTransit.rows, ...confirmed.rows];
+			const from = me.position && Number.isFinite(me.position.lat) ? me.position : null;
+			const stops = planRoute([...inTransit.rows, ...confirmed.rows], from);
+			const orders = ordersInRouteOrder(stops);
 			replace(
 				ordersBox,
 				orders.length
-					? orders.map((o) => assignedOrder(o, user, loadOrders))
+					? [routeList(stops), orders.map((o) => assignedOrder(o, user, loadOrders, from, stops))]
 					: empty(t("Nenhuma entrega atribuída a você agora.", "No delivery assigned to you right now.")),
 			);
 		} catch (err) {
 			replace(ordersBox, errorLine(err));
 		}
+	};
+
+	/** Open job offers, polled often: an offer lasts seconds. */
+	const loadOffers = async () => {
+		if (!["available", "busy"].includes(profile.status)) offers = [];
+		else
+			try {
+				offers = (await get(`/api/couriers/${encodeURIComponent(user.id)}/offers`)).rows;
+			} catch {
+				offers = [];
+			}
+		paintOffers();
+	};
+	const answer = async (offer, verb, box) => {
+		try {
+			await post(
+				`/api/couriers/${encodeURIComponent(user.id)}/offers/${encodeURIComponent(offer.orderId)}/${verb}`,
+				{},
+			);
+			await Promise.all([loadOffers(), loadOrders()]);
+		} catch (err) {
+			box.append(errorLine(err));
+			loadOffers();
+		}
+	};
+	let painted = "";
+	const paintOffers = () => {
+		const now = Date.now();
+		const open = offers.filter((o) => Date.parse(o.expiresAt) > now);
+		// Repainted only when the offers change, so a thumb on a button is never pulled away from it.
+		const key = open.map((o) => o.orderId).join(",");
+		if (key === painted && offersBox.childElementCount) return;
+		painted = key;
+		offersBox.hidden = open.length === 0;
+		replace(
+			offersBox,
+			open.length ? h("h2", {}, t("Nova entrega para você", "A new delivery for you")) : null,
+			open.map((o) => {
+				const card = h("article", { class: "card offer-card", dataset: { orderId: o.orderId } });
+				const left = Math.max(0, Math.round((Date.parse(o.expiresAt) - now) / 1000));
+				return replace(
+					card,
+					h(
+						"p",
+						{},
+						t("Responda em ", "Answer within "),
+						h("span", { class: "countdown", role: "timer", dataset: { expiresAt: o.expiresAt } }, `${left} s`),
+					),
+					h(
+						"p",
+						{},
+						`${o.cylinders} ${o.cylinders === 1 ? t("botijão", "cylinder") : t("botijões", "cylinders")}`,
+						Number.isFinite(o.totalCents) ? ` · ${money(o.totalCents)}` : "",
+						" · ",
+						o.paymentMethod === "cash" ? t("receber em dinheiro", "collect cash") : t("pago", "paid"),
+					),
+					h(
+						"p",
+						{ class: "muted" },
+						Number.isFinite(o.toPickupKm) ? `${t("Até a revenda", "To the supplier")}: ${km(o.toPickupKm)} · ` : "",
+						Number.isFinite(o.pickupToDeliveryKm)
+							? `${t("da revenda ao cliente", "supplier to customer")}: ${km(o.pickupToDeliveryKm)}`
+							: "",
+					),
+					h(
+						"div",
+						{ class: "actions" },
+						h(
+							"button",
+							{ type: "button", class: "accept-offer", onclick: () => answer(o, "accept", card) },
+							t("Aceitar", "Accept"),
+						),
+						h(
+							"button",
+							{ type: "button", class: "secondary decline-offer", onclick: () => answer(o, "decline", card) },
+							t("Recusar", "Decline"),
+						),
+					),
+				);
+			}),
+		);
 	};
 
 	const locationForm = form(
@@ -250,6 +337,7 @@ function dashboard(root, { user }, initialProfile) {
 	autoSend();
 	replace(
 		root,
+		offersBox,
 		section(
 			t("Disponibilidade", "Availability"),
 			h(
@@ -260,25 +348,130 @@ function dashboard(root, { user }, initialProfile) {
 			statusBox,
 		),
 		section(t("Localização", "Location"), locationForm),
-		section(t("Entrega atual", "Current delivery"), ordersBox),
+		section(t("Suas entregas", "Your deliveries"), ordersBox),
 	);
 	loadOrders();
+	loadOffers();
 	const poll = setInterval(loadOrders, 10_000);
+	const offerPoll = setInterval(loadOffers, 3_000);
+	const tick = setInterval(() => {
+		for (const el of offersBox.querySelectorAll(".countdown")) {
+			const left = Math.max(0, Math.round((Date.parse(el.dataset.expiresAt) - Date.now()) / 1000));
+			el.textContent = `${left} s`;
+			if (left === 0) el.closest(".offer-card").hidden = true;
+		}
+	}, 1_000);
 	return () => {
 		clearInterval(poll);
+		clearInterval(offerPoll);
+		clearInterval(tick);
 		clearInterval(autoTimer);
 	};
 }
 
-function assignedOrder(o, user, reload) {
+/** "Rua A, 12 · apto 3 · São Paulo", or null when the order has no street address. */
+export function addressWords(a) {
+	const parts = [[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean);
+	return parts.length ? parts.join(" · ") : null;
+}
+
+/** A link that opens turn-by-turn directions to a point: Google Maps on the web, geo: for the phone's own app. */
+export function directionsLinks(point, label) {
+	if (!point || !Number.isFinite(point.lat)) return [];
+	const at = `${point.lat.toFixed(6)},${point.lng.toFixed(6)}`;
+	return [
+		h(
+			"a",
+			{
+				class: "button",
+				href: `https://www.google.com/maps/dir/?api=1&destination=${at}&travelmode=driving`,
+				target: "_blank",
+				rel: "noopener",
+			},
+			t("Navegar até ", "Directions to "),
+			label,
+		),
+		h(
+			"a",
+			{ class: "button secondary", href: `geo:${at}?q=${at}(${encodeURIComponent(label)})` },
+			t("Abrir no app de mapas", "Open in maps app"),
+		),
+	];
+}
+
+/**
+ * The stops of the courier's orders in a sensible order: from where the courier is, always the
+ * nearest next stop, a pickup before its delivery (an order in transit was picked up already).
+ * Returns [{ order, kind: "pickup" | "delivery", at }].
+ */
+export function planRoute(orders, from) {
+	const pending = [];
+	for (const o of orders) {
+		const pickedUp = o.status === "in_transit" || !o.supplierLocation;
+		if (!pickedUp) pending.push({ order: o, kind: "pickup", at: o.supplierLocation });
+		if (o.deliveryLocation) pending.push({ order: o, kind: "delivery", at: o.deliveryLocation, after: !pickedUp });
+	}
+	const route = [];
+	const done = new Set();
+	let here = from || (pending[0] && pending[0].at);
+	while (pending.length) {
+		let best = -1;
+		let bestKm = Infinity;
+		pending.forEach((stop, i) => {
+			if (stop.kind === "delivery" && stop.after && !done.has(stop.order.id)) return;
+			const d = here ? distanceKm(here, stop.at) : 0;
+			if (d < bestKm) [best, bestKm] = [i, d];
+		});
+		const [stop] = pending.splice(best, 1);
+		if (stop.kind === "pickup") done.add(stop.order.id);
+		route.push({ ...stop, km: Number.isFinite(bestKm) ? bestKm : null });
+		here = stop.at;
+	}
+	return route;
+}
+
+export function ordersInRouteOrder(stops) {
+	const seen = new Map();
+	for (const stop of stops) if (!seen.has(stop.order.id)) seen.set(stop.order.id, stop.order);
+	return [...seen.values()];
+}
+
+const shortId = (id) => `#${id.slice(-6).toUpperCase()}`;
+
+function routeList(stops) {
+	if (stops.length < 2) return null;
+	return h(
+		"ol",
+		{ class: "route", id: "route", "aria-label": t("Roteiro", "Route") },
+		stops.map((stop) =>
+			h(
+				"li",
+				{ dataset: { orderId: stop.order.id, kind: stop.kind } },
+				stop.kind === "pickup" ? t("Retirar ", "Pick up ") : t("Entregar ", "Deliver "),
+				h("a", { href: `#order-${stop.order.id}` }, shortId(stop.order.id)),
+				" · ",
+				stop.kind === "pickup"
+					? stop.order.supplierName || t("revenda", "supplier")
+					: addressWords(stop.order.deliveryAddress || {}) || t("endereço no mapa", "address on the map"),
+				Number.isFinite(stop.km) ? h("span", { class: "muted" }, ` (${km(stop.km)})`) : null,
+			),
+		),
+	);
+}
+
+function assignedOrder(o, user, reload, from, stops) {
 	const a = o.deliveryAddress || {};
+	const next = stops.find((s) => s.order.id === o.id);
+	const pickedUp = o.status === "in_transit";
+	const place = addressWords(a);
+	const phone = a.phone || o.customerPhone || null;
 	return h(
 		"article",
-		{ class: "card assigned", dataset: { orderId: o.id } },
+		{ class: "card assigned", id: `order-${o.id}`, dataset: { orderId: o.id } },
 		h(
 			"div",
 			{ class: "offer-head" },
-			h("h3", {}, h("a", { href: `#/orders/${o.id}` }, `#${o.id.slice(-6).toUpperCase()}`)),
+			h("h3", {}, h("a", { href: `#/orders/${o.id}` }, shortId(o.id))),
 			badge(o.status),
 		),
 		h(
@@ -288,23 +481,55 @@ function assignedOrder(o, user, reload) {
 			" · ",
 			money(o.totalCents),
 			" · ",
-			o.paymentMethod === "cash" ? t("receber em dinheiro", "collect cash") : t("pago", "paid"),
+			o.paymentMethod === "cash" ? h("strong", {}, t("receber em dinheiro", "collect cash")) : t("pago", "paid"),
 		),
 		h(
-			"p",
-			{},
-			t("Retirar em: ", "Pick up at: "),
-			o.supplierName || "—",
-			o.supplierLocation ? ` (${o.supplierLocation.lat.toFixed(5)}, ${o.supplierLocation.lng.toFixed(5)})` : "",
+			"dl",
+			{ class: "facts" },
+			h("dt", {}, t("Retirar em", "Pick up at")),
+			h(
+				"dd",
+				{},
+				o.supplierName || "—",
+				pickedUp ? h("span", { class: "muted" }, t(" (retirado)", " (picked up)")) : "",
+			),
+			h("dt", {}, t("Entregar para", "Deliver to")),
+			h("dd", {}, o.customerName || t("Cliente", "Customer")),
+			h("dt", {}, t("Endereço", "Address")),
+			h(
+				"dd",
+				{ class: "address" },
+				place || t("Sem endereço escrito: use o mapa", "No written address: use the map"),
+				a.notes ? h("div", { class: "muted" }, a.notes) : null,
+			),
+			h("dt", {}, t("Telefone", "Phone")),
+			h(
+				"dd",
+				{},
+				phone
+					? h("a", { href: `tel:${phone.replace(/[^+\d]/g, "")}`, class: "phone" }, phone)
+					: h("span", { class: "muted" }, t("não informado", "not given")),
+			),
+			from && o.deliveryLocation ? h("dt", {}, t("Distância", "Distance")) : null,
+			from && o.deliveryLocation ? h("dd", {}, km(distanceKm(from, o.deliveryLocation))) : null,
 		),
 		h(
-			"p",
-			{},
-			t("Entregar em: ", "Deliver to: "),
-			[[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean).join(" · ") || "—",
-			` (${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)})`,
-			a.notes ? ` — ${a.notes}` : "",
+			"div",
+			{ class: "actions nav-links" },
+			pickedUp || !o.supplierLocation
+				? directionsLinks(o.deliveryLocation, place || t("o cliente", "the customer"))
+				: directionsLinks(o.supplierLocation, o.supplierName || t("a revenda", "the supplier")),
+			phone
+				? h(
+						"a",
+						{ class: "button secondary", href: `tel:${phone.replace(/[^+\d]/g, "")}` },
+						t("Ligar para o cliente", "Call the customer"),
+					)
+				: null,
 		),
+		next && next.kind === "pickup" && !pickedUp
+			? h("p", { class: "muted" }, t("Próximo passo: retirar na revenda.", "Next: pick up at the supplier."))
+			: null,
 		h("div", { class: "actions" }, orderActions(o, user, reload)),
 	);
 }

@@ -15,7 +15,7 @@ export const DOCUMENT_TEXT = {
 };
 
 /** The metadata each document type carries (see lib/documents.ts). */
-const METADATA_FIELDS = {
+export const METADATA_FIELDS = {
 	anp_authorization: [
 		["number", t("Número da autorização", "Authorization number"), {}],
 		["validUntil", t("Válida até", "Valid until"), { type: "date", optional: true }],

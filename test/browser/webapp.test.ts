@@ -8,59 +8,29 @@
  * Needs /usr/bin/chromium (or CHROMIUM_PATH): skipped loudly without it, failed under REQUIRE_INFRA=1.
  */
 import fs from "fs";
-import os from "os";
 import path from "path";
 import type { BrowserContext, Page } from "playwright-core";
 import { ADMIN, gatewayUrl, waitFor } from "../helpers/broker";
 import { createProduct, createSupplier, HOME, login, Market, startMarket } from "../helpers/market";
+import { ALL_SERVICES } from "../../lib/infra/config";
+import { Browser, describeWithChromium, launchBrowser, SCREENSHOT_DIR } from "./harness";
 
 jest.setTimeout(60_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const SCREENSHOTS = os.tmpdir();
 const screenshot = (page: Page, name: string) =>
-	page.screenshot({ path: path.join(SCREENSHOTS, `gasrapido-webapp-${name}.png`), fullPage: true });
-const ALL_SERVICES = fs
-	.readdirSync(path.resolve(__dirname, "../../services"))
-	.filter((f) => f.endsWith(".service.ts"))
-	.map((f) => f.replace(".service.ts", ""));
+	page.screenshot({ path: path.join(SCREENSHOT_DIR, `webapp-${name}.png`), fullPage: true });
 
-/** `describe` that needs Chromium: runs with it, skips loudly without it, fails under REQUIRE_INFRA=1. */
-function describeWithChromium(title: string, body: () => void): void {
-	const ok = fs.existsSync(CHROMIUM);
-	if (!ok && process.env.REQUIRE_INFRA === "1") {
-		describe(title, () => {
-			test("requires chromium", () => {
-				throw new Error(`REQUIRE_INFRA=1 but ${CHROMIUM} is missing (apt-get install -y chromium)`);
-			});
-		});
-		return;
-	}
-	if (!ok)
-		console.warn(
-			`\n!!! SKIPPING "${title}": ${CHROMIUM} is missing. Install it (apt-get install -y chromium) or CI will run these.\n`,
-		);
-	(ok ? describe : describe.skip)(title, body);
-}
-
-/** Uncaught errors in the app's scripts and static files that fail to load: each test ends without any. */
-const pageProblems: string[] = [];
-function watchPage(page: Page) {
-	page.on("pageerror", (err) => pageProblems.push(`pageerror: ${err.message}`));
-	page.on(
-		"response",
-		(res) =>
-			res.status() >= 400 &&
-			!new URL(res.url()).pathname.startsWith("/api/") &&
-			pageProblems.push(`${res.status()}: ${res.url()}`),
-	);
+/** Follows a navigation link; on a phone a role with many screens has them behind the Menu button. */
+async function openNav(page: Page, hash: string) {
+	if (await page.locator("#menu-toggle").isVisible()) await page.click("#menu-toggle");
+	await page.click(`#nav a[href='#${hash}']`);
 }
 
 describeWithChromium("web app in a browser", () => {
 	let m: Market;
 	let context: BrowserContext;
 	let base: string;
-	let userDataDir: string;
+	let browser: Browser;
 	let supplier: { id: string; token: string };
 	const customer = {
 		name: "Ana Cliente",
@@ -71,47 +41,25 @@ describeWithChromium("web app in a browser", () => {
 	let orderId = "";
 
 	beforeAll(async () => {
-		m = await startMarket(
-			{ DISPATCH_RETRY_MS: "500", TRACK_HEARTBEAT_MS: "1000", NOTIFY_RETRY_BASE_MS: "20" },
-			ALL_SERVICES,
-		);
+		m = await startMarket({ DISPATCH_RETRY_MS: "500", TRACK_HEARTBEAT_MS: "1000", NOTIFY_RETRY_BASE_MS: "20" }, [
+			...ALL_SERVICES,
+		]);
 		base = gatewayUrl(m.broker);
 		supplier = await createSupplier(m, { businessName: "Gás Bom Centro", location: { lat: -23.56, lng: -46.64 } });
 		await createProduct(m, supplier.token, { type: "P13", priceCents: 11000, depositCents: 15000, stock: 10 });
 
-		const { chromium } = await import("playwright-core");
-		userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-chromium-"));
-		context = await chromium.launchPersistentContext(userDataDir, {
-			executablePath: CHROMIUM,
-			headless: true,
-			args: [
-				"--headless",
-				"--no-sandbox",
-				"--disable-gpu",
-				"--disable-quic",
-				"--no-first-run",
-				"--disable-background-networking",
-				"--disable-component-update",
-				"--disable-sync",
-			],
-			viewport: { width: 420, height: 900 },
-			locale: "pt-BR",
-			geolocation: { latitude: HOME.lat, longitude: HOME.lng },
-			permissions: ["geolocation"],
-		});
-		context.setDefaultTimeout(8000);
-		// Page errors and failed requests go to the test output: a broken module shows up here.
-		context.on("page", watchPage);
+		fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+		browser = await launchBrowser({ geolocation: { latitude: HOME.lat, longitude: HOME.lng } });
+		context = browser.context;
 		customerPage = await context.newPage();
 	});
 
 	afterEach(() => {
-		expect(pageProblems.splice(0)).toEqual([]);
+		expect(browser.takeProblems()).toEqual([]);
 	});
 
 	afterAll(async () => {
-		await context?.close().catch(() => undefined);
-		if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+		await browser?.close();
 		await m?.stop();
 	});
 
@@ -192,7 +140,7 @@ describeWithChromium("web app in a browser", () => {
 		});
 		await screenshot(page, "order");
 
-		await page.click("#nav a[href='#/orders']");
+		await openNav(page, "/orders");
 		await page.waitForSelector(`#orders-list tr[data-order-id="${orderId}"]`);
 	});
 
@@ -299,7 +247,7 @@ describeWithChromium("web app in a browser", () => {
 		await admin.waitForURL(/#\/admin\/verification$/);
 
 		// The day's order is in the metrics (analytics counts from the event stream: reload until it is).
-		await admin.click("#nav a[href='#/metrics']");
+		await openNav(admin, "/metrics");
 		await waitFor(async () => {
 			await admin.locator("#metrics-table tr.totals").waitFor();
 			if (((await admin.locator("#metrics-table tr.totals td").first().textContent()) || "").trim() === "1")
@@ -310,7 +258,7 @@ describeWithChromium("web app in a browser", () => {
 		await screenshot(admin, "metrics");
 
 		const email = `revenda-${Date.now().toString(36)}@test.local`;
-		await admin.click("#nav a[href='#/invites']");
+		await openNav(admin, "/invites");
 		await admin.fill("#invite-form [name=email]", email);
 		await admin.selectOption("#invite-form [name=role]", "supplier");
 		await admin.click("#invite-form button[type=submit]");
@@ -332,7 +280,7 @@ describeWithChromium("web app in a browser", () => {
 		await page.waitForURL(/#\/orders$/);
 		expect(await page.textContent(".who")).toContain("Revendedor");
 
-		await page.click("#nav a[href='#/verification']");
+		await openNav(page, "/verification");
 		await page.waitForSelector("#verification-status .badge-awaiting_documents");
 		await page.selectOption("#upload-form [name=type]", "company_registration");
 		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-00");
@@ -349,8 +297,16 @@ describeWithChromium("web app in a browser", () => {
 		await page.click("#upload-form button[type=submit]");
 		await page.waitForSelector("li[data-type=company_registration] .badge-pending_review");
 
-		await admin.click("#nav a[href='#/admin/verification']");
-		const card = admin.locator("#review-queue article", { hasText: "11222333000181" });
+		await openNav(admin, "/admin/verification");
+		// The queue names the business and its e-mail, labels the fields and formats the CNPJ.
+		const card = admin.locator("#review-queue article", { hasText: "11.222.333/0001-81" });
+		await card.locator(".user-line:has-text('Gás do João')").waitFor();
+		expect(await card.textContent()).toContain(email);
+		expect(await card.locator("dl.facts dt").first().textContent()).toBe("CNPJ");
+		expect(await card.locator("dl.facts").textContent()).not.toContain("cnpj");
+		// The document itself, shown in place.
+		await card.locator("button.show-document").click();
+		await card.locator("iframe.doc-preview").waitFor();
 		await card.locator(".approve-form button").click();
 		await admin.waitForSelector("#review-queue .empty");
 

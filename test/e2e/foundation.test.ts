@@ -245,6 +245,9 @@ describe("MFA for admins", () => {
 		const setup = await api.post("/api/auth/mfa/setup", {}, { token: plainToken });
 		expect(setup.status).toBe(200);
 		expect(setup.body.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
+		// The QR code to scan, drawn on the server: an SVG data: URL.
+		expect(setup.body.qrDataUrl).toMatch(/^data:image\/svg\+xml;base64,/);
+		expect(Buffer.from(setup.body.qrDataUrl.split(",")[1], "base64").toString()).toContain("<svg");
 
 		expect((await api.post("/api/auth/mfa/enable", { code: "000000" }, { token: plainToken })).status).toBe(401);
 		const enable = await api.post(

@@ -6,11 +6,10 @@
 import { EventEmitter } from "events";
 import { PassThrough } from "stream";
 import { ServiceBroker, ServiceSchema } from "moleculer";
-import { DbMixin } from "../../mixins/db.mixin";
-import { EventsMixin } from "../../mixins/events.mixin";
 import type { CourierView, TrackingView } from "../../lib/contracts/couriers";
 import type { EventMap, EventName } from "../../lib/contracts/events";
 import { eventRecorder, startBroker, waitFor } from "../helpers/broker";
+import { publisher } from "../helpers/publisher";
 
 jest.setTimeout(20000);
 
@@ -28,16 +27,6 @@ const fakeOrders: ServiceSchema = {
 			const view = views.get(params.orderId);
 			if (!view) return null;
 			return { ...view, visible: params.role === "admin" || params.userId === view.customerId };
-		},
-	},
-};
-const publisher: ServiceSchema = {
-	name: "publisher",
-	mixins: [EventsMixin, DbMixin({ collection: "publisher" })],
-	actions: {
-		publish(ctx) {
-			const { type, data } = ctx.params as { type: EventName; data: EventMap[EventName] };
-			return (this as unknown as { publishEvent(t: EventName, d: unknown): Promise<unknown> }).publishEvent(type, data);
 		},
 	},
 };
@@ -259,6 +248,24 @@ describe("dispatch", () => {
 		await publish("order.confirmed", big);
 		await sleep(200);
 		expect(assignments(big.orderId)).toHaveLength(0);
+	});
+
+	it("offers a second order to a courier on the road with the first (in transit, reporting its position)", async () => {
+		const at = newArea();
+		const c = await courier(north(at, 1), { capacity: 2 });
+		const first = confirmed(at);
+		await publish("order.confirmed", first);
+		expect(await assignedCourier(first.orderId)).toBe(c.id);
+		await publish("order.in_transit", {
+			orderId: first.orderId,
+			customerId: first.customerId,
+			supplierId: first.supplierId,
+			courierId: c.id,
+		} as EventMap["order.in_transit"]);
+		await call("couriers.updateLocation", { id: c.id, ...north(at, 0.5), speed: 8, at: nextAt() }, c.as);
+		const second = confirmed(at);
+		await publish("order.confirmed", second);
+		expect(await assignedCourier(second.orderId)).toBe(c.id);
 	});
 
 	it("gives one courier per order and never goes over capacity when confirmations race (each delivered twice)", async () => {

@@ -28,6 +28,7 @@ import { normalizeEmail } from "../../../lib/domain/users";
 import { issueToken } from "../../../lib/infra/auth";
 import { clientError, conflict, forbidden, notFound, unauthorized } from "../../../lib/infra/errors";
 import { nowIso } from "../../../lib/infra/ids";
+import { qrDataUrl } from "../../../lib/infra/qr";
 import { accountKey } from "../../../lib/infra/login-throttle";
 import { config } from "../../../lib/infra/config";
 import { durationMs, newRefreshToken, parseRefreshToken } from "../../../lib/infra/refresh-tokens";
@@ -182,7 +183,8 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 				if (user.mfaEnabled) throw conflict("MFA is already enabled");
 				const secret = newTotpSecret();
 				await this.updateEntity(ctx, user._id, { $set: { mfaPendingSecret: secret, updatedAt: nowIso() } });
-				return { secret, otpauthUri: totpUri(secret, user.email) };
+				const otpauthUri = totpUri(secret, user.email);
+				return { secret, otpauthUri, qrDataUrl: await qrDataUrl(otpauthUri) };
 			},
 		},
 
