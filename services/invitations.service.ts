@@ -72,7 +72,7 @@ const SWEEP = "invite-sweep";
 
 function inviteError(problem: InviteProblem): Error {
 	const e = problemError(problem);
-	return clientError(e.code, e.type, e.message);
+	return clientError(e.type, e.message);
 }
 
 const businessEvents: BusinessEventHandlers<ThisService> = {
@@ -186,7 +186,7 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 				const problem = inviteProblem(invite, new Date());
 				if (problem) throw inviteError(problem);
 				if (!emailMatches(invite, ctx.params.email))
-					throw clientError(403, "INVITE_EMAIL_MISMATCH", "This invite is for another e-mail address");
+					throw clientError("INVITE_EMAIL_MISMATCH", "This invite is for another e-mail address");
 				const claimed = await this.compareAndSet(
 					ctx,
 					{ _id: invite._id, status: "pending", expiresAt: { $gt: nowIso() } },

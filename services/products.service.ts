@@ -12,7 +12,7 @@
  * (RESERVATION_TTL_MS); a periodic sweep releases expired ones and those of cancelled orders, and
  * commits those of confirmed or delivered orders (orders.statusesFor).
  */
-import { Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx } from "../lib/contracts/common";
@@ -42,7 +42,7 @@ import type { OrderStatus } from "../lib/domain/order-status";
 import * as catalog from "../lib/domain/catalog";
 import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt, mergeItems } from "../lib/domain/stock";
 import { config } from "../lib/infra/config";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { clientError, conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { countRepair, registerRepairMetric } from "../lib/infra/repairs";
 import { StockLedger } from "../lib/infra/stock-ledger";
@@ -85,7 +85,7 @@ const productEvent = (type: "product.created" | "product.updated" | "product.del
 	data: catalog.productChange(p),
 });
 
-const refusal = (p: catalog.CatalogProblem) => new Errors.MoleculerClientError(p.message, p.code, p.type, p.data);
+const refusal = (p: catalog.CatalogProblem) => clientError(p.type, p.message, p.data);
 
 const isUnique = (err: unknown) => err instanceof UniqueViolationError || (err as { code?: unknown })?.code === 409;
 
@@ -350,10 +350,9 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		async activeSupplierOr403(this: ThisService, owner: string) {
 			const supplier = await this.suppliers().findById(owner);
 			if (!supplier || supplier.active === false)
-				throw new Errors.MoleculerClientError(
-					"This supplier has no active catalog profile yet (verification must be approved first)",
-					403,
+				throw clientError(
 					"SUPPLIER_NOT_ACTIVE",
+					"This supplier has no active catalog profile yet (verification must be approved first)",
 					{ supplierId: owner },
 				);
 			return supplier;

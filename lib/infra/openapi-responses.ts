@@ -108,7 +108,11 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 				items: {
 					type: "object",
 					required: ["status", "at"],
-					properties: { status: { type: "string" }, at: { type: "string" } },
+					properties: {
+						status: { type: "string" },
+						at: { type: "string" },
+						label: { type: "string", description: "What the entry says, in the request's language" },
+					},
 				},
 			},
 			handoverCode: { type: "string", description: "Shown to the order's customer and admins only" },

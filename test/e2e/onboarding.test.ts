@@ -273,7 +273,7 @@ describe("onboarding", () => {
 			{ content: files.pdf(), name: "c.pdf" },
 		);
 		expect(badCnpj.status).toBe(422);
-		expect(badCnpj.body.data).toEqual([expect.objectContaining({ field: "metadata.cnpj" })]);
+		expect(badCnpj.body.data.fields).toEqual([expect.objectContaining({ field: "metadata.cnpj" })]);
 		const wrongType = await upload(
 			token,
 			"drivers_licence",
@@ -587,7 +587,7 @@ describe("onboarding", () => {
 			{ content: files.pdf(), name: "v.pdf" },
 		);
 		expect(noSidecar.status).toBe(422);
-		expect(noSidecar.body.data[0].field).toBe("metadata.hasSidecar");
+		expect(noSidecar.body.data.fields[0].field).toBe("metadata.hasSidecar");
 		const { ids } = await uploadAll(token, COURIER_DOCS);
 		const mismatch = await upload(
 			token,
