@@ -140,7 +140,8 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		lookup: {
-			rest: "GET /invites/:code",
+			// By its code, a named segment (ids own /invites/:id); GET /invites/:code is the older path, kept for clients.
+			rest: ["GET /invites/by-code/:code", "GET /invites/:code"],
 			auth: "public",
 			params: { code: { type: "string", max: 128 } },
 			async handler(this: ThisService, ctx: Ctx<InviteCodeParams>): Promise<InviteLookup> {
@@ -148,6 +149,8 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 				if (!invite) throw notFound("invite");
 				const reason = inviteProblem(invite, new Date());
 				return {
+					id: invite._id,
+					code: invite.code,
 					valid: reason === null,
 					reason,
 					role: invite.role,

@@ -127,7 +127,9 @@ export function openApiPath(path: string): { path: string; names: string[] } {
 
 /** `users.login` → `users_login`: operationIds are unique per action and method. */
 const operationId = (route: RoutedAction, many: boolean) =>
-	`${route.action.replace(/[^A-Za-z0-9]+/g, "_")}${many ? `_${route.method.toLowerCase()}` : ""}`;
+	`${route.action.replace(/[^A-Za-z0-9]+/g, "_")}${many ? `_${route.method.toLowerCase()}` : ""}${
+		DECLARED_RESPONSES[route.action]?.deprecatedPaths?.includes(route.path) ? "_deprecated" : ""
+	}`;
 
 function authText(req: AuthRequirement): string {
 	if (req.public) return "Public: no token needed.";
@@ -193,6 +195,7 @@ function operation(route: RoutedAction, many: boolean): Record<string, Json> {
 		"x-moleculer-action": route.action,
 		"x-auth": req.public ? "public" : { roles: req.roles, mfa: req.mfa },
 	};
+	if (declared?.deprecatedPaths?.includes(route.path)) op.deprecated = true;
 	if (!req.public) op.security = [{ bearerAuth: [] }];
 	if (parameters.length) op.parameters = parameters;
 

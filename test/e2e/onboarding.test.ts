@@ -202,14 +202,19 @@ describe("onboarding", () => {
 			message: "Bem-vindo!",
 		});
 
-		const lookup = await api.get(`/api/invites/${created.body.code}`);
+		const lookup = await api.get(`/api/invites/by-code/${created.body.code}`);
 		expect(lookup.status).toBe(200);
 		expect(lookup.body).toEqual({
+			id: created.body.id,
+			code: created.body.code,
 			valid: true,
 			reason: null,
 			role: "supplier",
 			invitedBy: { name: "Administrator", role: "admin" },
 		});
+		// The older path answers the same (the web app's sign-up link uses it).
+		expect((await api.get(`/api/invites/${created.body.code}`)).body).toEqual(lookup.body);
+		expect((await api.get("/api/invites/by-code/not-a-real-code-at-all-000000")).status).toBe(404);
 		expect((await api.get("/api/invites/not-a-real-code-at-all-000000")).status).toBe(404);
 		state.pendingCode = created.body.code;
 	});
@@ -449,7 +454,9 @@ describe("onboarding", () => {
 
 		const after = await status(token);
 		expect(after.body.status).toBe("awaiting_documents");
+		// A required document and the same document in the documents list have the same `id`.
 		expect(after.body.required.find((d: any) => d.type === "fire_safety_permit")).toMatchObject({
+			id: ids.fire_safety_permit,
 			status: "rejected",
 			reason: "Permit is illegible",
 		});

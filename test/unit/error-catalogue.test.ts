@@ -96,6 +96,17 @@ describe("error catalogue", () => {
 		expect(errorBody(conflict("Something nobody translated")).message).toBe(ERROR_CATALOGUE.CONFLICT.message["pt-BR"]);
 	});
 
+	it("README's table lists every type with its status and messages", () => {
+		const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+		for (const type of TYPES) {
+			const { status, message } = ERROR_CATALOGUE[type];
+			expect([type, readme.includes(`| ${type} | ${status} | ${message["pt-BR"]} | ${message.en} |`)]).toEqual([
+				type,
+				true,
+			]);
+		}
+	});
+
 	it("Accept-Language picks English or Portuguese by preference; the user's locale without one; pt-BR by default", () => {
 		expect(pickLocale(undefined)).toBe("pt-BR");
 		expect(pickLocale("en-US,en;q=0.9")).toBe("en");
