@@ -15,6 +15,7 @@ import type { AuthUser } from "../domain/access";
 import type { HistoryEntry } from "../domain/order-status";
 import type { PublicUser } from "../contracts/users";
 import { formatSeedSummary, seed } from "./seed";
+import { seedOutput } from "./seed-progress";
 
 /** moleculer-repl's custom command definition (its package has no typings). */
 export interface ReplCommand {
@@ -239,7 +240,8 @@ export function replCommands(): ReplCommand[] {
 			command: "seed",
 			description: "Fill the platform with São Paulo demo data (idempotent; GATEWAY_URL or this node's PORT)",
 			async action(broker) {
-				const summary = await seed({ broker, gatewayUrl: gatewayUrl(), log: print });
+				const output = seedOutput(process.stdout);
+				const summary = await seed({ broker, gatewayUrl: gatewayUrl(), ...output }).finally(() => output.done());
 				print(formatSeedSummary(summary));
 			},
 		},
