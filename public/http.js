@@ -3,6 +3,8 @@
  * errors with their field problems, multipart uploads, downloads and Server-Sent Events read
  * through fetch() (EventSource cannot send an Authorization header).
  */
+import { lang } from "./ui.js";
+
 const SESSION_KEY = "gasrapido.session";
 
 export function getSession() {
@@ -37,7 +39,8 @@ export class ApiError extends Error {
 
 function authHeaders(extra = {}) {
 	const session = getSession();
-	const headers = { ...extra };
+	// Server messages (errors, order-history labels) in the language the app shows.
+	const headers = { "Accept-Language": lang() === "en" ? "en" : "pt-BR", ...extra };
 	if (session && session.token) headers.Authorization = `Bearer ${session.token}`;
 	return headers;
 }

@@ -227,6 +227,11 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		content: json(accepted({ reason: { enum: ["out_of_order", "stale"] } })),
 	},
 	"invitations.create": { status: 201, description: "The invite was created" },
+	"payments.refund": {
+		status: 200,
+		description: "The payment with the refund recorded",
+		errors: [502],
+	},
 	"invitations.revoke": { status: 200, description: "The invite was revoked", errors: [410] },
 	"notifications.send": {
 		status: 202,
