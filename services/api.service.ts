@@ -178,8 +178,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 					const meta = ctx.meta as CallMeta;
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
 					meta.clientIp = clientIp(req, this.settings.trustProxy);
-					meta.locale = requestLocale(req, meta.user);
-					if (meta.user) meta.user = { ...meta.user, locale: meta.locale };
+					meta.locale = requestLocale(req); // authenticate() refines it with the user's stored locale
 				},
 				callOptions: {},
 				logging: false,
@@ -291,7 +290,10 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		async authenticate(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest): Promise<AuthUser | null> {
 			const user = userFromRequest(req);
 			if (!user) return null;
-			return this.withCurrentStatus(ctx, user);
+			const current = await this.withCurrentStatus(ctx, user);
+			// The language this request reads: Accept-Language, else the user's stored locale.
+			ctx.meta.locale = requestLocale(req, current);
+			return { ...current, locale: ctx.meta.locale };
 		},
 
 		async authorize(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest) {

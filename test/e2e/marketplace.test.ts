@@ -81,6 +81,13 @@ describe("browse and compare → order → paid → confirmed", () => {
 
 		const order = (await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body;
 		expect(order.history.map((h: any) => h.status)).toEqual(["created", "confirmed"]);
+		// History labels in the reader's language: pt-BR by default, English when asked.
+		expect(order.history.map((h: any) => h.label)).toEqual(["Pedido feito", "Pagamento confirmado"]);
+		const inEnglish = await m.api.get(`/api/orders/${res.body.id}`, {
+			token: customer.token,
+			headers: { "Accept-Language": "en" },
+		});
+		expect(inEnglish.body.history.map((h: any) => h.label)).toEqual(["Order placed", "Payment confirmed"]);
 		expect(order.paymentStatus).toBe("captured");
 		expect(order.promisedBy).toBeTruthy();
 		expect(await stockOf(pNear.id)).toBe(9);
