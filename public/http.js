@@ -3,6 +3,8 @@
  * errors with their field problems, multipart uploads, downloads and Server-Sent Events read
  * through fetch() (EventSource cannot send an Authorization header).
  */
+import { lang } from "./ui.js";
+
 const SESSION_KEY = "gasrapido.session";
 
 export function getSession() {
@@ -21,29 +23,24 @@ export function clearSession() {
 	sessionStorage.removeItem(SESSION_KEY);
 }
 
-/** An answer that is not 2xx: status, the server's message and its field problems ({ field, message }). */
+/**
+ * An answer that is not 2xx. Every error body is `{ type, message, code, data? }` (the message in
+ * the language asked for), field problems always `data.fields: [{ field, type, message }]`.
+ */
 export class ApiError extends Error {
 	constructor(status, body) {
 		super((body && body.message) || `HTTP ${status}`);
 		this.status = status;
 		this.type = (body && body.type) || null;
 		this.data = (body && body.data) || null;
-		this.fields = fieldProblems(this.data);
+		this.fields = (this.data && Array.isArray(this.data.fields) && this.data.fields) || [];
 	}
-}
-
-/** Field problems in the shapes the services use: a validation array, { field } or { fields: [] }. */
-function fieldProblems(data) {
-	if (Array.isArray(data))
-		return data.filter((p) => p && p.field).map((p) => ({ field: p.field, message: p.message || "" }));
-	if (data && typeof data.field === "string") return [{ field: data.field, message: "" }];
-	if (data && Array.isArray(data.fields)) return data.fields.map((field) => ({ field: String(field), message: "" }));
-	return [];
 }
 
 function authHeaders(extra = {}) {
 	const session = getSession();
-	const headers = { ...extra };
+	// Server messages (errors, order-history labels) in the language the app shows.
+	const headers = { "Accept-Language": lang() === "en" ? "en" : "pt-BR", ...extra };
 	if (session && session.token) headers.Authorization = `Bearer ${session.token}`;
 	return headers;
 }

@@ -84,12 +84,12 @@ async function main() {
 	const gatewayUrl = (process.env.GATEWAY_URL || `http://127.0.0.1:${process.env.PORT || "3000"}`).replace(/\/$/, "");
 	const platform = process.env.TRANSPORTER ? await joinCluster(gatewayUrl) : await startEmbedded(gatewayUrl);
 	const { seed, formatSeedSummary } = require(dist("lib", "infra", "seed.js"));
+	const { seedOutput } = require(dist("lib", "infra", "seed-progress.js"));
+	const output = seedOutput(process.stdout);
 	try {
-		const summary = await seed({
-			broker: platform.broker,
-			gatewayUrl: platform.gatewayUrl,
-			log: (line) => process.stdout.write(line + "\n"),
-		});
+		const summary = await seed({ broker: platform.broker, gatewayUrl: platform.gatewayUrl, ...output }).finally(() =>
+			output.done(),
+		);
 		process.stdout.write("\n" + formatSeedSummary(summary) + "\n");
 	} finally {
 		await platform.stop();

@@ -1,8 +1,8 @@
 /**
  * The gateway (moleculer-web). Only actions that declare `rest` are reachable, under /api, each
  * with its declared `auth` (see lib/auth.ts): public, a set of roles, and MFA for sensitive ones.
- * Errors become JSON bodies with the Moleculer error's type and data; the request id the client
- * sent in X-Request-Id (or a new one) is ctx.requestID everywhere and is returned.
+ * Errors become `{ type, message, code, data? }` from the error catalogue, in the caller's language
+ * (lib/infra/gateway-errors.ts); the request id the client sent in X-Request-Id (or a new one) is ctx.requestID everywhere and is returned.
  */
 import type { IncomingMessage, Server, ServerResponse } from "http";
 import { Context, Errors, Service, ServiceSchema } from "moleculer";
@@ -12,7 +12,7 @@ import path from "path";
 import type { CallMeta, Ctx } from "../lib/contracts";
 import type { AuthState } from "../lib/contracts/users";
 import { config } from "../lib/infra/config";
-import { ActionAuth, AuthUser, authorizationProblem, bearerToken, verifyToken } from "../lib/infra/auth";
+import { ActionAuth, AuthUser, authorizationProblem } from "../lib/infra/auth";
 import { nodeReadiness } from "../lib/infra/health";
 import { newId } from "../lib/infra/ids";
 import {
@@ -27,14 +27,18 @@ import { HttpDrain, trackHttpServer } from "../lib/infra/http-drain";
 import { isTemporarilyUnavailable, serviceUnavailable } from "../lib/infra/unavailable";
 import { instrumentHttpServer } from "../lib/infra/http-metrics";
 import { exitWhenListenFails } from "../lib/infra/startup-failure";
+import { ErrorLike, malformedMultipart, multipartBoundary } from "../lib/infra/http-errors";
+import { writeErrorResponse } from "../lib/infra/gateway-errors";
 import {
-	errorBody,
-	ErrorLike,
-	errorStatus,
-	isNoLiveInstance,
-	malformedMultipart,
-	multipartBoundary,
-} from "../lib/infra/http-errors";
+	AliasRequest,
+	clientIp,
+	isAuthRequest,
+	rateLimitKey,
+	requestLocale,
+	TokenRequest,
+	userFromRequest,
+} from "../lib/infra/gateway-requests";
+import { appError } from "../lib/infra/errors";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 import { OpenApiMixin } from "../mixins/openapi.mixin";
 
@@ -51,14 +55,10 @@ interface Settings extends ApiSettingsSchema {
 }
 
 /** A request as the gateway sees it: moleculer-web's, plus the token's user once verified (an Error when it failed). */
-type TokenRequest = IncomingMessage & { $tokenUser?: AuthUser | Error | null };
 type GatewayRequest = IncomingRequest & TokenRequest;
 
 /** moleculer-web's aliases carry their full path (prefix included); its typings leave it out. */
 type GatewayAlias = Alias & { fullPath: string };
-
-/** A route with moleculer-web's rate limiter (its typings leave out the store it keeps). */
-type RateLimitedRoute = Route & { rateLimit?: { store?: { resetTime: number } } };
 
 /** The stricter per-address budget of the sign-in endpoints. */
 interface AuthLimiter {
@@ -95,65 +95,6 @@ function publicFolder(): string {
 	const fromDist = __dirname.split(path.sep).includes("dist");
 	return path.resolve(__dirname, fromDist ? "../.." : "..", "public");
 }
-
-/** The client's address: the socket's, or behind a trusted proxy the first X-Forwarded-For hop. */
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-	if (trustProxy) {
-		const forwarded = req.headers["x-forwarded-for"];
-		const first = typeof forwarded === "string" ? forwarded.split(",")[0].trim() : "";
-		if (first) return first;
-	}
-	return req.socket?.remoteAddress || "unknown";
-}
-
-/**
- * The user a request's bearer token names (null without a token), verified once per request:
- * the rate limiter and the authentication step both need it.
- */
-function userFromRequest(req: TokenRequest): AuthUser | null {
-	if (req.$tokenUser !== undefined) {
-		if (req.$tokenUser instanceof Error) throw req.$tokenUser;
-		return req.$tokenUser;
-	}
-	const token = bearerToken(req.headers.authorization);
-	try {
-		req.$tokenUser = token ? verifyToken(token) : null;
-	} catch (err) {
-		const expired = !!err && (err as Error).name === "TokenExpiredError";
-		req.$tokenUser = new MoleculerClientError(
-			expired ? "Token expired" : "Invalid token",
-			401,
-			expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
-		);
-		throw req.$tokenUser;
-	}
-	return req.$tokenUser;
-}
-
-/**
- * Sign-in and enrolment endpoints. They are limited per client address whatever token the request
- * carries (a valid token must not move a password guess into the user's own bucket), against the
- * general limit and the stricter AUTH_RATE_LIMIT_MAX; per target account in the users service.
- */
-const AUTH_ACTIONS = new Set(["users.login", "users.register", "users.mfaSetup", "users.mfaEnable"]);
-type AliasRequest = TokenRequest & { $alias?: { action?: string } };
-
-function isAuthRequest(req: AliasRequest): boolean {
-	return AUTH_ACTIONS.has(req.$alias?.action ?? "");
-}
-
-function rateLimitKey(req: AliasRequest, trustProxy: boolean): string {
-	if (isAuthRequest(req)) return `ip:${clientIp(req, trustProxy)}`;
-	try {
-		const user = userFromRequest(req);
-		if (user) return `user:${user.id}`;
-	} catch {
-		// An invalid token is refused later with 401; count it against the client's address.
-	}
-	return `ip:${clientIp(req, trustProxy)}`;
-}
-
-const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
 
 const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
@@ -228,8 +169,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 					// busboy throws on anything but multipart with a boundary: answer 415 / 400 before it sees the request.
 					if (alias && alias.type === "multipart") {
 						const contentType = String(req.headers["content-type"] || "");
-						if (!/^multipart\/form-data/i.test(contentType))
-							throw new MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+						if (!/^multipart\/form-data/i.test(contentType)) throw appError("UNSUPPORTED_MEDIA_TYPE");
 						if (!multipartBoundary(contentType)) throw malformedMultipart();
 					}
 					copyRateLimitHeaders(res);
@@ -238,6 +178,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 					const meta = ctx.meta as CallMeta;
 					if (typeof key === "string" && key.length > 0 && key.length <= 128) meta.idempotencyKey = key;
 					meta.clientIp = clientIp(req, this.settings.trustProxy);
+					meta.locale = requestLocale(req); // authenticate() refines it with the user's stored locale
 				},
 				callOptions: {},
 				logging: false,
@@ -247,32 +188,8 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		onError(this: ThisService, req: GatewayRequest, res: ServerResponse, error: Error) {
 			// A failed upload can report twice; the first answer stands.
 			if (res.headersSent) return;
-			const err = (
-				isTemporarilyUnavailable(error, this.broker, this.isReady()) ? serviceUnavailable(error) : error
-			) as ErrorLike;
-			const status = errorStatus(err);
-			const body = errorBody(err, status);
-			if (status >= 500)
-				this.logger.error({ requestId: req.$ctx?.requestID, url: req.url }, `Request failed: ${err && err.message}`);
-			res.setHeader("Content-Type", "application/json; charset=utf-8");
-			if (req.$ctx?.requestID) res.setHeader("X-Request-Id", req.$ctx.requestID);
-			if (status === 503 && isNoLiveInstance(err))
-				res.setHeader("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_S));
-			if (status === 429) {
-				// An account blocked after failed sign-ins says how long; a rate limit, when its window ends.
-				const data = err.data as { retryAfterSeconds?: unknown } | undefined;
-				const store = (req.$route as RateLimitedRoute | undefined)?.rateLimit?.store;
-				const seconds =
-					typeof data?.retryAfterSeconds === "number"
-						? data.retryAfterSeconds
-						: store
-							? Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000))
-							: 60;
-				res.setHeader("Retry-After", String(seconds));
-				copyRateLimitHeaders(res);
-			}
-			res.writeHead(status);
-			res.end(JSON.stringify(body));
+			const unavailable = isTemporarilyUnavailable(error, this.broker, this.isReady());
+			writeErrorResponse(req, res, (unavailable ? serviceUnavailable(error) : error) as ErrorLike, this.logger);
 		},
 	},
 
@@ -374,18 +291,19 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		async authenticate(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest): Promise<AuthUser | null> {
 			const user = userFromRequest(req);
 			if (!user) return null;
-			return this.withCurrentStatus(ctx, user);
+			const current = await this.withCurrentStatus(ctx, user);
+			// The language this request reads: Accept-Language, else the user's stored locale.
+			ctx.meta.locale = requestLocale(req, current);
+			return { ...current, locale: ctx.meta.locale };
 		},
 
 		async authorize(this: ThisService, ctx: Ctx, route: Route, req: GatewayRequest) {
 			const auth: ActionAuth = req.$action ? req.$action.auth : undefined;
 			const problem = authorizationProblem(auth, ctx.meta.user ?? null, this.settings.requireAdminMfa);
-			if (problem === "unauthenticated") throw new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-			if (problem === "inactive")
-				throw new MoleculerClientError("Account is suspended or deleted", 403, "ACCOUNT_INACTIVE");
-			if (problem === "role") throw new MoleculerClientError("Your role may not do this", 403, "FORBIDDEN_ROLE");
-			if (problem === "mfa")
-				throw new MoleculerClientError("This operation needs an MFA-verified login", 403, "MFA_REQUIRED");
+			if (problem === "unauthenticated") throw appError("UNAUTHORIZED");
+			if (problem === "inactive") throw appError("ACCOUNT_INACTIVE");
+			if (problem === "role") throw appError("FORBIDDEN_ROLE");
+			if (problem === "mfa") throw appError("MFA_REQUIRED");
 		},
 
 		/** The sign-in endpoints' budget per client address (429 past it); its RateLimit-* headers win. */
@@ -394,7 +312,7 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 			const count = await store.inc(`auth-ip:${clientIp(req, this.settings.trustProxy)}`);
 			setRateLimitHeaders(res, max, max - count, store.resetTime);
 			if (count > max)
-				throw new MoleculerClientError("Too many sign-in requests from this address", 429, "RATE_LIMITED", {
+				throw appError("RATE_LIMITED", "Too many sign-in requests from this address", {
 					retryAfterSeconds: Math.max(1, Math.ceil((store.resetTime - Date.now()) / 1000)),
 				});
 		},
@@ -421,16 +339,16 @@ const ApiService: ServiceSchema<Settings, ThisService> = {
 		async withCurrentStatus(this: ThisService, ctx: Ctx, user: AuthUser): Promise<AuthUser> {
 			try {
 				const current = await this.authStateOf(ctx, user.id);
-				if (!current) throw new MoleculerClientError("User no longer exists", 401, "INVALID_TOKEN");
+				if (!current) throw appError("INVALID_TOKEN", "User no longer exists");
 				// Logout, a new password, role or status, or a deletion moved the epoch on: this session is over.
-				if ((current.sessionEpoch ?? 0) !== (user.sessionEpoch ?? 0))
-					throw new MoleculerClientError("This session has ended; sign in again", 401, "SESSION_REVOKED");
+				if ((current.sessionEpoch ?? 0) !== (user.sessionEpoch ?? 0)) throw appError("SESSION_REVOKED");
 				return {
 					...user,
 					status: current.status,
 					role: current.role,
 					supplierId: current.supplierId || null,
 					mfaEnabled: current.mfaEnabled,
+					locale: current.locale,
 				};
 			} catch (err) {
 				if (err instanceof MoleculerClientError) throw err;

@@ -240,12 +240,12 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 				const verdict = judgeLocationReport(at, this.live.get(courierId)?.at, this.locationRules);
 				if (verdict === "future") throw unprocessable("at is in the future", { field: "at" });
 				ctx.meta.$statusCode = 202;
-				if (verdict !== "accept") return { accepted: false, reason: verdict };
+				if (verdict !== "accept") return { accepted: false, id: courierId, reason: verdict };
 				const position = positionFrom(ctx.params);
 				this.keepPosition(courierId, position);
 				const update: LocationUpdate = { courierId, ...position, orderId: state.orderIds[0] ?? null };
 				ctx.broadcast("courier.location.updated", update);
-				return { accepted: true };
+				return { accepted: true, id: courierId };
 			},
 		},
 

@@ -72,7 +72,7 @@ const SWEEP = "invite-sweep";
 
 function inviteError(problem: InviteProblem): Error {
 	const e = problemError(problem);
-	return clientError(e.code, e.type, e.message);
+	return clientError(e.type, e.message);
 }
 
 const businessEvents: BusinessEventHandlers<ThisService> = {
@@ -140,7 +140,8 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		lookup: {
-			rest: "GET /invites/:code",
+			// By its code, a named segment (ids own /invites/:id); GET /invites/:code is the older path, kept for clients.
+			rest: ["GET /invites/by-code/:code", "GET /invites/:code"],
 			auth: "public",
 			params: { code: { type: "string", max: 128 } },
 			async handler(this: ThisService, ctx: Ctx<InviteCodeParams>): Promise<InviteLookup> {
@@ -148,6 +149,8 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 				if (!invite) throw notFound("invite");
 				const reason = inviteProblem(invite, new Date());
 				return {
+					id: invite._id,
+					code: invite.code,
 					valid: reason === null,
 					reason,
 					role: invite.role,
@@ -186,7 +189,7 @@ const InvitationsService: ServiceSchema<Settings, ThisService> = {
 				const problem = inviteProblem(invite, new Date());
 				if (problem) throw inviteError(problem);
 				if (!emailMatches(invite, ctx.params.email))
-					throw clientError(403, "INVITE_EMAIL_MISMATCH", "This invite is for another e-mail address");
+					throw clientError("INVITE_EMAIL_MISMATCH", "This invite is for another e-mail address");
 				const claimed = await this.compareAndSet(
 					ctx,
 					{ _id: invite._id, status: "pending", expiresAt: { $gt: nowIso() } },

@@ -133,7 +133,8 @@ const NotificationsService: ServiceSchema<Settings, ThisService> = {
 				}
 				// Accepted: the messages are stored and go out on their channels asynchronously.
 				ctx.meta.$statusCode = 202;
-				return { messageId, recipients: recipientIds.length, notifications: created.map((n) => n._id) };
+				const notifications = created.map((n) => n._id);
+				return { accepted: true, id: messageId, messageId, recipients: recipientIds.length, notifications };
 			},
 		},
 

@@ -21,7 +21,7 @@
  * customers read model: ./parts/orders/internal.mixin.ts.
  */
 import crypto from "crypto";
-import { Errors, ServiceSchema } from "moleculer";
+import { ServiceSchema } from "moleculer";
 import { DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMixin } from "../mixins/events.mixin";
 import { TimersMixin } from "../mixins/timers.mixin";
@@ -31,11 +31,12 @@ import * as contract from "../lib/contracts/orders";
 import type { CreateOrderParams, CustomerView, ListOrdersParams, Order, OrderView } from "../lib/contracts/orders";
 import type { UpdateStatusParams } from "../lib/contracts/orders";
 import { Actor, checkTransition, HANDOVER_CODE_DIGITS } from "../lib/domain/order-status";
+import { labelledHistory } from "../lib/domain/order-labels";
 import { MAX_HANDOVER_FAILURES, TransitionProblem } from "../lib/domain/order-status";
 import * as rules from "../lib/domain/orders";
 import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { clientError, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso, numericCode } from "../lib/infra/ids";
 import { OrderInternalMixin } from "./parts/orders/internal.mixin";
 import { OrderJobsMixin } from "./parts/orders/jobs.mixin";
@@ -160,7 +161,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 					reason: p.reason,
 					...(codeTried ? { inc: { handoverFailures: -1 } } : {}),
 				});
-				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
+				if (!updated) throw clientError("INVALID_TRANSITION", "The order changed meanwhile; reload it");
 				return this.orderView(updated, me);
 			},
 		},
@@ -216,12 +217,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		/** The order an earlier request with this Idempotency-Key created (422 if that request was different). */
 		async orderForKey(this: ThisService, key: string, hash: string): Promise<Order | null> {
 			const existing = await this.findOneEntity({ idempotencyKey: key });
-			if (existing && existing.requestHash !== hash)
-				throw new Errors.MoleculerClientError(
-					"This Idempotency-Key was used for a different order",
-					422,
-					"IDEMPOTENCY_KEY_REUSED",
-				);
+			if (existing && existing.requestHash !== hash) throw clientError("IDEMPOTENCY_KEY_REUSED");
 			return existing;
 		},
 
@@ -274,7 +270,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		transitionError(problem: TransitionProblem, order: Order, data: Record<string, unknown> = {}): Error {
-			return new Errors.MoleculerClientError(problem.message, problem.code, problem.type, {
+			return clientError(problem.type, problem.message, {
 				status: order.status,
 				...data,
 			});
@@ -296,7 +292,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			const current = await this.visibleOrderOr404(ctx, order._id);
 			const problem = checkTransition(current, "delivered", actor, { handoverCode: current.handoverCode });
 			throw this.transitionError(
-				problem || { message: "The order changed meanwhile; reload it", code: 409, type: "INVALID_TRANSITION" },
+				problem || { message: "The order changed meanwhile; reload it", type: "INVALID_TRANSITION" },
 				current,
 			);
 		},
@@ -311,7 +307,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		orderView(this: ThisService, order: Order, me: AuthUser): OrderView {
 			const hidden: string[] = [...contract.ORDER_HIDDEN_FIELDS, ...LEGACY_HIDDEN];
 			if (!rules.maySeeHandoverCode(order, me)) hidden.push("handoverCode");
-			return this.toPublic(order, hidden) as OrderView;
+			const view = this.toPublic(order, hidden) as OrderView;
+			return { ...view, history: labelledHistory(order.history, me.locale) ?? order.history } as OrderView;
 		},
 
 		/** Live courier position and ETA, when a courier is on it; null if couriers is absent or slow. */

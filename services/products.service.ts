@@ -13,7 +13,7 @@
  * up, then every RESERVATION_SWEEP_MS) releases expired ones and those of cancelled orders, and
  * commits those of confirmed or delivered orders (orders.statusesFor).
  */
-import { Errors, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
@@ -42,7 +42,7 @@ import { LIST_PARAMS, ORDER_ID, PRODUCT_FIELDS, RESERVE_PARAMS } from "../lib/co
 import * as catalog from "../lib/domain/catalog";
 import { mergeItems } from "../lib/domain/stock";
 import { config } from "../lib/infra/config";
-import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
+import { clientError, conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { registerRepairMetric } from "../lib/infra/repairs";
 import { ReservationSweep } from "../lib/infra/reservation-sweep";
@@ -79,7 +79,7 @@ const productEvent = (type: "product.created" | "product.updated" | "product.del
 	data: catalog.productChange(p),
 });
 
-const refusal = (p: catalog.CatalogProblem) => new Errors.MoleculerClientError(p.message, p.code, p.type, p.data);
+const refusal = (p: catalog.CatalogProblem) => clientError(p.type, p.message, p.data);
 
 const isUnique = (err: unknown) => err instanceof UniqueViolationError || (err as { code?: unknown })?.code === 409;
 

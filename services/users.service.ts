@@ -171,7 +171,7 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 		): Promise<void> {
 			const problem = updateProblem(me, user, { ...changes }, this.settings.requireAdminMfa);
 			if (problem === "forbidden") throw forbidden("You may not change these fields of this user");
-			if (problem === "mfa") throw clientError(403, "MFA_REQUIRED", "Confirm this change with an MFA-verified login");
+			if (problem === "mfa") throw clientError("MFA_REQUIRED", "Confirm this change with an MFA-verified login");
 			if (problem === "use_verification")
 				throw conflict("A pending supplier or courier becomes active through document review");
 			if (problem === "current_password")

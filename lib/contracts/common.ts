@@ -25,6 +25,13 @@ export interface CallMeta {
 /** An action's context with typed params and the gateway's meta. */
 export type Ctx<P = Record<string, unknown>> = Context<P, CallMeta>;
 
+/**
+ * What every asynchronous acceptance (HTTP 202) answers: `accepted` (false: the request was valid
+ * but ignored, `reason` says why), `id` of the resource the work is about (null when none), and the
+ * route's own details beside them (e.g. `recipients` of a notification).
+ */
+export type Accepted<Extra extends object = object> = { accepted: boolean; id: string | null; reason?: string } & Extra;
+
 /** One page of a list: `total` only when the caller asked for it (counting is not free). */
 export interface Page<T> {
 	rows: T[];

@@ -179,7 +179,8 @@ export interface LocationReport {
 	at: string;
 }
 
-export type LocationOutcome = { accepted: true } | { accepted: false; reason: "out_of_order" | "stale" };
+export type LocationOutcome =
+	{ accepted: true; id: string } | { accepted: false; id: string; reason: "out_of_order" | "stale" };
 
 export interface EtaParams {
 	courierId: string;

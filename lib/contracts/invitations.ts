@@ -56,6 +56,8 @@ export interface InviteIdParams {
 
 /** The public lookup of a code: whether it is usable, for which role, and who invited. */
 export interface InviteLookup {
+	id: string;
+	code: string;
 	valid: boolean;
 	reason: InviteProblem | null;
 	role: InviteRole;

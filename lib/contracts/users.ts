@@ -179,6 +179,8 @@ export interface AuthState {
 	supplierId: string | null;
 	mfaEnabled: boolean;
 	sessionEpoch: number;
+	/** The language the user reads (the gateway's default when a request sends no Accept-Language). */
+	locale?: Locale;
 }
 
 export interface ActivateParams {

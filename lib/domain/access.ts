@@ -15,6 +15,8 @@ export interface AuthUser {
 	 * change and deletion move it on, and the gateway refuses tokens of an older epoch.
 	 */
 	sessionEpoch?: number;
+	/** The language this request's reader reads (Accept-Language, else their stored locale); set by the gateway, not in the token. */
+	locale?: string;
 }
 
 /** What an action declares: `auth: "public"`, or `auth: { roles: [...], mfa: true }`; absent = any signed-in user. */

@@ -8,6 +8,7 @@ import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
 import type { ProductChanged, SupplierCreated } from "../contracts/events";
 import { DEFAULT_LOW_STOCK_THRESHOLD, expiresAt } from "./stock";
+import type { ErrorType } from "../contracts/error-catalogue";
 import type {
 	CreateProductParams,
 	PricedProduct,
@@ -281,8 +282,8 @@ export function catalogPage<P extends CatalogProduct>(
 
 /** A refusal as data: the service turns it into a Moleculer client error. */
 export interface CatalogProblem {
-	code: 403 | 409 | 422;
-	type: string;
+	/** Its status and translations: the error catalogue. */
+	type: ErrorType;
 	message: string;
 	data?: Record<string, unknown>;
 }
@@ -300,10 +301,8 @@ export function orderProblem(
 	if (!supplier || supplier.active === false)
 		return {
 			problem: {
-				code: 409,
-				type: "CONFLICT",
+				type: "SUPPLIER_NOT_ACTIVE",
 				message: "This supplier is not selling at the moment",
-				data: { type: "SUPPLIER_NOT_ACTIVE" },
 			},
 			distanceKm: null,
 		};
@@ -315,7 +314,6 @@ export function orderProblem(
 		};
 		return {
 			problem: {
-				code: 422,
 				type: "OUT_OF_DELIVERY_AREA",
 				message: "This supplier does not deliver to that address",
 				data,
@@ -324,9 +322,9 @@ export function orderProblem(
 		};
 	}
 	if (supplier.openingHours && !Number.isNaN(at.getTime()) && !isOpenAt(supplier.openingHours, at, timeZone)) {
-		const data = { type: "SUPPLIER_CLOSED", openingHours: supplier.openingHours };
+		const data = { openingHours: supplier.openingHours };
 		return {
-			problem: { code: 409, type: "CONFLICT", message: "This supplier is closed at that time", data },
+			problem: { type: "SUPPLIER_CLOSED", message: "This supplier is closed at that time", data },
 			distanceKm: km,
 		};
 	}
@@ -341,10 +339,10 @@ export function catalogOwner(
 	if (user.role === "admin") {
 		if (requested) return { owner: requested };
 		const data = { fields: ["supplierId"] };
-		return { problem: { code: 422, type: "UNPROCESSABLE", message: "Say which supplier sells this product", data } };
+		return { problem: { type: "UNPROCESSABLE", message: "Say which supplier sells this product", data } };
 	}
 	if (requested && requested !== user.id)
-		return { problem: { code: 403, type: "FORBIDDEN", message: "You can only sell from your own catalog" } };
+		return { problem: { type: "FORBIDDEN", message: "You can only sell from your own catalog" } };
 	return { owner: user.id };
 }
 

@@ -217,10 +217,11 @@ export type RequestStatus = "awaiting_documents" | "in_review" | "approved";
 
 export interface Progress {
 	status: RequestStatus;
+	/** The current document of each required type: `id` is that document's (as in the documents list), null when missing. */
 	documents: {
+		id: string | null;
 		type: DocumentType;
 		status: DocumentStatus | "missing";
-		documentId: string | null;
 		reason: string | null;
 	}[];
 }
@@ -231,9 +232,9 @@ export function progress(required: readonly DocumentType[], docs: StoredDocument
 	const documents = required.map((type) => {
 		const doc = current.get(type);
 		return {
+			id: doc ? doc._id : null,
 			type,
 			status: doc ? doc.status : ("missing" as const),
-			documentId: doc ? doc._id : null,
 			reason: doc && doc.status === "rejected" ? doc.reason || null : null,
 		};
 	});

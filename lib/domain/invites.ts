@@ -6,6 +6,7 @@ import { normalizeEmail } from "./users";
 import type { Role } from "./access";
 import type { InvitationAccepted, InvitationCreated, InvitationExpired } from "../contracts/events";
 import type { ClaimedInvite, Invite } from "../contracts/invitations";
+import type { ErrorType } from "../contracts/error-catalogue";
 
 export const INVITE_ROLES = ["supplier", "courier"] as const;
 export type InviteRole = (typeof INVITE_ROLES)[number];
@@ -67,11 +68,11 @@ export function emailMatches(invite: Pick<InviteLike, "email">, email: string): 
 	return normalizeEmail(invite.email) === normalizeEmail(email);
 }
 
-/** Error type and HTTP status for a problem, as the API reports it. */
-export function problemError(problem: InviteProblem): { code: 409 | 410; type: string; message: string } {
-	if (problem === "expired") return { code: 410, type: "INVITE_EXPIRED", message: "This invite has expired" };
-	if (problem === "revoked") return { code: 410, type: "INVITE_REVOKED", message: "This invite was revoked" };
-	return { code: 409, type: "INVITE_USED", message: "This invite has already been used" };
+/** The error type for a problem, as the API reports it (status and message: the error catalogue). */
+export function problemError(problem: InviteProblem): { type: ErrorType; message: string } {
+	if (problem === "expired") return { type: "INVITE_EXPIRED", message: "This invite has expired" };
+	if (problem === "revoked") return { type: "INVITE_REVOKED", message: "This invite was revoked" };
+	return { type: "INVITE_USED", message: "This invite has already been used" };
 }
 
 /** Store query for invites with a given status as seen at `now`. */

@@ -3,6 +3,8 @@
  * `created → confirmed → in_transit → delivered`, and `cancelled` from created or confirmed.
  * Pure: the orders service asks `checkTransition` and applies the answer with a compare-and-set.
  */
+import type { ErrorType } from "../contracts/error-catalogue";
+
 export const ORDER_STATUSES = ["created", "confirmed", "in_transit", "delivered", "cancelled"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -34,11 +36,19 @@ export interface TransitionInput {
 	handoverCode?: string;
 }
 
-export type TransitionProblem =
-	| { code: 409; type: "INVALID_TRANSITION"; message: string }
-	| { code: 403; type: "FORBIDDEN"; message: string }
-	| { code: 423; type: "HANDOVER_LOCKED"; message: string }
-	| { code: 422; type: "REASON_REQUIRED" | "HANDOVER_CODE_REQUIRED" | "WRONG_HANDOVER_CODE"; message: string };
+/** What is wrong with a transition; its HTTP status and translations are the error catalogue's. */
+export interface TransitionProblem {
+	type: Extract<
+		ErrorType,
+		| "INVALID_TRANSITION"
+		| "FORBIDDEN"
+		| "HANDOVER_LOCKED"
+		| "REASON_REQUIRED"
+		| "HANDOVER_CODE_REQUIRED"
+		| "WRONG_HANDOVER_CODE"
+	>;
+	message: string;
+}
 
 const NEXT: Record<OrderStatus, OrderStatus[]> = {
 	created: ["confirmed", "cancelled"],
@@ -74,7 +84,7 @@ function isParty(order: OrderParties, actor: Actor): boolean {
 	return true;
 }
 
-const forbidden = (message: string): TransitionProblem => ({ code: 403, type: "FORBIDDEN", message });
+const forbidden = (message: string): TransitionProblem => ({ type: "FORBIDDEN", message });
 
 function confirmProblem(actor: Actor): TransitionProblem | null {
 	if (actor.role === "system" || actor.role === "admin") return null;
@@ -93,14 +103,12 @@ function deliveredProblem(order: OrderParties, actor: Actor, input: TransitionIn
 		return forbidden("Only the assigned courier (or an admin) can mark the order delivered");
 	if ((order.handoverFailures || 0) >= MAX_HANDOVER_FAILURES)
 		return {
-			code: 423,
 			type: "HANDOVER_LOCKED",
 			message: "Too many wrong handover codes: an admin must deliver or cancel this order",
 		};
-	if (!input.handoverCode)
-		return { code: 422, type: "HANDOVER_CODE_REQUIRED", message: "Ask the customer for the handover code" };
+	if (!input.handoverCode) return { type: "HANDOVER_CODE_REQUIRED", message: "Ask the customer for the handover code" };
 	if (input.handoverCode !== order.handoverCode)
-		return { code: 422, type: "WRONG_HANDOVER_CODE", message: "The handover code does not match" };
+		return { type: "WRONG_HANDOVER_CODE", message: "The handover code does not match" };
 	return null;
 }
 
@@ -110,11 +118,11 @@ function cancelProblem(order: OrderParties, actor: Actor, input: TransitionInput
 	// The customer may change their mind without explaining; anyone else cancelling someone's order says why.
 	const needsReason = actor.role === "supplier" || actor.role === "admin";
 	if (needsReason && !(input.reason && input.reason.trim()))
-		return { code: 422, type: "REASON_REQUIRED", message: "Say why the order is cancelled" };
+		return { type: "REASON_REQUIRED", message: "Say why the order is cancelled" };
 	return null;
 }
 
-/** null when `actor` may move `order` to `to` with `input`; otherwise what is wrong (code = HTTP status). */
+/** null when `actor` may move `order` to `to` with `input`; otherwise what is wrong (its type's status: the error catalogue). */
 export function checkTransition(
 	order: OrderParties,
 	to: OrderStatus,
@@ -122,7 +130,7 @@ export function checkTransition(
 	input: TransitionInput = {},
 ): TransitionProblem | null {
 	if (!canTransition(order.status, to))
-		return { code: 409, type: "INVALID_TRANSITION", message: `An order cannot go from ${order.status} to ${to}` };
+		return { type: "INVALID_TRANSITION", message: `An order cannot go from ${order.status} to ${to}` };
 	switch (to) {
 		case "confirmed":
 			return confirmProblem(actor);
@@ -133,7 +141,7 @@ export function checkTransition(
 		case "cancelled":
 			return cancelProblem(order, actor, input);
 		default:
-			return { code: 409, type: "INVALID_TRANSITION", message: `An order cannot go to ${to}` };
+			return { type: "INVALID_TRANSITION", message: `An order cannot go to ${to}` };
 	}
 }
 
@@ -144,6 +152,8 @@ export interface HistoryEntry {
 	role: ActorRole;
 	reason?: string;
 	note?: string;
+	/** In answers only: what the entry says to the reader, in their language (lib/domain/order-labels.ts). */
+	label?: string;
 }
 
 export function historyEntry(

@@ -8,7 +8,7 @@ import path from "path";
 import { Readable } from "stream";
 import { Errors } from "moleculer";
 import { decryptFile, encryptFile, sha256Hex } from "./file-crypto";
-import { clientError, conflict, unprocessable } from "./errors";
+import { appError, clientError, conflict, unprocessable } from "./errors";
 import { malformedMultipart } from "./http-errors";
 import { privateDir } from "./private-files";
 import type { RestSchema } from "moleculer";
@@ -25,11 +25,11 @@ import {
 	UploadProblem,
 } from "../domain/documents";
 
-const { MoleculerClientError, MoleculerError, ValidationError } = Errors;
+const { ValidationError } = Errors;
 const SAFE_ID = /^[A-Za-z0-9_-]{10,64}$/;
 
 export const tooLarge = (max: number) =>
-	new MoleculerClientError(`The file is larger than ${max} bytes`, 413, "FILE_TOO_LARGE", { maxBytes: max });
+	appError("FILE_TOO_LARGE", `The file is larger than ${max} bytes`, { maxBytes: max });
 
 /** The whole upload in memory (at most `max` bytes), or a 413 as soon as it grows past that. */
 export function readUpload(stream: Readable, max: number): Promise<Buffer> {
@@ -117,10 +117,10 @@ export function uploadError(
 		return fieldErrors([{ field: "type", message: `a ${request.role} does not upload ${type}` }]);
 	if (problem === "empty") return unprocessable("The file is empty", { field: "file" });
 	if (problem === "mismatch")
-		return clientError(415, "FILE_TYPE_MISMATCH", "The file's name or declared type does not match its content", {
+		return clientError("FILE_TYPE_MISMATCH", "The file's name or declared type does not match its content", {
 			accepted: CONTENT_TYPES,
 		});
-	return clientError(415, "UNSUPPORTED_FILE_TYPE", "The file is not a PDF, JPEG or PNG", { accepted: CONTENT_TYPES });
+	return clientError("UNSUPPORTED_FILE_TYPE", "The file is not a PDF, JPEG or PNG", { accepted: CONTENT_TYPES });
 }
 
 /** Where documents live: DOCUMENTS_DIR, a throwaway folder for in-memory stores (tests), else DATA_DIR/documents. */
@@ -172,13 +172,11 @@ export class DocumentFiles {
 		try {
 			blob = await fs.promises.readFile(this.pathOf(id));
 		} catch (err) {
-			if ((err as NodeJS.ErrnoException).code === "ENOENT")
-				throw new MoleculerError("The document's file is missing", 500, "DOCUMENT_FILE_MISSING");
+			if ((err as NodeJS.ErrnoException).code === "ENOENT") throw appError("DOCUMENT_FILE_MISSING");
 			throw err;
 		}
 		const content = decryptFile(blob, this.key, id);
-		if (sha256Hex(content) !== sha256)
-			throw new MoleculerError("The document's file does not match its checksum", 500, "DOCUMENT_CORRUPT");
+		if (sha256Hex(content) !== sha256) throw appError("DOCUMENT_CORRUPT");
 		return content;
 	}
 

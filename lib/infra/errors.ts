@@ -1,31 +1,38 @@
 /**
- * Moleculer errors with a type and data, mapped by the gateway to HTTP status codes.
- * Client mistakes are MoleculerClientError (4xx); our own failures MoleculerError (5xx).
+ * Moleculer errors with a type from the error catalogue (lib/contracts/error-catalogue.ts), which
+ * decides their HTTP status; the gateway answers `{ type, message, code, data? }` in the caller's
+ * language. Client mistakes are MoleculerClientError (4xx); our own failures MoleculerError (5xx).
+ * The message given here is the English detail; lib/infra/i18n.ts has its Portuguese.
  */
 import { Errors } from "moleculer";
+import { ERROR_CATALOGUE, ErrorType, errorStatusOf } from "../contracts/error-catalogue";
 
-const { MoleculerClientError } = Errors;
+const { MoleculerClientError, MoleculerError } = Errors;
 
-export const notFound = (what: string, id?: string) =>
-	new MoleculerClientError(`${what} not found`, 404, "NOT_FOUND", { what, id });
+/** An error of a catalogued type: its status from the catalogue, its message the catalogue's (English) unless given. */
+export function appError(type: ErrorType, message?: string, data?: unknown): Errors.MoleculerError {
+	const status = errorStatusOf(type);
+	const text = message ?? ERROR_CATALOGUE[type].message.en;
+	return status >= 500
+		? new MoleculerError(text, status, type, data)
+		: new MoleculerClientError(text, status, type, data);
+}
 
-export const conflict = (message: string, data?: unknown) => new MoleculerClientError(message, 409, "CONFLICT", data);
+export const notFound = (what: string, id?: string) => appError("NOT_FOUND", `${what} not found`, { what, id });
 
-export const forbidden = (message = "You are not allowed to do this") =>
-	new MoleculerClientError(message, 403, "FORBIDDEN");
+export const conflict = (message: string, data?: unknown) => appError("CONFLICT", message, data);
 
-export const unauthorized = (message = "Authentication required", type = "UNAUTHORIZED") =>
-	new MoleculerClientError(message, 401, type);
+export const forbidden = (message = "You are not allowed to do this") => appError("FORBIDDEN", message);
 
-export const unprocessable = (message: string, data?: unknown) =>
-	new MoleculerClientError(message, 422, "UNPROCESSABLE", data);
+export const unauthorized = (message = "Authentication required", type: ErrorType = "UNAUTHORIZED") =>
+	appError(type, message);
 
-export const badRequest = (message: string, data?: unknown) =>
-	new MoleculerClientError(message, 400, "BAD_REQUEST", data);
+export const unprocessable = (message: string, data?: unknown) => appError("UNPROCESSABLE", message, data);
 
-/** A client error with its own status and type (410 INVITE_EXPIRED, 415 UNSUPPORTED_FILE_TYPE, 403 MFA_REQUIRED…). */
-export const clientError = (code: number, type: string, message: string, data?: unknown) =>
-	new MoleculerClientError(message, code, type, data);
+export const badRequest = (message: string, data?: unknown) => appError("BAD_REQUEST", message, data);
+
+/** A client error of a specific catalogued type (INVITE_EXPIRED, UNSUPPORTED_FILE_TYPE, MFA_REQUIRED…). */
+export const clientError = (type: ErrorType, message?: string, data?: unknown) => appError(type, message, data);
 
 /** True for the 409 that DbMixin throws when a unique index refuses a write (already there). */
 export const isConflict = (err: unknown): boolean =>

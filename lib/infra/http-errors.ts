@@ -1,9 +1,14 @@
 /**
  * How the gateway turns an error thrown anywhere under a request into an HTTP status and a JSON
- * body `{ name, message, code, type, data }`. Bodies name no internals: no node ids, no action
+ * body `{ type, message, code, data? }`: type and status from the error catalogue, the message in
+ * the caller's language, field problems always as `data.fields: [{ field, type, message }]`. Bodies name no internals: no node ids, no action
  * names (Moleculer's validator and its "not found / not available" errors put both in `data`).
  */
 import { Errors } from "moleculer";
+import { ERROR_CATALOGUE, ErrorType, genericType, isErrorType } from "../contracts/error-catalogue";
+import { appError } from "./errors";
+import { DEFAULT_LOCALE, errorMessage, Locale, portugueseOf } from "./i18n";
+import { validationMessage } from "./validation-messages";
 
 /** What an error thrown anywhere under a request may carry (Moleculer's, moleculer-web's, body-parser's, busboy's). */
 export interface ErrorLike {
@@ -15,11 +20,11 @@ export interface ErrorLike {
 	data?: unknown;
 }
 
+/** What every error answer is (the type's status and meaning: lib/contracts/error-catalogue.ts). */
 export interface ErrorBody {
-	name: string;
+	type: ErrorType;
 	message: string;
 	code: number;
-	type: string;
 	data?: unknown;
 }
 
@@ -52,26 +57,13 @@ export function isMalformedMultipart(err: ErrorLike | null | undefined): boolean
 	);
 }
 
-export const malformedMultipart = () =>
-	new Errors.MoleculerClientError(
-		"The multipart/form-data body is malformed or was cut off",
-		400,
-		"MALFORMED_MULTIPART",
-	);
+export const malformedMultipart = () => appError("MALFORMED_MULTIPART");
 
 /** The boundary of a multipart/form-data Content-Type header, or null when there is none. */
 export function multipartBoundary(contentType: string | undefined): string | null {
 	if (!contentType || !/^multipart\/form-data/i.test(contentType)) return null;
 	const match = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
 	return match ? (match[1] ?? match[2]) : null;
-}
-
-export function errorStatus(err: ErrorLike | null | undefined): number {
-	if (isNoLiveInstance(err)) return 503;
-	if (isMalformedMultipart(err)) return 400;
-	if (err && typeof err.code === "number" && err.code >= 400 && err.code < 600) return err.code;
-	if (err && typeof err.status === "number" && err.status >= 400 && err.status < 600) return err.status;
-	return 500;
 }
 
 /** Keys that name internals: the node that answered, the action behind the route. */
@@ -90,31 +82,87 @@ export function publicData(data: unknown): unknown {
 	return stripped && typeof stripped === "object" && Object.keys(stripped).length === 0 ? undefined : stripped;
 }
 
-export function errorBody(err: ErrorLike, status: number): ErrorBody {
-	if (isNoLiveInstance(err))
-		return {
-			name: "ServiceUnavailableError",
-			message: "No instance of the service behind this route is available right now; retry shortly",
-			code: 503,
-			type: "SERVICE_UNAVAILABLE",
-		};
-	if (isMalformedMultipart(err)) {
-		const e = malformedMultipart();
-		return { name: "BadRequest", message: e.message, code: 400, type: e.type };
+/** Types other origins (Moleculer, moleculer-web) use for a problem the catalogue names otherwise. */
+const FOREIGN_TYPES: Record<string, ErrorType> = {
+	RATE_LIMIT_EXCEEDED: "RATE_LIMITED",
+	NO_TOKEN: "UNAUTHORIZED",
+	SERVICE_NOT_FOUND: "NOT_FOUND",
+	SERVICE_NOT_AVAILABLE: "SERVICE_UNAVAILABLE",
+	INVALID_REQUEST_BODY: "INVALID_JSON",
+	REQUEST_REJECTED: "SERVICE_UNAVAILABLE",
+};
+
+/**
+ * The catalogue type of an error thrown anywhere under a request, and whether it is the thrower's
+ * own (its message is then shown, translated) or a foreign one (the catalogue's message is shown).
+ * Its HTTP status is the catalogue's for that type: nowhere else.
+ */
+export function errorType(err: ErrorLike | null | undefined): { type: ErrorType; own: boolean } {
+	if (isNoLiveInstance(err)) return { type: "SERVICE_UNAVAILABLE", own: false };
+	if (isMalformedMultipart(err)) return { type: "MALFORMED_MULTIPART", own: false };
+	if (!err) return { type: "INTERNAL_ERROR", own: false };
+	const raw =
+		typeof err.code === "number" && err.code >= 400 && err.code < 600
+			? err.code
+			: typeof err.status === "number" && err.status >= 400 && err.status < 600
+				? err.status
+				: 500;
+	if (raw === 400 && err.type === "entity.parse.failed") return { type: "INVALID_JSON", own: false };
+	if (raw >= 500 && !(err instanceof Errors.MoleculerError)) return { type: "INTERNAL_ERROR", own: false };
+	if (isErrorType(err.type)) return { type: err.type, own: true };
+	const foreign = err.type ? FOREIGN_TYPES[err.type] : undefined;
+	return { type: foreign ?? genericType(raw), own: false };
+}
+
+export function errorStatus(err: ErrorLike | null | undefined): number {
+	return ERROR_CATALOGUE[errorType(err).type].status;
+}
+
+export interface FieldProblem {
+	field: string;
+	type: string;
+	message: string;
+}
+
+type ProblemLike = { field?: unknown; type?: unknown; message?: unknown; expected?: unknown; actual?: unknown };
+
+/** One failing field of a validation error, its message in `locale`. */
+function validationProblem(p: ProblemLike, locale: Locale): FieldProblem {
+	const field = String(p.field ?? "");
+	const type = typeof p.type === "string" ? p.type : "invalid";
+	const detail = typeof p.message === "string" ? p.message : "";
+	const known = validationMessage({ type, field, expected: p.expected, actual: p.actual }, locale);
+	const own = locale === "en" ? detail || null : detail ? portugueseOf(detail) : null;
+	// A rule fastest-validator knows speaks from its set; a service's own check keeps its own words when translated.
+	const message =
+		(typeof p.type === "string" ? known : null) ?? own ?? validationMessage({ type: "invalid", field }, locale)!;
+	return { field, type, message };
+}
+
+/**
+ * `data` with its field problems in the one shape `data.fields: [{ field, type, message }]`: the
+ * validator's array, a service's `{ field }` or `{ fields: [names] }` all become it.
+ */
+export function withFieldProblems(type: ErrorType, message: string, data: unknown, locale: Locale): unknown {
+	if (Array.isArray(data)) {
+		const problems = data.filter((p): p is ProblemLike => !!p && typeof p === "object" && "field" in p);
+		return problems.length ? { fields: problems.map((p) => validationProblem(p, locale)) } : undefined;
 	}
-	if (status === 413)
-		return { name: "PayloadTooLarge", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
-	if (status === 400 && err && err.type === "entity.parse.failed")
-		return { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" };
-	if (status >= 500 && !(err instanceof Errors.MoleculerError))
-		return { name: "InternalError", message: "Internal server error", code: status, type: "INTERNAL_ERROR" };
-	if (status === 404 && err.name === "ServiceNotFoundError")
-		return { name: "NotFoundError", message: "Not found", code: 404, type: "NOT_FOUND" };
-	return {
-		name: err.name || "Error",
-		message: err.message || "Error",
-		code: status,
-		type: err.type || "ERROR",
-		data: publicData(err.data),
-	};
+	if (!data || typeof data !== "object") return data;
+	const { field, fields, ...rest } = data as { field?: unknown; fields?: unknown };
+	const named = [...(typeof field === "string" ? [field] : []), ...(Array.isArray(fields) ? fields : [])];
+	if (named.length === 0) return data;
+	const out = named.map((f): FieldProblem =>
+		f && typeof f === "object" ? validationProblem(f as ProblemLike, locale) : { field: String(f), type, message },
+	);
+	return { ...rest, fields: out };
+}
+
+/** The JSON body of an error: `{ type, message, code, data? }`, the message in `locale`. */
+export function errorBody(err: ErrorLike, locale: Locale = DEFAULT_LOCALE): ErrorBody {
+	const { type, own } = errorType(err);
+	const code = ERROR_CATALOGUE[type].status;
+	const message = errorMessage(type, own && type !== "VALIDATION_ERROR" ? err.message : undefined, locale);
+	const data = own ? publicData(withFieldProblems(type, message, err.data, locale)) : undefined;
+	return data === undefined ? { type, message, code } : { type, message, code, data };
 }

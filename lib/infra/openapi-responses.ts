@@ -17,6 +17,8 @@ export interface DeclaredResponse {
 	errors?: number[];
 	/** Request headers the action reads (through the gateway's ctx.meta). */
 	headers?: { name: string; description: string }[];
+	/** Older paths of the action kept for existing clients (full paths, e.g. /api/invites/:code): documented as deprecated. */
+	deprecatedPaths?: string[];
 	/** A multipart/form-data request body (moleculer-web multipart routes do not declare `params`). */
 	multipart?: JsonSchema;
 }
@@ -108,7 +110,11 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 				items: {
 					type: "object",
 					required: ["status", "at"],
-					properties: { status: { type: "string" }, at: { type: "string" } },
+					properties: {
+						status: { type: "string" },
+						at: { type: "string" },
+						label: { type: "string", description: "What the entry says, in the request's language" },
+					},
 				},
 			},
 			handoverCode: { type: "string", description: "Shown to the order's customer and admins only" },
@@ -122,6 +128,18 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 		},
 	},
 };
+
+/** Every 202: `{ accepted, id, reason? }` and the route's own details (lib/contracts/common.ts Accepted). */
+const accepted = (extra: Record<string, JsonSchema> = {}): JsonSchema => ({
+	type: "object",
+	required: ["accepted", "id"],
+	properties: {
+		accepted: { type: "boolean", description: "false: valid but ignored (`reason` says why)" },
+		id: { type: ["string", "null"], description: "The resource the accepted work is about" },
+		reason: { type: "string" },
+		...extra,
+	},
+});
 
 /** What a sign-in or a refresh answers. */
 const SESSION = {
@@ -205,11 +223,45 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 	"couriers.create": { status: 201, description: "The courier profile was created" },
 	"couriers.updateLocation": {
 		status: 202,
-		description: "The position was accepted (or ignored when stale: `accepted: false`)",
+		description: "The position was accepted (or ignored when stale: `accepted: false`); `id` is the courier's",
+		content: json(accepted({ reason: { enum: ["out_of_order", "stale"] } })),
 	},
 	"invitations.create": { status: 201, description: "The invite was created" },
+	"payments.refund": {
+		status: 200,
+		description: "The payment with the refund recorded",
+		errors: [502],
+	},
 	"invitations.revoke": { status: 200, description: "The invite was revoked", errors: [410] },
-	"notifications.send": { status: 202, description: "The message was accepted for delivery" },
+	"notifications.send": {
+		status: 202,
+		description:
+			"The message was accepted for delivery; `id` is the message's (each recipient's copy is in `notifications`)",
+		content: json(
+			accepted({
+				messageId: { type: "string", description: "Same as `id` (older clients)" },
+				recipients: { type: "integer", minimum: 0 },
+				notifications: { type: "array", items: { type: "string" } },
+			}),
+		),
+	},
+	"invitations.lookup": {
+		status: 200,
+		description: "Whether the invite can be used, for whom and from whom (public: the code is the secret)",
+		content: json({
+			type: "object",
+			required: ["id", "code", "valid", "reason", "role", "invitedBy"],
+			properties: {
+				id: { type: "string" },
+				code: { type: "string" },
+				valid: { type: "boolean" },
+				reason: { enum: ["expired", "revoked", "used", null] },
+				role: { enum: ["supplier", "courier"] },
+				invitedBy: { type: "object" },
+			},
+		}),
+		deprecatedPaths: ["/api/invites/:code"],
+	},
 	"alerts.raise": {
 		status: 201,
 		description: "The alert was raised",

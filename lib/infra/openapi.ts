@@ -10,6 +10,7 @@
  */
 import { convertRule, Json, JsonSchema, objectSchema, paramRules } from "./fv-json-schema";
 import { DECLARED_RESPONSES, DeclaredResponse, ENTITY_SCHEMAS } from "./openapi-responses";
+import { CatalogueEntry, ERROR_CATALOGUE, ErrorType } from "../contracts/error-catalogue";
 
 /** One route the gateway exposes, with the definition of the action behind it. */
 export interface RoutedAction {
@@ -26,44 +27,74 @@ export interface RoutedAction {
 
 export type OpenApiDocument = { openapi: string; [key: string]: Json };
 
-/** The error body the gateway writes (services/api.service.ts, errorBody). */
-export const ERROR_SCHEMA: JsonSchema = {
+/** A field problem: every error's `data.fields` items (validation errors and business rules alike). */
+const FIELD_PROBLEM: JsonSchema = {
 	type: "object",
-	required: ["name", "message", "code", "type"],
+	required: ["field", "type", "message"],
 	properties: {
-		name: { type: "string", description: "The error class, e.g. ValidationError, MoleculerClientError" },
-		message: { type: "string", description: "For a person to read (English today)" },
-		code: { type: "integer", minimum: 400, maximum: 599, description: "The HTTP status" },
+		field: { type: "string", description: "The field's path, e.g. `items[0].quantity`" },
 		type: {
 			type: "string",
-			description: "Stable machine-readable type, e.g. NOT_FOUND, VALIDATION_ERROR, FORBIDDEN_ROLE",
+			description: "The rule that failed (fastest-validator's, e.g. `required`) or the error type",
 		},
-		data: { description: "Details: the failing fields of a validation error, the resource of a 404…" },
+		message: { type: "string", description: "For a person, in the request's language" },
 	},
 };
 
-/** Error answers: status → what it means here (the `type`s the gateway and services use). */
-const ERRORS: Record<string, string> = {
-	"400":
-		"Bad request: malformed JSON body (INVALID_JSON), malformed or cut-off multipart body (MALFORMED_MULTIPART) or a request the service refuses (BAD_REQUEST)",
-	"401":
-		"No or an invalid / expired bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED), or a session that ended (SESSION_REVOKED: logout, password, role or status change)",
-	"403": "Signed in but not allowed: FORBIDDEN_ROLE, MFA_REQUIRED, ACCOUNT_INACTIVE, FORBIDDEN",
-	"404": "No such resource (NOT_FOUND), or no such route",
-	"409": "The resource's state does not allow this (CONFLICT and specific types)",
-	"410": "Gone: the invite has expired or was revoked (INVITE_EXPIRED, INVITE_REVOKED)",
-	"413": "Request body too large (PAYLOAD_TOO_LARGE)",
-	"415":
-		"Wrong content type (UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_FILE_TYPE, FILE_TYPE_MISMATCH: the file's name or declared type is not what its bytes are)",
-	"422":
-		"Params failed validation (VALIDATION_ERROR with the failing fields in `data`) or a business rule (UNPROCESSABLE)",
-	"423": "Locked: too many wrong handover codes on this order (HANDOVER_LOCKED); an admin must deliver or cancel it",
-	"429":
-		"Rate limit exceeded (RATE_LIMITED), or the account is blocked after failed sign-ins (TOO_MANY_ATTEMPTS); see Retry-After and RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset",
-	"500": "Internal server error (INTERNAL_ERROR)",
-	"503": "No live instance of the service behind this route (SERVICE_UNAVAILABLE); see Retry-After",
-	"504": "The call outlived REQUEST_TIMEOUT_MS",
+/** The error body the gateway writes (lib/infra/http-errors.ts errorBody). */
+export const ERROR_SCHEMA: JsonSchema = {
+	type: "object",
+	required: ["type", "message", "code"],
+	additionalProperties: false,
+	properties: {
+		type: {
+			enum: Object.keys(ERROR_CATALOGUE),
+			description:
+				"Stable machine-readable type: the error catalogue (`x-error-catalogue`) gives its status and meaning",
+		},
+		message: {
+			type: "string",
+			description: "For a person to read: pt-BR by default, English with `Accept-Language: en` (or the user's locale)",
+		},
+		code: {
+			type: "integer",
+			minimum: 400,
+			maximum: 599,
+			description: "The HTTP status (the catalogue's for the type)",
+		},
+		data: {
+			type: "object",
+			description: "Details: `fields` for field problems, the resource of a 404 (`what`, `id`), limits…",
+			properties: { fields: { type: "array", items: FIELD_PROBLEM } },
+		},
+	},
 };
+
+/** The catalogue's types grouped by status: the error responses every operation refers to. */
+function errorResponses(): Record<string, Json> {
+	const byStatus = new Map<number, ErrorType[]>();
+	for (const [type, entry] of Object.entries(ERROR_CATALOGUE) as [ErrorType, CatalogueEntry][])
+		byStatus.set(entry.status, [...(byStatus.get(entry.status) ?? []), type]);
+	const responses: Record<string, Json> = {};
+	for (const [status, types] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+		const examples: Record<string, Json> = {};
+		for (const type of types)
+			examples[type] = {
+				summary: ERROR_CATALOGUE[type].meaning,
+				value: { type, message: ERROR_CATALOGUE[type].message["pt-BR"], code: status },
+			};
+		responses[`E${status}`] = {
+			description: types.map((t) => `${t}: ${ERROR_CATALOGUE[t].meaning}`).join("; "),
+			...(status === 429 || status === 503
+				? {
+						headers: { "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } } },
+					}
+				: {}),
+			content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, examples } },
+		};
+	}
+	return responses;
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
 	typeof value === "object" && value !== null && !Array.isArray(value);
@@ -96,7 +127,9 @@ export function openApiPath(path: string): { path: string; names: string[] } {
 
 /** `users.login` → `users_login`: operationIds are unique per action and method. */
 const operationId = (route: RoutedAction, many: boolean) =>
-	`${route.action.replace(/[^A-Za-z0-9]+/g, "_")}${many ? `_${route.method.toLowerCase()}` : ""}`;
+	`${route.action.replace(/[^A-Za-z0-9]+/g, "_")}${many ? `_${route.method.toLowerCase()}` : ""}${
+		DECLARED_RESPONSES[route.action]?.deprecatedPaths?.includes(route.path) ? "_deprecated" : ""
+	}`;
 
 function authText(req: AuthRequirement): string {
 	if (req.public) return "Public: no token needed.";
@@ -162,6 +195,7 @@ function operation(route: RoutedAction, many: boolean): Record<string, Json> {
 		"x-moleculer-action": route.action,
 		"x-auth": req.public ? "public" : { roles: req.roles, mfa: req.mfa },
 	};
+	if (declared?.deprecatedPaths?.includes(route.path)) op.deprecated = true;
 	if (!req.public) op.security = [{ bearerAuth: [] }];
 	if (parameters.length) op.parameters = parameters;
 
@@ -215,17 +249,7 @@ export function buildOpenApi(routes: RoutedAction[], info: DocumentInfo = {}): O
 		const item = (paths[path] = paths[path] ?? {});
 		item[route.method.toLowerCase()] = operation(route, (perAction.get(route.action) ?? 0) > 1);
 	}
-	const responses: Record<string, Json> = {};
-	for (const [status, description] of Object.entries(ERRORS))
-		responses[`E${status}`] = {
-			description,
-			...(status === "429" || status === "503"
-				? {
-						headers: { "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } } },
-					}
-				: {}),
-			content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-		};
+	const responses = errorResponses();
 	return {
 		openapi: "3.1.0",
 		info: {
@@ -234,7 +258,9 @@ export function buildOpenApi(routes: RoutedAction[], info: DocumentInfo = {}): O
 			description:
 				info.description ??
 				"Generated from the gateway's routes and each action's fastest-validator `params` and `auth`. " +
-					"Errors are `{ name, message, code, type, data? }` with the HTTP status in `code`.",
+					"Errors are `{ type, message, code, data? }`: `type` from the error catalogue (`x-error-catalogue`), " +
+					"the HTTP status in `code`, field problems in `data.fields: [{ field, type, message }]`, " +
+					"`message` in pt-BR (default) or English (`Accept-Language: en`).",
 		},
 		jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
 		paths,
@@ -243,5 +269,6 @@ export function buildOpenApi(routes: RoutedAction[], info: DocumentInfo = {}): O
 			schemas: { Error: ERROR_SCHEMA, ...ENTITY_SCHEMAS },
 			responses,
 		},
+		"x-error-catalogue": ERROR_CATALOGUE as unknown as Json,
 	};
 }

@@ -5,14 +5,17 @@
  *   orders <status>   a table of the orders in that status (newest first, at most 50)
  *   order <id>        one order: state, history, payment, courier
  *   whoami <email>    a user's record without secrets
+ *   replay [ref]      the dead letters (no ref), or re-publish one: `ref` is its alert id, the
+ *                     dead-lettered event's id, or `<event id>:<consumer>`
  * Calls are made as an internal admin (meta.user), so they see every order; nothing is written
- * except by `seed`. The formatting functions are pure and unit-tested.
+ * except by `seed` and `replay`. The formatting functions are pure and unit-tested.
  */
 import type { ServiceBroker } from "moleculer";
 import type { AuthUser } from "../domain/access";
 import type { HistoryEntry } from "../domain/order-status";
 import type { PublicUser } from "../contracts/users";
 import { formatSeedSummary, seed } from "./seed";
+import { seedOutput } from "./seed-progress";
 
 /** moleculer-repl's custom command definition (its package has no typings). */
 export interface ReplCommand {
@@ -124,14 +127,89 @@ export function formatOrder(order: OrderRow, payment: PaymentRow | null, courier
 	return lines.join("\n");
 }
 
+const asAdmin = { meta: { user: REPL_ADMIN } };
+
+/** A dead letter as the alerts service keeps it: an alert of rule dead_letter with the envelope. */
+export interface DeadLetterRow {
+	id: string;
+	status: string;
+	/** `dead_letter:<event id>:<consumer>` */
+	key: string;
+	replays?: number;
+	details: {
+		envelope?: { id: string; type: string; time?: string };
+		consumer?: string;
+		error?: unknown;
+		failedAt?: string;
+	};
+}
+
+/** The dead letter `ref` names: by its alert id, its event's id, or `<event id>:<consumer>` (its key without the rule). */
+export function findDeadLetter(rows: DeadLetterRow[], ref: string): DeadLetterRow | null {
+	const wanted = ref.trim();
+	return (
+		rows.find((r) => r.id === wanted) ??
+		rows.find((r) => r.key === wanted || r.key === `dead_letter:${wanted}`) ??
+		rows.find((r) => r.details.envelope?.id === wanted) ??
+		null
+	);
+}
+
+export function formatDeadLetters(rows: DeadLetterRow[]): string {
+	if (!rows.length) return "No dead letters.";
+	const table = textTable(
+		["alert", "event", "type", "consumer", "failed (UTC)", "status", "replays", "error"],
+		rows.map((r) => [
+			r.id,
+			r.details.envelope?.id ?? "-",
+			r.details.envelope?.type ?? "-",
+			r.details.consumer ?? "-",
+			(r.details.failedAt ?? "").replace("T", " ").slice(0, 19),
+			r.status,
+			String(r.replays ?? 0),
+			String(r.details.error ?? "").slice(0, 60),
+		]),
+	);
+	return `${table}
+${rows.length} dead letter(s). Replay one with: replay <alert or event id>`;
+}
+
+/** Every dead letter the alerts service holds, newest first (open ones and resolved ones). */
+async function deadLetters(broker: ServiceBroker): Promise<DeadLetterRow[]> {
+	const rows: DeadLetterRow[] = [];
+	for (let page = 1; page <= 20; page++) {
+		const found = await broker.call<{ rows: DeadLetterRow[] }, { rule: string; page: number; pageSize: number }>(
+			"alerts.list",
+			{ rule: "dead_letter", page, pageSize: 100 },
+			asAdmin,
+		);
+		rows.push(...found.rows);
+		if (found.rows.length < 100) break;
+	}
+	return rows;
+}
+
+/** Lists the dead letters, or re-publishes the one `ref` names to its topic (alerts.replay); the output line. */
+export async function replayDeadLetter(broker: ServiceBroker, ref: string | undefined): Promise<string> {
+	const rows = await deadLetters(broker);
+	if (!ref) return formatDeadLetters(rows);
+	const letter = findDeadLetter(rows, ref);
+	if (!letter) return `No dead letter ${ref}. Type replay to list them.`;
+	const replayed = await broker.call<{ replays?: number; replayedEventId: string }, { id: string }>(
+		"alerts.replay",
+		{ id: letter.id },
+		asAdmin,
+	);
+	const type = letter.details.envelope?.type ?? "?";
+	return `Replayed ${type} ${replayed.replayedEventId} to its topic (alert ${letter.id}, ${replayed.replays ?? 1} replay(s)); consumers that handled it already skip it.`;
+}
+
 /** A user without secrets: stored fields only, hashes and TOTP secrets never reach here (PublicUser). */
 export function formatUser(user: PublicUser): string {
 	const shown: Record<string, unknown> = { ...user };
 	for (const k of ["passwordHash", "mfaSecret", "mfaPendingSecret"]) delete shown[k];
 	return JSON.stringify(shown, null, 2);
 }
-
-const asAdmin = { meta: { user: REPL_ADMIN } };
 
 async function findUserByEmail(broker: ServiceBroker, email: string): Promise<PublicUser | null> {
 	const wanted = email.trim().toLowerCase();
@@ -162,7 +240,8 @@ export function replCommands(): ReplCommand[] {
 			command: "seed",
 			description: "Fill the platform with São Paulo demo data (idempotent; GATEWAY_URL or this node's PORT)",
 			async action(broker) {
-				const summary = await seed({ broker, gatewayUrl: gatewayUrl(), log: print });
+				const output = seedOutput(process.stdout);
+				const summary = await seed({ broker, gatewayUrl: gatewayUrl(), ...output }).finally(() => output.done());
 				print(formatSeedSummary(summary));
 			},
 		},
@@ -201,6 +280,15 @@ export function replCommands(): ReplCommand[] {
 			async action(broker, args) {
 				const user = await findUserByEmail(broker, String(args.email));
 				print(user ? formatUser(user) : `No user with e-mail ${String(args.email)}.`);
+			},
+		},
+		{
+			command: "replay [deadLetter]",
+			description:
+				"Dead letters: without an argument a table of them; with an alert id, event id or <event id>:<consumer>, re-publish that event to its topic",
+			async action(broker, args) {
+				const ref = args.deadLetter === undefined || args.deadLetter === null ? undefined : String(args.deadLetter);
+				print(await replayDeadLetter(broker, ref));
 			},
 		},
 	];

@@ -187,6 +187,8 @@ export interface SeedOptions {
 	gatewayUrl: string;
 	/** One line per step (progress). */
 	log?: (line: string) => void;
+	/** Called once per unit of work, SEED_STEPS in all (a progress bar; lib/infra/seed-progress.ts). */
+	step?: (label: string) => void;
 	/** How long to wait for a courier to be dispatched to an order before an admin delivers it. */
 	dispatchWaitMs?: number;
 	adminEmail?: string;
@@ -228,8 +230,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 class SeedError extends Error {}
 
 /** Seeds the platform reachable through `broker` and `gatewayUrl`; see the module comment. */
+/** Units of work of a seed: each supplier, courier and customer, and each planned order (made or found). */
+export const SEED_STEPS =
+	DEMO_SUPPLIERS.length +
+	DEMO_COURIERS.length +
+	DEMO_CUSTOMERS.length +
+	DEMO_CUSTOMERS.reduce((n, c) => n + c.orders.length, 0);
+
 export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 	const log = opts.log || (() => undefined);
+	const step = opts.step || (() => undefined);
 	const base = opts.gatewayUrl.replace(/\/$/, "");
 	const created = emptyCounts();
 	const existing = emptyCounts();
@@ -357,6 +367,7 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 			created.products++;
 		}
 		suppliers.push({ id: user.id, token, products, spec });
+		step(spec.businessName);
 		log(
 			`[fornecedor ${i + 1}/${DEMO_SUPPLIERS.length}] ${spec.businessName} (${spec.neighbourhood}) ${isNew ? "created" : "exists"}, ${spec.products.length} products`,
 		);
@@ -394,6 +405,7 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 			[202],
 			`${spec.name}'s position`,
 		);
+		step(spec.name);
 		log(
 			`[entregador ${i + 1}/${DEMO_COURIERS.length}] ${spec.name} ${isNew ? "created" : "exists"}, available near ${DEMO_SUPPLIERS[spec.supplierIndex].neighbourhood}`,
 		);
@@ -505,6 +517,7 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 			`orders of ${spec.email}`,
 		);
 		existing.orders += Math.min(mine.rows.length, spec.orders.length);
+		for (let n = 0; n < Math.min(mine.rows.length, spec.orders.length); n++) step(`${spec.name}: pedido ${n + 1}`);
 		for (let n = mine.rows.length; n < spec.orders.length; n++) {
 			const plan = spec.orders[n];
 			// Orders go to the suppliers open around the clock, so that the seed works at any hour.
@@ -525,6 +538,7 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 			);
 			created.orders++;
 			await settle(order.id, plan, token);
+			step(`${spec.name}: pedido ${n + 1} → ${plan}`);
 			log(`[pedido] ${spec.name}: ${type} de ${supplier.spec.businessName} → ${plan}`);
 		}
 		const after = expect<Page<OrderSummary>>(
@@ -533,6 +547,7 @@ export async function seed(opts: SeedOptions): Promise<SeedSummary> {
 			`orders of ${spec.email}`,
 		);
 		for (const o of after.rows) orderStatuses[o.status] = (orderStatuses[o.status] || 0) + 1;
+		step(spec.name);
 		log(
 			`[cliente ${i + 1}/${DEMO_CUSTOMERS.length}] ${spec.name} ${isNew ? "created" : "exists"}, ${after.rows.length} orders`,
 		);

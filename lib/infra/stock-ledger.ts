@@ -4,7 +4,7 @@
  * (reserving → reserved → released | committed, each step idempotent per order). The rules are
  * pure functions in lib/domain/stock.ts; this file only reads, writes and retries.
  */
-import { Context, Errors } from "moleculer";
+import { Context } from "moleculer";
 import type { PendingEvent } from "../contracts/events";
 import type { Product, ReservationItem, StockOutcome, StockReservation, SweepResult } from "../contracts/products";
 import type { OrderStatus } from "../domain/order-status";
@@ -17,7 +17,7 @@ import {
 	sweepAction,
 	totalUnits,
 } from "../domain/stock";
-import { conflict } from "./errors";
+import { appError, conflict } from "./errors";
 import { nowIso } from "./ids";
 import { Collection, Filter, UniqueViolationError, UpdateSpec } from "./store/types";
 
@@ -58,7 +58,7 @@ function openReservationsAfter(after: { createdAt: string; _id: string } | null)
 }
 
 export const outOfStock = (productId: string, available: number) =>
-	new Errors.MoleculerClientError("Not enough stock for this order", 409, "OUT_OF_STOCK", { productId, available });
+	appError("OUT_OF_STOCK", undefined, { productId, available });
 
 export class StockLedger {
 	constructor(private readonly deps: StockLedgerDeps) {}

@@ -22,12 +22,11 @@ export class SupplierListings {
 		return this.listings.find({});
 	}
 
-	/** The supplier's listing when it may sell; else 403 SUPPLIER_NOT_ACTIVE. */
+	/** The supplier's listing when it may sell; else SUPPLIER_NOT_ACTIVE (409, from the error catalogue). */
 	async activeOr403(supplierId: string): Promise<SupplierListing> {
 		const supplier = await this.get(supplierId);
 		if (!supplier || supplier.active === false)
 			throw clientError(
-				403,
 				"SUPPLIER_NOT_ACTIVE",
 				"This supplier has no active catalog profile yet (verification must be approved first)",
 				{ supplierId },

@@ -86,6 +86,6 @@ describeWithInfra(["nats"], "cluster: gateway and users on separate processes", 
 			name: "",
 		});
 		expect(res.status).toBe(422);
-		expect(Array.isArray(res.body.data)).toBe(true);
+		expect(Array.isArray(res.body.data.fields)).toBe(true);
 	});
 });

@@ -289,9 +289,9 @@ describe("couriers, dispatch and tracking", () => {
 			const older = new Date(Date.parse(first.body.position.at) - 1000).toISOString();
 			const outOfOrder = await report(m.api, c, north(CITIES.rio, 5), { at: older });
 			expect(outOfOrder.status).toBe(202);
-			expect(outOfOrder.body).toEqual({ accepted: false, reason: "out_of_order" });
+			expect(outOfOrder.body).toEqual({ accepted: false, id: c.id, reason: "out_of_order" });
 			const stale = await report(m.api, c, north(CITIES.rio, 5), { at: new Date(Date.now() - 3600_000).toISOString() });
-			expect(stale.body).toEqual({ accepted: false, reason: "stale" });
+			expect(stale.body).toEqual({ accepted: false, id: c.id, reason: "stale" });
 			expect(
 				(await report(m.api, c, north(CITIES.rio, 5), { at: new Date(Date.now() + 3600_000).toISOString() })).status,
 			).toBe(422);
@@ -308,7 +308,7 @@ describe("couriers, dispatch and tracking", () => {
 				{ token: someoneElse.token },
 			);
 			expect(spoof.status).toBe(403);
-			expect((await report(m.api, c, north(CITIES.rio, 2))).body).toEqual({ accepted: true });
+			expect((await report(m.api, c, north(CITIES.rio, 2))).body).toEqual({ accepted: true, id: c.id });
 			const moved = await m.api.get(`/api/couriers/${c.id}`, { token: c.token });
 			expect(moved.body.position.lat).toBeCloseTo(north(CITIES.rio, 2).lat, 9);
 

@@ -81,6 +81,13 @@ describe("browse and compare → order → paid → confirmed", () => {
 
 		const order = (await m.api.get(`/api/orders/${res.body.id}`, { token: customer.token })).body;
 		expect(order.history.map((h: any) => h.status)).toEqual(["created", "confirmed"]);
+		// History labels in the reader's language: pt-BR by default, English when asked.
+		expect(order.history.map((h: any) => h.label)).toEqual(["Pedido feito", "Pagamento confirmado"]);
+		const inEnglish = await m.api.get(`/api/orders/${res.body.id}`, {
+			token: customer.token,
+			headers: { "Accept-Language": "en" },
+		});
+		expect(inEnglish.body.history.map((h: any) => h.label)).toEqual(["Order placed", "Payment confirmed"]);
 		expect(order.paymentStatus).toBe("captured");
 		expect(order.promisedBy).toBeTruthy();
 		expect(await stockOf(pNear.id)).toBe(9);
@@ -594,11 +601,11 @@ describe("order lists and views", () => {
 				token: admin,
 			});
 			expect(bad.status).toBe(422);
-			expect(bad.body.data.fields).toEqual([field]);
+			expect(bad.body.data.fields).toEqual([{ field, type: "UNPROCESSABLE", message: expect.any(String) }]);
 		}
 		const both = await m.api.get(`/api/orders?from=2024-01-01T25:00Z&to=2024-13-01T10:00Z`, { token: admin });
 		expect(both.status).toBe(422);
-		expect(both.body.data.fields).toEqual(["from", "to"]);
+		expect(both.body.data.fields.map((f: { field: string }) => f.field)).toEqual(["from", "to"]);
 		expect((await m.api.get("/api/orders/nope", { token: admin })).status).toBe(404);
 	});
 

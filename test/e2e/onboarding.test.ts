@@ -202,14 +202,19 @@ describe("onboarding", () => {
 			message: "Bem-vindo!",
 		});
 
-		const lookup = await api.get(`/api/invites/${created.body.code}`);
+		const lookup = await api.get(`/api/invites/by-code/${created.body.code}`);
 		expect(lookup.status).toBe(200);
 		expect(lookup.body).toEqual({
+			id: created.body.id,
+			code: created.body.code,
 			valid: true,
 			reason: null,
 			role: "supplier",
 			invitedBy: { name: "Administrator", role: "admin" },
 		});
+		// The older path answers the same (the web app's sign-up link uses it).
+		expect((await api.get(`/api/invites/${created.body.code}`)).body).toEqual(lookup.body);
+		expect((await api.get("/api/invites/by-code/not-a-real-code-at-all-000000")).status).toBe(404);
 		expect((await api.get("/api/invites/not-a-real-code-at-all-000000")).status).toBe(404);
 		state.pendingCode = created.body.code;
 	});
@@ -273,7 +278,7 @@ describe("onboarding", () => {
 			{ content: files.pdf(), name: "c.pdf" },
 		);
 		expect(badCnpj.status).toBe(422);
-		expect(badCnpj.body.data).toEqual([expect.objectContaining({ field: "metadata.cnpj" })]);
+		expect(badCnpj.body.data.fields).toEqual([expect.objectContaining({ field: "metadata.cnpj" })]);
 		const wrongType = await upload(
 			token,
 			"drivers_licence",
@@ -449,7 +454,9 @@ describe("onboarding", () => {
 
 		const after = await status(token);
 		expect(after.body.status).toBe("awaiting_documents");
+		// A required document and the same document in the documents list have the same `id`.
 		expect(after.body.required.find((d: any) => d.type === "fire_safety_permit")).toMatchObject({
+			id: ids.fire_safety_permit,
 			status: "rejected",
 			reason: "Permit is illegible",
 		});
@@ -587,7 +594,7 @@ describe("onboarding", () => {
 			{ content: files.pdf(), name: "v.pdf" },
 		);
 		expect(noSidecar.status).toBe(422);
-		expect(noSidecar.body.data[0].field).toBe("metadata.hasSidecar");
+		expect(noSidecar.body.data.fields[0].field).toBe("metadata.hasSidecar");
 		const { ids } = await uploadAll(token, COURIER_DOCS);
 		const mismatch = await upload(
 			token,

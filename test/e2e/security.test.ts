@@ -61,7 +61,7 @@ describe("finding 1: sign-ins limited per address and per account", () => {
 	test("a weak password is refused at registration and at a change (422 on the password field)", async () => {
 		const weak = await api.post("/api/users", { email: "weak@example.com", password: "password-123", name: "W" });
 		expect(weak.status).toBe(422);
-		expect(weak.body.data).toEqual([expect.objectContaining({ field: "password", type: "passwordWeak" })]);
+		expect(weak.body.data.fields).toEqual([expect.objectContaining({ field: "password", type: "passwordWeak" })]);
 		const named = await api.post("/api/users", {
 			email: "joaquim.silva@example.com",
 			password: "joaquimsilva",

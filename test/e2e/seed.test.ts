@@ -16,6 +16,7 @@ import {
 	formatSeedSummary,
 	seed,
 	SeedSummary,
+	SEED_STEPS,
 } from "../../lib/infra/seed";
 import { isValidCnpj } from "../../lib/domain/cnpj";
 import { replCommands } from "../../lib/infra/repl-commands";
@@ -27,6 +28,7 @@ let base: string;
 let first: SeedSummary;
 let second: SeedSummary;
 const lines: string[] = [];
+const steps: number[] = [0, 0];
 
 beforeAll(async () => {
 	broker = await startBroker({
@@ -35,11 +37,15 @@ beforeAll(async () => {
 	});
 	base = gatewayUrl(broker);
 	const opts = { broker, gatewayUrl: base, adminEmail: ADMIN.email, adminPassword: ADMIN.password };
-	first = await seed({ ...opts, log: (l) => lines.push(l) });
-	second = await seed({ ...opts, log: (l) => lines.push(l) });
+	first = await seed({ ...opts, log: (l) => lines.push(l), step: () => steps[0]++ });
+	second = await seed({ ...opts, log: (l) => lines.push(l), step: () => steps[1]++ });
 });
 
 afterAll(() => broker?.stop());
+
+test("the progress bar's steps add up to SEED_STEPS on a first run and on a repeated one", () => {
+	expect(steps).toEqual([SEED_STEPS, SEED_STEPS]);
+});
 
 test("the first run creates the whole city through the real flows", () => {
 	expect(first.created).toEqual({

@@ -47,7 +47,21 @@ describe("the document covers the gateway", () => {
 	test("served without a token, OpenAPI 3.1, with the bearer scheme and the error schema", () => {
 		expect(doc.openapi).toBe("3.1.0");
 		expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-		expect(doc.components.schemas.Error.required).toEqual(["name", "message", "code", "type"]);
+		expect(doc.components.schemas.Error.required).toEqual(["type", "message", "code"]);
+		// The error catalogue: every type with its status, and the error responses list each type of their status.
+		const catalogue = doc["x-error-catalogue"];
+		expect(catalogue.SUPPLIER_NOT_ACTIVE).toMatchObject({
+			status: 409,
+			message: { "pt-BR": expect.any(String), en: expect.any(String) },
+		});
+		expect(doc.components.schemas.Error.properties.type.enum).toEqual(Object.keys(catalogue));
+		for (const [type, entry] of Object.entries<{ status: number }>(catalogue))
+			expect(
+				doc.components.responses[`E${entry.status}`].content["application/json"].examples[type].value,
+			).toMatchObject({
+				type,
+				code: entry.status,
+			});
 	});
 
 	test("every route the gateway exposes is an operation, with every param of its schema", () => {

@@ -168,10 +168,12 @@ describe("location updates", () => {
 		const report = (p: Point, when: string) => call("couriers.updateLocation", { id, ...p, at: when }, as);
 		expect(await report(north(at, 5), new Date(Date.parse(first.at) - 1000).toISOString())).toEqual({
 			accepted: false,
+			id,
 			reason: "out_of_order",
 		});
 		expect(await report(north(at, 5), new Date(Date.now() - 3600_000).toISOString())).toEqual({
 			accepted: false,
+			id,
 			reason: "stale",
 		});
 		await expect(report(north(at, 5), new Date(Date.now() + 3600_000).toISOString())).rejects.toMatchObject({
@@ -182,7 +184,7 @@ describe("location updates", () => {
 			code: 403,
 		});
 		expect((await view(id)).position).toMatchObject(at);
-		expect(await report(north(at, 2), nextAt())).toEqual({ accepted: true });
+		expect(await report(north(at, 2), nextAt())).toEqual({ accepted: true, id });
 		expect((await view(id)).position!.lat).toBeCloseTo(north(at, 2).lat, 9);
 	});
 });

@@ -208,6 +208,7 @@ test("activate: pending → active with user.updated (and supplier.created for a
 		supplierId: null,
 		mfaEnabled: false,
 		sessionEpoch: 1,
+		locale: "pt-BR",
 	});
 });
 

@@ -177,8 +177,8 @@ test("a rejection needs a reason, records verification.rejected, and the next up
 test("when users cannot activate, the request waits; the repeated review completes it, once", async () => {
 	const me = pending("c1");
 	const current = (await status(me)).required;
-	const vehicle = current.find((d) => d.type === "vehicle_document")!.documentId!;
-	const training = current.find((d) => d.type === "courier_training")!.documentId!;
+	const vehicle = current.find((d) => d.type === "vehicle_document")!.id!;
+	const training = current.find((d) => d.type === "courier_training")!.id!;
 	await review(vehicle, "approve");
 	usersDown = true;
 	expect(await rejection(review(training, "approve"))).toBeTruthy();

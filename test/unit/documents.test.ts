@@ -163,12 +163,12 @@ describe("progress", () => {
 		expect(rejected.documents[2]).toEqual({
 			type: "fire_safety_permit",
 			status: "rejected",
-			documentId: "3",
+			id: "3",
 			reason: "illegible",
 		});
 		const reuploaded = progress(required, [...docs, doc("4", "fire_safety_permit", "pending_review", "t2")]);
 		expect(reuploaded.status).toBe("in_review");
-		expect(reuploaded.documents[2].documentId).toBe("4");
+		expect(reuploaded.documents[2].id).toBe("4");
 		const superseded = progress(required, [docs[0], docs[1], doc("5", "fire_safety_permit", "superseded", "t3")]);
 		expect(superseded.documents[2].status).toBe("missing");
 	});

@@ -26,18 +26,23 @@ describe("error bodies", () => {
 				action: "products.list",
 			},
 		]);
-		const body = errorBody(err, errorStatus(err));
-		expect(body.code).toBe(422);
-		expect(body.data).toEqual([{ type: "objectStrict", field: "", message: "forbidden", actual: "query" }]);
+		const body = errorBody(err);
+		expect(body).toMatchObject({ type: "VALIDATION_ERROR", code: 422, message: "Alguns campos não são válidos" });
+		expect(body.data).toEqual({
+			fields: [{ type: "objectStrict", field: "", message: "O objeto '' tem campos não permitidos: 'query'." }],
+		});
+		expect(errorBody(err, "en").data).toEqual({
+			fields: [{ type: "objectStrict", field: "", message: "The object '' contains forbidden keys: 'query'." }],
+		});
 		expect(JSON.stringify(body)).not.toMatch(/gw-1|products\.list|nodeID/);
 	});
 
 	it("no live instance: 503 without the action's name; an unknown action: 404 without it", () => {
 		const gone = new Errors.ServiceNotAvailableError({ action: "orders.create", nodeID: "n1" });
 		expect(errorStatus(gone)).toBe(503);
-		expect(JSON.stringify(errorBody(gone, 503))).not.toMatch(/orders\.create|n1/);
+		expect(JSON.stringify(errorBody(gone))).not.toMatch(/orders\.create|n1/);
 		const unknown = new Errors.ServiceNotFoundError({ action: "users.authState" });
-		expect(JSON.stringify(errorBody(unknown, errorStatus(unknown)))).not.toMatch(/authState/);
+		expect(JSON.stringify(errorBody(unknown))).not.toMatch(/authState/);
 	});
 
 	it("data that names no internals is kept as it was", () => {
@@ -57,11 +62,11 @@ describe("malformed multipart", () => {
 			const err = new Error(message);
 			expect(isMalformedMultipart(err)).toBe(true);
 			expect(errorStatus(err)).toBe(400);
-			expect(errorBody(err, 400).type).toBe("MALFORMED_MULTIPART");
+			expect(errorBody(err).type).toBe("MALFORMED_MULTIPART");
 		}
 		const internal = new Error("EACCES: permission denied");
 		expect(errorStatus(internal)).toBe(500);
-		expect(errorBody(internal, 500).type).toBe("INTERNAL_ERROR");
+		expect(errorBody(internal).type).toBe("INTERNAL_ERROR");
 	});
 
 	it("the boundary of a Content-Type header", () => {

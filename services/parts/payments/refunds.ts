@@ -6,7 +6,7 @@
  * amount) and marked in flight, sent to the provider under `refund:<refundId>`, then its outcome is
  * written with refund.processed in one write. A refund id seen again is refunded once.
  */
-import { Errors } from "moleculer";
+import { appError, clientError } from "../../../lib/infra/errors";
 import type { Payment } from "../../../lib/contracts/payments";
 import { cancellationRefundId, REFUNDABLE, refundKey, VOIDABLE } from "../../../lib/domain/payment-status";
 import { refundableCents, refundStatus } from "../../../lib/domain/payments";
@@ -89,12 +89,7 @@ export const refundMethods: RefundMethods & ThisType<ThisService> = {
 			);
 			if (!reserved) {
 				const now = await this.getEntityOr404(payment._id, "payment");
-				throw new Errors.MoleculerClientError(
-					"A refund cannot exceed what is left of the payment",
-					409,
-					"REFUND_EXCEEDS_PAID",
-					{ refundableCents: refundableCents(now) },
-				);
+				throw clientError("REFUND_EXCEEDS_PAID", undefined, { refundableCents: refundableCents(now) });
 			}
 		}
 		const entry = { id: refundId, kind: "refund" as const, amountCents, reason, by, at: nowIso() };
@@ -113,7 +108,7 @@ export const refundMethods: RefundMethods & ThisType<ThisService> = {
 				...done,
 				$push: { transactions: { ...entry, status: "failed", error: (err as Error).message } },
 			});
-			throw new Errors.MoleculerError("The payment provider refused the refund", 502, "REFUND_FAILED");
+			throw appError("REFUND_FAILED");
 		}
 		return this.settleRefund(
 			ctx,

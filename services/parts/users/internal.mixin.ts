@@ -55,6 +55,7 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 					supplierId: user.supplierId || null,
 					mfaEnabled: !!user.mfaEnabled,
 					sessionEpoch: user.sessionEpoch ?? 0,
+					locale: user.locale,
 				};
 			},
 		},

@@ -265,7 +265,7 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			const state = await this.loginThrottle.state(accountKey(normalizeEmail(email)));
 			const seconds = retryAfterSeconds(state, Date.now());
 			if (seconds > 0)
-				throw clientError(429, "TOO_MANY_ATTEMPTS", "Too many failed sign-ins for this account: try again later", {
+				throw clientError("TOO_MANY_ATTEMPTS", "Too many failed sign-ins for this account: try again later", {
 					retryAfterSeconds: seconds,
 				});
 		},
