@@ -162,6 +162,11 @@ export interface OrderDelivered {
 	confirmedAt: string | null;
 	deliveredAt: string;
 	promisedBy: string | null;
+	paymentMethod?: string;
+	/** Supplier to customer, as priced (the courier's fee is per km). */
+	distanceKm?: number;
+	/** What was delivered (reorder reminders read the cylinder types). */
+	items?: OrderItemSummary[];
 }
 export interface OrderCancelled {
 	orderId: string;
@@ -255,6 +260,24 @@ export interface AlertChanged {
 	note?: string;
 }
 
+/** An admin set a supplier's platform commission (basis points; null: back to the default). */
+export interface CommissionChanged {
+	supplierId: string;
+	commissionBps: number | null;
+	previousBps: number | null;
+	changedBy: string;
+}
+/** A payout run marked ledger entries paid (run id: running it again pays nothing twice). */
+export interface PayoutCompleted {
+	runId: string;
+	party: "supplier" | "courier";
+	until: string;
+	requestedBy: string;
+	entries: number;
+	totalCents: number;
+	lines: { partyId: string; entries: number; amountCents: number }[];
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -291,6 +314,8 @@ export interface EventMap {
 	"alert.triggered": AlertChanged;
 	"alert.escalated": AlertChanged;
 	"alert.resolved": AlertChanged;
+	"commission.changed": CommissionChanged;
+	"payout.completed": PayoutCompleted;
 }
 
 export type EventName = keyof EventMap;
@@ -334,4 +359,6 @@ export const EVENT_NAMES: EventName[] = [
 	"alert.triggered",
 	"alert.escalated",
 	"alert.resolved",
+	"commission.changed",
+	"payout.completed",
 ];

@@ -117,6 +117,8 @@ export function orderStatusEvent(order: Order): PendingEvent | null {
 				confirmedAt: order.confirmedAt || null,
 				deliveredAt: order.deliveredAt || order.updatedAt,
 				promisedBy: order.promisedBy || null,
+				distanceKm: order.distanceKm,
+				items: orderCreatedEvent(order).items,
 			};
 			return { type: "order.delivered", data };
 		}
