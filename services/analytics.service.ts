@@ -16,7 +16,6 @@ import type { Report, StoredFact } from "../lib/contracts/analytics";
 import { toCsv } from "../lib/domain/csv";
 import { EventEnvelope } from "../lib/domain/events";
 import { forbidden, notFound, unprocessable } from "../lib/infra/errors";
-import { config } from "../lib/infra/config";
 import { newId, nowIso } from "../lib/infra/ids";
 import { UniqueViolationError } from "../lib/infra/store/types";
 import {
@@ -212,7 +211,9 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 	timers: {
 		dailyStatements: {
-			everyMs: () => config().ledger.dailyStatementsCheckMs,
+			everyMs(this: ThisService) {
+				return this.ledgerCfg.dailyStatementsCheckMs;
+			},
 			runAtStart: true,
 			run(this: ThisService) {
 				return this.dailyStatements();

@@ -62,6 +62,7 @@ import {
 import { Collection, Filter } from "../lib/infra/store/types";
 import { reconciliationMethods } from "./parts/payments/reconciliation";
 import { refundMethods } from "./parts/payments/refunds";
+import { voucherMethods } from "./parts/payments/vouchers";
 
 import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings, TokenSource } from "./parts/payments/types";
 
@@ -294,6 +295,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 		async askProvider(this: ThisService, payment: Payment, key: string, token: string | null): Promise<ChargeResult> {
 			const method = payment.method;
 			if (method === "unknown") return { status: "declined", providerRef: "", reason: "unknown_method" };
+			if (method === "voucher") return this.redeemVoucher(payment, token);
 			const { _id: paymentId, orderId, amountCents } = payment;
 			const request = { idempotencyKey: key, paymentId, orderId, amountCents, method, token };
 			try {
@@ -361,6 +363,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		...refundMethods,
+		...voucherMethods,
 
 		async confirmPix(this: ThisService, ctx: AnyCtx | null, paymentId: string) {
 			const now = nowIso();
@@ -400,7 +403,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		async captureCash(this: ThisService, ctx: AnyCtx | null, orderId: string) {
-			const payment = await this.findOneEntity({ orderId, method: "cash" });
+			const payment = await this.findOneEntity({ orderId, method: { $in: ["cash", "voucher"] } });
 			if (!payment) return;
 			const now = nowIso();
 			const set = { status: "captured" as const, capturedCents: payment.amountCents, updatedAt: now };
@@ -413,7 +416,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 						transactions: {
 							id: newId(),
 							kind: "capture",
-							method: "cash",
+							method: payment.method,
 							status: "captured",
 							amountCents: payment.amountCents,
 							at: now,

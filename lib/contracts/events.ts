@@ -278,6 +278,27 @@ export interface PayoutCompleted {
 	lines: { partyId: string; entries: number; amountCents: number }[];
 }
 
+/** A Gás do Povo voucher paid an order (payments redeemed the claim; the programme owes the supplier). */
+export interface VoucherRedeemed {
+	voucherId: string;
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	amountCents: number;
+}
+/** The order paid with the voucher was cancelled: the voucher may be used again. */
+export interface VoucherReleased {
+	voucherId: string;
+	orderId: string;
+	supplierId: string;
+	reason: string | null;
+}
+export interface VoucherAccreditationChanged {
+	supplierId: string;
+	accredited: boolean;
+	changedBy: string;
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -316,6 +337,9 @@ export interface EventMap {
 	"alert.resolved": AlertChanged;
 	"commission.changed": CommissionChanged;
 	"payout.completed": PayoutCompleted;
+	"voucher.redeemed": VoucherRedeemed;
+	"voucher.released": VoucherReleased;
+	"voucher.accreditation_changed": VoucherAccreditationChanged;
 }
 
 export type EventName = keyof EventMap;
@@ -361,4 +385,7 @@ export const EVENT_NAMES: EventName[] = [
 	"alert.resolved",
 	"commission.changed",
 	"payout.completed",
+	"voucher.redeemed",
+	"voucher.released",
+	"voucher.accreditation_changed",
 ];

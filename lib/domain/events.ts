@@ -36,6 +36,7 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	alert: "alert.events",
 	commission: "analytics.events",
 	payout: "analytics.events",
+	voucher: "payment.events",
 };
 
 export function topicOf(type: string): Topic {

@@ -30,6 +30,7 @@ export const ALL_SERVICES = [
 	"payments",
 	"analytics",
 	"alerts",
+	"vouchers",
 ] as const;
 
 export function readConfig() {
@@ -135,6 +136,13 @@ export function readConfig() {
 			courierFeePerKmCents: int("COURIER_FEE_PER_KM_CENTS", 150),
 			/** How often the daily-statement job looks for yesterday's missing statements (0 = off). */
 			dailyStatementsCheckMs: int("DAILY_STATEMENTS_CHECK_MS", 3_600_000),
+		},
+		/** Gás do Povo vouchers (the vouchers service). */
+		vouchers: {
+			provider: str("VOUCHER_PROVIDER", "simulated"),
+			claimTtlMs: int("VOUCHER_CLAIM_TTL_MS", 30 * 60_000),
+			/** The most an order paid with a voucher may cost (the programme's refill value). */
+			maxCents: int("GAS_DO_POVO_MAX_CENTS", 15_000),
 		},
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),

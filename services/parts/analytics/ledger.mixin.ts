@@ -38,7 +38,7 @@ import {
 	Statement,
 	statementKind,
 } from "../../../lib/domain/ledger";
-import { config } from "../../../lib/infra/config";
+import { AppConfig, config } from "../../../lib/infra/config";
 import { forbidden, notFound, unprocessable } from "../../../lib/infra/errors";
 import { newId, nowIso } from "../../../lib/infra/ids";
 import type { Collection, IndexSpec, StoredDoc } from "../../../lib/infra/store/types";
@@ -65,6 +65,8 @@ const MAX_STATEMENT_MS = 93 * 86_400_000;
 const PAY_BATCH = 500;
 
 export interface LedgerMethods {
+	/** The LEDGER settings, read when the service is created. */
+	ledgerCfg: AppConfig["ledger"];
 	commissionFor(supplierId: string): Promise<number>;
 	recordSale(envelope: EventEnvelope<OrderDelivered>): Promise<LedgerEntry | null>;
 	recordReversal(envelope: EventEnvelope<RefundProcessed>): Promise<LedgerEntry | null>;
@@ -78,7 +80,9 @@ export interface LedgerMethods {
 type LedgerService = Service &
 	DbMethods<Report> &
 	EventsMethods &
-	LedgerMethods & { publicReport(report: Report, withRows: boolean): Record<string, unknown> };
+	LedgerMethods & {
+		publicReport(report: Report, withRows: boolean): Record<string, unknown>;
+	};
 
 const ledger = (s: LedgerService) => s.kind<LedgerEntry>("ledger");
 const payouts = (s: LedgerService) => s.kind<PayoutRun>("payouts");
@@ -111,7 +115,7 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 				const own = await this.kind<CommissionRate>("commissions").findById(ctx.params.supplierId);
 				return {
 					supplierId: ctx.params.supplierId,
-					commissionBps: own ? own.commissionBps : config().ledger.commissionBps,
+					commissionBps: own ? own.commissionBps : this.ledgerCfg.commissionBps,
 					isDefault: !own,
 					updatedAt: own?.updatedAt ?? null,
 				};
@@ -152,7 +156,7 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 				void this.flushOutbox();
 				return {
 					supplierId,
-					commissionBps: commissionBps ?? config().ledger.commissionBps,
+					commissionBps: commissionBps ?? this.ledgerCfg.commissionBps,
 					isDefault: commissionBps === null,
 					updatedAt: now,
 				};
@@ -250,7 +254,7 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 	methods: {
 		async commissionFor(this: LedgerService, supplierId: string) {
 			const own = await this.kind<CommissionRate>("commissions").findById(supplierId);
-			return own ? own.commissionBps : config().ledger.commissionBps;
+			return own ? own.commissionBps : this.ledgerCfg.commissionBps;
 		},
 
 		/** The delivered order's sale entry, once (null when it was already recorded). */
@@ -258,7 +262,7 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 			const d = envelope.data;
 			const id = `sale:${d.orderId}`;
 			if (await ledger(this).findById(id)) return null;
-			const cfg = config().ledger;
+			const cfg = this.ledgerCfg;
 			const commissionBps = await this.commissionFor(d.supplierId);
 			const distanceKm = typeof d.distanceKm === "number" ? d.distanceKm : 0;
 			const fee = d.courierId
@@ -462,5 +466,10 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 			}
 			return made;
 		},
+	},
+
+	created(this: Service) {
+		// Read when the service is created, so each broker gets its environment.
+		(this as LedgerService).ledgerCfg = config().ledger;
 	},
 };
