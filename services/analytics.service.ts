@@ -29,6 +29,7 @@ import {
 import type { Granularity } from "../lib/domain/metrics-buckets";
 import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
 import { LEDGER_KINDS, LedgerMethods, ledgerSchema } from "./parts/analytics/ledger.mixin";
+import { REMINDER_KINDS, ReminderMethods, remindersSchema } from "./parts/analytics/reminders.mixin";
 import type { OrderDelivered, RefundProcessed } from "../lib/contracts/events";
 
 const MAX_BUCKETS = 24 * 93;
@@ -68,7 +69,7 @@ interface OwnMethods {
 	registerPrometheusMetrics(): void;
 	countInPrometheus(fact: Fact): void;
 }
-type ThisService = Service<{ rest: string }> & DbMethods<Report> & EventsMethods & OwnMethods & LedgerMethods;
+type ThisService = Service<{ rest: string }> & DbMethods<Report> & EventsMethods & OwnMethods & LedgerMethods & ReminderMethods;
 
 async function onFactEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 	await this.recordFact(envelope, ctx);
@@ -80,6 +81,7 @@ const businessEvents: BusinessEventHandlers<ThisService> = {
 	async "order.delivered"(envelope, ctx) {
 		await this.recordFact(envelope, ctx);
 		await this.recordSale(envelope as EventEnvelope<OrderDelivered>);
+		await this.recordConsumption(envelope as EventEnvelope<OrderDelivered>);
 	},
 	async "refund.processed"(envelope, ctx) {
 		await this.recordFact(envelope, ctx);
@@ -92,6 +94,7 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
 		ledgerSchema,
+		remindersSchema,
 		TimersMixin,
 		EventsMixin,
 		DbMixin<Report>({
@@ -102,6 +105,7 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 					indexes: [{ fields: { at: 1 } }, { fields: { supplierId: 1, at: 1 } }, { fields: { orderId: 1 } }],
 				},
 				...LEDGER_KINDS,
+				...REMINDER_KINDS,
 			},
 		}),
 	],
@@ -217,6 +221,14 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 			runAtStart: true,
 			run(this: ThisService) {
 				return this.dailyStatements();
+			},
+		},
+		reorderReminders: {
+			everyMs(this: ThisService) {
+				return this.reminderCfg.checkMs;
+			},
+			run(this: ThisService) {
+				return this.sendDueReminders();
 			},
 		},
 	} satisfies TimerJobs<ThisService>,

@@ -22,6 +22,8 @@ import { newId, nowIso } from "../lib/infra/ids";
 import { backoffMs, OutgoingMessage, Sender, sendersFromConfig } from "../lib/infra/senders";
 import { localizedVars, normalizeLocale, NOTIFIED_EVENTS, plannedMessages, render } from "../lib/domain/templates";
 import type { Channel, PlannedMessage, TemplateName, Vars } from "../lib/domain/templates";
+import { isMuted } from "../lib/domain/reminders";
+import { PreferenceMethods, preferencesSchema } from "./parts/notifications/preferences.mixin";
 
 interface Source {
 	id: string;
@@ -53,7 +55,8 @@ interface OwnMethods {
 type ThisService = Service<{ rest: string }> &
 	DbMethods<Notification> &
 	EventsMethods &
-	OwnMethods & {
+	OwnMethods &
+	PreferenceMethods & {
 		senders: Partial<Record<Channel, Sender>>;
 		retryTimers: Set<NodeJS.Timeout>;
 		stopping: boolean;
@@ -81,6 +84,7 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 	name: "notifications",
 	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
+		preferencesSchema,
 		TimersMixin,
 		EventsMixin,
 		DbMixin<Notification>({
@@ -90,6 +94,7 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 				{ fields: { userId: 1, channel: 1, read: 1 } },
 				{ fields: { status: 1, nextAttemptAt: 1 } },
 			],
+			kinds: { preferences: {} },
 		}),
 	],
 	settings: { rest: "/" },
@@ -203,7 +208,9 @@ const NotificationsService: ServiceSchema<{ rest: string }, ThisService> = {
 		async createMessages(this: ThisService, ctx: Context, source: Source, plan: PlannedMessage) {
 			const created: Notification[] = [];
 			for (const contact of await this.recipientsOf(ctx, plan)) {
+				const muted = contact.id ? await this.mutedFor(contact.id) : [];
 				for (const channel of plan.channels) {
+					if (isMuted(muted, plan.template, channel)) continue;
 					const to = this.addressFor(contact, channel);
 					if (!to) continue;
 					const doc = await this.storeMessage(ctx, source, plan, contact, channel, to);

@@ -299,6 +299,16 @@ export interface VoucherAccreditationChanged {
 	changedBy: string;
 }
 
+/** A customer's cylinder of a type should run out soon (analytics' reorder-reminder job); notifications tells them. */
+export interface ReminderDue {
+	customerId: string;
+	cylinderType: string;
+	lastOrderId: string;
+	supplierId: string;
+	runOutAt: string;
+	basis: "history" | "default";
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -340,6 +350,7 @@ export interface EventMap {
 	"voucher.redeemed": VoucherRedeemed;
 	"voucher.released": VoucherReleased;
 	"voucher.accreditation_changed": VoucherAccreditationChanged;
+	"reminder.due": ReminderDue;
 }
 
 export type EventName = keyof EventMap;
@@ -388,4 +399,5 @@ export const EVENT_NAMES: EventName[] = [
 	"voucher.redeemed",
 	"voucher.released",
 	"voucher.accreditation_changed",
+	"reminder.due",
 ];

@@ -37,6 +37,7 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	commission: "analytics.events",
 	payout: "analytics.events",
 	voucher: "payment.events",
+	reminder: "analytics.events",
 };
 
 export function topicOf(type: string): Topic {

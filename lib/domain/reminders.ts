@@ -111,3 +111,64 @@ export function setMuted(muted: MutedList, kind: string, channel: string, enable
 	const rest = muted.filter((k) => k !== key);
 	return enabled ? rest : [...rest, key].sort();
 }
+
+// ── One-tap reorder ─────────────────────────────────────────────────────────────────────────
+
+export interface ReorderLine {
+	productId: string;
+	type?: string;
+	quantity: number;
+	exchange?: boolean;
+}
+export interface OfferLike {
+	id: string;
+	type: string;
+	priceCents: number;
+	supplier: { id: string };
+}
+export interface ReorderChoice {
+	supplierId: string;
+	sameSupplier: boolean;
+	items: { productId: string; quantity: number; exchange: boolean }[];
+}
+
+/**
+ * What a one-tap reorder of `last` orders: the same supplier when it offers (open, in stock, near)
+ * every cylinder type of the last order, else the supplier offering them all for the least; null
+ * when nobody does. `offers` are catalog rows for the delivery address, already filtered to open
+ * suppliers with stock.
+ */
+export function reorderChoice(
+	last: { supplierId: string; items: ReorderLine[] },
+	offers: OfferLike[],
+): ReorderChoice | null {
+	const lines = last.items.filter((l) => l.type);
+	if (lines.length === 0) return null;
+	const bySupplier = new Map<string, Map<string, OfferLike>>();
+	for (const o of offers) {
+		const types = bySupplier.get(o.supplier.id) ?? new Map<string, OfferLike>();
+		const known = types.get(o.type);
+		if (!known || o.priceCents < known.priceCents) types.set(o.type, o);
+		bySupplier.set(o.supplier.id, types);
+	}
+	const itemsAt = (supplierId: string) => {
+		const types = bySupplier.get(supplierId);
+		if (!types || !lines.every((l) => types.has(l.type!))) return null;
+		return lines.map((l) => ({
+			productId: types.get(l.type!)!.id,
+			quantity: l.quantity,
+			exchange: l.exchange !== false,
+		}));
+	};
+	const same = itemsAt(last.supplierId);
+	if (same) return { supplierId: last.supplierId, sameSupplier: true, items: same };
+	let best: { choice: ReorderChoice; cost: number } | null = null;
+	for (const supplierId of [...bySupplier.keys()].sort()) {
+		const items = itemsAt(supplierId);
+		if (!items) continue;
+		const types = bySupplier.get(supplierId)!;
+		const cost = lines.reduce((n, l) => n + types.get(l.type!)!.priceCents * l.quantity, 0);
+		if (!best || cost < best.cost) best = { choice: { supplierId, sameSupplier: false, items }, cost };
+	}
+	return best?.choice ?? null;
+}

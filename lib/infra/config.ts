@@ -137,6 +137,10 @@ export function readConfig() {
 			/** How often the daily-statement job looks for yesterday's missing statements (0 = off). */
 			dailyStatementsCheckMs: int("DAILY_STATEMENTS_CHECK_MS", 3_600_000),
 		},
+		/** Reorder reminders (analytics): how often due reminders are looked for (0 = off). */
+		reminders: {
+			checkMs: int("REMINDER_CHECK_MS", 3_600_000),
+		},
 		/** Gás do Povo vouchers (the vouchers service). */
 		vouchers: {
 			provider: str("VOUCHER_PROVIDER", "simulated"),

@@ -1,5 +1,13 @@
 /** Run-out estimates and notification preferences (lib/domain/reminders.ts). */
-import { cylindersByType, estimateRunOut, isMuted, MAX_DAYS, setMuted, withDelivery } from "../../lib/domain/reminders";
+import {
+	cylindersByType,
+	estimateRunOut,
+	isMuted,
+	MAX_DAYS,
+	reorderChoice,
+	setMuted,
+	withDelivery,
+} from "../../lib/domain/reminders";
 
 const day = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 86_400_000).toISOString();
 
@@ -66,5 +74,37 @@ describe("preferences", () => {
 		muted = setMuted(setMuted(muted, "reorder_reminder", "*", true), "reorder_reminder", "email", true);
 		expect(muted).toEqual([]);
 		expect(isMuted(undefined, "x", "email")).toBe(false);
+	});
+});
+
+describe("reorderChoice", () => {
+	const offer = (id: string, supplier: string, type: string, priceCents: number) => ({
+		id,
+		type,
+		priceCents,
+		supplier: { id: supplier },
+	});
+	const last = { supplierId: "s1", items: [{ productId: "old", type: "P13", quantity: 2, exchange: true }] };
+	test("the same supplier when it still offers the type (its current product)", () => {
+		expect(reorderChoice(last, [offer("cheap", "s2", "P13", 9000), offer("p13b", "s1", "P13", 11000)])).toEqual({
+			supplierId: "s1",
+			sameSupplier: true,
+			items: [{ productId: "p13b", quantity: 2, exchange: true }],
+		});
+	});
+	test("else the cheapest supplier offering every type; null when none does", () => {
+		expect(reorderChoice(last, [offer("a", "s3", "P13", 12000), offer("b", "s2", "P13", 9000)])).toMatchObject({
+			supplierId: "s2",
+			sameSupplier: false,
+		});
+		const both = { supplierId: "s1", items: [...last.items, { productId: "w", type: "water", quantity: 1 }] };
+		expect(
+			reorderChoice(both, [
+				offer("b", "s2", "P13", 9000),
+				offer("c", "s3", "P13", 9500),
+				offer("d", "s3", "water", 900),
+			]),
+		).toMatchObject({ supplierId: "s3" });
+		expect(reorderChoice(last, [offer("x", "s2", "P45", 1)])).toBeNull();
 	});
 });
