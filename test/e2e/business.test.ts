@@ -33,6 +33,7 @@ describe("commissions, vouchers and payouts over HTTP", () => {
 			"couriers",
 			"analytics",
 			"vouchers",
+			"notifications",
 		]);
 		admin = await adminToken(m.api);
 	});
@@ -205,5 +206,40 @@ describe("commissions, vouchers and payouts over HTTP", () => {
 			expect.objectContaining({ orderId, status: "redeemed", cpfMasked: "***.982.247-**" }),
 		]);
 		expect((await m.api.get("/api/vouchers/redemptions", { token: customer.token })).status).toBe(403);
+
+		// Reorder: the estimate from the delivery, then one tap orders the same P13 at the same supplier.
+		const estimates = await waitFor(async () => {
+			const res = await m.api.get("/api/reorders/estimates", { token: customer.token });
+			return res.body.length ? res.body : undefined;
+		});
+		expect(estimates[0]).toMatchObject({ cylinderType: "P13", basis: "default", lastOrderId: orderId });
+		expect((await m.api.post("/api/reorders", {}, { token: supplier.token })).status).toBe(403);
+		expect((await m.api.post("/api/reorders", { paymentMethod: "card" }, { token: customer.token })).status).toBe(422);
+		const reorder = await m.api.post("/api/reorders", {}, { token: customer.token });
+		expect(reorder.status).toBe(201);
+		expect(reorder.body).toMatchObject({
+			sameSupplier: true,
+			reorderOf: orderId,
+			order: { supplierId: supplier.id, paymentMethod: "cash" },
+		});
+		expect(reorder.body.order.items).toEqual([expect.objectContaining({ productId: product.id, quantity: 1 })]);
+
+		// Preferences: reorder reminders off on every channel.
+		const off = await m.api.put(
+			"/api/notification-preferences",
+			{ kind: "reorder_reminder", channel: "*", enabled: false },
+			{ token: customer.token },
+		);
+		expect(off.status).toBe(200);
+		expect(off.body.kinds.reorder_reminder.email).toBe(false);
+		expect(
+			(
+				await m.api.put(
+					"/api/notification-preferences",
+					{ kind: "reorder_reminder", channel: "fax", enabled: false },
+					{ token: customer.token },
+				)
+			).status,
+		).toBe(422);
 	}, 60_000);
 });
