@@ -69,7 +69,12 @@ interface OwnMethods {
 	registerPrometheusMetrics(): void;
 	countInPrometheus(fact: Fact): void;
 }
-type ThisService = Service<{ rest: string }> & DbMethods<Report> & EventsMethods & OwnMethods & LedgerMethods & ReminderMethods;
+type ThisService = Service<{ rest: string }> &
+	DbMethods<Report> &
+	EventsMethods &
+	OwnMethods &
+	LedgerMethods &
+	ReminderMethods;
 
 async function onFactEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 	await this.recordFact(envelope, ctx);
@@ -273,7 +278,8 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 		async reportFor(this: ThisService, me: AuthUser, id: string) {
 			const report = await this.findEntity(id);
 			if (!report) throw notFound("report", id);
-			if (me.role !== "admin" && report.requestedBy !== me.id && report.partyId !== me.id) throw forbidden("You can only see your own reports");
+			if (me.role !== "admin" && report.requestedBy !== me.id && report.partyId !== me.id)
+				throw forbidden("You can only see your own reports");
 			return report;
 		},
 

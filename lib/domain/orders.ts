@@ -220,7 +220,10 @@ export function orderRequestProblem(params: CreateOrderParams, now: Date): { mes
 	if (params.paymentMethod === "card" && !params.paymentToken)
 		return { message: "A card payment needs a paymentToken", field: "paymentToken" };
 	if (params.paymentMethod === "voucher" && !params.paymentToken)
-		return { message: "A voucher payment needs the paymentToken of a voucher claim (POST /api/vouchers/claims)", field: "paymentToken" };
+		return {
+			message: "A voucher payment needs the paymentToken of a voucher claim (POST /api/vouchers/claims)",
+			field: "paymentToken",
+		};
 	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
 	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
 }

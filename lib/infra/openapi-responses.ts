@@ -225,9 +225,23 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 	"analytics.runPayout": {
 		status: 201,
 		description: "The payout run paid every unpaid entry before `until`",
-		also: [{ status: 200, description: "This run id already ran: the completed run (`alreadyRun: true`), nothing paid again" }],
+		also: [
+			{
+				status: 200,
+				description: "This run id already ran: the completed run (`alreadyRun: true`), nothing paid again",
+			},
+		],
 	},
-	"vouchers.claim": { status: 201, description: "The voucher is claimed for an order: pay it with `paymentToken`", errors: [409] },
+	"analytics.reorder": {
+		status: 201,
+		description:
+			"The reorder was placed: `order` is the new order, `sameSupplier` whether it went to the last supplier",
+	},
+	"vouchers.claim": {
+		status: 201,
+		description: "The voucher is claimed for an order: pay it with `paymentToken`",
+		errors: [409],
+	},
 	"vouchers.redemptions": {
 		status: 200,
 		description: "The supplier's redemptions (JSON, or CSV with format=csv)",

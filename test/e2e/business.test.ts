@@ -3,7 +3,8 @@
  * accredits it for Gás do Povo; a customer claims a voucher and orders a P13 with it; a courier
  * delivers; the delivered order is on the ledger (commission, courier fee, supplier net); the
  * supplier and the courier download their statements; an admin runs a payout twice (paid once);
- * the supplier's redemption report shows the voucher. Roles that may not do these get 403.
+ * the supplier's redemption report shows the voucher; the customer reorders with one tap and turns
+ * reorder reminders off. Roles that may not do these get 403.
  */
 import { ADMIN, waitFor } from "../helpers/broker";
 import { parseCsv } from "../../lib/domain/csv";
