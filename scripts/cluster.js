@@ -27,7 +27,7 @@ const ROOT = path.resolve(__dirname, "..");
 const GROUPS = {
 	gateway: ["api"],
 	onboarding: ["users", "invitations", "verification"],
-	orders: ["orders", "payments"],
+	orders: ["orders", "payments", "vouchers"],
 	products: ["products"],
 	couriers: ["couriers"],
 	watch: ["notifications", "analytics", "alerts"],

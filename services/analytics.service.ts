@@ -27,6 +27,10 @@ import {
 	reportTable,
 } from "../lib/domain/metrics-buckets";
 import type { Granularity } from "../lib/domain/metrics-buckets";
+import { TimerJobs, TimersMixin } from "../mixins/timers.mixin";
+import { LEDGER_KINDS, LedgerMethods, ledgerSchema } from "./parts/analytics/ledger.mixin";
+import { REMINDER_KINDS, ReminderMethods, remindersSchema } from "./parts/analytics/reminders.mixin";
+import type { OrderDelivered, RefundProcessed } from "../lib/contracts/events";
 
 const MAX_BUCKETS = 24 * 93;
 const DEFAULT_RANGE_MS: Record<Granularity, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
@@ -65,18 +69,38 @@ interface OwnMethods {
 	registerPrometheusMetrics(): void;
 	countInPrometheus(fact: Fact): void;
 }
-type ThisService = Service<{ rest: string }> & DbMethods<Report> & EventsMethods & OwnMethods;
+type ThisService = Service<{ rest: string }> &
+	DbMethods<Report> &
+	EventsMethods &
+	OwnMethods &
+	LedgerMethods &
+	ReminderMethods;
 
 async function onFactEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 	await this.recordFact(envelope, ctx);
 }
 /** Only the events that become facts (lib/domain/metrics-buckets.ts FACT_EVENTS). */
-const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(FACT_EVENTS.map((t) => [t, onFactEvent]));
+const businessEvents: BusinessEventHandlers<ThisService> = {
+	...Object.fromEntries(FACT_EVENTS.map((t) => [t, onFactEvent])),
+	// The ledger (services/parts/analytics/ledger.mixin.ts) books deliveries and refunds too.
+	async "order.delivered"(envelope, ctx) {
+		await this.recordFact(envelope, ctx);
+		await this.recordSale(envelope as EventEnvelope<OrderDelivered>);
+		await this.recordConsumption(envelope as EventEnvelope<OrderDelivered>);
+	},
+	async "refund.processed"(envelope, ctx) {
+		await this.recordFact(envelope, ctx);
+		await this.recordReversal(envelope as EventEnvelope<RefundProcessed>);
+	},
+};
 
 const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 	name: "analytics",
 	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
+		ledgerSchema,
+		remindersSchema,
+		TimersMixin,
 		EventsMixin,
 		DbMixin<Report>({
 			collection: "analytics",
@@ -85,6 +109,8 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 				facts: {
 					indexes: [{ fields: { at: 1 } }, { fields: { supplierId: 1, at: 1 } }, { fields: { orderId: 1 } }],
 				},
+				...LEDGER_KINDS,
+				...REMINDER_KINDS,
 			},
 		}),
 	],
@@ -144,12 +170,13 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 		listReports: {
 			rest: "GET /analytics/reports",
-			auth: { roles: ["admin", "supplier"] },
+			auth: { roles: ["admin", "supplier", "courier"] },
 			params: ANALYTICS_PARAMS.listReports,
 			async handler(this: ThisService, ctx: Ctx<C.ListReportsParams>) {
 				const { page, pageSize, kind } = ctx.params;
 				const me = ctx.meta.user!;
-				const query = { ...(kind && { kind }), ...(me.role !== "admin" && { requestedBy: me.id }) };
+				const mine = { $or: [{ requestedBy: me.id }, { partyId: me.id }] };
+				const query = { ...(kind && { kind }), ...(me.role !== "admin" && mine) };
 				const result = await this.paginate(query, { page, pageSize });
 				return { ...result, rows: result.rows.map((r) => this.publicReport(r, false)) };
 			},
@@ -157,7 +184,7 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 		getReport: {
 			rest: "GET /analytics/reports/:id",
-			auth: { roles: ["admin", "supplier"] },
+			auth: { roles: ["admin", "supplier", "courier"] },
 			params: ANALYTICS_PARAMS.getReport,
 			async handler(this: ThisService, ctx: Ctx<C.ReportIdParams>) {
 				return this.publicReport(await this.reportFor(ctx.meta.user!, ctx.params.id), true);
@@ -166,7 +193,7 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 		downloadReport: {
 			rest: "GET /analytics/reports/:id/download",
-			auth: { roles: ["admin", "supplier"] },
+			auth: { roles: ["admin", "supplier", "courier"] },
 			params: ANALYTICS_PARAMS.downloadReport,
 			async handler(this: ThisService, ctx: Ctx<C.ReportIdParams>) {
 				const report = await this.reportFor(ctx.meta.user!, ctx.params.id);
@@ -190,6 +217,26 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 	},
 
 	businessEvents,
+
+	timers: {
+		dailyStatements: {
+			everyMs(this: ThisService) {
+				return this.ledgerCfg.dailyStatementsCheckMs;
+			},
+			runAtStart: true,
+			run(this: ThisService) {
+				return this.dailyStatements();
+			},
+		},
+		reorderReminders: {
+			everyMs(this: ThisService) {
+				return this.reminderCfg.checkMs;
+			},
+			run(this: ThisService) {
+				return this.sendDueReminders();
+			},
+		},
+	} satisfies TimerJobs<ThisService>,
 
 	methods: {
 		/** Stores the event's fact once; true when it was new (and counted). */
@@ -231,7 +278,8 @@ const AnalyticsService: ServiceSchema<{ rest: string }, ThisService> = {
 		async reportFor(this: ThisService, me: AuthUser, id: string) {
 			const report = await this.findEntity(id);
 			if (!report) throw notFound("report", id);
-			if (me.role !== "admin" && report.requestedBy !== me.id) throw forbidden("You can only see your own reports");
+			if (me.role !== "admin" && report.requestedBy !== me.id && report.partyId !== me.id)
+				throw forbidden("You can only see your own reports");
 			return report;
 		},
 

@@ -24,6 +24,8 @@ import { NOTIFIED_EVENTS, plannedMessages } from "../lib/domain/templates";
 import type { Channel, PlannedMessage } from "../lib/domain/templates";
 import { NotificationDeliveryMixin } from "./parts/notifications/delivery.mixin";
 import type { Settings, ThisService } from "./parts/notifications/types";
+import { isMuted } from "../lib/domain/reminders";
+import { preferencesSchema } from "./parts/notifications/preferences.mixin";
 
 async function onNotifiedEvent(this: ThisService, envelope: EventEnvelope<object>, ctx: Context) {
 	await this.notifyForEvent(envelope, ctx);
@@ -37,6 +39,7 @@ const NotificationsService: ServiceSchema<Settings, ThisService> = {
 	name: "notifications",
 	// EventsMixin first: it must start after DbMixin to keep its outbox and ledger in the store.
 	mixins: [
+		preferencesSchema,
 		TimersMixin,
 		NotificationDeliveryMixin,
 		EventsMixin,
@@ -47,6 +50,7 @@ const NotificationsService: ServiceSchema<Settings, ThisService> = {
 				{ fields: { userId: 1, channel: 1, read: 1 } },
 				{ fields: { status: 1, nextAttemptAt: 1 } },
 			],
+			kinds: { preferences: {} },
 		}),
 	],
 	settings: { rest: "/" },
@@ -160,7 +164,9 @@ const NotificationsService: ServiceSchema<Settings, ThisService> = {
 		async createMessages(this: ThisService, ctx: Context, source: MessageSource, plan: PlannedMessage) {
 			const created: Notification[] = [];
 			for (const contact of await this.recipientsOf(ctx, plan)) {
+				const muted = contact.id ? await this.mutedFor(contact.id) : [];
 				for (const channel of plan.channels) {
+					if (isMuted(muted, plan.template, channel)) continue;
 					const to = this.addressFor(contact, channel);
 					if (!to) continue;
 					const doc = await this.storeMessage(ctx, { source, message: plan, contact, channel, to });

@@ -58,6 +58,7 @@ import { RECONCILE_STARTUP_DELAY_MS, reconciliationMethods } from "./parts/payme
 import { refundMethods } from "./parts/payments/refunds";
 import { chargeTransaction } from "./parts/payments/transactions";
 import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings } from "./parts/payments/types";
+import { voucherMethods } from "./parts/payments/vouchers";
 
 const HIDDEN: ("pendingToken" | "autoRefunded")[] = ["pendingToken", "autoRefunded"];
 
@@ -242,6 +243,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 
 		...chargeMethods,
 		...refundMethods,
+		...voucherMethods,
 
 		async confirmPix(this: ThisService, ctx: AnyCtx | null, paymentId: string) {
 			const now = nowIso();
@@ -281,7 +283,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 		},
 
 		async captureCash(this: ThisService, ctx: AnyCtx | null, orderId: string) {
-			const payment = await this.findOneEntity({ orderId, method: "cash" });
+			const payment = await this.findOneEntity({ orderId, method: { $in: ["cash", "voucher"] } });
 			if (!payment) return;
 			const now = nowIso();
 			const set = { status: "captured" as const, capturedCents: payment.amountCents, updatedAt: now };
@@ -294,7 +296,7 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 						transactions: {
 							id: newId(),
 							kind: "capture",
-							method: "cash",
+							method: payment.method,
 							status: "captured",
 							amountCents: payment.amountCents,
 							at: now,

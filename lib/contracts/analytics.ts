@@ -2,11 +2,16 @@
 import type { StoredDoc } from "../infra/store/types";
 import type { Fact, Granularity, ReportKind, ReportTable } from "../domain/metrics-buckets";
 import { GRANULARITIES, REPORT_KINDS } from "../domain/metrics-buckets";
+import type { StatementKind } from "../domain/ledger";
+import { STATEMENT_KINDS } from "../domain/ledger";
 import { idParam, pageParams } from "./params";
 
 /** A generated report: its table as JSON rows and as CSV. */
 export interface Report extends StoredDoc {
-	kind: ReportKind;
+	kind: ReportKind | StatementKind;
+	/** Statements: the supplier or courier it is for (who may read it besides admins). */
+	partyId?: string | null;
+	totals?: Record<string, number>;
 	from: string;
 	to: string;
 	supplierId: string | null;
@@ -33,7 +38,7 @@ export interface CreateReportParams extends RangeParams {
 	kind: ReportKind;
 }
 export interface ListReportsParams {
-	kind?: ReportKind;
+	kind?: ReportKind | StatementKind;
 	page: number;
 	pageSize: number;
 }
@@ -59,7 +64,7 @@ export const ANALYTICS_PARAMS = {
 		to: isoTime,
 		supplierId: supplierIdParam,
 	},
-	listReports: { kind: { type: "enum", values: REPORT_KINDS, optional: true }, ...pageParams },
+	listReports: { kind: { type: "enum", values: [...REPORT_KINDS, ...STATEMENT_KINDS], optional: true }, ...pageParams },
 	getReport: { id: idParam },
 	downloadReport: { id: idParam, format: { type: "enum", values: ["csv", "json"], default: "csv" } },
 	factOf: { eventId: { type: "string", max: 64 } },

@@ -208,6 +208,12 @@ export const ERROR_CATALOGUE = {
 		"This supplier does not deliver to that address",
 		"The address is beyond the supplier's delivery radius (`data.distanceKm`, `data.deliveryRadiusKm`)",
 	),
+	VOUCHER_REFUSED: entry(
+		422,
+		"Este vale Gás do Povo não pode ser usado aqui",
+		"This Gás do Povo voucher cannot be used here",
+		"The voucher claim was refused: CPF, code, supplier accreditation, product or eligibility (`data.reason`)",
+	),
 	REASON_REQUIRED: entry(422, "Diga por que o pedido foi cancelado", "Say why the order is cancelled", "Send `reason`"),
 	HANDOVER_CODE_REQUIRED: entry(
 		422,

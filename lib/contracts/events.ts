@@ -162,6 +162,11 @@ export interface OrderDelivered {
 	confirmedAt: string | null;
 	deliveredAt: string;
 	promisedBy: string | null;
+	paymentMethod?: string;
+	/** Supplier to customer, as priced (the courier's fee is per km). */
+	distanceKm?: number;
+	/** What was delivered (reorder reminders read the cylinder types). */
+	items?: OrderItemSummary[];
 }
 export interface OrderCancelled {
 	orderId: string;
@@ -255,6 +260,55 @@ export interface AlertChanged {
 	note?: string;
 }
 
+/** An admin set a supplier's platform commission (basis points; null: back to the default). */
+export interface CommissionChanged {
+	supplierId: string;
+	commissionBps: number | null;
+	previousBps: number | null;
+	changedBy: string;
+}
+/** A payout run marked ledger entries paid (run id: running it again pays nothing twice). */
+export interface PayoutCompleted {
+	runId: string;
+	party: "supplier" | "courier";
+	until: string;
+	requestedBy: string;
+	entries: number;
+	totalCents: number;
+	lines: { partyId: string; entries: number; amountCents: number }[];
+}
+
+/** A Gás do Povo voucher paid an order (payments redeemed the claim; the programme owes the supplier). */
+export interface VoucherRedeemed {
+	voucherId: string;
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	amountCents: number;
+}
+/** The order paid with the voucher was cancelled: the voucher may be used again. */
+export interface VoucherReleased {
+	voucherId: string;
+	orderId: string;
+	supplierId: string;
+	reason: string | null;
+}
+export interface VoucherAccreditationChanged {
+	supplierId: string;
+	accredited: boolean;
+	changedBy: string;
+}
+
+/** A customer's cylinder of a type should run out soon (analytics' reorder-reminder job); notifications tells them. */
+export interface ReminderDue {
+	customerId: string;
+	cylinderType: string;
+	lastOrderId: string;
+	supplierId: string;
+	runOutAt: string;
+	basis: "history" | "default";
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -291,6 +345,12 @@ export interface EventMap {
 	"alert.triggered": AlertChanged;
 	"alert.escalated": AlertChanged;
 	"alert.resolved": AlertChanged;
+	"commission.changed": CommissionChanged;
+	"payout.completed": PayoutCompleted;
+	"voucher.redeemed": VoucherRedeemed;
+	"voucher.released": VoucherReleased;
+	"voucher.accreditation_changed": VoucherAccreditationChanged;
+	"reminder.due": ReminderDue;
 }
 
 export type EventName = keyof EventMap;
@@ -334,4 +394,10 @@ export const EVENT_NAMES: EventName[] = [
 	"alert.triggered",
 	"alert.escalated",
 	"alert.resolved",
+	"commission.changed",
+	"payout.completed",
+	"voucher.redeemed",
+	"voucher.released",
+	"voucher.accreditation_changed",
+	"reminder.due",
 ];

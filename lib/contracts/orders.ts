@@ -10,7 +10,7 @@ import { idParam, isoTimeParam, optionalId, pageParams, timeRangeParams } from "
 export type { OrderStatus } from "../domain/order-status";
 export type { OrderPaymentStatus as PaymentStatus } from "../domain/payment-status";
 
-export type PaymentMethod = "card" | "pix" | "cash";
+export type PaymentMethod = "card" | "pix" | "cash" | "voucher";
 
 /** The delivery address as shown (its coordinates are kept apart, in `deliveryLocation`). */
 export interface DeliveryAddressText {
@@ -218,7 +218,7 @@ export const createOrderParams = {
 			lng: { type: "number", min: -180, max: 180 },
 		},
 	},
-	paymentMethod: { type: "enum", values: ["card", "pix", "cash"] },
+	paymentMethod: { type: "enum", values: ["card", "pix", "cash", "voucher"] },
 	paymentToken: { type: "string", min: 1, max: 200, optional: true },
 	scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTimeParam, to: isoTimeParam } },
 	totalCents: ignoredCents,

@@ -34,6 +34,10 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	reconciliation: "payment.events",
 	report: "analytics.events",
 	alert: "alert.events",
+	commission: "analytics.events",
+	payout: "analytics.events",
+	voucher: "payment.events",
+	reminder: "analytics.events",
 };
 
 export function topicOf(type: string): Topic {

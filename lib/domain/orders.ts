@@ -117,6 +117,8 @@ export function orderStatusEvent(order: Order): PendingEvent | null {
 				confirmedAt: order.confirmedAt || null,
 				deliveredAt: order.deliveredAt || order.updatedAt,
 				promisedBy: order.promisedBy || null,
+				distanceKm: order.distanceKm,
+				items: orderCreatedEvent(order).items,
 			};
 			return { type: "order.delivered", data };
 		}
@@ -217,6 +219,11 @@ export function orderRequestProblem(params: CreateOrderParams, now: Date): { mes
 	if (new Set(ids).size !== ids.length) return { message: "List each product once, with its quantity", field: "items" };
 	if (params.paymentMethod === "card" && !params.paymentToken)
 		return { message: "A card payment needs a paymentToken", field: "paymentToken" };
+	if (params.paymentMethod === "voucher" && !params.paymentToken)
+		return {
+			message: "A voucher payment needs the paymentToken of a voucher claim (POST /api/vouchers/claims)",
+			field: "paymentToken",
+		};
 	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
 	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
 }

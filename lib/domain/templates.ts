@@ -124,6 +124,18 @@ const TEMPLATES = {
 			(v) => `The payment of ${v.amount} for order ${v.ref} was declined: ${v.reason}.`,
 		),
 	},
+	reorder_reminder: {
+		subject: t(
+			(v) => `Seu gás ${v.cylinderType} deve acabar em breve`,
+			(v) => `Your ${v.cylinderType} gas should run out soon`,
+		),
+		body: t(
+			(v) =>
+				`Pelo seu histórico, seu botijão ${v.cylinderType} deve acabar por volta de ${v.runOutAt}. Peça de novo com um toque: ${v.link}`,
+			(v) =>
+				`From your history, your ${v.cylinderType} cylinder should run out around ${v.runOutAt}. Reorder with one tap: ${v.link}`,
+		),
+	},
 	refund_processed: {
 		subject: t(
 			(v) => `Reembolso do pedido ${v.ref}`,
@@ -261,7 +273,7 @@ export function localizedVars(vars: Vars, locale: unknown): Vars {
 	const out: Vars = { ...vars };
 	if (vars.totalCents !== undefined) out.total = formatMoney(vars.totalCents, lang);
 	if (vars.amountCents !== undefined) out.amount = formatMoney(vars.amountCents, lang);
-	for (const key of ["promisedBy", "deliveredAt", "expiresAt", "lockedUntil"])
+	for (const key of ["promisedBy", "deliveredAt", "expiresAt", "lockedUntil", "runOutAt"])
 		if (vars[key] !== undefined) out[key] = formatTime(vars[key], lang);
 	return out;
 }
@@ -316,6 +328,7 @@ export const NOTIFIED_EVENTS = [
 	"user.locked_out",
 	"alert.triggered",
 	"alert.escalated",
+	"reminder.due",
 ] as const;
 
 /** The messages an event calls for (none for most events). */
@@ -391,6 +404,12 @@ export function plannedMessages(envelope: { type: string; data: object }, opts: 
 				WORK_CHANNELS,
 				{ rule: d.rule, key: d.key, level: d.level, severity: d.severity, summary: d.summary || "" },
 			);
+		case "reminder.due":
+			return plan("reorder_reminder", user(d.customerId), CUSTOMER_CHANNELS, {
+				cylinderType: d.cylinderType,
+				runOutAt: d.runOutAt,
+				link: `${opts.publicUrl.replace(/\/+$/, "")}/#/reorder/${encodeURIComponent(String(d.lastOrderId))}`,
+			});
 		default:
 			return [];
 	}

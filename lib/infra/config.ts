@@ -30,6 +30,7 @@ export const ALL_SERVICES = [
 	"payments",
 	"analytics",
 	"alerts",
+	"vouchers",
 ] as const;
 
 export function readConfig() {
@@ -130,6 +131,25 @@ export function readConfig() {
 		reservationTtlMs: int("RESERVATION_TTL_MS", 15 * 60_000),
 		/** How often reservations past their expiry or of finished orders are repaired (0 = only at start-up). */
 		reservationSweepMs: int("RESERVATION_SWEEP_MS", 60_000),
+		/** The marketplace's money: commission (basis points, 1000 = 10 %), courier fee, daily statements. */
+		ledger: {
+			commissionBps: int("COMMISSION_BPS", 1000),
+			courierFeeBaseCents: int("COURIER_FEE_BASE_CENTS", 500),
+			courierFeePerKmCents: int("COURIER_FEE_PER_KM_CENTS", 150),
+			/** How often the daily-statement job looks for yesterday's missing statements (0 = off). */
+			dailyStatementsCheckMs: int("DAILY_STATEMENTS_CHECK_MS", 3_600_000),
+		},
+		/** Reorder reminders (analytics): how often due reminders are looked for (0 = off). */
+		reminders: {
+			checkMs: int("REMINDER_CHECK_MS", 3_600_000),
+		},
+		/** Gás do Povo vouchers (the vouchers service). */
+		vouchers: {
+			provider: str("VOUCHER_PROVIDER", "simulated"),
+			claimTtlMs: int("VOUCHER_CLAIM_TTL_MS", 30 * 60_000),
+			/** The most an order paid with a voucher may cost (the programme's refill value). */
+			maxCents: int("GAS_DO_POVO_MAX_CENTS", 15_000),
+		},
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),
 			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),

@@ -268,6 +268,37 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		also: [{ status: 200, description: "An open alert for the same key already exists (`deduplicated: true`)" }],
 	},
 	"analytics.createReport": { status: 201, description: "The report was generated" },
+	"analytics.createStatement": { status: 201, description: "The statement was stored with the reports" },
+	"analytics.statement": {
+		status: 200,
+		description: "The statement (JSON, or CSV with format=csv)",
+		content: { "application/json": {}, "text/csv": { type: "string" } },
+	},
+	"analytics.runPayout": {
+		status: 201,
+		description: "The payout run paid every unpaid entry before `until`",
+		also: [
+			{
+				status: 200,
+				description: "This run id already ran: the completed run (`alreadyRun: true`), nothing paid again",
+			},
+		],
+	},
+	"analytics.reorder": {
+		status: 201,
+		description:
+			"The reorder was placed: `order` is the new order, `sameSupplier` whether it went to the last supplier",
+	},
+	"vouchers.claim": {
+		status: 201,
+		description: "The voucher is claimed for an order: pay it with `paymentToken`",
+		errors: [409],
+	},
+	"vouchers.redemptions": {
+		status: 200,
+		description: "The supplier's redemptions (JSON, or CSV with format=csv)",
+		content: { "application/json": {}, "text/csv": { type: "string" } },
+	},
 	"analytics.downloadReport": {
 		status: 200,
 		description: "The report's file",

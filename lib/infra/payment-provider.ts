@@ -27,7 +27,8 @@
 import crypto from "crypto";
 import { pixOutcome } from "../domain/payments";
 
-export type PaymentMethod = "card" | "pix" | "cash";
+/** "voucher" (Gás do Povo) never reaches a provider: payments has the vouchers service redeem it. */
+export type PaymentMethod = "card" | "pix" | "cash" | "voucher";
 
 export interface ChargeRequest {
 	/** The same key never charges twice: a repeated request gets the first outcome. */

@@ -8,6 +8,7 @@ import type { EventEnvelope } from "../../../lib/domain/events";
 import type { MessageSource, NewMessage } from "../../../lib/domain/notifications";
 import type { Channel, PlannedMessage } from "../../../lib/domain/templates";
 import type { Sender } from "../../../lib/infra/senders";
+import type { PreferenceMethods } from "./preferences.mixin";
 
 export interface Settings {
 	rest: string;
@@ -36,7 +37,8 @@ export type ThisService = Service<Settings> &
 	EventsMethods &
 	TimersMethods &
 	OwnMethods &
-	DeliveryMethods & {
+	DeliveryMethods &
+	PreferenceMethods & {
 		senders: Partial<Record<Channel, Sender>>;
 		retryTimers: Set<NodeJS.Timeout>;
 		stopping: boolean;

@@ -57,6 +57,7 @@ export const chargeMethods: ChargeMethods & ThisType<ThisService> = {
 	async askProvider(this: ThisService, payment: Payment, key: string, token: string | null): Promise<ChargeResult> {
 		const method = payment.method;
 		if (method === "unknown") return { status: "declined", providerRef: "", reason: "unknown_method" };
+		if (method === "voucher") return this.redeemVoucher(payment, token);
 		const { _id: paymentId, orderId, amountCents } = payment;
 		const request = { idempotencyKey: key, paymentId, orderId, amountCents, method, token };
 		try {

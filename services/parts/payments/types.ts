@@ -10,6 +10,7 @@ import type { AppConfig } from "../../../lib/infra/config";
 import type { ChargeResult, PaymentMethod, PaymentProvider } from "../../../lib/infra/payment-provider";
 import type { UpdateSpec } from "../../../lib/infra/store/types";
 import type { ReconciliationMethods } from "./reconciliation";
+import type { VoucherMethods } from "./vouchers";
 
 /** Any context a method gets: an action's, or an event handler's. */
 export type AnyCtx = Context<unknown, CallMeta>;
@@ -66,7 +67,8 @@ export type PaymentsThis = Service<Settings> &
 	DbMethods<Payment> &
 	EventsMethods &
 	OwnMethods &
-	ReconciliationMethods & {
+	ReconciliationMethods &
+	VoucherMethods & {
 		provider: PaymentProvider;
 		pixTimers: Set<NodeJS.Timeout>;
 	};
