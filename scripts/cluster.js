@@ -30,7 +30,7 @@ const GROUPS = {
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews"],
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -161,6 +161,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			params: {
 				id: { type: "string", min: 1, max: 64 },
 				name: PRODUCT_FIELDS.name,
+				brand: PRODUCT_FIELDS.brand,
 				priceCents: { ...PRODUCT_FIELDS.priceCents, optional: true },
 				depositCents: PRODUCT_FIELDS.depositCents,
 				stock: { ...PRODUCT_FIELDS.stock, optional: true },
@@ -212,7 +213,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			auth: "public",
 			// The cacher validates params before it answers (lib/infra/validating-cacher.ts).
 			cache: {
-				keys: ["type", "lat", "lng", "sort", "supplierId", "openNow", "inStock", "page", "pageSize"],
+				keys: ["type", "brand", "lat", "lng", "sort", "supplierId", "openNow", "inStock", "page", "pageSize"],
 				ttl: 30,
 			},
 			params: LIST_PARAMS,
@@ -240,7 +241,15 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				const product = await this.findEntity(ctx.params.id);
 				if (!product || product.deleted) throw notFound("product", ctx.params.id);
 				const s = await this.suppliers().findById(product.supplierId);
-				const supplier = s ? { id: s.supplierId, name: s.name, rating: s.rating, openingHours: s.openingHours } : null;
+				const supplier = s
+					? {
+							id: s.supplierId,
+							name: s.name,
+							rating: catalog.ratingOf(s),
+							ratingCount: s.ratingCount ?? 0,
+							openingHours: s.openingHours,
+						}
+					: null;
 				return { ...catalog.productView(product), supplier };
 			},
 		},
@@ -333,6 +342,14 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		},
 		async "user.deleted"(envelope) {
 			if (envelope.data.role === "supplier") await this.setListingActive(envelope.data.userId, false);
+		},
+		/** Customers' ratings (reviews service): the catalog shows a supplier's average and count. */
+		async "rating.updated"(envelope) {
+			const { kind, subjectId, average, count } = envelope.data;
+			if (kind !== "supplier" || average === null) return;
+			const newer = { $or: [{ ratingCount: { $exists: false } }, { ratingCount: { $lt: count } }] };
+			const set = { rating: average, ratingCount: count, updatedAt: nowIso() };
+			if (await this.suppliers().updateOne({ _id: subjectId, ...newer }, { $set: set })) await this.clearCache();
 		},
 		async "user.updated"(envelope) {
 			const { userId, role, status } = envelope.data;

@@ -255,6 +255,25 @@ export interface AlertChanged {
 	note?: string;
 }
 
+/** An order's customer rated it (once per order); `low` when a rating is at or below the low-rating line. */
+export interface ReviewSubmitted {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+	supplierRating: number;
+	courierRating: number | null;
+	hasComment: boolean;
+	low: boolean;
+}
+/** A supplier's or courier's rating totals after a review (the count only grows: the larger count is the newer). */
+export interface RatingUpdated {
+	kind: "supplier" | "courier";
+	subjectId: string;
+	average: number | null;
+	count: number;
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -291,6 +310,8 @@ export interface EventMap {
 	"alert.triggered": AlertChanged;
 	"alert.escalated": AlertChanged;
 	"alert.resolved": AlertChanged;
+	"review.submitted": ReviewSubmitted;
+	"rating.updated": RatingUpdated;
 }
 
 export type EventName = keyof EventMap;
@@ -334,4 +355,6 @@ export const EVENT_NAMES: EventName[] = [
 	"alert.triggered",
 	"alert.escalated",
 	"alert.resolved",
+	"review.submitted",
+	"rating.updated",
 ];

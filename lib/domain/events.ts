@@ -34,6 +34,8 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	reconciliation: "payment.events",
 	report: "analytics.events",
 	alert: "alert.events",
+	review: "order.events",
+	rating: "order.events",
 };
 
 export function topicOf(type: string): Topic {

@@ -30,6 +30,7 @@ export const ALL_SERVICES = [
 	"payments",
 	"analytics",
 	"alerts",
+	"reviews",
 ] as const;
 
 export function readConfig() {

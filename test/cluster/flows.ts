@@ -14,7 +14,7 @@ export const GROUPS = {
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews"],
 } as const;
 
 export function group(name: keyof typeof GROUPS, env?: Record<string, string>): NodeSpec {
