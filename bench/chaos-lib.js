@@ -36,7 +36,7 @@ const CLUSTER_GROUPS = {
 	payments: ["payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts", "reviews"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 
 /**

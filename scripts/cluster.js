@@ -30,7 +30,7 @@ const GROUPS = {
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts", "reviews"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -391,6 +391,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		orderView(this: ThisService, order: Order, me: AuthUser): OrderView {
 			const hidden: string[] = [...contract.ORDER_HIDDEN_FIELDS, ...LEGACY_HIDDEN];
 			if (!rules.maySeeHandoverCode(order, me)) hidden.push("handoverCode");
+			if (me.role === "courier") hidden.push("cpf");
 			return this.toPublic(order, hidden) as OrderView;
 		},
 

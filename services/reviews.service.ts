@@ -110,7 +110,8 @@ const ReviewsService: ServiceSchema<{ rest: string }, ThisService> = {
 				try {
 					await this.insertEntity(ctx, review, [event]);
 				} catch (err) {
-					if (isConflict(err)) throw new Errors.MoleculerClientError("This order is already rated", 409, "ALREADY_RATED");
+					if (isConflict(err))
+						throw new Errors.MoleculerClientError("This order is already rated", 409, "ALREADY_RATED");
 					throw err;
 				}
 				await this.countReview(ctx, review);

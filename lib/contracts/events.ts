@@ -46,6 +46,8 @@ export interface SupplierCreated {
 	supplierId: string;
 	name: string;
 	anpAuthorization?: string | null;
+	/** From document review (company_registration); receipts print it. */
+	cnpj?: string | null;
 	location: Point | null;
 	deliveryRadiusKm: number;
 	openingHours: { open: string; close: string } | null;
@@ -274,6 +276,16 @@ export interface RatingUpdated {
 	count: number;
 }
 
+/** A delivered order's receipt was issued (once per order). */
+export interface ReceiptIssued {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	number: string;
+	provider: string;
+	hasCpf: boolean;
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -312,6 +324,7 @@ export interface EventMap {
 	"alert.resolved": AlertChanged;
 	"review.submitted": ReviewSubmitted;
 	"rating.updated": RatingUpdated;
+	"receipt.issued": ReceiptIssued;
 }
 
 export type EventName = keyof EventMap;
@@ -357,4 +370,5 @@ export const EVENT_NAMES: EventName[] = [
 	"alert.resolved",
 	"review.submitted",
 	"rating.updated",
+	"receipt.issued",
 ];

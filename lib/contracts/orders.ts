@@ -43,6 +43,8 @@ export interface Order extends StoredDoc {
 	scheduledSlot: TimeSlot | null;
 	status: OrderStatus;
 	history: HistoryEntry[];
+	/** "CPF na nota": the customer's CPF (digits) for the receipt; not shown to the courier. */
+	cpf?: string;
 	/** Given by the customer to the courier at the door; shown to the customer and admins only. */
 	handoverCode: string;
 	handoverFailures: number;
@@ -120,6 +122,8 @@ export interface CreateOrderParams {
 	paymentMethod: PaymentMethod;
 	paymentToken?: string;
 	scheduledSlot?: TimeSlot;
+	/** "CPF na nota" (check digits validated; formatted or digits only). */
+	cpf?: string;
 }
 
 export interface ListOrdersParams {
@@ -218,6 +222,7 @@ export const createOrderParams = {
 	paymentMethod: { type: "enum", values: ["card", "pix", "cash"] },
 	paymentToken: { type: "string", min: 1, max: 200, optional: true },
 	scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTimeParam, to: isoTimeParam } },
+	cpf: { type: "string", min: 11, max: 14, trim: true, optional: true },
 	totalCents: ignoredCents,
 	itemsCents: ignoredCents,
 	depositsCents: ignoredCents,

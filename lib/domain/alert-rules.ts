@@ -391,7 +391,13 @@ export function eventCondition(envelope: {
 
 /** The alert for a review whose lowest rating is at or below `threshold` (null: not low). One per order. */
 export function lowRatingRaise(
-	d: { orderId: string; supplierId: string; courierId: string | null; supplierRating: number; courierRating: number | null },
+	d: {
+		orderId: string;
+		supplierId: string;
+		courierId: string | null;
+		supplierRating: number;
+		courierRating: number | null;
+	},
 	threshold = DEFAULT_RULES.low_rating.threshold ?? 2,
 ): Raise | null {
 	const low = [
@@ -406,7 +412,12 @@ export function lowRatingRaise(
 		supplierRating: d.supplierRating,
 		courierRating: d.courierRating,
 	};
-	return { rule: "low_rating", subject: d.orderId, summary: `Low rating on order ${d.orderId}: ${low.join(", ")}`, details };
+	return {
+		rule: "low_rating",
+		subject: d.orderId,
+		summary: `Low rating on order ${d.orderId}: ${low.join(", ")}`,
+		details,
+	};
 }
 
 /** The alert of a dead-lettered message, or null when the letter holds no envelope. */

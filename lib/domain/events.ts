@@ -36,6 +36,7 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	alert: "alert.events",
 	review: "order.events",
 	rating: "order.events",
+	receipt: "order.events",
 };
 
 export function topicOf(type: string): Topic {

@@ -74,4 +74,3 @@ export function averageRating(sum: number, count: number): number | null {
 export function statsKey(kind: RatedKind, id: string): string {
 	return `${kind}:${id}`;
 }
-

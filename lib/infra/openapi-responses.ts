@@ -216,6 +216,12 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		also: [{ status: 200, description: "An open alert for the same key already exists (`deduplicated: true`)" }],
 	},
 	"analytics.createReport": { status: 201, description: "The report was generated" },
+	"reviews.submit": { status: 201, description: "The review was stored" },
+	"receipts.get": {
+		status: 200,
+		description: "The delivered order's receipt (a download)",
+		content: { "text/html": { type: "string" } },
+	},
 	"analytics.downloadReport": {
 		status: 200,
 		description: "The report's file",

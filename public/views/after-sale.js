@@ -1,9 +1,10 @@
 /**
  * After delivery, on an order's page: the customer rates the supplier and the courier (once,
- * POST /api/reviews), and everyone with the order sees the review given.
+ * POST /api/reviews), everyone with the order sees the review given, and the customer, the
+ * supplier and admins download the receipt.
  */
-import { get, post } from "../http.js";
-import { field, form, h, replace, select, t } from "../ui.js";
+import { download, get, post } from "../http.js";
+import { errorLine, field, form, h, replace, select, t } from "../ui.js";
 
 const STARS = [5, 4, 3, 2, 1].map((n) => [String(n), `${"★".repeat(n)}${"☆".repeat(5 - n)} (${n})`]);
 
@@ -11,12 +12,32 @@ const STARS = [5, 4, 3, 2, 1].map((n) => [String(n), `${"★".repeat(n)}${"☆".
 export function afterSale(order, user) {
 	const box = h("div", { id: "after-sale", class: "after-sale" });
 	if (order.status !== "delivered") return box;
+	const receipt = ["customer", "supplier", "admin"].includes(user.role) ? receiptButton(order) : null;
+	const review = h("div", { id: "review-box" });
+	replace(box, receipt, review);
 	get(`/api/reviews/orders/${encodeURIComponent(order.id)}`)
-		.then((review) => replace(box, reviewGiven(review)))
+		.then((given) => replace(review, reviewGiven(given)))
 		.catch((err) => {
-			if (err.status === 404 && user.role === "customer") replace(box, ratingForm(order, box));
+			if (err.status === 404 && user.role === "customer") replace(review, ratingForm(order, review));
 		});
 	return box;
+}
+
+function receiptButton(order) {
+	const problem = h("div");
+	const button = h(
+		"button",
+		{
+			type: "button",
+			id: "receipt-download",
+			onclick: () =>
+				download(`/api/orders/${encodeURIComponent(order.id)}/receipt`, `recibo-${order.id}.html`).catch((err) =>
+					replace(problem, errorLine(err)),
+				),
+		},
+		t("Baixar recibo", "Download receipt"),
+	);
+	return h("p", {}, button, problem);
 }
 
 function reviewGiven(review) {

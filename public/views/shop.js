@@ -209,6 +209,10 @@ function openCheckout(container, offer, where, navigate) {
 				field(t("Cidade", "City"), input("city", { value: saved.city || "", autocomplete: "address-level2" })),
 				field(t("Observações para o entregador", "Notes for the courier"), input("notes")),
 			),
+			field(
+				t("CPF na nota (opcional)", "CPF on the receipt (optional)"),
+				input("cpf", { inputmode: "numeric", placeholder: "000.000.000-00", autocomplete: "off" }),
+			),
 			h(
 				"fieldset",
 				{ class: "payment" },
@@ -258,5 +262,6 @@ function orderBody(offer, where, values) {
 		paymentMethod: values.paymentMethod,
 	};
 	if (values.paymentMethod === "card") body.paymentToken = values.paymentToken;
+	if (values.cpf) body.cpf = values.cpf;
 	return body;
 }

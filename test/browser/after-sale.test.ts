@@ -1,6 +1,7 @@
 /**
  * After-sale features in a real browser (headless Chromium through playwright-core): the catalog's
- * brand filter and best-rated sort, and the customer rating a delivered order from its page.
+ * brand filter and best-rated sort, the customer rating a delivered order from its page and
+ * downloading its receipt.
  *
  * Needs /usr/bin/chromium (or CHROMIUM_PATH): skipped loudly without it, failed under REQUIRE_INFRA=1.
  */
@@ -17,7 +18,8 @@ jest.setTimeout(60_000);
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium && process.env.REQUIRE_INFRA !== "1") console.warn(`\n!!! SKIPPING after-sale browser tests: no ${CHROMIUM}\n`);
+if (!hasChromium && process.env.REQUIRE_INFRA !== "1")
+	console.warn(`\n!!! SKIPPING after-sale browser tests: no ${CHROMIUM}\n`);
 
 (hasChromium || process.env.REQUIRE_INFRA === "1" ? describe : describe.skip)("after-sale in a browser", () => {
 	let m: Market;
@@ -73,6 +75,11 @@ if (!hasChromium && process.env.REQUIRE_INFRA !== "1") console.warn(`\n!!! SKIPP
 		expect(await page.textContent("#review-given")).toContain("Chegou rápido");
 		const stored = await m.api.get(`/api/reviews/orders/${order.id}`, { token: customer.token });
 		expect(stored.body).toMatchObject({ supplierRating: 4, courierRating: 5 });
+		// the receipt downloads as a file named for the order
+		const [file] = await Promise.all([page.waitForEvent("download"), page.click("#receipt-download")]);
+		expect(file.suggestedFilename()).toBe(`recibo-${order.id}.html`);
+		const saved = fs.readFileSync((await file.path())!, "utf8");
+		expect(saved).toContain("Recibo de entrega");
 		// reloaded, the page shows the review and no form (rated once)
 		await page.reload();
 		await page.waitForSelector("#review-given");

@@ -14,7 +14,7 @@ export const GROUPS = {
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts", "reviews"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 } as const;
 
 export function group(name: keyof typeof GROUPS, env?: Record<string, string>): NodeSpec {

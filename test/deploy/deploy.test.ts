@@ -29,14 +29,14 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 const ROOT = path.resolve(__dirname, "../..");
 const NAMESPACE = "gasrapido";
 
-/** The contract: one Deployment / compose service per group, 12 services in all. */
+/** The contract: one Deployment / compose service per group, 13 services in all. */
 const GROUPS: Record<string, string[]> = {
 	gateway: ["api"],
 	onboarding: ["users", "invitations", "verification"],
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts", "reviews"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 const ALL_SERVICES = Object.values(GROUPS).flat().sort();
 const HEALTH_PORT = 3001;

@@ -89,10 +89,18 @@ describe("ratings and reviews (HTTP)", () => {
 		const others = await m.api.get(`/api/products?brand=other&supplierId=${plain.supplier.id}`);
 		expect(others.body.rows).toHaveLength(1);
 		expect(others.body.rows[0].brand).toBe("other");
-		const changed = await m.api.put(`/api/products/${plain.product.id}`, { brand: "copagaz" }, { token: plain.supplier.token });
+		const changed = await m.api.put(
+			`/api/products/${plain.product.id}`,
+			{ brand: "copagaz" },
+			{ token: plain.supplier.token },
+		);
 		expect(changed.status).toBe(200);
 		expect(changed.body.brand).toBe("copagaz");
-		const bad = await m.api.put(`/api/products/${plain.product.id}`, { brand: "acme" }, { token: plain.supplier.token });
+		const bad = await m.api.put(
+			`/api/products/${plain.product.id}`,
+			{ brand: "acme" },
+			{ token: plain.supplier.token },
+		);
 		expect(bad.status).toBe(422);
 	});
 });

@@ -5,6 +5,7 @@
  */
 import { waitFor } from "./broker";
 import { createCustomer, createProduct, createSupplier, login, Market, orderBody, waitForStatus } from "./market";
+import type { SupplierOptions } from "./market";
 
 let n = 0;
 
@@ -35,9 +36,13 @@ export interface Shop {
 }
 
 /** A supplier in São Paulo with stock and an available courier of its own. */
-export async function shopWithCourier(m: Market, product: Record<string, unknown> = {}): Promise<Shop> {
+export async function shopWithCourier(
+	m: Market,
+	product: Record<string, unknown> = {},
+	opts: SupplierOptions = {},
+): Promise<Shop> {
 	const at = { lat: -23.56, lng: -46.64 };
-	const supplier = await createSupplier(m, { location: at });
+	const supplier = await createSupplier(m, { location: at, ...opts });
 	return {
 		supplier,
 		product: await createProduct(m, supplier.token, { stock: 50, ...product }),
@@ -54,8 +59,15 @@ export async function orderInTransit(m: Market, shop: Shop, extra: Record<string
 	expect(placed.status).toBe(201);
 	const order = placed.body as { id: string; handoverCode: string };
 	await waitForStatus(m, order.id, customer.token, "confirmed");
-	await waitFor(async () => (await m.api.get(`/api/orders/${order.id}`, { token: customer.token })).body.courierId, 5000);
-	const moved = await m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token: shop.courier.token });
+	await waitFor(
+		async () => (await m.api.get(`/api/orders/${order.id}`, { token: customer.token })).body.courierId,
+		5000,
+	);
+	const moved = await m.api.put(
+		`/api/orders/${order.id}/status`,
+		{ status: "in_transit" },
+		{ token: shop.courier.token },
+	);
 	expect(moved.status).toBe(200);
 	return { customer, order };
 }

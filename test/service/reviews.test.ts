@@ -7,6 +7,9 @@ import { eventRecorder, startBroker, waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
 import { topicOf } from "../../lib/domain/events";
 import type { Alert } from "../../lib/contracts/alerts";
+import type { Role } from "../../lib/contracts/common";
+import type { Order } from "../../lib/contracts/orders";
+import { trackingView } from "../../lib/domain/orders";
 
 interface FakeOrder {
 	status: string;
@@ -21,11 +24,13 @@ const fakeOrders = {
 	actions: {
 		trackingView: {
 			params: { orderId: "string", userId: "string", role: "string" },
-			handler(ctx: { params: { orderId: string; userId: string; role: string } }) {
+			handler(ctx: { params: { orderId: string; userId: string; role: Role } }) {
+				// The real rule on a fake order: who sees it, and what is answered.
 				const o = orders.get(ctx.params.orderId);
-				if (!o || ctx.params.role !== "admin")
-					return { visible: false, status: null, deliveryLocation: null, courierId: null, customerId: null, supplierId: null };
-				return { visible: true, deliveryLocation: { lat: 0, lng: 0 }, ...o };
+				const order = o
+					? ({ _id: ctx.params.orderId, deliveryLocation: { lat: 0, lng: 0 }, ...o } as unknown as Order)
+					: null;
+				return trackingView(order, { id: ctx.params.userId, role: ctx.params.role });
 			},
 		},
 		statusesFor: { handler: () => [] },
@@ -94,9 +99,19 @@ describe("reviews service", () => {
 			{ orderId: id, supplierRating: 5, courierRating: 4, comment: "  Rápido!  " },
 			customer,
 		);
-		expect(review).toMatchObject({ id, supplierId: "sup-1", courierId: "cour-1", supplierRating: 5, comment: "Rápido!" });
+		expect(review).toMatchObject({
+			id,
+			supplierId: "sup-1",
+			courierId: "cour-1",
+			supplierRating: 5,
+			comment: "Rápido!",
+		});
 		expect(review).not.toHaveProperty("counted");
-		await expectError(broker.call("reviews.submit", { orderId: id, supplierRating: 1 }, customer), 409, "ALREADY_RATED");
+		await expectError(
+			broker.call("reviews.submit", { orderId: id, supplierRating: 1 }, customer),
+			409,
+			"ALREADY_RATED",
+		);
 
 		await broker.call("reviews.submit", { orderId: delivered("o-2"), supplierRating: 4 }, customer);
 		const page = (await broker.call("reviews.supplierReviews", { supplierId: "sup-1", page: 1, pageSize: 10 })) as {
@@ -143,7 +158,11 @@ describe("reviews service", () => {
 		await expectError(broker.call("reviews.submit", { orderId: id, supplierRating: 5 }, admin), 403);
 		await expectError(broker.call("reviews.submit", { orderId: "nope", supplierRating: 5 }, customer), 404);
 		orders.set("o-4", { status: "in_transit", customerId: "cust-1", supplierId: "sup-1", courierId: "cour-1" });
-		await expectError(broker.call("reviews.submit", { orderId: "o-4", supplierRating: 5 }, customer), 409, "NOT_DELIVERED");
+		await expectError(
+			broker.call("reviews.submit", { orderId: "o-4", supplierRating: 5 }, customer),
+			409,
+			"NOT_DELIVERED",
+		);
 		delivered("o-5", { courierId: null });
 		await expectError(
 			broker.call("reviews.submit", { orderId: "o-5", supplierRating: 5, courierRating: 5 }, customer),

@@ -22,7 +22,11 @@ test("low ratings and averages", () => {
 	expect(averageRating(14, 3)).toBe(4.67);
 	expect(averageRating(0, 0)).toBeNull();
 	const d = { orderId: "o1", supplierId: "s1", courierId: "k1", supplierRating: 4, courierRating: 2 };
-	expect(lowRatingRaise(d)).toMatchObject({ rule: "low_rating", subject: "o1", summary: expect.stringContaining("courier k1 2/5") });
+	expect(lowRatingRaise(d)).toMatchObject({
+		rule: "low_rating",
+		subject: "o1",
+		summary: expect.stringContaining("courier k1 2/5"),
+	});
 	expect(lowRatingRaise(d, 1)).toBeNull();
 	expect(lowRatingRaise({ ...d, courierRating: null })).toBeNull();
 });
@@ -54,8 +58,18 @@ test("the catalog sorted by rating: best first, unrated last, then by count and 
 		stock: 1,
 		...(brand ? { brand } : {}),
 	});
-	const products = [product("pa", "a", 100), product("pb", "b", 90, "copagaz"), product("pc", "c", 120), product("pd", "d", 80)];
-	expect(findOffers(products, suppliers, { sort: "rating" }).map((o) => o.product.id)).toEqual(["pc", "pb", "pd", "pa"]);
+	const products = [
+		product("pa", "a", 100),
+		product("pb", "b", 90, "copagaz"),
+		product("pc", "c", 120),
+		product("pd", "d", 80),
+	];
+	expect(findOffers(products, suppliers, { sort: "rating" }).map((o) => o.product.id)).toEqual([
+		"pc",
+		"pb",
+		"pd",
+		"pa",
+	]);
 	expect(findOffers(products, suppliers, { brand: "copagaz" }).map((o) => o.product.id)).toEqual(["pb"]);
 	expect(findOffers(products, suppliers, { brand: "other" }).map((o) => o.product.id)).toEqual(["pd", "pa", "pc"]);
 });
