@@ -31,7 +31,7 @@ const CARD_OK = "4242424242424242";
 /** The service groups of the deployment, with orders and payments apart so either can be killed alone. */
 const CLUSTER_GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders"],
 	payments: ["payments"],
 	products: ["products"],

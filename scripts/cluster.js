@@ -26,7 +26,7 @@ const ROOT = path.resolve(__dirname, "..");
 
 const GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],

@@ -32,6 +32,7 @@ import { Actor, checkTransition, HANDOVER_CODE_DIGITS, historyEntry } from "../l
 import { MAX_HANDOVER_FAILURES, TransitionProblem } from "../lib/domain/order-status";
 import * as rules from "../lib/domain/orders";
 import { paymentStatusesBefore } from "../lib/domain/payment-status";
+import { deliveryProofProblem } from "../lib/domain/proofs";
 import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
@@ -142,6 +143,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				const isHandover = p.status === "delivered" && actor.role === "courier" && !!p.handoverCode;
 				const codeTried = problem ? problem.type === "WRONG_HANDOVER_CODE" : isHandover;
 				if (problem && !codeTried) throw this.transitionError(problem, order);
+				if (!problem && p.status === "delivered" && p.leftWith !== undefined)
+					await this.requireProof(ctx, order, p.leftWith);
 				if (codeTried) {
 					// Each code a courier tries uses up one of the order's attempts, atomically, before it is
 					// judged: concurrent guesses cannot get past the limit. A right code gives its attempt back.
@@ -152,7 +155,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 						});
 				}
 				const updated = await this.transition(ctx, order, p.status, actor, {
-					reason: p.reason,
+					reason: p.reason ?? (p.leftWith ? `left with ${p.leftWith}` : undefined),
 					...(codeTried ? { inc: { handoverFailures: -1 } } : {}),
 				});
 				if (!updated) throw conflict("The order changed meanwhile; reload it", { type: "INVALID_TRANSITION" });
@@ -266,6 +269,16 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				if (winner) return { order: winner, replayed: true };
 				throw err;
 			}
+		},
+
+		/** A delivery left with someone for an absent customer needs the courier's proof photo first (proofs service). */
+		async requireProof(this: ThisService, ctx: Ctx<UpdateStatusParams>, order: Order, leftWith: string) {
+			const proof = await ctx.call<{ leftWith: string | null } | null, { orderId: string }>("proofs.forOrder", {
+				orderId: order._id,
+			});
+			const problem = deliveryProofProblem(leftWith, proof);
+			if (problem)
+				throw new Errors.MoleculerClientError(problem.message, problem.code, problem.type, { fields: ["leftWith"] });
 		},
 
 		transitionError(problem: TransitionProblem, order: Order, data: Record<string, unknown> = {}): Error {

@@ -17,7 +17,6 @@ import { Context, Errors, Service, ServiceSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx, Page } from "../lib/contracts/common";
-import type { TrackingView } from "../lib/contracts/orders";
 import { REVIEW_PARAMS } from "../lib/contracts/reviews";
 import type {
 	PublicReview,
@@ -31,6 +30,7 @@ import * as rules from "../lib/domain/reviews";
 import type { RatedKind } from "../lib/domain/reviews";
 import { forbidden, isConflict, notFound } from "../lib/infra/errors";
 import { nowIso } from "../lib/infra/ids";
+import { orderParties } from "../lib/infra/order-parties";
 import { Collection, UniqueViolationError } from "../lib/infra/store/types";
 
 interface OwnMethods {
@@ -239,15 +239,8 @@ const ReviewsService: ServiceSchema<{ rest: string }, ThisService> = {
 			return this.kind<RatingStats>("stats");
 		},
 
-		/** The order's parties and status (orders.trackingView asked as the system: it sees every order). */
-		async orderFacts(this: ThisService, ctx: Context, orderId: string) {
-			const view = await ctx.call<TrackingView, { orderId: string; userId: string; role: string }>(
-				"orders.trackingView",
-				{ orderId, userId: "reviews", role: "admin" },
-			);
-			if (!view.visible) return null;
-			const { status, customerId, supplierId, courierId } = view;
-			return { orderId, status, customerId, supplierId, courierId };
+		orderFacts(this: ThisService, ctx: Context, orderId: string) {
+			return orderParties(ctx, orderId, "reviews");
 		},
 
 		async countReview(this: ThisService, ctx: Context | null, review: Review) {

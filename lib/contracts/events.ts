@@ -286,6 +286,15 @@ export interface ReceiptIssued {
 	hasCpf: boolean;
 }
 
+/** The courier attached a photo as proof of delivery; `leftWith` when the customer was absent (the name stays in the proof). */
+export interface DeliveryProofAttached {
+	orderId: string;
+	courierId: string;
+	supplierId: string;
+	customerId: string;
+	leftWith: boolean;
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -325,6 +334,7 @@ export interface EventMap {
 	"review.submitted": ReviewSubmitted;
 	"rating.updated": RatingUpdated;
 	"receipt.issued": ReceiptIssued;
+	"delivery.proof_attached": DeliveryProofAttached;
 }
 
 export type EventName = keyof EventMap;
@@ -371,4 +381,5 @@ export const EVENT_NAMES: EventName[] = [
 	"review.submitted",
 	"rating.updated",
 	"receipt.issued",
+	"delivery.proof_attached",
 ];

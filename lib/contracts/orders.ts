@@ -145,6 +145,8 @@ export interface UpdateStatusParams {
 	status: "confirmed" | "in_transit" | "delivered" | "cancelled";
 	reason?: string;
 	handoverCode?: string;
+	/** Delivered to someone else for an absent customer: their name (a proof photo must be attached first). */
+	leftWith?: string;
 }
 
 /** orders.trackingView: may this user follow this order live, and what the tracking stream needs. */
@@ -244,6 +246,7 @@ export const updateStatusParams = {
 	status: { type: "enum", values: ["confirmed", "in_transit", "delivered", "cancelled"] },
 	reason: { type: "string", min: 1, max: 500, trim: true, optional: true },
 	handoverCode: { type: "string", pattern: /^\d{4,8}$/, optional: true },
+	leftWith: { type: "string", min: 1, max: 120, trim: true, optional: true },
 } as const;
 
 export const trackingViewParams = {

@@ -32,6 +32,7 @@ export const ALL_SERVICES = [
 	"alerts",
 	"reviews",
 	"receipts",
+	"proofs",
 ] as const;
 
 export function readConfig() {

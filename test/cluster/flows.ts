@@ -10,7 +10,7 @@ import { Market } from "../helpers/market";
 
 export const GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],

@@ -29,10 +29,10 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 const ROOT = path.resolve(__dirname, "../..");
 const NAMESPACE = "gasrapido";
 
-/** The contract: one Deployment / compose service per group, 13 services in all. */
+/** The contract: one Deployment / compose service per group, 14 services in all. */
 const GROUPS: Record<string, string[]> = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
