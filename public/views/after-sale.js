@@ -1,16 +1,21 @@
 /**
  * After delivery, on an order's page: the customer rates the supplier and the courier (once,
  * POST /api/reviews), everyone with the order sees the review given, and the customer, the
- * supplier and admins download the receipt.
+ * supplier and admins download the receipt. While delivering, the courier attaches a proof photo
+ * (with who received the cylinder when the customer is absent).
  */
-import { download, get, post } from "../http.js";
-import { errorLine, field, form, h, replace, select, t } from "../ui.js";
+import { download, get, post, upload } from "../http.js";
+import { errorLine, field, form, h, input, replace, select, t } from "../ui.js";
 
 const STARS = [5, 4, 3, 2, 1].map((n) => [String(n), `${"★".repeat(n)}${"☆".repeat(5 - n)} (${n})`]);
 
 /** A box that fills itself; empty until the order is delivered. */
 export function afterSale(order, user) {
 	const box = h("div", { id: "after-sale", class: "after-sale" });
+	if (order.status === "in_transit" && user.role === "courier") {
+		replace(box, proofForm(order));
+		return box;
+	}
 	if (order.status !== "delivered") return box;
 	const receipt = ["customer", "supplier", "admin"].includes(user.role) ? receiptButton(order) : null;
 	const review = h("div", { id: "review-box" });
@@ -21,6 +26,35 @@ export function afterSale(order, user) {
 			if (err.status === 404 && user.role === "customer") replace(review, ratingForm(order, review));
 		});
 	return box;
+}
+
+/** The courier's proof of delivery: a photo, and who received the cylinder if the customer is absent. */
+function proofForm(order) {
+	const done = h("p", { id: "proof-done", hidden: true }, t("Foto enviada.", "Photo sent."));
+	const el = form(
+		{ id: "proof-form" },
+		[
+			h("h3", {}, t("Comprovante de entrega (foto)", "Proof of delivery (photo)")),
+			field(
+				t("Recebido por (se o cliente estiver ausente)", "Received by (if the customer is absent)"),
+				input("leftWith"),
+			),
+			field(
+				t("Foto", "Photo"),
+				h("input", { type: "file", name: "file", accept: "image/jpeg,image/png", capture: "environment" }),
+			),
+			h("button", { type: "submit" }, t("Enviar foto", "Send photo")),
+		],
+		async (values, formEl) => {
+			const data = new FormData();
+			if (values.leftWith) data.append("leftWith", values.leftWith);
+			const file = formEl.querySelector("input[type=file]").files[0];
+			if (file) data.append("file", file, file.name);
+			await upload(`/api/orders/${encodeURIComponent(order.id)}/proof`, data);
+			done.hidden = false;
+		},
+	);
+	return h("div", {}, el, done);
 }
 
 function receiptButton(order) {

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { gatewayUrl, waitFor } from "../helpers/broker";
 import { ALL_SERVICES } from "../../lib/infra/config";
 import { HOME, Market, startMarket } from "../helpers/market";
-import { deliveredOrder, Shop, shopWithCourier } from "../helpers/delivered";
+import { deliveredOrder, orderInTransit, Shop, shopWithCourier } from "../helpers/delivered";
 
 jest.setTimeout(60_000);
 
@@ -102,5 +102,28 @@ if (!hasChromium && process.env.REQUIRE_INFRA !== "1")
 			return (await offer.count()) > 0 && (await offer.textContent())!.includes("★ 4 (1)");
 		}, 8000);
 		expect(await page.locator(".offer").count()).toBe(1);
+	});
+
+	test("the courier attaches a proof photo naming who received the cylinder", async () => {
+		const { order } = await orderInTransit(m, shop);
+		await page.evaluate("sessionStorage.clear()");
+		await page.goto(`${base}/#/login`);
+		await page.fill("#login-form [name=email]", shop.courier.email);
+		await page.fill("#login-form [name=password]", "courier-pass-1");
+		await page.click("#login-form button[type=submit]");
+		await page.waitForURL((url) => !url.hash.startsWith("#/login"));
+		await page.goto(`${base}/#/orders/${order.id}`);
+		await page.waitForSelector("#proof-form");
+		await page.fill("#proof-form [name=leftWith]", "Seu Jorge (porteiro)");
+		const photo = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]);
+		await page.setInputFiles("#proof-form input[type=file]", {
+			name: "porta.png",
+			mimeType: "image/png",
+			buffer: photo,
+		});
+		await page.click("#proof-form button[type=submit]");
+		await page.waitForSelector("#proof-done:not([hidden])");
+		const proof = await m.broker.call("proofs.forOrder", { orderId: order.id });
+		expect(proof).toMatchObject({ leftWith: "Seu Jorge (porteiro)" });
 	});
 });

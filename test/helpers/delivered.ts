@@ -26,13 +26,13 @@ export async function availableCourier(m: Market, supplierId: string, at: { lat:
 	const where = { ...at, accuracy: 5, at: new Date().toISOString() };
 	expect((await m.api.put(`/api/couriers/${user.id}/location`, where, { token })).status).toBe(202);
 	expect((await m.api.put(`/api/couriers/${user.id}/status`, { status: "available" }, { token })).status).toBe(200);
-	return { id: user.id, token };
+	return { id: user.id, token, email };
 }
 
 export interface Shop {
 	supplier: Awaited<ReturnType<typeof createSupplier>>;
 	product: { id: string };
-	courier: { id: string; token: string };
+	courier: { id: string; token: string; email: string };
 }
 
 /** A supplier in São Paulo with stock and an available courier of its own. */
