@@ -31,12 +31,12 @@ const CARD_OK = "4242424242424242";
 /** The service groups of the deployment, with orders and payments apart so either can be killed alone. */
 const CLUSTER_GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders"],
 	payments: ["payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 
 /**

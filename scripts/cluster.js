@@ -26,11 +26,11 @@ const ROOT = path.resolve(__dirname, "..");
 
 const GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments", "vouchers"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -34,6 +34,7 @@ import { Actor, checkTransition, HANDOVER_CODE_DIGITS } from "../lib/domain/orde
 import { labelledHistory } from "../lib/domain/order-labels";
 import { MAX_HANDOVER_FAILURES, TransitionProblem } from "../lib/domain/order-status";
 import * as rules from "../lib/domain/orders";
+import { deliveryProofProblem } from "../lib/domain/proofs";
 import { config } from "../lib/infra/config";
 import { decodeCursor, encodeCursor } from "../lib/infra/cursor";
 import { clientError, forbidden, notFound, unprocessable } from "../lib/infra/errors";
@@ -148,6 +149,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				const isHandover = p.status === "delivered" && actor.role === "courier" && !!p.handoverCode;
 				const codeTried = problem ? problem.type === "WRONG_HANDOVER_CODE" : isHandover;
 				if (problem && !codeTried) throw this.transitionError(problem, order);
+				if (!problem && p.status === "delivered" && p.leftWith !== undefined)
+					await this.requireProof(ctx, order, p.leftWith);
 				if (codeTried) {
 					// Each code a courier tries uses up one of the order's attempts, atomically, before it is
 					// judged: concurrent guesses cannot get past the limit. A right code gives its attempt back.
@@ -158,7 +161,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 						});
 				}
 				const updated = await this.transition(ctx, order, p.status, actor, {
-					reason: p.reason,
+					reason: p.reason ?? (p.leftWith ? `left with ${p.leftWith}` : undefined),
 					...(codeTried ? { inc: { handoverFailures: -1 } } : {}),
 				});
 				if (!updated) throw clientError("INVALID_TRANSITION", "The order changed meanwhile; reload it");
@@ -269,6 +272,16 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 			}
 		},
 
+		/** A delivery left with someone for an absent customer needs the courier's proof photo first (proofs service). */
+		async requireProof(this: ThisService, ctx: Ctx<UpdateStatusParams>, order: Order, leftWith: string) {
+			const proof = await ctx.call<{ leftWith: string | null } | null, { orderId: string }>("proofs.forOrder", {
+				orderId: order._id,
+			});
+			const problem = deliveryProofProblem(leftWith, proof);
+			if (problem)
+				throw clientError(problem.type, problem.message, { fields: ["leftWith"] });
+		},
+
 		transitionError(problem: TransitionProblem, order: Order, data: Record<string, unknown> = {}): Error {
 			return clientError(problem.type, problem.message, {
 				status: order.status,
@@ -307,6 +320,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		orderView(this: ThisService, order: Order, me: AuthUser): OrderView {
 			const hidden: string[] = [...contract.ORDER_HIDDEN_FIELDS, ...LEGACY_HIDDEN];
 			if (!rules.maySeeHandoverCode(order, me)) hidden.push("handoverCode");
+			if (me.role === "courier") hidden.push("cpf");
 			const view = this.toPublic(order, hidden) as OrderView;
 			return { ...view, history: labelledHistory(order.history, me.locale) ?? order.history } as OrderView;
 		},

@@ -143,6 +143,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			params: {
 				id: { type: "string", min: 1, max: 64 },
 				name: PRODUCT_FIELDS.name,
+				brand: PRODUCT_FIELDS.brand,
 				priceCents: { ...PRODUCT_FIELDS.priceCents, optional: true },
 				depositCents: PRODUCT_FIELDS.depositCents,
 				stock: { ...PRODUCT_FIELDS.stock, optional: true },
@@ -194,7 +195,7 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 			auth: "public",
 			// The cacher validates params before it answers (lib/infra/validating-cacher.ts).
 			cache: {
-				keys: ["type", "lat", "lng", "sort", "supplierId", "openNow", "inStock", "page", "pageSize"],
+				keys: ["type", "brand", "lat", "lng", "sort", "supplierId", "openNow", "inStock", "page", "pageSize"],
 				ttl: 30,
 			},
 			params: LIST_PARAMS,
@@ -222,7 +223,15 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 				const product = await this.findEntity(ctx.params.id);
 				if (!product || product.deleted) throw notFound("product", ctx.params.id);
 				const s = await this.suppliers.get(product.supplierId);
-				const supplier = s ? { id: s.supplierId, name: s.name, rating: s.rating, openingHours: s.openingHours } : null;
+				const supplier = s
+					? {
+							id: s.supplierId,
+							name: s.name,
+							rating: catalog.ratingOf(s),
+							ratingCount: s.ratingCount ?? 0,
+							openingHours: s.openingHours,
+						}
+					: null;
 				return { ...catalog.productView(product), supplier };
 			},
 		},
@@ -310,6 +319,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		},
 		async "user.deleted"(envelope) {
 			if (envelope.data.role === "supplier") await this.suppliers.setActive(envelope.data.userId, false);
+		},
+		/** Customers' ratings (reviews service): the catalog shows a supplier's average and count. */
+		async "rating.updated"(envelope) {
+			const { kind, subjectId, average, count } = envelope.data;
+			if (kind !== "supplier" || average === null) return;
+			await this.suppliers.setRating(subjectId, average, count);
 		},
 		async "user.updated"(envelope) {
 			const { userId, role, status } = envelope.data;

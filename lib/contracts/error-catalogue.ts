@@ -123,6 +123,25 @@ export const ERROR_CATALOGUE = {
 		"The resource's state does not allow this",
 		"The resource changed or is in a state that refuses the request; reload it",
 	),
+	NOT_DELIVERED: entry(
+		409,
+		"O pedido ainda não foi entregue",
+		"The order is not delivered yet",
+		"Rating an order or fetching its receipt needs the order delivered",
+	),
+	ALREADY_RATED: entry(409, "Este pedido já foi avaliado", "This order is already rated", "One review per order"),
+	NOT_IN_TRANSIT: entry(
+		409,
+		"O pedido não está a caminho",
+		"The order is not in transit",
+		"A proof of delivery is attached while the order is in transit",
+	),
+	PROOF_EXISTS: entry(
+		409,
+		"Este pedido já tem a sua comprovação de entrega",
+		"This order already has its proof of delivery",
+		"One proof of delivery per order",
+	),
 	INVALID_TRANSITION: entry(
 		409,
 		"O pedido não pode passar para esse status",
@@ -207,6 +226,12 @@ export const ERROR_CATALOGUE = {
 		"Este fornecedor não entrega nesse endereço",
 		"This supplier does not deliver to that address",
 		"The address is beyond the supplier's delivery radius (`data.distanceKm`, `data.deliveryRadiusKm`)",
+	),
+	PROOF_PHOTO_REQUIRED: entry(
+		422,
+		"Anexe a foto da entrega com o nome de quem recebeu",
+		"Attach the delivery photo naming who received the cylinder",
+		"A delivery left with someone other than the customer needs a proof photo naming them (POST /api/orders/:id/proof)",
 	),
 	VOUCHER_REFUSED: entry(
 		422,

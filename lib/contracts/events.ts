@@ -46,6 +46,8 @@ export interface SupplierCreated {
 	supplierId: string;
 	name: string;
 	anpAuthorization?: string | null;
+	/** From document review (company_registration); receipts print it. */
+	cnpj?: string | null;
 	location: Point | null;
 	deliveryRadiusKm: number;
 	openingHours: { open: string; close: string } | null;
@@ -309,6 +311,44 @@ export interface ReminderDue {
 	basis: "history" | "default";
 }
 
+/** An order's customer rated it (once per order); `low` when a rating is at or below the low-rating line. */
+export interface ReviewSubmitted {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+	supplierRating: number;
+	courierRating: number | null;
+	hasComment: boolean;
+	low: boolean;
+}
+/** A supplier's or courier's rating totals after a review (the count only grows: the larger count is the newer). */
+export interface RatingUpdated {
+	kind: "supplier" | "courier";
+	subjectId: string;
+	average: number | null;
+	count: number;
+}
+
+/** A delivered order's receipt was issued (once per order). */
+export interface ReceiptIssued {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	number: string;
+	provider: string;
+	hasCpf: boolean;
+}
+
+/** The courier attached a photo as proof of delivery; `leftWith` when the customer was absent (the name stays in the proof). */
+export interface DeliveryProofAttached {
+	orderId: string;
+	courierId: string;
+	supplierId: string;
+	customerId: string;
+	leftWith: boolean;
+}
+
 /** Event type → payload. The one list of business events. */
 export interface EventMap {
 	"user.created": UserCreated;
@@ -351,6 +391,10 @@ export interface EventMap {
 	"voucher.released": VoucherReleased;
 	"voucher.accreditation_changed": VoucherAccreditationChanged;
 	"reminder.due": ReminderDue;
+	"review.submitted": ReviewSubmitted;
+	"rating.updated": RatingUpdated;
+	"receipt.issued": ReceiptIssued;
+	"delivery.proof_attached": DeliveryProofAttached;
 }
 
 export type EventName = keyof EventMap;
@@ -400,4 +444,8 @@ export const EVENT_NAMES: EventName[] = [
 	"voucher.released",
 	"voucher.accreditation_changed",
 	"reminder.due",
+	"review.submitted",
+	"rating.updated",
+	"receipt.issued",
+	"delivery.proof_attached",
 ];

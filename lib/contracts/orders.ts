@@ -45,6 +45,8 @@ export interface Order extends StoredDoc {
 	scheduledSlot: TimeSlot | null;
 	status: OrderStatus;
 	history: HistoryEntry[];
+	/** "CPF na nota": the customer's CPF (digits) for the receipt; not shown to the courier. */
+	cpf?: string;
 	/** Given by the customer to the courier at the door; shown to the customer and admins only. */
 	handoverCode: string;
 	handoverFailures: number;
@@ -122,6 +124,8 @@ export interface CreateOrderParams {
 	paymentMethod: PaymentMethod;
 	paymentToken?: string;
 	scheduledSlot?: TimeSlot;
+	/** "CPF na nota" (check digits validated; formatted or digits only). */
+	cpf?: string;
 }
 
 export interface ListOrdersParams {
@@ -143,6 +147,8 @@ export interface UpdateStatusParams {
 	status: "confirmed" | "in_transit" | "delivered" | "cancelled";
 	reason?: string;
 	handoverCode?: string;
+	/** Delivered to someone else for an absent customer: their name (a proof photo must be attached first). */
+	leftWith?: string;
 }
 
 /** orders.trackingView: may this user follow this order live, and what the tracking stream needs. */
@@ -221,6 +227,7 @@ export const createOrderParams = {
 	paymentMethod: { type: "enum", values: ["card", "pix", "cash", "voucher"] },
 	paymentToken: { type: "string", min: 1, max: 200, optional: true },
 	scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTimeParam, to: isoTimeParam } },
+	cpf: { type: "string", min: 11, max: 14, trim: true, optional: true },
 	totalCents: ignoredCents,
 	itemsCents: ignoredCents,
 	depositsCents: ignoredCents,
@@ -242,6 +249,7 @@ export const updateStatusParams = {
 	status: { type: "enum", values: ["confirmed", "in_transit", "delivered", "cancelled"] },
 	reason: { type: "string", min: 1, max: 500, trim: true, optional: true },
 	handoverCode: { type: "string", pattern: /^\d{4,8}$/, optional: true },
+	leftWith: { type: "string", min: 1, max: 120, trim: true, optional: true },
 } as const;
 
 export const trackingViewParams = {

@@ -9,6 +9,8 @@
  */
 import type { StoredDoc } from "../infra/store/types";
 import { CYLINDER_TYPES } from "../domain/catalog";
+import { BRANDS } from "../domain/brands";
+import type { Brand } from "../domain/brands";
 import type { CylinderType, OpeningHours, SupplierProfile } from "../domain/catalog";
 import { idParam, optionalId, pageParams, pointParam } from "./params";
 import type { ReservationState } from "../domain/stock";
@@ -19,6 +21,8 @@ export interface ProductFields {
 	supplierId: string;
 	type: CylinderType;
 	name?: string;
+	/** The LPG brand (lib/domain/brands.ts); absent on products stored before brands: read as "other". */
+	brand?: Brand;
 	priceCents: number;
 	depositCents: number;
 	/** What can still be ordered. */
@@ -108,6 +112,7 @@ export interface StockReservation extends StoredDoc {
 export interface CreateProductParams {
 	type: CylinderType;
 	name?: string;
+	brand?: Brand;
 	priceCents: number;
 	depositCents?: number;
 	stock: number;
@@ -118,6 +123,7 @@ export interface CreateProductParams {
 export interface UpdateProductParams {
 	id: string;
 	name?: string;
+	brand?: Brand;
 	priceCents?: number;
 	depositCents?: number;
 	stock?: number;
@@ -131,9 +137,10 @@ export interface IdParams {
 
 export interface ListProductsParams {
 	type?: CylinderType;
+	brand?: Brand;
 	lat?: number;
 	lng?: number;
-	sort?: "price" | "distance";
+	sort?: "price" | "distance" | "rating";
 	supplierId?: string;
 	openNow?: boolean;
 	inStock?: boolean;
@@ -141,13 +148,20 @@ export interface ListProductsParams {
 	pageSize: number;
 }
 
-export type ProductView = Omit<ProductFields, "holds" | "returned" | "supplierType"> & {
+export type ProductView = Omit<ProductFields, "holds" | "returned" | "supplierType" | "brand"> & {
 	id: string;
+	brand: Brand;
 	priceWithoutExchangeCents: number;
 };
 
 export interface ProductDetails extends ProductView {
-	supplier: { id: string; name: string; rating: number; openingHours: OpeningHours } | null;
+	supplier: {
+		id: string;
+		name: string;
+		rating: number | null;
+		ratingCount: number;
+		openingHours: OpeningHours;
+	} | null;
 }
 
 export interface SupplierIdParams {
@@ -205,6 +219,7 @@ const queryBoolean = { type: "boolean", convert: true, optional: true } as const
 
 export const PRODUCT_FIELDS = {
 	name: { type: "string", min: 1, max: 120, trim: true, optional: true },
+	brand: { type: "enum", values: BRANDS, optional: true },
 	priceCents: { ...cents, min: 1 },
 	depositCents: { ...cents, optional: true },
 	stock: { type: "number", integer: true, min: 0, max: 1_000_000 },
@@ -213,9 +228,10 @@ export const PRODUCT_FIELDS = {
 
 export const LIST_PARAMS = {
 	type: { type: "enum", values: CYLINDER_TYPES, optional: true },
+	brand: { type: "enum", values: BRANDS, optional: true },
 	lat: queryNumber(-90, 90),
 	lng: queryNumber(-180, 180),
-	sort: { type: "enum", values: ["price", "distance"], optional: true },
+	sort: { type: "enum", values: ["price", "distance", "rating"], optional: true },
 	supplierId: { ...optionalId },
 	openNow: queryBoolean,
 	inStock: queryBoolean,

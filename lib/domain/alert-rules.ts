@@ -15,6 +15,7 @@ export const RULE_NAMES = [
 	"verification_wait",
 	"dead_letter",
 	"reconciliation_mismatch",
+	"low_rating",
 	"manual",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
@@ -63,6 +64,8 @@ export const DEFAULT_RULES: Record<RuleName, RuleConfig> = {
 		windowMinutes: 60,
 		escalationMinutes: [60, 240],
 	},
+	/** A customer rated a supplier or courier at or below `threshold` (1–5) after delivery. */
+	low_rating: { enabled: true, severity: "warning", threshold: 2, escalationMinutes: [1440, 4320] },
 	manual: { enabled: true, severity: "warning", escalationMinutes: [60, 240] },
 };
 
@@ -76,6 +79,7 @@ const TUNABLES: Record<RuleName, (keyof RuleConfig)[]> = {
 	verification_wait: ["thresholdMinutes"],
 	dead_letter: [],
 	reconciliation_mismatch: ["threshold", "windowMinutes"],
+	low_rating: ["threshold"],
 	manual: [],
 };
 const COMMON: (keyof RuleConfig)[] = ["enabled", "severity", "escalationMinutes"];
@@ -383,6 +387,37 @@ export function eventCondition(envelope: {
 		return { raise: { rule: "courier_wait", subject: orderId, summary, details } };
 	}
 	return null;
+}
+
+/** The alert for a review whose lowest rating is at or below `threshold` (null: not low). One per order. */
+export function lowRatingRaise(
+	d: {
+		orderId: string;
+		supplierId: string;
+		courierId: string | null;
+		supplierRating: number;
+		courierRating: number | null;
+	},
+	threshold = DEFAULT_RULES.low_rating.threshold ?? 2,
+): Raise | null {
+	const low = [
+		d.supplierRating <= threshold ? `supplier ${d.supplierId} ${d.supplierRating}/5` : null,
+		d.courierRating !== null && d.courierRating <= threshold ? `courier ${d.courierId} ${d.courierRating}/5` : null,
+	].filter((x): x is string => x !== null);
+	if (!low.length) return null;
+	const details = {
+		orderId: d.orderId,
+		supplierId: d.supplierId,
+		courierId: d.courierId,
+		supplierRating: d.supplierRating,
+		courierRating: d.courierRating,
+	};
+	return {
+		rule: "low_rating",
+		subject: d.orderId,
+		summary: `Low rating on order ${d.orderId}: ${low.join(", ")}`,
+		details,
+	};
 }
 
 /** The alert of a dead-lettered message, or null when the letter holds no envelope. */

@@ -4,6 +4,7 @@
  * Opening hours are the supplier's local wall-clock times ("HH:MM", default zone America/Sao_Paulo);
  * a range whose close is before its open runs past midnight.
  */
+import { brandOf } from "./brands";
 import { haversineKm, LatLng } from "./geo";
 import { deliveryFeeCents, DeliveryFeeRule, DEFAULT_DELIVERY_FEE, priceWithoutExchangeCents } from "./pricing";
 import type { ProductChanged, SupplierCreated } from "../contracts/events";
@@ -37,6 +38,8 @@ export interface SupplierProfile {
 	deliveryRadiusKm: number;
 	openingHours: OpeningHours;
 	rating: number;
+	/** How many customers rated the supplier (rating.updated); `rating` is their average when above 0. */
+	ratingCount?: number;
 	active?: boolean;
 }
 
@@ -48,6 +51,7 @@ export interface CatalogProduct {
 	depositCents: number;
 	stock: number;
 	active?: boolean;
+	brand?: string;
 }
 
 export interface Offer<P extends CatalogProduct = CatalogProduct> {
@@ -59,13 +63,15 @@ export interface Offer<P extends CatalogProduct = CatalogProduct> {
 
 export interface OfferFilter {
 	type?: string;
+	/** Only this brand ("other" also matches products stored without one). */
+	brand?: string;
 	supplierId?: string;
 	deliverTo?: LatLng;
 	/** Only suppliers open at `now` (applies when set). */
 	openAt?: Date;
 	timeZone?: string;
 	inStockOnly?: boolean;
-	sort?: "price" | "distance";
+	sort?: "price" | "distance" | "rating";
 	feeRule?: DeliveryFeeRule;
 }
 
@@ -114,9 +120,21 @@ export function deliversTo(supplier: SupplierProfile, point: LatLng): boolean {
 	return km !== null && km <= supplier.deliveryRadiusKm;
 }
 
-function compareOffers(sort: "price" | "distance") {
+/** A supplier's average rating as customers gave it, null before the first rating. */
+export function ratingOf(supplier: SupplierProfile): number | null {
+	return supplier.ratingCount ? supplier.rating : null;
+}
+
+function compareOffers(sort: "price" | "distance" | "rating") {
 	const price = (o: Offer) => o.product.priceCents + (o.deliveryFeeCents || 0);
 	const distance = (o: Offer) => (o.distanceKm === null ? Number.POSITIVE_INFINITY : o.distanceKm);
+	// Best rated first, unrated last; then by how many rated, then cheapest.
+	const rating = (a: Offer, b: Offer) =>
+		(ratingOf(b.supplier) ?? -1) - (ratingOf(a.supplier) ?? -1) ||
+		(b.supplier.ratingCount ?? 0) - (a.supplier.ratingCount ?? 0) ||
+		price(a) - price(b) ||
+		a.product.id.localeCompare(b.product.id);
+	if (sort === "rating") return rating;
 	return (a: Offer, b: Offer) => {
 		const primary = sort === "distance" ? distance(a) - distance(b) : price(a) - price(b);
 		if (primary !== 0) return primary;
@@ -137,6 +155,7 @@ export function findOffers<P extends CatalogProduct>(
 		const supplier = supplierById.get(product.supplierId);
 		if (!supplier || supplier.active === false || product.active === false) continue;
 		if (filter.type && product.type !== filter.type) continue;
+		if (filter.brand && brandOf(product) !== filter.brand) continue;
 		if (filter.supplierId && product.supplierId !== filter.supplierId) continue;
 		if (filter.inStockOnly && product.stock <= 0) continue;
 		if (filter.openAt && !isOpenAt(supplier.openingHours, filter.openAt, filter.timeZone)) continue;
@@ -155,11 +174,13 @@ export function findOffers<P extends CatalogProduct>(
 export function offerView(offer: Offer) {
 	return {
 		...offer.product,
+		brand: brandOf(offer.product),
 		priceWithoutExchangeCents: priceWithoutExchangeCents(offer.product),
 		supplier: {
 			id: offer.supplier.supplierId,
 			name: offer.supplier.name,
-			rating: offer.supplier.rating,
+			rating: ratingOf(offer.supplier),
+			ratingCount: offer.supplier.ratingCount ?? 0,
 			openingHours: offer.supplier.openingHours,
 		},
 		distanceKm: offer.distanceKm === null ? null : Math.round(offer.distanceKm * 100) / 100,
@@ -196,7 +217,7 @@ export function pricedProduct(product: Product): PricedProduct {
 /** A product's public form: `id`, no bookkeeping fields, with the price without exchange. */
 export function productView(product: Product): ProductView {
 	const { _id, holds: _holds, returned: _returned, supplierType: _key, ...rest } = product;
-	const view = { id: _id, ...rest };
+	const view = { id: _id, ...rest, brand: brandOf(product) };
 	return { ...view, priceWithoutExchangeCents: priceWithoutExchangeCents(view) };
 }
 
@@ -235,9 +256,10 @@ export function productChange(p: Product): ProductChanged {
 
 export interface CatalogQuery {
 	type?: string;
+	brand?: string;
 	lat?: number;
 	lng?: number;
-	sort?: "price" | "distance";
+	sort?: "price" | "distance" | "rating";
 	supplierId?: string;
 	openNow?: boolean;
 	inStock?: boolean;
@@ -268,6 +290,7 @@ export function catalogPage<P extends CatalogProduct>(
 	const deliverTo = q.lat === undefined || q.lng === undefined ? undefined : { lat: q.lat, lng: q.lng };
 	const offers = findOffers(products, suppliers, {
 		type: q.type,
+		brand: q.brand,
 		supplierId: q.supplierId,
 		deliverTo,
 		openAt: (q.openNow ?? !!deliverTo) ? now : undefined,

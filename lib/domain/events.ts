@@ -38,6 +38,9 @@ const TOPIC_BY_PREFIX: Record<string, Topic> = {
 	payout: "analytics.events",
 	voucher: "payment.events",
 	reminder: "analytics.events",
+	review: "order.events",
+	rating: "order.events",
+	receipt: "order.events",
 };
 
 export function topicOf(type: string): Topic {

@@ -12,6 +12,7 @@ import type { Filter } from "../infra/store/types";
 import { Actor, historyEntry, OrderStatus, promisedBy, scheduledSlotProblem, timestampField } from "./order-status";
 import { cylinderCount, orderLines, orderTotals } from "./pricing";
 import { isLivePaymentStatus, isPaymentStatus, isSecuredPaymentStatus } from "./payment-status";
+import { isValidCpf, normalizeCpf } from "./cpf";
 
 export interface NewOrderInput {
 	orderId: string;
@@ -48,6 +49,7 @@ export function buildOrder(input: NewOrderInput): Order {
 		paymentStatus: "none",
 		paymentId: null,
 		scheduledSlot: p.scheduledSlot || null,
+		...(p.cpf ? { cpf: normalizeCpf(p.cpf) } : {}),
 		status: "created",
 		history: [historyEntry("created", input.customer, now)],
 		handoverCode: input.handoverCode,
@@ -224,6 +226,8 @@ export function orderRequestProblem(params: CreateOrderParams, now: Date): { mes
 			message: "A voucher payment needs the paymentToken of a voucher claim (POST /api/vouchers/claims)",
 			field: "paymentToken",
 		};
+	if (params.cpf !== undefined && !isValidCpf(params.cpf))
+		return { message: "Not a valid CPF (check digits)", field: "cpf" };
 	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
 	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
 }

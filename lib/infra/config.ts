@@ -31,6 +31,9 @@ export const ALL_SERVICES = [
 	"analytics",
 	"alerts",
 	"vouchers",
+	"reviews",
+	"receipts",
+	"proofs",
 ] as const;
 
 export function readConfig() {
@@ -90,6 +93,8 @@ export function readConfig() {
 		/** A claim older than this with no user behind it (a crash mid-registration) is released. */
 		inviteClaimTimeoutMs: int("INVITE_CLAIM_TIMEOUT_MS", 5 * 60_000),
 		requiredServices: str("REQUIRED_SERVICES", ""),
+		/** Who issues delivered orders' receipts (lib/infra/receipts.ts): "html" (ours, no fiscal value). */
+		receiptProvider: str("RECEIPT_PROVIDER", "html"),
 		eventMaxAttempts: int("EVENT_MAX_ATTEMPTS", 4),
 		eventRetryBaseMs: int("EVENT_RETRY_BASE_MS", 200),
 		/** Durable events one consumer (service instance) handles at once per topic. */

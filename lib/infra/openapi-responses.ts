@@ -299,6 +299,37 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		description: "The supplier's redemptions (JSON, or CSV with format=csv)",
 		content: { "application/json": {}, "text/csv": { type: "string" } },
 	},
+	"reviews.submit": { status: 201, description: "The review was stored" },
+	"proofs.attach": {
+		status: 201,
+		description: "The proof of delivery was stored (the photo encrypted)",
+		errors: [413, 415],
+		multipart: {
+			type: "object",
+			required: ["file"],
+			properties: {
+				leftWith: {
+					type: "string",
+					description: "Who received the cylinder for an absent customer; send before `file`",
+				},
+				file: {
+					type: "string",
+					contentMediaType: "application/octet-stream",
+					description: "JPEG or PNG, at most 10 MB",
+				},
+			},
+		},
+	},
+	"proofs.photo": {
+		status: 200,
+		description: "The decrypted photo",
+		content: { "image/jpeg": { type: "string" }, "image/png": { type: "string" } },
+	},
+	"receipts.get": {
+		status: 200,
+		description: "The delivered order's receipt (a download)",
+		content: { "text/html": { type: "string" } },
+	},
 	"analytics.downloadReport": {
 		status: 200,
 		description: "The report's file",

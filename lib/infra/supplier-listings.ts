@@ -52,4 +52,13 @@ export class SupplierListings {
 		await this.listings.updateOne({ _id: supplierId }, { $set: { active, updatedAt: nowIso() } });
 		await this.changed();
 	}
+
+	/** The supplier's rating totals from rating.updated; an older total (a smaller count) never overwrites a newer one. */
+	async setRating(supplierId: string, average: number, count: number): Promise<boolean> {
+		const newer = { $or: [{ ratingCount: { $exists: false } }, { ratingCount: { $lt: count } }] };
+		const set = { rating: average, ratingCount: count, updatedAt: nowIso() };
+		const changed = await this.listings.updateOne({ _id: supplierId, ...newer }, { $set: set });
+		if (changed) await this.changed();
+		return !!changed;
+	}
 }

@@ -5,6 +5,7 @@
  * signed-in role may make.
  */
 import { get, put, streamEvents } from "../http.js";
+import { afterSale } from "./after-sale.js";
 import {
 	badge,
 	dateTime,
@@ -194,6 +195,7 @@ function paintDetail(root, state, user, liveBox, reload) {
 				o.cancelReason ? fact(t("Motivo do cancelamento", "Cancel reason"), o.cancelReason) : null,
 			),
 			actions,
+			afterSale(o, user),
 			h("h3", {}, t("Histórico", "History")),
 			h(
 				"ol",

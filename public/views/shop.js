@@ -30,6 +30,17 @@ const CYLINDERS = [
 	["P45", t("P45 — comercial (45 kg)", "P45 — commercial (45 kg)")],
 	["water", t("Água mineral (galão)", "Mineral water (jug)")],
 ];
+const BRANDS = [
+	["", t("Todas as marcas", "All brands")],
+	["ultragaz", "Ultragaz"],
+	["liquigas", "Liquigás"],
+	["supergasbras", "Supergasbras"],
+	["copagaz", "Copagaz"],
+	["nacional_gas", "Nacional Gás"],
+	["consigaz", "Consigaz"],
+	["fogas", "Fogás"],
+	["other", t("Outras", "Other")],
+];
 export const TEST_CARD = "4242424242424242";
 const ADDRESS_KEY = "gasrapido.address";
 
@@ -54,11 +65,13 @@ export function render(root, { navigate }) {
 			h("div", { class: "row" }, field("Latitude", lat), field("Longitude", lng)),
 			useLocationButton(lat, lng, (err) => showError(searchForm, err)),
 			field(t("Tipo de botijão", "Cylinder type"), select("type", CYLINDERS, { value: saved.type || "P13" })),
+			field(t("Marca", "Brand"), select("brand", BRANDS)),
 			field(
 				t("Ordenar por", "Sort by"),
 				select("sort", [
 					["price", t("Menor preço", "Lowest price")],
 					["distance", t("Mais perto", "Nearest")],
+					["rating", t("Melhor avaliada", "Best rated")],
 				]),
 			),
 			h("button", { type: "submit" }, t("Comparar preços", "Compare prices")),
@@ -75,6 +88,7 @@ export function render(root, { navigate }) {
 				lat: values.lat,
 				lng: values.lng,
 				sort: values.sort,
+				...(values.brand ? { brand: values.brand } : {}),
 				pageSize: 50,
 			});
 			showOffers(results, offers.rows, (offer) => openCheckout(checkout, offer, where, navigate));
@@ -118,7 +132,7 @@ function showOffers(container, offers, onChoose) {
 					"div",
 					{ class: "offer-head" },
 					h("h3", {}, offer.supplier.name),
-					h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"}`),
+					h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"} (${offer.supplier.ratingCount ?? 0})`),
 				),
 				h(
 					"p",
@@ -195,6 +209,10 @@ function openCheckout(container, offer, where, navigate) {
 				field(t("Cidade", "City"), input("city", { value: saved.city || "", autocomplete: "address-level2" })),
 				field(t("Observações para o entregador", "Notes for the courier"), input("notes")),
 			),
+			field(
+				t("CPF na nota (opcional)", "CPF on the receipt (optional)"),
+				input("cpf", { inputmode: "numeric", placeholder: "000.000.000-00", autocomplete: "off" }),
+			),
 			h(
 				"fieldset",
 				{ class: "payment" },
@@ -244,5 +262,6 @@ function orderBody(offer, where, values) {
 		paymentMethod: values.paymentMethod,
 	};
 	if (values.paymentMethod === "card") body.paymentToken = values.paymentToken;
+	if (values.cpf) body.cpf = values.cpf;
 	return body;
 }

@@ -10,11 +10,11 @@ import { Market } from "../helpers/market";
 
 export const GROUPS = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 } as const;
 
 export function group(name: keyof typeof GROUPS, env?: Record<string, string>): NodeSpec {

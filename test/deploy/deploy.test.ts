@@ -29,14 +29,14 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 const ROOT = path.resolve(__dirname, "../..");
 const NAMESPACE = "gasrapido";
 
-/** The contract: one Deployment / compose service per group, 12 services in all. */
+/** The contract: one Deployment / compose service per group, 15 services in all. */
 const GROUPS: Record<string, string[]> = {
 	gateway: ["api"],
-	onboarding: ["users", "invitations", "verification"],
+	onboarding: ["users", "invitations", "verification", "proofs"],
 	orders: ["orders", "payments", "vouchers"],
 	products: ["products"],
 	couriers: ["couriers"],
-	watch: ["notifications", "analytics", "alerts"],
+	watch: ["notifications", "analytics", "alerts", "reviews", "receipts"],
 };
 const ALL_SERVICES = Object.values(GROUPS).flat().sort();
 const HEALTH_PORT = 3001;

@@ -61,6 +61,8 @@ export interface SupplierOptions {
 	deliveryRadiusKm?: number;
 	openingHours?: { open: string; close: string };
 	businessName?: string;
+	/** Recorded as verified (company_registration), as document review would. */
+	cnpj?: string;
 }
 
 /** An active catalog supplier: users.create (pending) + users.activate, then wait for products' read model. */
@@ -80,7 +82,10 @@ export async function createSupplier(m: Market, opts: SupplierOptions = {}) {
 			openingHours: opts.openingHours || { open: "00:00", close: "23:59" },
 		},
 	});
-	await m.broker.call("users.activate", { id: user.id, verified: { anpAuthorization: "ANP-123456" } });
+	await m.broker.call("users.activate", {
+		id: user.id,
+		verified: { anpAuthorization: "ANP-123456", ...(opts.cnpj ? { cnpj: opts.cnpj } : {}) },
+	});
 	await waitFor(() => m.broker.call("products.supplierProfile", { supplierId: user.id }), 5000);
 	return { id: user.id as string, email, token: await login(m.api, email, password) };
 }

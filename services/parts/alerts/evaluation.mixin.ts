@@ -26,6 +26,7 @@ export const RULE_EVENTS = [
 	"reconciliation.mismatch",
 	"inventory.updated",
 	"delivery.unassigned",
+	"review.submitted",
 	...R.WATCHED_EVENTS,
 ] as const satisfies readonly EventName[];
 const businessEvents: BusinessEventHandlers<ThisService> = Object.fromEntries(RULE_EVENTS.map((t) => [t, onEvent]));
@@ -71,6 +72,11 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> & { businessEvents: 
 					const condition = R.eventCondition(e);
 					if (condition && "raise" in condition) await this.raiseAlert(ctx, condition.raise);
 					else if (condition) await this.autoResolve(ctx, condition.resolve.key, condition.resolve.note);
+					break;
+				}
+				case "review.submitted": {
+					const raise = R.lowRatingRaise(e.data, (await this.ruleConfig("low_rating")).threshold);
+					if (raise) await this.raiseAlert(ctx, raise);
 					break;
 				}
 			}

@@ -9,6 +9,8 @@ import { idParam, isoTimeParam } from "../../../lib/contracts/params";
 import * as contract from "../../../lib/contracts/orders";
 import type { CustomerView } from "../../../lib/contracts/orders";
 import { orderPaymentState, trackingView } from "../../../lib/domain/orders";
+import { receiptOrderOf } from "../../../lib/domain/receipt";
+import type { ReceiptOrder } from "../../../lib/domain/receipt";
 import { nowIso } from "../../../lib/infra/ids";
 import { UniqueViolationError } from "../../../lib/infra/store/types";
 import type { OwnMethods, Settings, ThisService } from "./types";
@@ -53,6 +55,16 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			async handler(this: ThisService, ctx: Ctx<{ orderIds: string[] }>): Promise<contract.OrderPaymentState[]> {
 				const orders = await this.findEntities({ query: { _id: { $in: ctx.params.orderIds } } });
 				return orders.map(orderPaymentState);
+			},
+		},
+
+		/** Internal (receipts): what a receipt says about an order (items, totals, payment, CPF), or null. */
+		receiptFacts: {
+			visibility: "public",
+			params: { orderId: idParam },
+			async handler(this: ThisService, ctx: Ctx<{ orderId: string }>): Promise<ReceiptOrder | null> {
+				const order = await this.findEntity(ctx.params.orderId);
+				return order ? receiptOrderOf(order) : null;
 			},
 		},
 

@@ -35,6 +35,7 @@ export interface OwnMethods {
 		hash: string,
 	): Promise<{ order: Order; replayed: boolean }>;
 	transitionError(problem: TransitionProblem, order: Order, data?: Record<string, unknown>): Error;
+	requireProof(ctx: Ctx<UpdateStatusParams>, order: Order, leftWith: string): Promise<void>;
 	claimHandoverAttempt(ctx: Ctx<UpdateStatusParams>, order: Order, actor: Actor): Promise<Order>;
 	transition(ctx: Context, order: Order, to: OrderStatus, actor: Actor, extra?: TransitionExtra): Promise<Order | null>;
 	settleStock(ctx: Context, order: Order): Promise<Order>;
