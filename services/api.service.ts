@@ -37,6 +37,7 @@ import {
 } from "../lib/infra/http-errors";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 import { OpenApiMixin } from "../mixins/openapi.mixin";
+import { GeoMixin } from "../mixins/geo.mixin";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -157,7 +158,7 @@ const SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5;
 
 const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
-	mixins: [ApiGateway, OpenApiMixin],
+	mixins: [ApiGateway, OpenApiMixin, GeoMixin],
 
 	/** Port, body limit and rate limit are read when the service is created (not when this file is imported). */
 	merged(schema: ServiceSchema<Settings>) {

@@ -128,6 +128,18 @@ export function readConfig() {
 		reservationTtlMs: int("RESERVATION_TTL_MS", 15 * 60_000),
 		/** How often reservations past their expiry or of finished orders are repaired (0 = only at start-up). */
 		reservationSweepMs: int("RESERVATION_SWEEP_MS", 60_000),
+		/** Addresses and maps (lib/infra/geocoder.ts, mixins/geo.mixin.ts, the web app's map). */
+		geo: {
+			/** A Nominatim-compatible geocoding API (self-hostable). */
+			geocoderUrl: str("GEOCODER_URL", "https://nominatim.openstreetmap.org"),
+			/** A ViaCEP-compatible CEP API; "none" uses the geocoder's postalcode search. */
+			cepUrl: str("CEP_URL", "https://viacep.com.br") === "none" ? "" : str("CEP_URL", "https://viacep.com.br"),
+			timeoutMs: int("GEOCODER_TIMEOUT_MS", 5000),
+			countryCodes: str("GEOCODER_COUNTRIES", "br"),
+			/** Map tiles for the web app ({z}/{x}/{y}); the pages work without them. */
+			tileUrl: str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+			tileAttribution: str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
+		},
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),
 			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),
