@@ -51,6 +51,7 @@ import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { newId, nowIso } from "../lib/infra/ids";
 import { collectionKeyStore } from "../lib/infra/payment-keys";
+import { CardTokenParams, cardTokenParams, tokenizeCard } from "./parts/payments/card-tokens";
 import {
 	ChargeResult,
 	PaymentMethod,
@@ -133,6 +134,16 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 				const charged = await this.charge(ctx, payment, from, method, ctx.params.paymentToken);
 				if (!charged) throw conflict(`This payment is ${payment.status}`, { status: payment.status });
 				return this.paymentView(charged);
+			},
+		},
+
+		/** The checkout's card form: card → the provider's opaque token (the number is never stored or logged). */
+		tokenizeCard: {
+			rest: "POST /payments/card-tokens",
+			auth: { roles: ["customer"] },
+			params: cardTokenParams,
+			handler(this: ThisService, ctx: Ctx<CardTokenParams>) {
+				return tokenizeCard(this.provider, ctx.params);
 			},
 		},
 

@@ -17,7 +17,11 @@ export interface DeliveryAddressText {
 	street?: string;
 	number?: string;
 	complement?: string;
+	district?: string;
 	city?: string;
+	state?: string;
+	/** CEP, 00000-000. */
+	postcode?: string;
 	notes?: string;
 }
 
@@ -60,6 +64,8 @@ export interface Order extends StoredDoc {
 	stagedPaymentToken?: string;
 	/** Set with the status that needs it, cleared when products confirmed it. */
 	stockAction?: StockAction;
+	/** Cash: the note the customer pays with, so the courier brings change ("troco para"). */
+	changeForCents?: number;
 	/** PAYMENT_RETRY_GRACE_MS: until when a failed payment may be paid again. */
 	paymentRetryUntil?: string;
 	paymentFailure?: string;
@@ -120,6 +126,7 @@ export interface CreateOrderParams {
 	paymentMethod: PaymentMethod;
 	paymentToken?: string;
 	scheduledSlot?: TimeSlot;
+	changeForCents?: number;
 }
 
 export interface ListOrdersParams {
@@ -209,7 +216,10 @@ export const createOrderParams = {
 			street: { type: "string", max: 200, optional: true },
 			number: { type: "string", max: 20, optional: true },
 			complement: { type: "string", max: 100, optional: true },
+			district: { type: "string", max: 100, optional: true },
 			city: { type: "string", max: 100, optional: true },
+			state: { type: "string", max: 60, optional: true },
+			postcode: { type: "string", pattern: /^\d{5}-?\d{3}$/, optional: true },
 			notes: { type: "string", max: 300, optional: true },
 			lat: { type: "number", min: -90, max: 90 },
 			lng: { type: "number", min: -180, max: 180 },
@@ -218,6 +228,8 @@ export const createOrderParams = {
 	paymentMethod: { type: "enum", values: ["card", "pix", "cash"] },
 	paymentToken: { type: "string", min: 1, max: 200, optional: true },
 	scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTimeParam, to: isoTimeParam } },
+	/** Cash only: the note the customer pays with ("troco para R$ 200"), at least the total. */
+	changeForCents: { type: "number", integer: true, min: 1, max: 10_000_000, optional: true },
 	totalCents: ignoredCents,
 	itemsCents: ignoredCents,
 	depositsCents: ignoredCents,

@@ -48,6 +48,7 @@ export function buildOrder(input: NewOrderInput): Order {
 		paymentStatus: "none",
 		paymentId: null,
 		scheduledSlot: p.scheduledSlot || null,
+		...(p.changeForCents ? { changeForCents: p.changeForCents } : {}),
 		status: "created",
 		history: [historyEntry("created", input.customer, now)],
 		handoverCode: input.handoverCode,
@@ -217,8 +218,17 @@ export function orderRequestProblem(params: CreateOrderParams, now: Date): { mes
 	if (new Set(ids).size !== ids.length) return { message: "List each product once, with its quantity", field: "items" };
 	if (params.paymentMethod === "card" && !params.paymentToken)
 		return { message: "A card payment needs a paymentToken", field: "paymentToken" };
+	if (params.changeForCents && params.paymentMethod !== "cash")
+		return { message: "Change is only brought for cash payments", field: "changeForCents" };
 	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
 	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
+}
+
+/** Why the cash note the customer will pay with does not cover the order (computed total), or null. */
+export function changeForProblem(order: Pick<Order, "changeForCents" | "totalCents">): string | null {
+	return order.changeForCents !== undefined && order.changeForCents < order.totalCents
+		? "The note to change must cover the order's total"
+		: null;
 }
 
 /**

@@ -151,7 +151,7 @@ export function readConfig() {
 			/** More repairs than this in one reconciliation run publish reconciliation.mismatch (0 = never). */
 			reconcileAlertThreshold: int("RECONCILIATION_ALERT_THRESHOLD", 5),
 			/** How long a customer may pay again after a failed payment before the order is cancelled (0 = cancel at once). */
-			retryGraceMs: int("PAYMENT_RETRY_GRACE_MS", 0),
+			retryGraceMs: int("PAYMENT_RETRY_GRACE_MS", 10 * 60_000),
 		},
 	};
 }
