@@ -12,6 +12,7 @@ import {
 	createProduct,
 	createSupplier,
 	HOME,
+	localHhmm,
 	Market,
 	orderBody,
 	startMarket,
@@ -19,14 +20,6 @@ import {
 } from "../helpers/market";
 
 const nextYear = new Date().getUTCFullYear() + 1;
-/** "HH:MM" in São Paulo time, `hours` from now. */
-const localHhmm = (hours: number) =>
-	new Intl.DateTimeFormat("en-GB", {
-		timeZone: "America/Sao_Paulo",
-		hour: "2-digit",
-		minute: "2-digit",
-		hourCycle: "h23",
-	}).format(new Date(Date.now() + hours * 3600_000));
 
 describe("checkout", () => {
 	let m: Market;
@@ -63,10 +56,18 @@ describe("checkout", () => {
 	test("the provider refuses a wrong number, an expired card and a bad security code, naming the field", async () => {
 		const customer = await createCustomer(m);
 		const base = { number: "4242424242424242", expMonth: 12, expYear: nextYear, cvc: "123" };
-		const wrong = await m.api.post("/api/payments/card-tokens", { ...base, number: "4242424242424241" }, { token: customer.token });
+		const wrong = await m.api.post(
+			"/api/payments/card-tokens",
+			{ ...base, number: "4242424242424241" },
+			{ token: customer.token },
+		);
 		expect(wrong.status).toBe(422);
 		expect(wrong.body.data).toMatchObject({ reason: "invalid_number", field: "number" });
-		const expired = await m.api.post("/api/payments/card-tokens", { ...base, expYear: 2020 }, { token: customer.token });
+		const expired = await m.api.post(
+			"/api/payments/card-tokens",
+			{ ...base, expYear: 2020 },
+			{ token: customer.token },
+		);
 		expect(expired.body.data).toMatchObject({ reason: "expired", field: "expiry" });
 		const cvc = await m.api.post("/api/payments/card-tokens", { ...base, cvc: "12" }, { token: customer.token });
 		expect(cvc.status).toBe(422);
@@ -76,16 +77,24 @@ describe("checkout", () => {
 			{ token: customer.token },
 		);
 		expect(amexCvc.body.data).toMatchObject({ reason: "invalid_cvc", field: "cvc" });
-		expect((await m.api.post("/api/payments/card-tokens", { ...base, number: "abc" }, { token: customer.token })).status).toBe(
-			422,
-		);
+		expect(
+			(await m.api.post("/api/payments/card-tokens", { ...base, number: "abc" }, { token: customer.token })).status,
+		).toBe(422);
 	});
 
 	test("cash with change: stored on the order; refused with a card or below the total (stock not held)", async () => {
 		const supplier = await createSupplier(m);
 		const product = await createProduct(m, supplier.token, { stock: 5 });
 		const customer = await createCustomer(m);
-		const address = { street: "Praça da Sé", number: "1", district: "Sé", city: "São Paulo", state: "São Paulo", postcode: "01001-000", ...HOME };
+		const address = {
+			street: "Praça da Sé",
+			number: "1",
+			district: "Sé",
+			city: "São Paulo",
+			state: "São Paulo",
+			postcode: "01001-000",
+			...HOME,
+		};
 		const cash = { paymentMethod: "cash", paymentToken: undefined, deliveryAddress: address };
 		const ok = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { ...cash, changeForCents: 20000 }), {
 			token: customer.token,
@@ -100,13 +109,20 @@ describe("checkout", () => {
 			token: customer.token,
 		});
 		expect(withCard.status).toBe(422);
-		const tooSmall = await m.api.post("/api/orders", orderBody(supplier.id, product.id, { ...cash, changeForCents: 5000 }), {
-			token: customer.token,
-		});
+		const tooSmall = await m.api.post(
+			"/api/orders",
+			orderBody(supplier.id, product.id, { ...cash, changeForCents: 5000 }),
+			{
+				token: customer.token,
+			},
+		);
 		expect(tooSmall.status).toBe(422);
 		expect(tooSmall.body.data).toMatchObject({ field: "changeForCents" });
 		const after = (await m.api.get(`/api/products/${product.id}`)).body;
-		expect({ stock: after.stock, reserved: after.reserved }).toEqual({ stock: before.stock, reserved: before.reserved });
+		expect({ stock: after.stock, reserved: after.reserved }).toEqual({
+			stock: before.stock,
+			reserved: before.reserved,
+		});
 	});
 
 	test("a closed supplier is listed apart (openNow=false) with its next opening, and takes a scheduled order", async () => {
@@ -143,7 +159,9 @@ describe("checkout", () => {
 			{ token: customer.token },
 		);
 		const id = order.body.id;
-		await waitFor(async () => (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body.paymentStatus === "failed");
+		await waitFor(
+			async () => (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body.paymentStatus === "failed",
+		);
 		const open = (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body;
 		expect(open).toMatchObject({ status: "created", paymentFailure: "card_declined" });
 		expect(Date.parse(open.paymentRetryUntil)).toBeGreaterThan(Date.now());
@@ -152,7 +170,9 @@ describe("checkout", () => {
 		expect(pix.status).toBe(200);
 		expect(pix.body).toMatchObject({ status: "pending", method: "pix", pixCode: expect.any(String) });
 		// The order now waits for the PIX, not for the retry window: paymentStatus follows it.
-		await waitFor(async () => (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body.paymentStatus === "pending");
+		await waitFor(
+			async () => (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body.paymentStatus === "pending",
+		);
 		await m.broker.call("payments.confirmPix", { paymentId: pix.body.id });
 		await waitForStatus(m, id, customer.token, "confirmed");
 	});

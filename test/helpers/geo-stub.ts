@@ -102,7 +102,13 @@ export async function startGeoStub(): Promise<GeoStub> {
 			return send(
 				200,
 				p
-					? { cep: `${p.cep.slice(0, 5)}-${p.cep.slice(5)}`, logradouro: p.street, bairro: p.district, localidade: p.city, uf: p.uf }
+					? {
+							cep: `${p.cep.slice(0, 5)}-${p.cep.slice(5)}`,
+							logradouro: p.street,
+							bairro: p.district,
+							localidade: p.city,
+							uf: p.uf,
+						}
 					: { erro: true },
 			);
 		}
@@ -115,7 +121,9 @@ export async function startGeoStub(): Promise<GeoStub> {
 				found = STUB_PLACES.filter((p) => p.cep === digits);
 			} else if (q.get("street")) {
 				const street = norm(q.get("street")!);
-				found = STUB_PLACES.filter((p) => street.includes(norm(p.street)) && norm(q.get("city") || "") === norm(p.city));
+				found = STUB_PLACES.filter(
+					(p) => street.includes(norm(p.street)) && norm(q.get("city") || "") === norm(p.city),
+				);
 			} else if (q.get("q")) {
 				const text = norm(q.get("q")!);
 				found = STUB_PLACES.filter((p) => text.includes(norm(p.street)));
@@ -131,7 +139,10 @@ export async function startGeoStub(): Promise<GeoStub> {
 			const near = STUB_PLACES.map((p) => ({ p, km: kmBetween(p, at) }))
 				.filter((x) => x.km < 2)
 				.sort((a, b) => a.km - b.km)[0];
-			return send(200, near ? { ...nominatimRow(near.p), lat: String(at.lat), lon: String(at.lng) } : { error: "Unable to geocode" });
+			return send(
+				200,
+				near ? { ...nominatimRow(near.p), lat: String(at.lat), lon: String(at.lng) } : { error: "Unable to geocode" },
+			);
 		}
 		send(404, { error: "not found" });
 	});

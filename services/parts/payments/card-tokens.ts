@@ -9,7 +9,11 @@ import { unprocessable } from "../../../lib/infra/errors";
 export type CardTokenParams = CardDetails;
 
 export const cardTokenParams = {
-	number: { type: "string", pattern: /^[0-9 -]{12,23}$/, messages: { stringPattern: "Card numbers have 12 to 19 digits" } },
+	number: {
+		type: "string",
+		pattern: /^[0-9 -]{12,23}$/,
+		messages: { stringPattern: "Card numbers have 12 to 19 digits" },
+	},
 	expMonth: { type: "number", integer: true, min: 1, max: 12, convert: true },
 	expYear: { type: "number", integer: true, min: 0, max: 2100, convert: true },
 	cvc: { type: "string", pattern: /^\d{3,4}$/, messages: { stringPattern: "The security code has 3 or 4 digits" } },
