@@ -264,8 +264,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 					now: nowIso(),
 				});
 				const changeProblem = rules.changeForProblem(doc);
-				if (changeProblem)
-					throw unprocessable(changeProblem, { field: "changeForCents", totalCents: doc.totalCents });
+				if (changeProblem) throw unprocessable(changeProblem, { field: "changeForCents", totalCents: doc.totalCents });
 				const order = await this.insertEntity(ctx, doc, [
 					{ type: "order.created", data: rules.orderCreatedEvent(doc) },
 				]);

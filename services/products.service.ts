@@ -331,6 +331,12 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		async "supplier.created"(envelope) {
 			await this.upsertListing({ _id: envelope.data.supplierId, ...catalog.listingFields(envelope.data, nowIso()) });
 		},
+		async "supplier.updated"(envelope) {
+			// Only a listing that exists (verified suppliers); whether it sells and its rating stay as they are.
+			const { active: _active, rating: _rating, ...fields } = catalog.listingFields(envelope.data, nowIso());
+			await this.suppliers().updateOne({ _id: envelope.data.supplierId }, { $set: fields });
+			await this.clearCache();
+		},
 		async "user.deleted"(envelope) {
 			if (envelope.data.role === "supplier") await this.setListingActive(envelope.data.userId, false);
 		},

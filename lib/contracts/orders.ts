@@ -159,6 +159,8 @@ export interface TrackingViewParams {
 
 export interface TrackingView {
 	visible: boolean;
+	/** Where the courier picks the order up (the ETA goes by it until the order is in transit). */
+	supplierLocation?: Point | null;
 	status: OrderStatus | null;
 	deliveryLocation: Point | null;
 	courierId: string | null;

@@ -193,7 +193,16 @@ export function trackingView(order: Order | null, user: { id: string; role: Role
 			supplierId: null,
 		};
 	const { status, deliveryLocation, customerId, supplierId } = order;
-	return { visible: true, status, deliveryLocation, courierId: order.courierId || null, customerId, supplierId };
+	const supplierLocation = order.supplierLocation || null;
+	return {
+		visible: true,
+		status,
+		deliveryLocation,
+		supplierLocation,
+		courierId: order.courierId || null,
+		customerId,
+		supplierId,
+	};
 }
 
 /** An order as payments' reconciliation sees it. */
