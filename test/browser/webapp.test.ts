@@ -13,6 +13,7 @@ import path from "path";
 import type { BrowserContext, Page } from "playwright-core";
 import { ADMIN, gatewayUrl, waitFor } from "../helpers/broker";
 import { createProduct, createSupplier, HOME, login, Market, startMarket } from "../helpers/market";
+import { GeoStub, startGeoStub } from "../helpers/geo-stub";
 
 jest.setTimeout(60_000);
 
@@ -69,10 +70,20 @@ describeWithChromium("web app in a browser", () => {
 	};
 	let customerPage: Page;
 	let orderId = "";
+	let geo: GeoStub;
 
 	beforeAll(async () => {
+		geo = await startGeoStub();
 		m = await startMarket(
-			{ DISPATCH_RETRY_MS: "500", TRACK_HEARTBEAT_MS: "1000", NOTIFY_RETRY_BASE_MS: "20" },
+			{
+				DISPATCH_RETRY_MS: "500",
+				TRACK_HEARTBEAT_MS: "1000",
+				NOTIFY_RETRY_BASE_MS: "20",
+				GEOCODER_URL: geo.url,
+				CEP_URL: geo.url,
+				// Tiles that cannot load (nothing listens there): the pages work without them.
+				MAP_TILE_URL: "http://127.0.0.1:9/{z}/{x}/{y}.png",
+			},
 			ALL_SERVICES,
 		);
 		base = gatewayUrl(m.broker);
@@ -113,6 +124,7 @@ describeWithChromium("web app in a browser", () => {
 		await context?.close().catch(() => undefined);
 		if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 		await m?.stop();
+		await geo?.close();
 	});
 
 	test("a customer registers, is refused a wrong password, and signs in", async () => {
@@ -148,9 +160,11 @@ describeWithChromium("web app in a browser", () => {
 
 	test("the customer compares prices, orders with the test card and sees the order confirmed", async () => {
 		const page = customerPage;
+		// No coordinates typed: the device's position, named by the geocoder, shown on the map.
 		await page.click("#search-form button:has-text('localização')");
-		await waitFor(async () => (await page.inputValue("#search-form [name=lat]")) !== "", 5000);
-		expect(Number(await page.inputValue("#search-form [name=lat]"))).toBeCloseTo(HOME.lat, 4);
+		await page.waitForSelector("#addr-pin:has-text('Praça da Sé')");
+		expect(await page.inputValue("#search-form [name=city]")).toBe("São Paulo");
+		await page.waitForSelector("#addr-map .leaflet-marker-icon");
 		await page.selectOption("#search-form [name=type]", "P13");
 		await page.click("#search-form button[type=submit]");
 		const offer = page.locator(".offer", { hasText: "Gás Bom Centro" });
@@ -160,9 +174,13 @@ describeWithChromium("web app in a browser", () => {
 		await screenshot(page, "offers");
 		await offer.locator("button.choose").click();
 
-		await page.fill("#checkout-form [name=street]", "Praça da Sé");
-		await page.fill("#checkout-form [name=number]", "1");
-		await page.fill("#checkout-form [name=city]", "São Paulo");
+		expect(await page.textContent("#checkout-address")).toContain("Praça da Sé");
+		await page.fill("#checkout-form [name=cardNumber]", "4242 4242 4242 4242");
+		await page.fill(
+			"#checkout-form [name=expiry]",
+			`12/${String((new Date().getUTCFullYear() + 1) % 100).padStart(2, "0")}`,
+		);
+		await page.fill("#checkout-form [name=cvc]", "123");
 		// An impossible quantity: the server's field error shows at the quantity, no order is stored.
 		await page.fill("#checkout-form [name=quantity]", "99");
 		await page.click("#checkout-form button[type=submit]");
@@ -326,13 +344,13 @@ describeWithChromium("web app in a browser", () => {
 		await page.fill("#register-form [name=email]", email);
 		await page.fill("#register-form [name=password]", "supplier-pass-1");
 		await page.fill("#register-form [name=businessName]", "Gás do João");
-		await page.click("#register-form button:has-text('localização')");
-		await waitFor(async () => (await page.inputValue("#register-form [name=lat]")) !== "", 5000);
+		await page.fill("#register-form [name=cep]", "01310-100");
+		await page.click("#biz-cep-search");
+		await page.waitForSelector("#biz-pin:has-text('Avenida Paulista')");
 		await page.click("#register-form button[type=submit]");
-		await page.waitForURL(/#\/orders$/);
+		// A new supplier lands on its verification, not on an empty orders page.
+		await page.waitForURL(/#\/verification$/);
 		expect(await page.textContent(".who")).toContain("Revendedor");
-
-		await page.click("#nav a[href='#/verification']");
 		await page.waitForSelector("#verification-status .badge-awaiting_documents");
 		await page.selectOption("#upload-form [name=type]", "company_registration");
 		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-00");
