@@ -229,7 +229,8 @@ function paintDetail(root, state, user, liveBox, reload) {
 			h("p", {}, h("a", { href: "#/orders" }, t("← Voltar aos pedidos", "← Back to orders"))),
 		),
 	);
-	if (o.paymentMethod === "pix" && o.paymentStatus === "pending" && user.role === "customer")
+	// A PIX order, or one paid again by PIX after a declined card.
+	if (o.paymentMethod !== "cash" && o.paymentStatus === "pending" && user.role === "customer")
 		showPixCode(actions, o.id);
 }
 
@@ -253,6 +254,12 @@ function retryPayment(o, reload) {
 	});
 	const pay = async (body) => {
 		await post("/api/payments", { orderId: o.id, ...body });
+		// The order learns of the new payment from its event: wait a moment for it, then repaint.
+		for (let i = 0; i < 20; i++) {
+			const current = await get(`/api/orders/${encodeURIComponent(o.id)}`);
+			if (current.paymentStatus !== "failed") break;
+			await new Promise((r) => setTimeout(r, 250));
+		}
 		await reload();
 	};
 	const cardBox = h(

@@ -199,8 +199,16 @@ export function slotOptions(offer, now = new Date()) {
 	const [ch, cm] = hours.close.split(":").map(Number);
 	const openMin = oh * 60 + om;
 	const closeMin = ch * 60 + cm;
+	// Suppliers' hours are in Brazil's time (SUPPLIER_TIME_ZONE), whatever the device's zone is.
+	const clock = new Intl.DateTimeFormat("en-GB", {
+		timeZone: "America/Sao_Paulo",
+		hour: "2-digit",
+		minute: "2-digit",
+		hourCycle: "h23",
+	});
 	const inHours = (d) => {
-		const m = d.getHours() * 60 + d.getMinutes();
+		const [hh, mm] = clock.format(d).split(":").map(Number);
+		const m = hh * 60 + mm;
 		if (openMin === closeMin) return true;
 		return openMin < closeMin ? m >= openMin && m <= closeMin : m >= openMin || m <= closeMin;
 	};
