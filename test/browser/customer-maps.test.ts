@@ -28,6 +28,7 @@ if (!available && process.env.REQUIRE_INFRA !== "1")
 		let page: Page;
 		let userDataDir: string;
 		const problems: string[] = [];
+		let night: { id: string; email: string; token: string };
 
 		beforeAll(async () => {
 			geo = await startGeoStub();
@@ -42,11 +43,11 @@ if (!available && process.env.REQUIRE_INFRA !== "1")
 				location: { lat: -23.552, lng: -46.634 },
 			});
 			await createProduct(m, open.token, { priceCents: 11500 });
-			const closed = await createSupplier(m, {
+			const closed = (night = await createSupplier(m, {
 				businessName: "Gás Noturno",
 				location: { lat: -23.553, lng: -46.635 },
 				openingHours: { open: localHhmm(2), close: localHhmm(6) },
-			});
+			}));
 			await createProduct(m, closed.token, { priceCents: 10500 });
 			const customer = await createCustomer(m);
 
@@ -137,6 +138,26 @@ if (!available && process.env.REQUIRE_INFRA !== "1")
 			const width = await page.evaluate("document.documentElement.scrollWidth");
 			expect(width).toBeLessThanOrEqual(390);
 			await page.screenshot({ path: path.join(os.tmpdir(), "gasrapido-customer-retry.png"), fullPage: true });
+		});
+
+		test("the supplier opens 24 h from its profile page and the catalog shows it open at once", async () => {
+			const sup = await context.newPage();
+			await sup.goto(`${gatewayUrl(m.broker)}/#/login`);
+			await sup.fill("#login-form [name=email]", night.email);
+			await sup.fill("#login-form [name=password]", "supplier-pass-1");
+			await sup.click("#login-form button[type=submit]");
+			await sup.waitForURL(/#\/orders$/);
+			await sup.click("#nav a[href='#/profile']");
+			await sup.waitForSelector("#supplier-profile-form #biz-map .leaflet-marker-icon");
+			await sup.fill("#supplier-profile-form [name=open]", "00:00");
+			await sup.fill("#supplier-profile-form [name=close]", "23:59");
+			await sup.click("#supplier-profile-form button[type=submit]");
+			await sup.waitForSelector("#profile-saved:has-text('Salvo')");
+			await waitFor(async () => {
+				const res = await m.api.get(`/api/products?lat=-23.5505&lng=-46.6333&supplierId=${night.id}`);
+				return res.body.rows.length === 1;
+			}, 5000);
+			await sup.close();
 		});
 	},
 );
