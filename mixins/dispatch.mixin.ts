@@ -36,7 +36,7 @@ import {
 	waitedSeconds,
 	withoutDecliners,
 } from "../lib/domain/dispatch";
-import { etaViaPickupMinutes } from "../lib/domain/eta";
+import { deliveryEtaMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
 import { releaseWrite, takeWrite } from "../lib/infra/courier-loads";
 import { nowIso } from "../lib/infra/ids";
@@ -181,8 +181,8 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 		const position = this.live.get(courier._id);
 		const pickup = dispatch.supplierLocation || dispatch.deliveryLocation;
 		const etaMinutes =
-			position && pickup && dispatch.deliveryLocation
-				? etaViaPickupMinutes(position, pickup, dispatch.deliveryLocation)
+			position && dispatch.deliveryLocation
+				? deliveryEtaMinutes(position, { to: dispatch.deliveryLocation, pickup, pickedUp: false })
 				: null;
 		const waited = waitedSeconds(dispatch.createdAt);
 		const { orderId, supplierId, customerId } = dispatch;
@@ -381,7 +381,7 @@ const methods: DispatchMethods & DispatchSteps & ThisType<ThisDispatcher> = {
 		const pickup = dispatch.supplierLocation || dispatch.deliveryLocation;
 		const etaMinutes =
 			position && pickup && dispatch.deliveryLocation
-				? etaViaPickupMinutes(position, pickup, dispatch.deliveryLocation)
+				? deliveryEtaMinutes(position, { to: dispatch.deliveryLocation, pickup, pickedUp: false })
 				: null;
 		const { supplierId, customerId } = dispatch;
 		const assigned = await this.writeDispatch(

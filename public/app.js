@@ -24,6 +24,7 @@ const ROUTES = [
 	{ path: "/orders/:id", view: orders.detail },
 	{ path: "/courier", view: courier.render, roles: ["courier"] },
 	{ path: "/products", view: supplier.products, roles: ["supplier"] },
+	{ path: "/profile", view: supplier.profile, roles: ["supplier"] },
 	{ path: "/invites", view: invites.render, roles: ["supplier", "admin"] },
 	{ path: "/verification", view: verification.mine, roles: ["supplier", "courier"] },
 	{ path: "/admin/verification", view: admin.reviewQueue, roles: ["admin"] },
@@ -45,6 +46,7 @@ const NAV = {
 	supplier: [
 		["/orders", "Pedidos recebidos", "Incoming orders"],
 		["/products", "Produtos e estoque", "Products & stock"],
+		["/profile", "Dados da revenda", "Business profile"],
 		["/invites", "Convidar entregador", "Invite a courier"],
 		["/verification", "Verificação", "Verification"],
 		["/metrics", "Métricas", "Metrics"],

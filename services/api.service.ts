@@ -41,6 +41,7 @@ import {
 import { appError } from "../lib/infra/errors";
 import { shutdownDeadline } from "../middlewares/graceful-shutdown";
 import { OpenApiMixin } from "../mixins/openapi.mixin";
+import { GeoMixin } from "../mixins/geo.mixin";
 
 const { MoleculerClientError } = Errors;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -98,7 +99,7 @@ function publicFolder(): string {
 
 const ApiService: ServiceSchema<Settings, ThisService> = {
 	name: "api",
-	mixins: [ApiGateway, OpenApiMixin],
+	mixins: [ApiGateway, OpenApiMixin, GeoMixin],
 
 	/** Port, body limit and rate limit are read when the service is created (not when this file is imported). */
 	merged(schema: ServiceSchema<Settings>) {

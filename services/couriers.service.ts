@@ -55,7 +55,7 @@ import {
 	trackedPosition,
 } from "../lib/domain/couriers";
 import { carriedOrders, isIsoTimestamp, judgeLocationReport, LocationRules, offerView } from "../lib/domain/dispatch";
-import { courierEtaMinutes, etaViaPickupMinutes } from "../lib/domain/eta";
+import { deliveryEtaMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
 import { nowIso } from "../lib/infra/ids";
@@ -257,10 +257,24 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 				const position = await this.lastPosition(ctx.params.courierId);
 				if (!position) return null;
 				const { to, via } = ctx.params;
-				const etaMinutes = via
-					? etaViaPickupMinutes(position, via, to)
-					: courierEtaMinutes(position, to, position.speed);
-				return { position: { lat: position.lat, lng: position.lng, at: position.at }, etaMinutes };
+				const etaMinutes = deliveryEtaMinutes(position, { to, pickup: via, pickedUp: !via });
+				const [record, contact] = await Promise.all([
+					this.findEntity(ctx.params.courierId),
+					ctx
+						.call<{ name: string; phone: string | null } | null, { id: string }>(
+							"users.contact",
+							{ id: ctx.params.courierId },
+							{ timeout: 300, retries: 0 },
+						)
+						.catch(() => null),
+				]);
+				const courier = {
+					name: contact?.name ?? null,
+					phone: contact?.phone ?? null,
+					vehicle: record?.vehicle?.type ?? null,
+					plate: record?.vehicle?.plate ?? null,
+				};
+				return { position: { lat: position.lat, lng: position.lng, at: position.at }, etaMinutes, courier };
 			},
 		},
 
@@ -395,8 +409,12 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			return openTrackingStream<LocationUpdate>({
 				order,
 				bus: this.trackingBus,
-				initialPosition: initial && trackedPosition(initial, view.deliveryLocation),
-				toTracked: (p) => trackedPosition(p, view.deliveryLocation),
+				initialPosition:
+					initial &&
+					trackedPosition(initial, view.deliveryLocation, view.supplierLocation, view.status !== "confirmed"),
+				// The order's status follows the stream's status events (picked up: straight to the door).
+				toTracked: (p) =>
+					trackedPosition(p, view.deliveryLocation, view.supplierLocation, order.status !== "confirmed"),
 				heartbeatMs: this.heartbeatMs,
 			});
 		},

@@ -174,6 +174,14 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		async "payment.processed"(envelope, ctx) {
 			const { orderId, paymentId, status } = envelope.data;
 			await this.recordPayment(ctx, orderId, paymentId, status);
+			// A PIX chosen to pay again within the retry window: the order now waits for it (failed → pending
+			// only while the window is open; a late `pending` otherwise never overwrites `failed`).
+			if (status === "pending")
+				await this.compareAndSet(
+					ctx,
+					{ _id: orderId, status: "created", paymentStatus: "failed", paymentRetryUntil: { $gt: nowIso() } },
+					{ $set: { paymentStatus: "pending", paymentId, updatedAt: nowIso() } },
+				);
 			if (status === "captured" || status === "authorized") await this.moveBySaga(ctx, orderId, "confirmed");
 		},
 		async "payment.failed"(envelope, ctx) {
@@ -259,6 +267,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 					requestHash: hash,
 					now: nowIso(),
 				});
+				const changeProblem = rules.changeForProblem(doc);
+				if (changeProblem) throw unprocessable(changeProblem, { field: "changeForCents", totalCents: doc.totalCents });
 				const order = await this.insertEntity(ctx, doc, [
 					{ type: "order.created", data: rules.orderCreatedEvent(doc) },
 				]);

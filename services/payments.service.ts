@@ -55,6 +55,7 @@ import { PaymentMethod, providerFor } from "../lib/infra/payment-provider";
 import { Filter } from "../lib/infra/store/types";
 import { chargeMethods } from "./parts/payments/charges";
 import { RECONCILE_STARTUP_DELAY_MS, reconciliationMethods } from "./parts/payments/reconciliation";
+import { CardTokenParams, cardTokenParams, tokenizeCard } from "./parts/payments/card-tokens";
 import { refundMethods } from "./parts/payments/refunds";
 import { chargeTransaction } from "./parts/payments/transactions";
 import type { AnyCtx, PaymentSource, PaymentsThis as ThisService, Settings } from "./parts/payments/types";
@@ -118,6 +119,16 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 				const charged = await this.charge(ctx, payment, from, method, ctx.params.paymentToken);
 				if (!charged) throw conflict(`This payment is ${payment.status}`, { status: payment.status });
 				return this.paymentView(charged);
+			},
+		},
+
+		/** The checkout's card form: card → the provider's opaque token (the number is never stored or logged). */
+		tokenizeCard: {
+			rest: "POST /payments/card-tokens",
+			auth: { roles: ["customer"] },
+			params: cardTokenParams,
+			handler(this: ThisService, ctx: Ctx<CardTokenParams>) {
+				return tokenizeCard(this.provider, ctx.params);
 			},
 		},
 

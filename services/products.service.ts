@@ -317,6 +317,11 @@ const ProductsService: ServiceSchema<Settings, ThisService> = {
 		async "supplier.created"(envelope) {
 			await this.suppliers.upsert({ _id: envelope.data.supplierId, ...catalog.listingFields(envelope.data, nowIso()) });
 		},
+		async "supplier.updated"(envelope) {
+			// Only a listing that exists (verified suppliers); whether it sells and its rating stay as they are.
+			const { active: _active, rating: _rating, ...fields } = catalog.listingFields(envelope.data, nowIso());
+			await this.suppliers.update(envelope.data.supplierId, fields);
+		},
 		async "user.deleted"(envelope) {
 			if (envelope.data.role === "supplier") await this.suppliers.setActive(envelope.data.userId, false);
 		},

@@ -32,9 +32,12 @@ import {
 	endsSessions,
 	normalizeEmail,
 	STATUSES,
+	supplierCatalogEntry,
+	supplierListingChanged,
 	updateProblem,
 	userCreatedData,
 } from "../lib/domain/users";
+import type { PendingEvent } from "../lib/contracts/events";
 import { UsersInternalMixin } from "./parts/users/internal.mixin";
 import { UsersSessionsMixin } from "./parts/users/sessions.mixin";
 import type { RegisterFields, Settings, ThisService } from "./parts/users/types";
@@ -117,9 +120,11 @@ const UsersService: ServiceSchema<Settings, ThisService> = {
 				const status = fields.status ?? user.status;
 				// A new password, role or status ends every session of the user (tokens of the old epoch).
 				const update = endsSessions(user, changes) ? { $set: set, $inc: { sessionEpoch: 1 } } : { $set: set };
-				const updated = await this.updateEntity(ctx, id, update, [
-					{ type: "user.updated", data: { userId: id, role, status, changed } },
-				]);
+				const events: PendingEvent[] = [{ type: "user.updated", data: { userId: id, role, status, changed } }];
+				// The catalog's listing follows the profile at once (it only knew supplier.created).
+				if (supplierListingChanged(user, changed))
+					events.push({ type: "supplier.updated", data: supplierCatalogEntry({ ...user, ...fields } as User) });
+				const updated = await this.updateEntity(ctx, id, update, events);
 				return this.publicUser(updated);
 			},
 		},

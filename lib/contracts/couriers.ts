@@ -128,6 +128,8 @@ export interface CourierState {
 /** The answer of orders.trackingView: may this user follow the order, and where it goes. */
 export interface TrackingView {
 	visible: boolean;
+	/** Where the courier picks the order up (the ETA goes by it until the order is in transit). */
+	supplierLocation?: Point | null;
 	status: string;
 	deliveryLocation: Point | null;
 	courierId: string | null;
@@ -191,6 +193,8 @@ export interface EtaParams {
 export interface EtaResult {
 	position: { lat: number; lng: number; at: string };
 	etaMinutes: number;
+	/** Who is coming, for the customer's tracking page (name and phone from users; null when unknown). */
+	courier?: { name: string | null; phone: string | null; vehicle: string | null; plate: string | null };
 }
 
 /** The plain courier.location.updated event (broadcast, latest wins). */

@@ -356,6 +356,8 @@ export interface EventMap {
 	"user.deleted": UserDeleted;
 	"user.locked_out": UserLockedOut;
 	"supplier.created": SupplierCreated;
+	/** The supplier changed its profile (name, location, radius, hours): the catalog takes it at once. */
+	"supplier.updated": SupplierCreated;
 	"invitation.created": InvitationCreated;
 	"invitation.accepted": InvitationAccepted;
 	"invitation.expired": InvitationExpired;
@@ -409,6 +411,7 @@ export const EVENT_NAMES: EventName[] = [
 	"user.deleted",
 	"user.locked_out",
 	"supplier.created",
+	"supplier.updated",
 	"invitation.created",
 	"invitation.accepted",
 	"invitation.expired",

@@ -17,7 +17,11 @@ export interface DeliveryAddressText {
 	street?: string;
 	number?: string;
 	complement?: string;
+	district?: string;
 	city?: string;
+	state?: string;
+	/** CEP, 00000-000. */
+	postcode?: string;
 	notes?: string;
 	/** A phone the courier may call at the door. */
 	phone?: string;
@@ -64,6 +68,8 @@ export interface Order extends StoredDoc {
 	stagedPaymentToken?: string;
 	/** Set with the status that needs it, cleared when products confirmed it. */
 	stockAction?: StockAction;
+	/** Cash: the note the customer pays with, so the courier brings change ("troco para"). */
+	changeForCents?: number;
 	/** PAYMENT_RETRY_GRACE_MS: until when a failed payment may be paid again. */
 	paymentRetryUntil?: string;
 	paymentFailure?: string;
@@ -126,6 +132,7 @@ export interface CreateOrderParams {
 	scheduledSlot?: TimeSlot;
 	/** "CPF na nota" (check digits validated; formatted or digits only). */
 	cpf?: string;
+	changeForCents?: number;
 }
 
 export interface ListOrdersParams {
@@ -160,6 +167,8 @@ export interface TrackingViewParams {
 
 export interface TrackingView {
 	visible: boolean;
+	/** Where the courier picks the order up (the ETA goes by it until the order is in transit). */
+	supplierLocation?: Point | null;
 	status: OrderStatus | null;
 	deliveryLocation: Point | null;
 	courierId: string | null;
@@ -217,7 +226,10 @@ export const createOrderParams = {
 			street: { type: "string", max: 200, optional: true },
 			number: { type: "string", max: 20, optional: true },
 			complement: { type: "string", max: 100, optional: true },
+			district: { type: "string", max: 100, optional: true },
 			city: { type: "string", max: 100, optional: true },
+			state: { type: "string", max: 60, optional: true },
+			postcode: { type: "string", pattern: /^\d{5}-?\d{3}$/, optional: true },
 			notes: { type: "string", max: 300, optional: true },
 			phone: { type: "string", optional: true, pattern: /^\+?[0-9 ()-]{8,20}$/ },
 			lat: { type: "number", min: -90, max: 90 },
@@ -228,6 +240,8 @@ export const createOrderParams = {
 	paymentToken: { type: "string", min: 1, max: 200, optional: true },
 	scheduledSlot: { type: "object", strict: true, optional: true, props: { from: isoTimeParam, to: isoTimeParam } },
 	cpf: { type: "string", min: 11, max: 14, trim: true, optional: true },
+	/** Cash only: the note the customer pays with ("troco para R$ 200"), at least the total. */
+	changeForCents: { type: "number", integer: true, min: 1, max: 10_000_000, optional: true },
 	totalCents: ignoredCents,
 	itemsCents: ignoredCents,
 	depositsCents: ignoredCents,

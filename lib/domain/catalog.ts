@@ -111,6 +111,13 @@ export function isOpenAt(hours: OpeningHours, at: Date, timeZone = DEFAULT_TIME_
 	return now >= open || now <= close;
 }
 
+/** When a supplier closed at `now` next opens (ISO, to the minute), or null when it is open. */
+export function nextOpeningAt(hours: OpeningHours, now: Date, timeZone = DEFAULT_TIME_ZONE): string | null {
+	if (isOpenAt(hours, now, timeZone)) return null;
+	const wait = (minutesOf(hours.open) - localMinutes(now, timeZone) + 1440) % 1440;
+	return new Date(Math.floor(now.getTime() / 60_000) * 60_000 + wait * 60_000).toISOString();
+}
+
 export function distanceTo(supplier: SupplierProfile, point: LatLng): number | null {
 	return supplier.location ? haversineKm(supplier.location, point) : null;
 }
@@ -299,7 +306,12 @@ export function catalogPage<P extends CatalogProduct>(
 		sort: q.sort || "price",
 	});
 	const start = (q.page - 1) * q.pageSize;
-	const rows = offers.slice(start, start + q.pageSize).map(offerView);
+	// Closed suppliers (openNow=false) say when they open: the web app offers a scheduled slot.
+	const rows = offers.slice(start, start + q.pageSize).map((o) => ({
+		...offerView(o),
+		openNow: isOpenAt(o.supplier.openingHours, now, timeZone),
+		nextOpeningAt: nextOpeningAt(o.supplier.openingHours, now, timeZone),
+	}));
 	return { rows, total: offers.length, page: q.page, pageSize: q.pageSize };
 }
 

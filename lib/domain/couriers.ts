@@ -4,7 +4,7 @@
  */
 import type { AuthUser } from "./access";
 import { carriedOrders } from "./dispatch";
-import { courierEtaMinutes } from "./eta";
+import { deliveryEtaMinutes } from "./eta";
 import { haversineKm, LatLng } from "./geo";
 import type { Courier, CourierView, LivePosition } from "../contracts/couriers";
 
@@ -63,11 +63,13 @@ export function positionFrom(p: {
 	};
 }
 
-/** A position as a tracking stream shows it: where the courier is, and its ETA to the delivery point. */
+/** A position as a tracking stream shows it: where the courier is, and the delivery's ETA (lib/domain/eta.ts). */
 export function trackedPosition(
 	p: LivePosition & { courierId: string },
 	to: LatLng | null,
+	pickup: LatLng | null = null,
+	pickedUp = true,
 ): { courierId: string; lat: number; lng: number; heading: number | null; at: string; etaMinutes: number | null } {
-	const etaMinutes = to && Number.isFinite(to.lat) ? courierEtaMinutes(p, to, p.speed) : null;
+	const etaMinutes = to && Number.isFinite(to.lat) ? deliveryEtaMinutes(p, { to, pickup, pickedUp }) : null;
 	return { courierId: p.courierId, lat: p.lat, lng: p.lng, heading: p.heading ?? null, at: p.at, etaMinutes };
 }

@@ -43,3 +43,21 @@ export function etaViaPickupMinutes(courier: LatLng, pickup: LatLng, destination
 	const km = haversineKm(courier, pickup) + haversineKm(pickup, destination);
 	return etaMinutesForDistance(km, DEFAULT_COURIER_SPEED_KMH);
 }
+
+/** Where a delivery goes: the door, and the supplier first while the courier has not picked the order up. */
+export interface DeliveryLeg {
+	to: LatLng;
+	pickup?: LatLng | null;
+	pickedUp: boolean;
+}
+
+/**
+ * The one ETA of a delivery, the same wherever it is shown (the "courier on the way" notification
+ * at assignment, the order page, the live tracking stream): by the supplier at the urban default
+ * speed until the order is picked up (in transit), then straight to the door at the courier's speed.
+ */
+export function deliveryEtaMinutes(courier: LatLng & { speed?: number | null }, leg: DeliveryLeg): number {
+	return !leg.pickedUp && leg.pickup
+		? etaViaPickupMinutes(courier, leg.pickup, leg.to)
+		: courierEtaMinutes(courier, leg.to, courier.speed);
+}

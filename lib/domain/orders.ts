@@ -50,6 +50,7 @@ export function buildOrder(input: NewOrderInput): Order {
 		paymentId: null,
 		scheduledSlot: p.scheduledSlot || null,
 		...(p.cpf ? { cpf: normalizeCpf(p.cpf) } : {}),
+		...(p.changeForCents ? { changeForCents: p.changeForCents } : {}),
 		status: "created",
 		history: [historyEntry("created", input.customer, now)],
 		handoverCode: input.handoverCode,
@@ -196,7 +197,16 @@ export function trackingView(order: Order | null, user: { id: string; role: Role
 			supplierId: null,
 		};
 	const { status, deliveryLocation, customerId, supplierId } = order;
-	return { visible: true, status, deliveryLocation, courierId: order.courierId || null, customerId, supplierId };
+	const supplierLocation = order.supplierLocation || null;
+	return {
+		visible: true,
+		status,
+		deliveryLocation,
+		supplierLocation,
+		courierId: order.courierId || null,
+		customerId,
+		supplierId,
+	};
 }
 
 /** An order as payments' reconciliation sees it. */
@@ -228,8 +238,17 @@ export function orderRequestProblem(params: CreateOrderParams, now: Date): { mes
 		};
 	if (params.cpf !== undefined && !isValidCpf(params.cpf))
 		return { message: "Not a valid CPF (check digits)", field: "cpf" };
+	if (params.changeForCents && params.paymentMethod !== "cash")
+		return { message: "Change is only brought for cash payments", field: "changeForCents" };
 	const slotProblem = params.scheduledSlot ? scheduledSlotProblem(params.scheduledSlot, now) : null;
 	return slotProblem ? { message: slotProblem, field: "scheduledSlot" } : null;
+}
+
+/** Why the cash note the customer will pay with does not cover the order (computed total), or null. */
+export function changeForProblem(order: Pick<Order, "changeForCents" | "totalCents">): string | null {
+	return order.changeForCents !== undefined && order.changeForCents < order.totalCents
+		? "The note to change must cover the order's total"
+		: null;
 }
 
 /**

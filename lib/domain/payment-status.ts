@@ -24,7 +24,9 @@
  *   - `processing` (a charge running at the provider) and `pending` (waiting for the customer, PIX)
  *     are *live*: an outcome is still coming.
  *   - `authorized` (cash, captured on delivery) and `captured` are *secured*: the order may be confirmed.
- *   - `failed` may be followed by a retry (PAYMENT_RETRY_GRACE_MS); a late `pending` never overwrites it.
+ *   - `failed` may be followed by a retry (PAYMENT_RETRY_GRACE_MS); a late `pending` never overwrites it
+ *     (orders' payment.processed handler alone moves failed → pending, for a PIX chosen while the
+ *     order's retry window is open).
  *   - `refunded` is *terminal* for orders: nothing follows it.
  */
 

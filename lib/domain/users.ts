@@ -82,6 +82,11 @@ export function userCreatedData(user: User): UserCreated {
 	};
 }
 
+/** Whether a change to this user changes its catalog listing (a supplier's name or profile). */
+export function supplierListingChanged(user: Pick<User, "role">, changed: string[]): boolean {
+	return user.role === "supplier" && changed.some((field) => field === "supplierProfile" || field === "name");
+}
+
 /** A verified supplier as the catalog sees it (supplier.created): its profile, defaults where it gave none. */
 export function supplierCatalogEntry(user: User): SupplierCreated {
 	const profile = user.supplierProfile;

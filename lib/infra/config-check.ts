@@ -206,6 +206,15 @@ export const SETTINGS: Record<string, Check> = {
 	NOTIFY_SWEEP_MS: int(1),
 	NOTIFY_CLAIM_TIMEOUT_MS: int(1),
 	ALERT_ESCALATION_CHECK_MS: int(1),
+	GEOCODER_URL: url(["http:", "https:"]),
+	CEP_URL: (v, env) => (v === "none" ? null : url(["http:", "https:"])(v, env)),
+	GEOCODER_TIMEOUT_MS: int(1),
+	GEOCODER_COUNTRIES: (v) => (/^[a-z]{2}(,[a-z]{2})*$/i.test(v) ? null : "expected country codes such as br or br,pt"),
+	MAP_TILE_URL: (v) =>
+		/^(https?:\/\/|\/)/.test(v) && ["{z}", "{x}", "{y}"].every((p) => v.includes(p))
+			? null
+			: "expected a tile URL template with {z}, {x} and {y}",
+	MAP_TILE_ATTRIBUTION: (v) => (v.length <= 200 ? null : "expected at most 200 characters"),
 };
 
 /**

@@ -155,6 +155,18 @@ export function readConfig() {
 			/** The most an order paid with a voucher may cost (the programme's refill value). */
 			maxCents: int("GAS_DO_POVO_MAX_CENTS", 15_000),
 		},
+		/** Addresses and maps (lib/infra/geocoder.ts, mixins/geo.mixin.ts, the web app's map). */
+		geo: {
+			/** A Nominatim-compatible geocoding API (self-hostable). */
+			geocoderUrl: str("GEOCODER_URL", "https://nominatim.openstreetmap.org"),
+			/** A ViaCEP-compatible CEP API; "none" uses the geocoder's postalcode search. */
+			cepUrl: str("CEP_URL", "https://viacep.com.br") === "none" ? "" : str("CEP_URL", "https://viacep.com.br"),
+			timeoutMs: int("GEOCODER_TIMEOUT_MS", 5000),
+			countryCodes: str("GEOCODER_COUNTRIES", "br"),
+			/** Map tiles for the web app ({z}/{x}/{y}); the pages work without them. */
+			tileUrl: str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+			tileAttribution: str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
+		},
 		payments: {
 			provider: str("PAYMENT_PROVIDER", "simulated"),
 			providerTimeoutMs: int("PAYMENT_PROVIDER_TIMEOUT_MS", 5000),
@@ -166,7 +178,7 @@ export function readConfig() {
 			/** More repairs than this in one reconciliation run publish reconciliation.mismatch (0 = never). */
 			reconcileAlertThreshold: int("RECONCILIATION_ALERT_THRESHOLD", 5),
 			/** How long a customer may pay again after a failed payment before the order is cancelled (0 = cancel at once). */
-			retryGraceMs: int("PAYMENT_RETRY_GRACE_MS", 0),
+			retryGraceMs: int("PAYMENT_RETRY_GRACE_MS", 10 * 60_000),
 		},
 	};
 }

@@ -6,6 +6,9 @@
  * numbers play the part of tokens; a real integration gets an opaque token from the client-side
  * SDK, so no card number ever reaches our services or events):
  *
+ * Cards typed in the web app are tokenized first (`tokenizeCard`: Luhn, expiry, security code →
+ * `tok_sim_<which test card>_<random>`); API clients may still send the test card number as token.
+ *
  *   card 4242424242424242  → captured
  *   card 4000000000000002  → declined (card_declined)
  *   card 4000000000009995  → declined (insufficient_funds)
@@ -56,8 +59,40 @@ export interface RefundRequest {
 	amountCents: number;
 }
 
+/** A card as typed into the checkout form: it goes to the provider's tokenizer and nowhere else. */
+export interface CardDetails {
+	number: string;
+	expMonth: number;
+	expYear: number;
+	cvc: string;
+	holder?: string;
+}
+
+/** The opaque token a charge is made with, and what may be shown of the card. */
+export interface CardToken {
+	token: string;
+	brand: string;
+	last4: string;
+}
+
+/** The provider refused to tokenize the card (invalid number, expired, bad security code). */
+export class CardRejectedError extends Error {
+	constructor(
+		readonly reason: "invalid_number" | "expired" | "invalid_cvc",
+		readonly field: "number" | "expiry" | "cvc",
+	) {
+		super(`The card was refused: ${reason}`);
+		this.name = "CardRejectedError";
+	}
+}
+
 export interface PaymentProvider {
 	readonly name: string;
+	/**
+	 * Card → opaque token. A real gateway's client-side SDK does this in the browser; the checkout
+	 * calls POST /api/payments/card-tokens, which asks the provider. The number is never stored.
+	 */
+	tokenizeCard(card: CardDetails, now?: Date): Promise<CardToken>;
 	charge(req: ChargeRequest): Promise<ChargeResult>;
 	/** Capture an authorized amount (cash on delivery: when the courier collects it). */
 	capture(req: { paymentId: string; providerRef: string; amountCents: number }): Promise<{ providerRef: string }>;
@@ -120,6 +155,41 @@ export const TEST_CARDS = {
 	insufficientFunds: "4000000000009995",
 	timeout: "4000000000009999",
 } as const;
+
+/** The Luhn check digit is right (every real card number passes it). */
+export function luhnValid(digits: string): boolean {
+	if (!/^\d{12,19}$/.test(digits)) return false;
+	let sum = 0;
+	for (let i = 0; i < digits.length; i++) {
+		let d = Number(digits[digits.length - 1 - i]);
+		if (i % 2 === 1) {
+			d *= 2;
+			if (d > 9) d -= 9;
+		}
+		sum += d;
+	}
+	return sum % 10 === 0;
+}
+
+/** The card brand from its number's prefix (Brazilian brands included). */
+export function cardBrand(digits: string): string {
+	if (/^(4011|4312|4389|4514|4576|5041|5066|5067|509|6277|6362|6363|650|6516|6550)/.test(digits)) return "elo";
+	if (/^(606282|3841)/.test(digits)) return "hipercard";
+	if (/^4/.test(digits)) return "visa";
+	if (/^(5[1-5]|2[2-7])/.test(digits)) return "mastercard";
+	if (/^3[47]/.test(digits)) return "amex";
+	return "other";
+}
+
+/** Which test card a simulated token (or a raw test card number, as API clients send) stands for. */
+type SimulatedCard = keyof typeof TEST_CARDS | "unknown";
+const SIMULATED_TOKEN = /^tok_sim_(success|declined|insufficientFunds|timeout|unknown)_[0-9a-f]{16}$/;
+function simulatedCard(token: string | null | undefined): SimulatedCard {
+	const fromToken = SIMULATED_TOKEN.exec(token || "");
+	if (fromToken) return fromToken[1] as SimulatedCard;
+	const entry = Object.entries(TEST_CARDS).find(([, number]) => number === token);
+	return entry ? (entry[0] as SimulatedCard) : "unknown";
+}
 
 export class ProviderTimeoutError extends Error {
 	constructor(ms: number) {
@@ -196,12 +266,30 @@ export class SimulatedProvider implements PaymentProvider {
 		};
 	}
 
+	/**
+	 * Checks the card as a gateway would (Luhn, expiry, security code) and answers a token that says
+	 * which test card it was (`tok_sim_<card>_<random>`), never the number. Any valid card that is
+	 * not a test card gets an "unknown" token, declined at charge time.
+	 */
+	async tokenizeCard(card: CardDetails, now = new Date()): Promise<CardToken> {
+		const digits = card.number.replace(/[\s-]/g, "");
+		if (!luhnValid(digits)) throw new CardRejectedError("invalid_number", "number");
+		const year = card.expYear < 100 ? 2000 + card.expYear : card.expYear;
+		const monthsNow = now.getUTCFullYear() * 12 + now.getUTCMonth();
+		if (!(card.expMonth >= 1 && card.expMonth <= 12) || year * 12 + (card.expMonth - 1) < monthsNow)
+			throw new CardRejectedError("expired", "expiry");
+		const brand = cardBrand(digits);
+		if (!(brand === "amex" ? /^\d{4}$/ : /^\d{3}$/).test(card.cvc)) throw new CardRejectedError("invalid_cvc", "cvc");
+		const which = simulatedCard(digits);
+		return { token: `tok_sim_${which}_${crypto.randomBytes(8).toString("hex")}`, brand, last4: digits.slice(-4) };
+	}
+
 	async charge(req: ChargeRequest): Promise<ChargeResult> {
 		const fingerprint = `charge:${req.paymentId}:${req.method}:${req.amountCents}`;
 		const known = await this.remembered(req.idempotencyKey, fingerprint);
 		if (known) return known.outcome as ChargeResult;
 		// The "no answer" card: nothing is charged and nothing remembered (status says "unknown").
-		if (req.method === "card" && req.token === TEST_CARDS.timeout) return hangUntilAborted(req.signal);
+		if (req.method === "card" && simulatedCard(req.token) === "timeout") return hangUntilAborted(req.signal);
 		const outcome = this.decide(req);
 		return (await this.remember(req.idempotencyKey, "charge", fingerprint, outcome)) as ChargeResult;
 	}
@@ -248,12 +336,12 @@ export class SimulatedProvider implements PaymentProvider {
 		if (req.method === "cash") return { status: "authorized", providerRef };
 		if (req.method === "pix")
 			return { status: "pending", providerRef, pixCode: pixCopyPasteCode(req.paymentId, req.amountCents) };
-		switch (req.token) {
-			case TEST_CARDS.success:
+		switch (simulatedCard(req.token)) {
+			case "success":
 				return { status: "captured", providerRef };
-			case TEST_CARDS.declined:
+			case "declined":
 				return { status: "declined", providerRef, reason: "card_declined" };
-			case TEST_CARDS.insufficientFunds:
+			case "insufficientFunds":
 				return { status: "declined", providerRef, reason: "insufficient_funds" };
 			default:
 				return { status: "declined", providerRef, reason: "unknown_test_card" };

@@ -53,6 +53,12 @@ export class SupplierListings {
 		await this.changed();
 	}
 
+	/** Changes an existing listing's fields (a supplier's profile edit); no listing, nothing changes. */
+	async update(supplierId: string, fields: Partial<SupplierListing>): Promise<void> {
+		await this.listings.updateOne({ _id: supplierId }, { $set: fields });
+		await this.changed();
+	}
+
 	/** The supplier's rating totals from rating.updated; an older total (a smaller count) never overwrites a newer one. */
 	async setRating(supplierId: string, average: number, count: number): Promise<boolean> {
 		const newer = { $or: [{ ratingCount: { $exists: false } }, { ratingCount: { $lt: count } }] };

@@ -82,6 +82,7 @@ export function openTrackingStream<P>(opts: TrackingStreamOptions<P>): PassThrou
 	};
 	const onStatus = (s: TrackedStatus) => {
 		if (s.courierId && s.courierId !== courierId) follow(s.courierId);
+		order.status = s.status;
 		send("status", { orderId, status: s.status, courierId, at: s.at });
 		if (TERMINAL_ORDER_STATUSES.includes(s.status)) stream.end();
 	};

@@ -1,6 +1,7 @@
 /** Sign in (with the MFA code when the account asks for it) and registration, with or without an invite. */
 import { ApiError, get, post, saveSession } from "../http.js";
-import { field, form, h, input, num, replace, roleText, section, t, useLocationButton, showError } from "../ui.js";
+import { addressPicker } from "../map.js";
+import { field, form, h, input, num, replace, roleText, section, t } from "../ui.js";
 
 async function signIn(email, password, code) {
 	const body = { email, password };
@@ -74,10 +75,15 @@ export async function register(root, { query, navigate, homeFor }) {
 			const body = { name: values.name, email: values.email, password: values.password };
 			if (values.phone) body.phone = values.phone;
 			if (code) body.inviteCode = code;
-			if (supplierFields) body.supplierProfile = supplierFields.profile(values);
+			if (supplierFields) {
+				body.supplierProfile = supplierFields.profile(values);
+				const words = supplierFields.address();
+				if (words) body.address = { ...words, ...body.supplierProfile.location };
+			}
 			await post("/api/users", body);
 			const user = await signIn(values.email, values.password);
-			navigate(homeFor(user));
+			// A new supplier or courier starts with its verification (documents), not an empty orders page.
+			navigate(user.status === "pending_verification" ? "/verification" : homeFor(user));
 		},
 	);
 	const intro = invite
@@ -128,34 +134,67 @@ async function lookupInvite(code) {
 	}
 }
 
-function supplierProfileFields() {
-	const lat = input("lat", { inputmode: "decimal", required: true, placeholder: "-23.5505" });
-	const lng = input("lng", { inputmode: "decimal", required: true, placeholder: "-46.6333" });
+/** The business's name, where it is (CEP and number or the device's location, confirmed on the map), radius and hours. */
+export function supplierProfileFields(profile = {}) {
+	const where = profile.location ? { ...profile.location, ...(profile.address || {}) } : {};
+	const picker = addressPicker({ saved: where, idPrefix: "biz" });
 	const fieldset = h(
 		"fieldset",
 		{},
 		h("legend", {}, t("Dados da revenda", "Your business")),
-		field(t("Nome da revenda", "Business name"), input("businessName", { required: true })),
-		h("div", { class: "row" }, field("Latitude", lat), field("Longitude", lng)),
-		useLocationButton(lat, lng, (err) => showError(fieldset.closest("form"), err)),
+		field(
+			t("Nome da revenda", "Business name"),
+			input("businessName", { required: true, value: profile.businessName || "" }),
+		),
+		picker.element,
 		field(
 			t("Raio de entrega (km)", "Delivery radius (km)"),
-			input("deliveryRadiusKm", { type: "number", min: 1, max: 100, step: "0.5", value: "10" }),
+			input("deliveryRadiusKm", {
+				type: "number",
+				min: 1,
+				max: 100,
+				step: "0.5",
+				value: String(profile.deliveryRadiusKm ?? 10),
+			}),
 		),
 		h(
 			"div",
 			{ class: "row" },
-			field(t("Abre às", "Opens at"), input("open", { type: "time", value: "08:00" })),
-			field(t("Fecha às", "Closes at"), input("close", { type: "time", value: "20:00" })),
+			field(
+				t("Abre às", "Opens at"),
+				input("open", { type: "time", value: (profile.openingHours && profile.openingHours.open) || "08:00" }),
+			),
+			field(
+				t("Fecha às", "Closes at"),
+				input("close", { type: "time", value: (profile.openingHours && profile.openingHours.close) || "20:00" }),
+			),
 		),
+		h("small", { class: "hint" }, t("Aberta 24 h: 00:00 até 23:59.", "Open 24 h: 00:00 to 23:59.")),
 	);
 	return {
 		fieldset,
-		profile: (values) => ({
-			businessName: values.businessName,
-			location: { lat: num(values.lat), lng: num(values.lng) },
-			deliveryRadiusKm: num(values.deliveryRadiusKm),
-			openingHours: { open: values.open, close: values.close },
-		}),
+		profile: (values) => {
+			const at = picker.value();
+			if (!at)
+				throw {
+					message: t(
+						"Informe o CEP e o número da revenda, ou use sua localização.",
+						"Enter the business's CEP and number, or use your location.",
+					),
+					fields: [{ field: "cep", message: "" }],
+				};
+			return {
+				businessName: values.businessName,
+				location: { lat: at.lat, lng: at.lng },
+				deliveryRadiusKm: num(values.deliveryRadiusKm),
+				openingHours: { open: values.open, close: values.close },
+			};
+		},
+		address: () => {
+			const at = picker.value();
+			return at && at.street
+				? { street: [at.street, at.number].filter(Boolean).join(", "), city: at.city || undefined }
+				: null;
+		},
 	};
 }

@@ -4,8 +4,11 @@
  * code, the courier's position and ETA, live over GET /api/orders/:id/track, and the moves the
  * signed-in role may make.
  */
-import { get, put, streamEvents } from "../http.js";
+import { get, post, put, streamEvents } from "../http.js";
 import { afterSale } from "./after-sale.js";
+import { addressLine, trackingMap } from "../map.js";
+import { cancelReasonText, paymentFailureText } from "../reasons.js";
+import { tokenizeCard } from "./shop.js";
 import {
 	badge,
 	dateTime,
@@ -103,12 +106,18 @@ export async function detail(root, { params, user }) {
 	const state = { order: null, live: null, stopped: false };
 	const controller = new AbortController();
 	const liveBox = h("div", { id: "courier-live", class: "live" });
+	// The map is made once and kept across repaints (only the courier's marker moves).
+	state.liveInfo = h("div", { class: "live-info" });
+	state.mapHolder = h("div", { class: "live-map" });
+	liveBox.append(state.liveInfo, state.mapHolder);
 
 	const repaint = () => paintDetail(root, state, user, liveBox, reload);
 	async function reload() {
 		state.order = await get(`/api/orders/${encodeURIComponent(params.id)}`);
-		if (state.order.courier)
+		if (state.order.courier) {
 			state.live = { ...state.order.courier.position, etaMinutes: state.order.courier.etaMinutes };
+			if (state.order.courier.courier) state.who = state.order.courier.courier;
+		}
 		repaint();
 	}
 	await reload();
@@ -171,13 +180,14 @@ function paintDetail(root, state, user, liveBox, reload) {
 					)
 				: null,
 			["confirmed", "in_transit"].includes(o.status) ? liveBox : null,
-			o.status === "created"
+			o.status === "created" && !retryOpen(o)
 				? h(
 						"p",
 						{ class: "muted" },
 						t("Aguardando confirmação do pagamento…", "Waiting for the payment to be confirmed…"),
 					)
 				: null,
+			o.status === "created" && retryOpen(o) && user.role === "customer" ? retryPayment(o, reload) : null,
 			h(
 				"dl",
 				{ class: "facts" },
@@ -192,7 +202,11 @@ function paintDetail(root, state, user, liveBox, reload) {
 				fact(t("Pagamento", "Payment"), `${paymentText(o.paymentMethod)} · ${statusText(o.paymentStatus)}`),
 				fact(t("Endereço", "Address"), addressText(o)),
 				o.promisedBy ? fact(t("Previsto até", "Promised by"), dateTime(o.promisedBy)) : null,
-				o.cancelReason ? fact(t("Motivo do cancelamento", "Cancel reason"), o.cancelReason) : null,
+				o.changeForCents ? fact(t("Troco para", "Change for"), money(o.changeForCents)) : null,
+				o.scheduledSlot
+					? fact(t("Agendado", "Scheduled"), `${dateTime(o.scheduledSlot.from)} – ${dateTime(o.scheduledSlot.to)}`)
+					: null,
+				o.cancelReason ? fact(t("Motivo do cancelamento", "Cancel reason"), cancelReasonText(o.cancelReason)) : null,
 			),
 			actions,
 			afterSale(o, user),
@@ -209,7 +223,7 @@ function paintDetail(root, state, user, liveBox, reload) {
 						dateTime(entry.at),
 						" · ",
 						roleText(entry.role) || entry.role,
-						entry.reason ? ` · ${entry.reason}` : "",
+						entry.reason ? ` · ${cancelReasonText(entry.reason)}` : "",
 						entry.note ? ` · ${entry.note}` : "",
 					),
 				),
@@ -217,7 +231,8 @@ function paintDetail(root, state, user, liveBox, reload) {
 			h("p", {}, h("a", { href: "#/orders" }, t("← Voltar aos pedidos", "← Back to orders"))),
 		),
 	);
-	if (o.paymentMethod === "pix" && o.paymentStatus === "pending" && user.role === "customer")
+	// A PIX order, or one paid again by PIX after a declined card.
+	if (o.paymentMethod !== "cash" && o.paymentStatus === "pending" && user.role === "customer")
 		showPixCode(actions, o.id);
 }
 
@@ -225,15 +240,109 @@ const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
 
 function addressText(o) {
 	const a = o.deliveryAddress || {};
-	const parts = [[a.street, a.number].filter(Boolean).join(", "), a.complement, a.city].filter(Boolean);
-	return parts.length
-		? parts.join(" · ")
-		: `${o.deliveryLocation.lat.toFixed(5)}, ${o.deliveryLocation.lng.toFixed(5)}`;
+	const line = addressLine(a);
+	const cep = a.postcode ? ` · CEP ${a.postcode}` : "";
+	return line ? line + cep : t("Ponto marcado no mapa", "The pin on the map");
 }
 
-function paintLive(box, state) {
+/** A failed payment the customer may still replace (PAYMENT_RETRY_GRACE_MS). */
+const retryOpen = (o) => o.paymentStatus === "failed" && Date.parse(o.paymentRetryUntil || "") > Date.now();
+
+/** Pay again after a decline: PIX or another card, before the window closes. */
+function retryPayment(o, reload) {
+	const until = new Date(o.paymentRetryUntil).toLocaleTimeString(t("pt-BR", "en-GB"), {
+		hour: "2-digit",
+		minute: "2-digit",
+	});
+	const pay = async (body) => {
+		await post("/api/payments", { orderId: o.id, ...body });
+		// The order learns of the new payment from its event: wait a moment for it, then repaint.
+		for (let i = 0; i < 20; i++) {
+			const current = await get(`/api/orders/${encodeURIComponent(o.id)}`);
+			if (current.paymentStatus !== "failed") break;
+			await new Promise((r) => setTimeout(r, 250));
+		}
+		await reload();
+	};
+	const cardBox = h(
+		"div",
+		{ class: "card-form" },
+		field(
+			t("Número do cartão", "Card number"),
+			input("cardNumber", { inputmode: "numeric", autocomplete: "cc-number", maxlength: 23 }),
+		),
+		h(
+			"div",
+			{ class: "row" },
+			field(t("Validade (MM/AA)", "Expiry (MM/YY)"), input("expiry", { inputmode: "numeric", maxlength: 5 })),
+			field(t("Código de segurança", "Security code"), input("cvc", { inputmode: "numeric", maxlength: 4 })),
+		),
+	);
+	return h(
+		"div",
+		{ class: "retry-payment", id: "retry-payment", role: "alert" },
+		h(
+			"p",
+			{},
+			h("strong", {}, t("Pagamento não aprovado: ", "Payment not approved: "), paymentFailureText(o.paymentFailure)),
+			". ",
+			t(`Seu pedido fica reservado até ${until}; pague de novo:`, `Your order is held until ${until}; pay again:`),
+		),
+		form(
+			{ class: "inline", id: "retry-pix" },
+			[h("button", { type: "submit" }, t("Pagar com PIX", "Pay with PIX"))],
+			() => pay({ method: "pix" }),
+		),
+		form(
+			{ id: "retry-card" },
+			[
+				cardBox,
+				h("button", { type: "submit", class: "secondary" }, t("Pagar com outro cartão", "Pay with another card")),
+			],
+			async (values) => pay({ method: "card", paymentToken: (await tokenizeCard(values)).token }),
+		),
+	);
+}
+
+/** Who is coming: name, vehicle and plate, and a button to call. */
+function courierCard(who) {
+	if (!who) return null;
+	return h(
+		"div",
+		{ class: "courier-card", id: "courier-card" },
+		h("strong", {}, who.name || t("Entregador", "Courier")),
+		who.plate
+			? h(
+					"span",
+					{},
+					`${vehicleText(who.vehicle)} · ${t("placa", "plate")} `,
+					h("b", { id: "courier-plate" }, who.plate),
+				)
+			: null,
+		who.phone
+			? h(
+					"a",
+					{ class: "call-button", id: "call-courier", href: `tel:${who.phone.replace(/[^\d+]/g, "")}` },
+					t("Ligar", "Call"),
+				)
+			: null,
+	);
+}
+
+const vehicleText = (type) =>
+	({ motorcycle: t("Moto", "Motorcycle"), car: t("Carro", "Car"), van: "Van", truck: t("Caminhão", "Truck") })[type] ||
+	type ||
+	"";
+
+function paintLive(liveBox, state) {
+	const box = state.liveInfo;
 	const p = state.live;
 	const o = state.order;
+	if (o && o.deliveryLocation && o.courierId && !state.map && p && Number.isFinite(p.lat)) {
+		state.map = trackingMap(o.deliveryLocation);
+		state.mapHolder.append(state.map.element);
+	}
+	if (state.map && p && Number.isFinite(p.lat)) state.map.update(p);
 	if (!p || !Number.isFinite(p.lat)) {
 		replace(
 			box,
@@ -250,6 +359,7 @@ function paintLive(box, state) {
 	const away = o && o.deliveryLocation ? distanceKm(p, o.deliveryLocation) : null;
 	replace(
 		box,
+		courierCard(state.who),
 		h("p", {}, t("Entregador a ", "Courier "), h("strong", {}, km(away)), t(" de você", " away")),
 		Number.isFinite(p.etaMinutes)
 			? h(
@@ -259,11 +369,7 @@ function paintLive(box, state) {
 					h("strong", {}, `${Math.max(1, Math.round(p.etaMinutes))} min`),
 				)
 			: null,
-		h(
-			"small",
-			{ class: "muted" },
-			`${p.lat.toFixed(5)}, ${p.lng.toFixed(5)} · ${t("atualizado", "updated")} ${dateTime(p.at)}`,
-		),
+		h("small", { class: "muted" }, `${t("atualizado", "updated")} ${dateTime(p.at)}`),
 	);
 }
 

@@ -1,25 +1,13 @@
 /**
- * The customer's price comparison and checkout: where to deliver, which cylinder, offers sorted by
- * price or distance, then quantity, exchange, payment, and POST /api/orders with an Idempotency-Key.
+ * The customer's price comparison and checkout: where to deliver (CEP and number, or the device's
+ * location, confirmed on the map; never coordinates typed), which cylinder, offers of open suppliers
+ * sorted by price or distance, closed ones apart with their next opening and a "schedule" action;
+ * then quantity, exchange, when (now or a slot), payment (a card tokenized by the provider, PIX, or
+ * cash with change), and POST /api/orders with an Idempotency-Key.
  */
 import { get, post } from "../http.js";
-import {
-	empty,
-	field,
-	form,
-	h,
-	input,
-	km,
-	money,
-	num,
-	replace,
-	section,
-	select,
-	showError,
-	t,
-	useLocationButton,
-	uuid,
-} from "../ui.js";
+import { addressLine, addressPicker } from "../map.js";
+import { empty, field, form, h, input, km, money, replace, section, select, t, toCents, uuid } from "../ui.js";
 
 const CYLINDERS = [
 	["P13", t("P13 — botijão de cozinha (13 kg)", "P13 — household (13 kg)")],
@@ -41,7 +29,6 @@ const BRANDS = [
 	["fogas", "Fogás"],
 	["other", t("Outras", "Other")],
 ];
-export const TEST_CARD = "4242424242424242";
 const ADDRESS_KEY = "gasrapido.address";
 
 function savedAddress() {
@@ -52,18 +39,34 @@ function savedAddress() {
 	}
 }
 
+function saveAddress(extra) {
+	localStorage.setItem(ADDRESS_KEY, JSON.stringify({ ...savedAddress(), ...extra }));
+}
+
+const timeFormat = () =>
+	new Intl.DateTimeFormat(t("pt-BR", "en-GB"), { weekday: "short", hour: "2-digit", minute: "2-digit" });
+
+/** "hoje às 08:00" / "amanhã às 08:00" / "sex. 08:00". */
+export function openingText(iso) {
+	const at = new Date(iso);
+	const today = new Date();
+	const tomorrow = new Date(today.getTime() + 86_400_000);
+	const hhmm = at.toLocaleTimeString(t("pt-BR", "en-GB"), { hour: "2-digit", minute: "2-digit" });
+	if (at.toDateString() === today.toDateString()) return t(`hoje às ${hhmm}`, `today at ${hhmm}`);
+	if (at.toDateString() === tomorrow.toDateString()) return t(`amanhã às ${hhmm}`, `tomorrow at ${hhmm}`);
+	return timeFormat().format(at);
+}
+
 export function render(root, { navigate }) {
 	const saved = savedAddress();
-	const lat = input("lat", { inputmode: "decimal", required: true, value: saved.lat ?? "", placeholder: "-23.5505" });
-	const lng = input("lng", { inputmode: "decimal", required: true, value: saved.lng ?? "", placeholder: "-46.6333" });
 	const results = h("div", { id: "offers", class: "offers" });
 	const checkout = h("div", { id: "checkout" });
+	const picker = addressPicker({ saved, idPrefix: "addr" });
 
 	const searchForm = form(
 		{ id: "search-form" },
 		[
-			h("div", { class: "row" }, field("Latitude", lat), field("Longitude", lng)),
-			useLocationButton(lat, lng, (err) => showError(searchForm, err)),
+			picker.element,
 			field(t("Tipo de botijão", "Cylinder type"), select("type", CYLINDERS, { value: saved.type || "P13" })),
 			field(t("Marca", "Brand"), select("brand", BRANDS)),
 			field(
@@ -77,21 +80,30 @@ export function render(root, { navigate }) {
 			h("button", { type: "submit" }, t("Comparar preços", "Compare prices")),
 		],
 		async (values) => {
-			const where = { lat: num(values.lat), lng: num(values.lng) };
-			localStorage.setItem(
-				ADDRESS_KEY,
-				JSON.stringify({ ...savedAddress(), lat: values.lat, lng: values.lng, type: values.type }),
-			);
+			const where = picker.value();
+			// The catalog is never asked without a delivery point: every supplier, closed ones, "—" km.
+			if (!where)
+				throw {
+					message: t(
+						"Informe o CEP e o número, ou use sua localização, para ver quem entrega aí.",
+						"Enter the CEP and number, or use your location, to see who delivers there.",
+					),
+					fields: [{ field: "cep", message: "" }],
+				};
+			saveAddress({ ...where, type: values.type });
 			replace(checkout);
 			const offers = await get("/api/products", {
 				type: values.type,
-				lat: values.lat,
-				lng: values.lng,
+				lat: where.lat,
+				lng: where.lng,
 				sort: values.sort,
 				...(values.brand ? { brand: values.brand } : {}),
+				openNow: "false",
 				pageSize: 50,
 			});
-			showOffers(results, offers.rows, (offer) => openCheckout(checkout, offer, where, navigate));
+			showOffers(results, offers.rows, (offer, schedule) =>
+				openCheckout(checkout, offer, picker.value(), navigate, schedule),
+			);
 		},
 	);
 	replace(
@@ -110,69 +122,220 @@ export function render(root, { navigate }) {
 	);
 }
 
-function showOffers(container, offers, onChoose) {
-	if (offers.length === 0)
-		return replace(
-			container,
-			empty(
-				t(
-					"Nenhuma revenda aberta entrega esse botijão nesse endereço agora.",
-					"No open supplier delivers this cylinder to that address right now.",
-				),
-			),
-		);
-	replace(
-		container,
-		h("h2", {}, t(`${offers.length} oferta(s)`, `${offers.length} offer(s)`)),
-		offers.map((offer) =>
-			h(
-				"article",
-				{ class: "offer card", dataset: { productId: offer.id } },
-				h(
-					"div",
-					{ class: "offer-head" },
-					h("h3", {}, offer.supplier.name),
-					h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"} (${offer.supplier.ratingCount ?? 0})`),
-				),
-				h(
-					"p",
-					{ class: "price" },
-					money(offer.priceCents),
-					h("small", {}, t(" com troca do vasilhame", " with your empty cylinder")),
-				),
-				h(
-					"p",
-					{ class: "muted" },
-					t("Sem troca: ", "Without exchange: "),
-					money(offer.priceWithoutExchangeCents),
-					" · ",
-					t("Entrega: ", "Delivery: "),
-					money(offer.deliveryFeeCents),
-					" · ",
-					km(offer.distanceKm),
-					" · ",
-					t(`${offer.stock} em estoque`, `${offer.stock} in stock`),
-				),
-				h("button", { type: "button", class: "choose", onclick: () => onChoose(offer) }, t("Escolher", "Choose")),
-			),
+function offerCard(offer, onChoose) {
+	const closed = offer.openNow === false;
+	return h(
+		"article",
+		{ class: "offer card", dataset: { productId: offer.id, open: closed ? "false" : "true" } },
+		h(
+			"div",
+			{ class: "offer-head" },
+			h("h3", {}, offer.supplier.name),
+			h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"} (${offer.supplier.ratingCount ?? 0})`),
 		),
+		h(
+			"p",
+			{ class: "price" },
+			money(offer.priceCents),
+			h("small", {}, t(" com troca do vasilhame", " with your empty cylinder")),
+		),
+		h(
+			"p",
+			{ class: "muted" },
+			t("Sem troca: ", "Without exchange: "),
+			money(offer.priceWithoutExchangeCents),
+			" · ",
+			t("Entrega: ", "Delivery: "),
+			money(offer.deliveryFeeCents),
+			" · ",
+			km(offer.distanceKm),
+			" · ",
+			t(`${offer.stock} em estoque`, `${offer.stock} in stock`),
+		),
+		closed && offer.nextOpeningAt
+			? h(
+					"p",
+					{ class: "next-opening" },
+					t("Fechada agora · abre ", "Closed now · opens "),
+					openingText(offer.nextOpeningAt),
+				)
+			: null,
+		closed
+			? h(
+					"button",
+					{ type: "button", class: "schedule", onclick: () => onChoose(offer, true) },
+					t("Agendar entrega", "Schedule delivery"),
+				)
+			: h(
+					"button",
+					{ type: "button", class: "choose", onclick: () => onChoose(offer, false) },
+					t("Escolher", "Choose"),
+				),
 	);
 }
 
+function showOffers(container, offers, onChoose) {
+	const open = offers.filter((o) => o.openNow !== false);
+	const closed = offers.filter((o) => o.openNow === false);
+	replace(
+		container,
+		open.length
+			? [
+					h("h2", {}, t(`${open.length} oferta(s) agora`, `${open.length} offer(s) now`)),
+					open.map((o) => offerCard(o, onChoose)),
+				]
+			: empty(
+					closed.length
+						? t(
+								"Nenhuma revenda aberta agora entrega esse botijão aí; agende com uma das fechadas abaixo.",
+								"No open supplier delivers this cylinder there now; schedule with one of the closed ones below.",
+							)
+						: t(
+								"Nenhuma revenda entrega esse botijão nesse endereço.",
+								"No supplier delivers this cylinder to that address.",
+							),
+				),
+		closed.length
+			? h(
+					"section",
+					{ class: "offers-closed", id: "offers-closed" },
+					h("h2", {}, t("Fechadas agora — agende", "Closed now — schedule")),
+					closed.map((o) => offerCard(o, onChoose)),
+				)
+			: null,
+	);
+}
+
+/** Delivery windows of an hour within the supplier's hours, from its next opening (or now), over 3 days. */
+export function slotOptions(offer, now = new Date()) {
+	const hours = offer.supplier.openingHours || { open: "00:00", close: "23:59" };
+	const [oh, om] = hours.open.split(":").map(Number);
+	const [ch, cm] = hours.close.split(":").map(Number);
+	const openMin = oh * 60 + om;
+	const closeMin = ch * 60 + cm;
+	// Suppliers' hours are in Brazil's time (SUPPLIER_TIME_ZONE), whatever the device's zone is.
+	const clock = new Intl.DateTimeFormat("en-GB", {
+		timeZone: "America/Sao_Paulo",
+		hour: "2-digit",
+		minute: "2-digit",
+		hourCycle: "h23",
+	});
+	const inHours = (d) => {
+		const [hh, mm] = clock.format(d).split(":").map(Number);
+		const m = hh * 60 + mm;
+		if (openMin === closeMin) return true;
+		return openMin < closeMin ? m >= openMin && m <= closeMin : m >= openMin || m <= closeMin;
+	};
+	const first = new Date(
+		Math.max(now.getTime() + 30 * 60_000, offer.nextOpeningAt ? Date.parse(offer.nextOpeningAt) : 0),
+	);
+	first.setMinutes(first.getMinutes() <= 0 ? 0 : 60, 0, 0);
+	const out = [];
+	for (let at = first.getTime(); out.length < 24 && at < now.getTime() + 3 * 86_400_000; at += 3600_000) {
+		const from = new Date(at);
+		const to = new Date(at + 3600_000);
+		// The supplier is open at the start and still open at the end (the order is checked at the start).
+		if (inHours(from) && inHours(new Date(to.getTime() - 60_000))) out.push({ from, to });
+	}
+	return out;
+}
+
+function slotLabel(slot) {
+	const end = slot.to.toLocaleTimeString(t("pt-BR", "en-GB"), { hour: "2-digit", minute: "2-digit" });
+	return `${openingText(slot.from.toISOString())}–${end}`;
+}
+
+/** The card form: number, expiry, security code; tokenized by the payment provider on submit. */
+function cardFields() {
+	const fields = h(
+		"div",
+		{ class: "card-form", id: "card-fields" },
+		field(
+			t("Número do cartão", "Card number"),
+			input("cardNumber", {
+				inputmode: "numeric",
+				autocomplete: "cc-number",
+				maxlength: 23,
+				placeholder: "0000 0000 0000 0000",
+			}),
+		),
+		h(
+			"div",
+			{ class: "row" },
+			field(
+				t("Validade (MM/AA)", "Expiry (MM/YY)"),
+				input("expiry", { inputmode: "numeric", autocomplete: "cc-exp", maxlength: 5, placeholder: "MM/AA" }),
+			),
+			field(
+				t("Código de segurança", "Security code"),
+				input("cvc", { inputmode: "numeric", autocomplete: "cc-csc", maxlength: 4, placeholder: "123" }),
+			),
+		),
+		field(
+			t("Nome impresso no cartão", "Name on the card"),
+			input("holder", { autocomplete: "cc-name", maxlength: 100 }),
+		),
+		h(
+			"small",
+			{ class: "hint" },
+			t(
+				"Os dados do cartão vão direto para o processador de pagamentos; não guardamos o número.",
+				"Card details go straight to the payment processor; we do not keep the number.",
+			),
+		),
+	);
+	return fields;
+}
+
+/** Card values → the provider's token (POST /api/payments/card-tokens); field errors land on the card inputs. */
+export async function tokenizeCard(values) {
+	const [mm, yy] = String(values.expiry || "").split("/");
+	const problems = [];
+	if (!/^\d{12,19}$/.test(String(values.cardNumber || "").replace(/[\s-]/g, "")))
+		problems.push({ field: "cardNumber", message: t("número inválido", "invalid number") });
+	if (!/^\d{1,2}$/.test(mm || "") || !/^\d{2}$/.test(yy || ""))
+		problems.push({ field: "expiry", message: t("use MM/AA", "use MM/YY") });
+	if (!/^\d{3,4}$/.test(values.cvc || ""))
+		problems.push({ field: "cvc", message: t("3 ou 4 dígitos", "3 or 4 digits") });
+	if (problems.length) throw { message: t("Confira os dados do cartão", "Check the card details"), fields: problems };
+	try {
+		const body = { number: values.cardNumber, expMonth: Number(mm), expYear: 2000 + Number(yy), cvc: values.cvc };
+		if (values.holder) body.holder = values.holder;
+		return await post("/api/payments/card-tokens", body);
+	} catch (err) {
+		const at = { number: "cardNumber", expiry: "expiry", cvc: "cvc" }[err.data && err.data.field];
+		const words = {
+			invalid_number: t("Número de cartão inválido", "Invalid card number"),
+			expired: t("Cartão vencido", "The card has expired"),
+			invalid_cvc: t("Código de segurança inválido", "Invalid security code"),
+		}[err.data && err.data.reason];
+		throw { message: words || err.message, fields: at ? [{ field: at, message: words || "" }] : [] };
+	}
+}
+
 /** The checkout form for one offer; a new Idempotency-Key per attempt, kept only to retry an attempt with no answer. */
-function openCheckout(container, offer, where, navigate) {
-	const saved = savedAddress();
+function openCheckout(container, offer, where, navigate, schedule) {
 	let attempt = null;
 	const quantity = input("quantity", { type: "number", min: 1, max: 50, value: "1", required: true });
 	const exchange = input("exchange", { type: "checkbox", checked: true });
-	const cardToken = input("paymentToken", { value: TEST_CARD, autocomplete: "off" });
-	const cardField = field(
-		t("Token do cartão (teste: 4242 4242 4242 4242)", "Card token (test: 4242 4242 4242 4242)"),
-		cardToken,
+	const card = cardFields();
+	const change = field(
+		t("Troco para (R$, opcional)", "Change for (R$, optional)"),
+		input("changeFor", { inputmode: "decimal", placeholder: "100,00" }),
 	);
+	change.hidden = true;
 	const estimate = h("p", { class: "total", id: "estimate" });
 	const method = (value, text, checked) =>
 		h("label", { class: "radio" }, h("input", { type: "radio", name: "paymentMethod", value, checked }), text);
+	const slots = slotOptions(offer);
+	const slotSelect = select(
+		"slot",
+		slots.map((s, i) => [String(i), slotLabel(s)]),
+	);
+	const slotField = field(t("Horário da entrega", "Delivery time"), slotSelect);
+	const whenNow = h("input", { type: "radio", name: "when", value: "now", checked: !schedule, disabled: schedule });
+	const whenLater = h("input", { type: "radio", name: "when", value: "later", checked: schedule });
+	slotField.hidden = !schedule;
 
 	const updateEstimate = () => {
 		const qty = Math.max(1, Number(quantity.value) || 1);
@@ -198,16 +361,20 @@ function openCheckout(container, offer, where, navigate) {
 			h(
 				"fieldset",
 				{},
-				h("legend", {}, t("Endereço de entrega", "Delivery address")),
-				field(t("Rua", "Street"), input("street", { value: saved.street || "", autocomplete: "address-line1" })),
-				h(
-					"div",
-					{ class: "row" },
-					field(t("Número", "Number"), input("number", { value: saved.number || "" })),
-					field(t("Complemento", "Complement"), input("complement")),
-				),
-				field(t("Cidade", "City"), input("city", { value: saved.city || "", autocomplete: "address-level2" })),
-				field(t("Observações para o entregador", "Notes for the courier"), input("notes")),
+				h("legend", {}, t("Entregar em", "Deliver to")),
+				h("p", { id: "checkout-address" }, addressLine(where)),
+				field(t("Complemento (apto, bloco)", "Complement (flat, block)"), input("complement", { maxlength: 100 })),
+				field(t("Observações para o entregador", "Notes for the courier"), input("notes", { maxlength: 300 })),
+			),
+			h(
+				"fieldset",
+				{ class: "when" },
+				h("legend", {}, t("Quando", "When")),
+				h("label", { class: "radio" }, whenNow, t("Agora", "Now")),
+				h("label", { class: "radio" }, whenLater, t("Agendar", "Schedule")),
+				slots.length
+					? slotField
+					: h("p", { class: "muted" }, t("Sem horários nos próximos dias.", "No slots in the next days.")),
 			),
 			field(
 				t("CPF na nota (opcional)", "CPF on the receipt (optional)"),
@@ -220,30 +387,57 @@ function openCheckout(container, offer, where, navigate) {
 				method("card", t("Cartão", "Card"), true),
 				method("pix", "PIX"),
 				method("cash", t("Dinheiro na entrega", "Cash on delivery")),
-				cardField,
+				card,
+				change,
 			),
 			estimate,
-			h("button", { type: "submit" }, t("Fazer pedido", "Place order")),
+			h(
+				"button",
+				{ type: "submit" },
+				schedule ? t("Agendar pedido", "Schedule order") : t("Fazer pedido", "Place order"),
+			),
 		],
 		async (values) => {
-			const body = orderBody(offer, where, values);
-			const key = attempt && attempt.unanswered && attempt.same === JSON.stringify(body) ? attempt.key : uuid();
-			attempt = { key, same: JSON.stringify(body), unanswered: true };
-			localStorage.setItem(
-				ADDRESS_KEY,
-				JSON.stringify({ ...savedAddress(), street: values.street, number: values.number, city: values.city }),
-			);
+			const extra = {};
+			if (values.when === "later") {
+				const slot = slots[Number(values.slot)];
+				if (!slot)
+					throw { message: t("Escolha um horário", "Choose a time"), fields: [{ field: "slot", message: "" }] };
+				extra.scheduledSlot = { from: slot.from.toISOString(), to: slot.to.toISOString() };
+			}
+			if (values.paymentMethod === "cash" && values.changeFor) {
+				const cents = toCents(values.changeFor.replace(/^R\$\s*/, "").replace(/\./g, ""));
+				if (!Number.isFinite(cents) || cents <= 0)
+					throw {
+						message: t("Troco: informe um valor em reais", "Change: enter an amount in reais"),
+						fields: [{ field: "changeFor", message: "" }],
+					};
+				extra.changeForCents = cents;
+			}
+			if (values.paymentMethod === "card") extra.paymentToken = (await tokenizeCard(values)).token;
+			const body = orderBody(offer, where, values, extra);
+			const same = JSON.stringify({ ...body, paymentToken: undefined });
+			const key = attempt && attempt.unanswered && attempt.same === same ? attempt.key : uuid();
+			attempt = { key, same, unanswered: true };
 			try {
 				const order = await post("/api/orders", body, { headers: { "Idempotency-Key": key } });
 				navigate(`/orders/${order.id}`);
 			} catch (err) {
 				if (err.status) attempt.unanswered = false;
+				if (err.data && err.data.field === "changeForCents")
+					throw {
+						message: t("O troco deve ser para um valor maior que o total", "Change must be for more than the total"),
+						fields: [{ field: "changeFor", message: "" }],
+					};
 				throw err;
 			}
 		},
 	);
 	checkoutForm.addEventListener("change", () => {
-		cardField.hidden = checkoutForm.querySelector("input[name=paymentMethod]:checked").value !== "card";
+		const chosen = checkoutForm.querySelector("input[name=paymentMethod]:checked").value;
+		card.hidden = chosen !== "card";
+		change.hidden = chosen !== "cash";
+		slotField.hidden = !whenLater.checked;
 		updateEstimate();
 	});
 	quantity.addEventListener("input", updateEstimate);
@@ -252,16 +446,17 @@ function openCheckout(container, offer, where, navigate) {
 	container.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-function orderBody(offer, where, values) {
+function orderBody(offer, where, values, extra) {
 	const address = { lat: where.lat, lng: where.lng };
-	for (const key of ["street", "number", "complement", "city", "notes"]) if (values[key]) address[key] = values[key];
-	const body = {
+	for (const key of ["street", "number", "district", "city", "state"]) if (where[key]) address[key] = where[key];
+	if (/^\d{5}-?\d{3}$/.test(where.cep || "")) address.postcode = where.cep;
+	for (const key of ["complement", "notes"]) if (values[key]) address[key] = values[key];
+	return {
 		supplierId: offer.supplier.id,
 		items: [{ productId: offer.id, quantity: Number(values.quantity), exchange: !!values.exchange }],
 		deliveryAddress: address,
 		paymentMethod: values.paymentMethod,
+		...(values.cpf ? { cpf: values.cpf } : {}),
+		...extra,
 	};
-	if (values.paymentMethod === "card") body.paymentToken = values.paymentToken;
-	if (values.cpf) body.cpf = values.cpf;
-	return body;
 }

@@ -1,5 +1,6 @@
-/** The supplier's products and stock: list, create, edit (price, deposit, stock, low-stock threshold, on sale or not). */
+/** The supplier's products and stock: list, create, edit (price, deposit, stock, low-stock threshold, on sale or not); its profile. */
 import { get, post, put } from "../http.js";
+import { supplierProfileFields } from "./auth.js";
 import {
 	centsToInput,
 	empty,
@@ -201,4 +202,24 @@ function editForm(p, onSaved) {
 			},
 		),
 	);
+}
+
+/** The supplier's profile: name, where it is (CEP or location, on the map), radius and hours; the catalog follows at once. */
+export async function profile(root, { user }) {
+	const me = await get(`/api/users/${encodeURIComponent(user.id)}`);
+	const current = me.supplierProfile || {};
+	const fields = supplierProfileFields({ ...current, address: me.address });
+	const done = h("p", { class: "muted", id: "profile-saved", role: "status" });
+	const profileForm = form(
+		{ id: "supplier-profile-form" },
+		[fields.fieldset, h("button", { type: "submit" }, t("Salvar", "Save"))],
+		async (values) => {
+			const body = { supplierProfile: fields.profile(values) };
+			const words = fields.address();
+			if (words) body.address = { ...words, ...body.supplierProfile.location };
+			await put(`/api/users/${encodeURIComponent(user.id)}`, body);
+			done.textContent = t("Salvo. O catálogo já mostra as mudanças.", "Saved. The catalog shows the changes now.");
+		},
+	);
+	replace(root, section(t("Dados da revenda", "Business profile"), profileForm, done));
 }

@@ -14,6 +14,7 @@ import { ADMIN, gatewayUrl, waitFor } from "../helpers/broker";
 import { createProduct, createSupplier, HOME, login, Market, startMarket } from "../helpers/market";
 import { ALL_SERVICES } from "../../lib/infra/config";
 import { Browser, describeWithChromium, launchBrowser, SCREENSHOT_DIR } from "./harness";
+import { GeoStub, startGeoStub } from "../helpers/geo-stub";
 
 jest.setTimeout(60_000);
 
@@ -39,11 +40,22 @@ describeWithChromium("web app in a browser", () => {
 	};
 	let customerPage: Page;
 	let orderId = "";
+	let geo: GeoStub;
 
 	beforeAll(async () => {
-		m = await startMarket({ DISPATCH_RETRY_MS: "500", TRACK_HEARTBEAT_MS: "1000", NOTIFY_RETRY_BASE_MS: "20" }, [
-			...ALL_SERVICES,
-		]);
+		geo = await startGeoStub();
+		m = await startMarket(
+			{
+				DISPATCH_RETRY_MS: "500",
+				TRACK_HEARTBEAT_MS: "1000",
+				NOTIFY_RETRY_BASE_MS: "20",
+				GEOCODER_URL: geo.url,
+				CEP_URL: geo.url,
+				// Tiles that cannot load (nothing listens there): the pages work without them.
+				MAP_TILE_URL: "http://127.0.0.1:9/{z}/{x}/{y}.png",
+			},
+			[...ALL_SERVICES],
+		);
 		base = gatewayUrl(m.broker);
 		supplier = await createSupplier(m, { businessName: "Gás Bom Centro", location: { lat: -23.56, lng: -46.64 } });
 		await createProduct(m, supplier.token, { type: "P13", priceCents: 11000, depositCents: 15000, stock: 10 });
@@ -61,6 +73,7 @@ describeWithChromium("web app in a browser", () => {
 	afterAll(async () => {
 		await browser?.close();
 		await m?.stop();
+		await geo?.close();
 	});
 
 	test("a customer registers, is refused a wrong password, and signs in", async () => {
@@ -96,9 +109,11 @@ describeWithChromium("web app in a browser", () => {
 
 	test("the customer compares prices, orders with the test card and sees the order confirmed", async () => {
 		const page = customerPage;
+		// No coordinates typed: the device's position, named by the geocoder, shown on the map.
 		await page.click("#search-form button:has-text('localização')");
-		await waitFor(async () => (await page.inputValue("#search-form [name=lat]")) !== "", 5000);
-		expect(Number(await page.inputValue("#search-form [name=lat]"))).toBeCloseTo(HOME.lat, 4);
+		await page.waitForSelector("#addr-pin:has-text('Praça da Sé')");
+		expect(await page.inputValue("#search-form [name=city]")).toBe("São Paulo");
+		await page.waitForSelector("#addr-map .leaflet-marker-icon");
 		await page.selectOption("#search-form [name=type]", "P13");
 		await page.click("#search-form button[type=submit]");
 		const offer = page.locator(".offer", { hasText: "Gás Bom Centro" });
@@ -108,9 +123,13 @@ describeWithChromium("web app in a browser", () => {
 		await screenshot(page, "offers");
 		await offer.locator("button.choose").click();
 
-		await page.fill("#checkout-form [name=street]", "Praça da Sé");
-		await page.fill("#checkout-form [name=number]", "1");
-		await page.fill("#checkout-form [name=city]", "São Paulo");
+		expect(await page.textContent("#checkout-address")).toContain("Praça da Sé");
+		await page.fill("#checkout-form [name=cardNumber]", "4242 4242 4242 4242");
+		await page.fill(
+			"#checkout-form [name=expiry]",
+			`12/${String((new Date().getUTCFullYear() + 1) % 100).padStart(2, "0")}`,
+		);
+		await page.fill("#checkout-form [name=cvc]", "123");
 		// An impossible quantity: the server's field error shows at the quantity, no order is stored.
 		await page.fill("#checkout-form [name=quantity]", "99");
 		await page.click("#checkout-form button[type=submit]");
@@ -274,13 +293,13 @@ describeWithChromium("web app in a browser", () => {
 		await page.fill("#register-form [name=email]", email);
 		await page.fill("#register-form [name=password]", "supplier-pass-1");
 		await page.fill("#register-form [name=businessName]", "Gás do João");
-		await page.click("#register-form button:has-text('localização')");
-		await waitFor(async () => (await page.inputValue("#register-form [name=lat]")) !== "", 5000);
+		await page.fill("#register-form [name=cep]", "01310-100");
+		await page.click("#biz-cep-search");
+		await page.waitForSelector("#biz-pin:has-text('Avenida Paulista')");
 		await page.click("#register-form button[type=submit]");
-		await page.waitForURL(/#\/orders$/);
+		// A new supplier lands on its verification, not on an empty orders page.
+		await page.waitForURL(/#\/verification$/);
 		expect(await page.textContent(".who")).toContain("Revendedor");
-
-		await openNav(page, "/verification");
 		await page.waitForSelector("#verification-status .badge-awaiting_documents");
 		await page.selectOption("#upload-form [name=type]", "company_registration");
 		await page.fill("#upload-form [name=cnpj]", "11.222.333/0001-00");

@@ -101,6 +101,12 @@ const INVALID: Record<string, string> = {
 	NOTIFY_SWEEP_MS: "0",
 	NOTIFY_CLAIM_TIMEOUT_MS: "0",
 	ALERT_ESCALATION_CHECK_MS: "0",
+	GEOCODER_URL: "nominatim.local",
+	CEP_URL: "viacep",
+	GEOCODER_TIMEOUT_MS: "0",
+	GEOCODER_COUNTRIES: "brazil",
+	MAP_TILE_URL: "https://tiles.example/map.png",
+	MAP_TILE_ATTRIBUTION: "x".repeat(201),
 };
 const FREE_FORM = ["DATA_DIR", "DOCUMENTS_DIR"];
 

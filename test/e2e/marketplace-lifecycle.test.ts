@@ -16,6 +16,7 @@ import {
 	orderBody,
 	startMarket,
 	waitForStatus,
+	localHhmm,
 } from "../helpers/market";
 import { waitFor } from "../helpers/broker";
 import { channelName } from "../../mixins/events.mixin";
@@ -476,15 +477,6 @@ describe("opening hours at order time", () => {
 		m = await startMarket({});
 	});
 	afterAll(() => m.stop());
-
-	/** "HH:MM" in São Paulo time, `hours` from now. */
-	const localHhmm = (hours: number) =>
-		new Intl.DateTimeFormat("en-GB", {
-			timeZone: "America/Sao_Paulo",
-			hour: "2-digit",
-			minute: "2-digit",
-			hourCycle: "h23",
-		}).format(new Date(Date.now() + hours * 3600_000));
 
 	it("refuses an immediate order from a closed supplier (409 SUPPLIER_CLOSED, stock untouched) and takes one scheduled inside its hours", async () => {
 		const supplier = await createSupplier(m, { openingHours: { open: localHhmm(2), close: localHhmm(5) } });

@@ -135,3 +135,12 @@ export async function orderStatus(m: Market, orderId: string, token: string): Pr
 export function waitForStatus(m: Market, orderId: string, token: string, status: string, timeoutMs = 5000) {
 	return waitFor(async () => (await orderStatus(m, orderId, token)) === status, timeoutMs);
 }
+
+/** "HH:MM" in São Paulo time, `hours` from now (opening hours that make a supplier open or closed now). */
+export const localHhmm = (hours: number) =>
+	new Intl.DateTimeFormat("en-GB", {
+		timeZone: "America/Sao_Paulo",
+		hour: "2-digit",
+		minute: "2-digit",
+		hourCycle: "h23",
+	}).format(new Date(Date.now() + hours * 3600_000));
