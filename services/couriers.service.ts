@@ -16,11 +16,11 @@ import { DispatchMethods, DispatchMixin } from "../mixins/dispatch.mixin";
 import { LivePositionMethods, LivePositionsMixin, stateOf } from "../mixins/live-positions.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import { TimersMixin } from "../mixins/timers.mixin";
+import { CourierOffersMixin } from "./parts/couriers/offers.mixin";
 import type { AuthUser, Ctx } from "../lib/contracts/common";
 import { idParam } from "../lib/contracts/params";
 import {
 	Courier,
-	CourierOffer,
 	CourierView,
 	CreateCourierParams,
 	EtaParams,
@@ -40,8 +40,6 @@ import {
 	ETA_PARAMS,
 	LIST_PARAMS,
 	LOCATION_PARAMS,
-	OFFER_PARAMS,
-	OfferParams,
 	STATUS_PARAMS,
 	UPDATE_PARAMS,
 } from "../lib/contracts/couriers";
@@ -54,7 +52,7 @@ import {
 	positionFrom,
 	trackedPosition,
 } from "../lib/domain/couriers";
-import { carriedOrders, isIsoTimestamp, judgeLocationReport, LocationRules, offerView } from "../lib/domain/dispatch";
+import { carriedOrders, isIsoTimestamp, judgeLocationReport, LocationRules } from "../lib/domain/dispatch";
 import { deliveryEtaMinutes } from "../lib/domain/eta";
 import { config } from "../lib/infra/config";
 import { conflict, forbidden, notFound, unprocessable } from "../lib/infra/errors";
@@ -124,6 +122,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 		}),
 		LivePositionsMixin,
 		DispatchMixin,
+		CourierOffersMixin,
 	],
 	settings: { rest: "/" },
 
@@ -292,53 +291,6 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 					"X-Accel-Buffering": "no",
 				};
 				return this.openOrderStream(ctx.params.id, view);
-			},
-		},
-
-		/** The courier's open job offers (DISPATCH_OFFER_MS > 0), each with its end time. */
-		offers: {
-			rest: "GET /couriers/:id/offers",
-			auth: { roles: ["courier", "admin"] },
-			params: { id: idParam },
-			async handler(this: ThisService, ctx: Ctx<IdParams>): Promise<{ rows: CourierOffer[]; offerSeconds: number }> {
-				if (!mayChangeCourier(ctx.meta.user!, ctx.params.id)) throw forbidden("You can only see your own offers");
-				const open = await this.dispatches().find({
-					query: { status: "offered", courierId: ctx.params.id },
-					sort: ["createdAt"],
-				});
-				const at = await this.lastPosition(ctx.params.id);
-				const nowMs = Date.now();
-				return {
-					rows: open.filter((d) => Date.parse(d.offerExpiresAt || "") > nowMs).map((d) => offerView(d, at)),
-					offerSeconds: Math.round(this.dispatchSettings.offerMs / 1000),
-				};
-			},
-		},
-
-		acceptOffer: {
-			rest: "POST /couriers/:id/offers/:orderId/accept",
-			auth: { roles: ["courier"] },
-			params: OFFER_PARAMS,
-			async handler(this: ThisService, ctx: Ctx<OfferParams>): Promise<{ orderId: string; status: string }> {
-				if (ctx.meta.user!.id !== ctx.params.id) throw forbidden("You can only answer your own offers");
-				const assigned = await this.acceptOffer(ctx, ctx.params.id, ctx.params.orderId);
-				if (!assigned) throw conflict("This offer is no longer open (it expired or the order was cancelled)");
-				return { orderId: assigned.orderId, status: assigned.status };
-			},
-		},
-
-		declineOffer: {
-			rest: "POST /couriers/:id/offers/:orderId/decline",
-			auth: { roles: ["courier"] },
-			params: OFFER_PARAMS,
-			async handler(this: ThisService, ctx: Ctx<OfferParams>): Promise<{ orderId: string; status: string }> {
-				if (ctx.meta.user!.id !== ctx.params.id) throw forbidden("You can only answer your own offers");
-				const dispatch = await this.dispatches().findById(ctx.params.orderId);
-				if (!dispatch || dispatch.status !== "offered" || dispatch.courierId !== ctx.params.id)
-					throw conflict("This offer is no longer open (it expired or the order was cancelled)");
-				const back = await this.withdrawOffer(ctx, dispatch, "declined");
-				if (!back) throw conflict("This offer is no longer open (it expired or the order was cancelled)");
-				return { orderId: back.orderId, status: "declined" };
 			},
 		},
 
