@@ -100,7 +100,7 @@ describeWithChromium("web app in a browser", () => {
 		await page.fill("#login-form [name=password]", "wrong-password-1");
 		await page.click("#login-form button[type=submit]");
 		await page.waitForSelector("#login-form .form-error:not([hidden])");
-		expect(await page.textContent("#login-form .form-error")).toContain("Wrong e-mail or password");
+		expect(await page.textContent("#login-form .form-error")).toContain("E-mail ou senha incorretos");
 
 		await page.fill("#login-form [name=password]", customer.password);
 		await page.click("#login-form button[type=submit]");
@@ -203,7 +203,7 @@ describeWithChromium("web app in a browser", () => {
 		await page.fill("#deliver-form [name=handoverCode]", wrong);
 		await page.click("#deliver-form button[type=submit]");
 		await page.waitForSelector("#deliver-form .form-error:not([hidden])");
-		expect(await page.textContent("#deliver-form .form-error")).toContain("does not match");
+		expect(await page.textContent("#deliver-form .form-error")).toContain("O código de entrega não confere");
 
 		await page.fill("#deliver-form [name=handoverCode]", handoverCode);
 		await page.click("#deliver-form button[type=submit]");

@@ -355,6 +355,7 @@ describe("orders service", () => {
 			visible: true,
 			status: "created",
 			deliveryLocation: { lat: -23.5505, lng: -46.6333 },
+			supplierLocation: { lat: -23.56, lng: -46.64 },
 			courierId: null,
 			customerId: CUSTOMER.id,
 			supplierId: SUPPLIER.id,
