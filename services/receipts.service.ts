@@ -41,6 +41,8 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 			collection: "receipts",
 			indexes: [{ fields: { supplierId: 1, issuedAt: -1 } }, { fields: { customerId: 1, issuedAt: -1 } }],
 			kinds: { suppliers: {} },
+			// The receipt prints the customer's CPF and the supplier's CNPJ.
+			sealed: ["body"],
 		}),
 	],
 	settings: { rest: "/" },
@@ -81,8 +83,8 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 
 	businessEvents: {
 		async "supplier.created"(envelope) {
-			const { supplierId, name, cnpj } = envelope.data;
-			const fields = { name, cnpj: cnpj || null, updatedAt: nowIso() };
+			const { supplierId, name } = envelope.data;
+			const fields = { name, updatedAt: nowIso() };
 			const suppliers = this.kind<ReceiptSupplier>("suppliers");
 			if (await suppliers.updateOne({ _id: supplierId }, { $set: fields })) return;
 			await suppliers.insert({ _id: supplierId, ...fields }).catch(async (err: unknown) => {
@@ -107,10 +109,17 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 				return null;
 			}
 			const supplier = await this.kind<ReceiptSupplier>("suppliers").findById(order.supplierId);
+			// The CNPJ is read from users now: it is not carried on events (nothing sensitive in the queues).
+			const facts = await call<{ name: string; cnpj: string | null } | null, { id: string }>("users.supplierFacts", {
+				id: order.supplierId,
+			});
 			const issuedAt = nowIso();
 			const issued = await this.provider.issue({
 				order,
-				supplier: { name: supplier?.name || order.supplierName || order.supplierId, cnpj: supplier?.cnpj || null },
+				supplier: {
+					name: supplier?.name || facts?.name || order.supplierName || order.supplierId,
+					cnpj: facts?.cnpj || null,
+				},
 				number: `GR-${issuedAt.slice(0, 10).replace(/-/g, "")}-${orderId}`,
 				issuedAt,
 			});

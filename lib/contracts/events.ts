@@ -46,8 +46,6 @@ export interface SupplierCreated {
 	supplierId: string;
 	name: string;
 	anpAuthorization?: string | null;
-	/** From document review (company_registration); receipts print it. */
-	cnpj?: string | null;
 	location: Point | null;
 	deliveryRadiusKm: number;
 	openingHours: { open: string; close: string } | null;

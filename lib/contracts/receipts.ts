@@ -17,10 +17,9 @@ export interface Receipt extends StoredDoc {
 	issuedAt: string;
 }
 
-/** The receipts service's read model of suppliers (kind `suppliers`, `_id` = supplierId), from supplier.created. */
+/** The receipts service's read model of suppliers (kind `suppliers`, `_id` = supplierId), from supplier.created (the CNPJ is asked of users when a receipt is issued). */
 export interface ReceiptSupplier extends StoredDoc {
 	name: string;
-	cnpj: string | null;
 	updatedAt: string;
 }
 

@@ -94,7 +94,6 @@ export function supplierCatalogEntry(user: User): SupplierCreated {
 		supplierId: user._id,
 		name: profile?.businessName || user.name,
 		anpAuthorization: user.verified?.anpAuthorization || null,
-		cnpj: user.verified?.cnpj || null,
 		location: profile?.location || null,
 		deliveryRadiusKm: profile?.deliveryRadiusKm || 10,
 		openingHours: profile?.openingHours || { open: "00:00", close: "23:59" },

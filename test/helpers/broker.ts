@@ -38,7 +38,7 @@ export async function startBroker(opts: TestBrokerOptions): Promise<ServiceBroke
 		for (const schema of opts.extraServices || []) broker.createService(schema);
 		await broker.start();
 		// The first admin is created once durable events are connected, just after start.
-		if (broker.getLocalService("users"))
+		if (opts.services.includes("users"))
 			await waitFor(
 				async () => ((await broker.call("users.idsByRole", { role: "admin" })) as string[]).length > 0,
 				5000,

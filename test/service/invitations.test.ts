@@ -47,6 +47,8 @@ describe("create, lookup, revoke", () => {
 		const event = await waitFor(() => ofInvite("invitation.created", created.id)[0]);
 		expect(event.data).toMatchObject({ code: created.code, invitedBy: admin.id, supplierId: null });
 		expect(await lookup(created.code)).toEqual({
+			id: created.id,
+			code: created.code,
 			valid: true,
 			reason: null,
 			role: "courier",

@@ -10,6 +10,19 @@ import type { ReceiptOrder } from "../../lib/domain/receipt";
 
 const facts = new Map<string, ReceiptOrder>();
 let factCalls = 0;
+/** users' side: the supplier's verified CNPJ, asked when a receipt is issued. */
+const fakeUsers = {
+	name: "users",
+	actions: {
+		supplierFacts: {
+			params: { id: "string" },
+			handler(ctx: { params: { id: string } }) {
+				return ctx.params.id === "sup-1" ? { name: "Gás Bom Ltda", cnpj: "11222333000181" } : null;
+			},
+		},
+	},
+};
+
 const fakeOrders = {
 	name: "orders",
 	actions: {
@@ -63,11 +76,10 @@ describe("receipts service", () => {
 		broker.call("receipts.get", { id: orderId }, who) as Promise<Buffer>;
 
 	beforeAll(async () => {
-		broker = await startBroker({ services: ["receipts"], extraServices: [fakeOrders, recorder.schema] });
+		broker = await startBroker({ services: ["receipts"], extraServices: [fakeOrders, fakeUsers, recorder.schema] });
 		await send("supplier.created", {
 			supplierId: "sup-1",
 			name: "Gás Bom Ltda",
-			cnpj: "11222333000181",
 			location: null,
 			deliveryRadiusKm: 10,
 			openingHours: null,

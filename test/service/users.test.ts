@@ -188,7 +188,6 @@ test("activate: pending → active with user.updated (and supplier.created for a
 		supplierId: supplier.id,
 		name: "Gás Bom",
 		anpAuthorization: "ANP-1",
-		cnpj: null,
 		location: { lat: -23.5, lng: -46.6 },
 		deliveryRadiusKm: 8,
 		openingHours: { open: "00:00", close: "23:59" },

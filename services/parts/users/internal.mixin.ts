@@ -60,6 +60,20 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			},
 		},
 
+		/** Internal (receipts): a supplier's name and verified CNPJ, read when a receipt is issued (never carried on events). */
+		supplierFacts: {
+			visibility: "public",
+			params: { id: "string" },
+			async handler(
+				this: ThisService,
+				ctx: Ctx<{ id: string }>,
+			): Promise<{ name: string; cnpj: string | null } | null> {
+				const user = await this.findEntity(ctx.params.id);
+				if (!user || user.role !== "supplier") return null;
+				return { name: user.supplierProfile?.businessName || user.name, cnpj: user.verified?.cnpj || null };
+			},
+		},
+
 		/** Internal: the verification service activates a user whose documents were all approved. */
 		activate: {
 			visibility: "public",
