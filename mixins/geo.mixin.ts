@@ -13,9 +13,9 @@
  */
 import { readFileSync } from "fs";
 import path from "path";
-import { Context, Errors, Service, ServiceSchema } from "moleculer";
+import { Context, Service, ServiceSchema } from "moleculer";
 import { config } from "../lib/infra/config";
-import { notFound } from "../lib/infra/errors";
+import { appError, notFound } from "../lib/infra/errors";
 import { Geocoder, GeocoderUnavailableError, HttpGeocoder } from "../lib/infra/geocoder";
 
 type AssetMeta = { $responseType?: string; $responseHeaders?: Record<string, string> };
@@ -49,13 +49,10 @@ function leafletAsset(file: string): Buffer {
 const latParam = { type: "number", min: -90, max: 90, convert: true } as const;
 const lngParam = { type: "number", min: -180, max: 180, convert: true } as const;
 
-function unavailable(err: GeocoderUnavailableError): Errors.MoleculerError {
-	return new Errors.MoleculerError(
-		`The address service is unavailable right now (${err.message}); try again in a moment`,
-		503,
-		"GEOCODER_UNAVAILABLE",
-		{ retryAfterSeconds: 10 },
-	);
+function unavailable(err: GeocoderUnavailableError): Error {
+	return appError("GEOCODER_UNAVAILABLE", `The address service is unavailable right now (${err.message})`, {
+		retryAfterSeconds: 10,
+	});
 }
 
 export const GeoMixin: Partial<ServiceSchema> = {

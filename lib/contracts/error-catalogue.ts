@@ -309,6 +309,12 @@ export const ERROR_CATALOGUE = {
 		"No instance of the service behind this route is available right now; retry shortly",
 		"A service is restarting: see Retry-After",
 	),
+	GEOCODER_UNAVAILABLE: entry(
+		503,
+		"O serviço de endereços está indisponível no momento; tente de novo em instantes",
+		"The address service is unavailable right now; try again in a moment",
+		"The geocoding or CEP provider failed or cannot be reached (`data.retryAfterSeconds`); the page still works with the map pin",
+	),
 	REQUEST_TIMEOUT: entry(
 		504,
 		"O serviço demorou demais para responder",

@@ -303,7 +303,7 @@ export async function tokenizeCard(values) {
 		if (values.holder) body.holder = values.holder;
 		return await post("/api/payments/card-tokens", body);
 	} catch (err) {
-		const at = { number: "cardNumber", expiry: "expiry", cvc: "cvc" }[err.data && err.data.field];
+		const at = { number: "cardNumber", expiry: "expiry", cvc: "cvc" }[firstField(err)];
 		const words = {
 			invalid_number: t("Número de cartão inválido", "Invalid card number"),
 			expired: t("Cartão vencido", "The card has expired"),
@@ -424,7 +424,7 @@ function openCheckout(container, offer, where, navigate, schedule) {
 				navigate(`/orders/${order.id}`);
 			} catch (err) {
 				if (err.status) attempt.unanswered = false;
-				if (err.data && err.data.field === "changeForCents")
+				if (firstField(err) === "changeForCents")
 					throw {
 						message: t("O troco deve ser para um valor maior que o total", "Change must be for more than the total"),
 						fields: [{ field: "changeFor", message: "" }],
@@ -444,6 +444,12 @@ function openCheckout(container, offer, where, navigate, schedule) {
 	updateEstimate();
 	replace(container, h("section", { class: "card" }, checkoutForm));
 	container.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+/** The field an API error names first (error bodies carry field problems as data.fields). */
+function firstField(err) {
+	const fields = err && err.data && err.data.fields;
+	return Array.isArray(fields) && fields.length ? fields[0].field : undefined;
 }
 
 function orderBody(offer, where, values, extra) {

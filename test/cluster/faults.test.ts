@@ -88,7 +88,8 @@ describeWithInfra(["nats", "redis"], "cluster: faults between processes", () => 
 			for (let i = 0; i < 30; i++) warmup.push(await api.get("/api/fixture/work"));
 			const failures = warmup.filter((r) => r.status === 500);
 			expect(failures.length).toBeGreaterThanOrEqual(10);
-			expect(failures[0].body.type).toBe("FLAKY_FAILURE");
+			// An uncatalogued 5xx of a service is answered as INTERNAL_ERROR (no internals in error bodies).
+			expect(failures[0].body.type).toBe("INTERNAL_ERROR");
 
 			const whileOpen: HttpResult[] = [];
 			for (let i = 0; i < 15; i++) whileOpen.push(await api.get("/api/fixture/work"));
@@ -114,7 +115,7 @@ describeWithInfra(["nats", "redis"], "cluster: faults between processes", () => 
 		const res = await api.get("/api/fixture/slow?ms=6000");
 		const elapsed = Date.now() - started;
 		expect(res.status).toBe(504);
-		expect(res.body).toMatchObject({ name: "RequestTimeoutError", code: 504, type: "REQUEST_TIMEOUT" });
+		expect(res.body).toMatchObject({ code: 504, type: "REQUEST_TIMEOUT" });
 		// 1 s timeout, not retried (the call may still complete on its node): answered long before the action ends
 		expect(elapsed).toBeLessThan(6000);
 		// a quick call through the same gateway still works

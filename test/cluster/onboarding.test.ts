@@ -106,7 +106,7 @@ describeWithInfra(["nats"], "cluster: onboarding over NATS", () => {
 			{ type: "P13", priceCents: 11000, depositCents: 15000, stock: 5 },
 			{ token },
 		);
-		expect(early.status).toBe(403);
+		expect(early.status).toBe(409); // SUPPLIER_NOT_ACTIVE
 
 		const ids: string[] = [];
 		for (const doc of DOCS) {

@@ -62,13 +62,19 @@ describe("checkout", () => {
 			{ token: customer.token },
 		);
 		expect(wrong.status).toBe(422);
-		expect(wrong.body.data).toMatchObject({ reason: "invalid_number", field: "number" });
+		expect(wrong.body.data).toMatchObject({
+			reason: "invalid_number",
+			fields: [expect.objectContaining({ field: "number" })],
+		});
 		const expired = await m.api.post(
 			"/api/payments/card-tokens",
 			{ ...base, expYear: 2020 },
 			{ token: customer.token },
 		);
-		expect(expired.body.data).toMatchObject({ reason: "expired", field: "expiry" });
+		expect(expired.body.data).toMatchObject({
+			reason: "expired",
+			fields: [expect.objectContaining({ field: "expiry" })],
+		});
 		const cvc = await m.api.post("/api/payments/card-tokens", { ...base, cvc: "12" }, { token: customer.token });
 		expect(cvc.status).toBe(422);
 		const amexCvc = await m.api.post(
@@ -76,7 +82,10 @@ describe("checkout", () => {
 			{ ...base, number: "378282246310005", cvc: "123" },
 			{ token: customer.token },
 		);
-		expect(amexCvc.body.data).toMatchObject({ reason: "invalid_cvc", field: "cvc" });
+		expect(amexCvc.body.data).toMatchObject({
+			reason: "invalid_cvc",
+			fields: [expect.objectContaining({ field: "cvc" })],
+		});
 		expect(
 			(await m.api.post("/api/payments/card-tokens", { ...base, number: "abc" }, { token: customer.token })).status,
 		).toBe(422);
@@ -117,7 +126,7 @@ describe("checkout", () => {
 			},
 		);
 		expect(tooSmall.status).toBe(422);
-		expect(tooSmall.body.data).toMatchObject({ field: "changeForCents" });
+		expect(tooSmall.body.data.fields).toEqual([expect.objectContaining({ field: "changeForCents" })]);
 		const after = (await m.api.get(`/api/products/${product.id}`)).body;
 		expect({ stock: after.stock, reserved: after.reserved }).toEqual({
 			stock: before.stock,

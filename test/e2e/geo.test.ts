@@ -86,10 +86,14 @@ describe("geo routes", () => {
 
 	test("a failing provider is a clear 503, not a 500", async () => {
 		stub.failWith(500);
-		const res = await api.get("/api/geo/search?q=Rua%20Augusta%20500");
+		const res = await api.get("/api/geo/search?q=Rua%20Augusta%20500", { headers: { "Accept-Language": "en" } });
 		expect(res.status).toBe(503);
 		expect(res.body.type).toBe("GEOCODER_UNAVAILABLE");
 		expect(res.body.message).toContain("answered 500");
+		const inPortuguese = await api.get("/api/geo/search?q=Rua%20Augusta%20500");
+		expect(inPortuguese.body.message).toBe(
+			"O serviço de endereços está indisponível no momento; tente de novo em instantes",
+		);
 		// The failure was not cached: once the provider is back the same question is answered.
 		stub.failWith(null);
 		expect((await api.get("/api/geo/search?q=Rua%20Augusta%20500")).status).toBe(200);
@@ -142,7 +146,9 @@ describe("geo routes without a CEP service, and with the geocoder unreachable", 
 			env: { GEOCODER_URL: url, CEP_URL: url, GEOCODER_TIMEOUT_MS: "500" },
 		});
 		try {
-			const res = await client(gatewayUrl(broker)).get("/api/geo/cep/01001000");
+			const res = await client(gatewayUrl(broker)).get("/api/geo/cep/01001000", {
+				headers: { "Accept-Language": "en" },
+			});
 			expect(res.status).toBe(503);
 			expect(res.body.type).toBe("GEOCODER_UNAVAILABLE");
 			expect(res.body.message).toContain("could not be reached");
