@@ -314,7 +314,9 @@ export function trackingMap(destination) {
 	const el = h("div", {
 		class: "map map-tracking",
 		id: "tracking-map",
-		role: "img",
+		// A region, not an img: Leaflet puts focusable controls (zoom, attribution links) inside the
+		// map, and an img's children are presentational (axe nested-interactive).
+		role: "region",
 		"aria-label": t("Mapa da entrega", "Delivery map"),
 	});
 	let view = null;
@@ -326,9 +328,12 @@ export function trackingMap(destination) {
 			el.hidden = true;
 			return;
 		}
+		// Markers that only show where things are: no tab stop, no click target.
 		v.L.marker([destination.lat, destination.lng], {
 			title: t("Entrega", "Delivery"),
 			alt: t("Entrega", "Delivery"),
+			keyboard: false,
+			interactive: false,
 		}).addTo(v.map);
 		if (pending) update(pending);
 	});
@@ -339,7 +344,12 @@ export function trackingMap(destination) {
 			return;
 		}
 		if (!courier)
-			courier = view.L.circleMarker([p.lat, p.lng], { radius: 9, color: "#f26b1d", fillOpacity: 0.9 }).addTo(view.map);
+			courier = view.L.circleMarker([p.lat, p.lng], {
+				radius: 9,
+				color: "#f26b1d",
+				fillOpacity: 0.9,
+				interactive: false,
+			}).addTo(view.map);
 		else courier.setLatLng([p.lat, p.lng]);
 		el.dataset.courier = `${p.lat.toFixed(5)},${p.lng.toFixed(5)}`;
 		view.map.fitBounds(

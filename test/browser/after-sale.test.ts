@@ -11,7 +11,8 @@ import path from "path";
 import type { BrowserContext, Page } from "playwright-core";
 import { gatewayUrl, waitFor } from "../helpers/broker";
 import { ALL_SERVICES } from "../../lib/infra/config";
-import { HOME, Market, startMarket } from "../helpers/market";
+import { Market, startMarket } from "../helpers/market";
+import { GeoStub, startGeoStub } from "../helpers/geo-stub";
 import { deliveredOrder, orderInTransit, Shop, shopWithCourier } from "../helpers/delivered";
 
 jest.setTimeout(60_000);
@@ -28,11 +29,22 @@ if (!hasChromium && process.env.REQUIRE_INFRA !== "1")
 	let base: string;
 	let userDataDir: string;
 	let shop: Shop;
+	let geo: GeoStub;
 	const problems: string[] = [];
 
 	beforeAll(async () => {
 		if (!hasChromium) throw new Error(`REQUIRE_INFRA=1 but ${CHROMIUM} is missing`);
-		m = await startMarket({ DISPATCH_RETRY_MS: "500" }, [...ALL_SERVICES]);
+		geo = await startGeoStub();
+		m = await startMarket(
+			{
+				DISPATCH_RETRY_MS: "500",
+				GEOCODER_URL: geo.url,
+				CEP_URL: geo.url,
+				// Tiles that cannot load (nothing listens there): the pages work without them.
+				MAP_TILE_URL: "http://127.0.0.1:9/{z}/{x}/{y}.png",
+			},
+			[...ALL_SERVICES],
+		);
 		base = gatewayUrl(m.broker);
 		shop = await shopWithCourier(m, { brand: "supergasbras" });
 		const { chromium } = await import("playwright-core");
@@ -55,6 +67,7 @@ if (!hasChromium && process.env.REQUIRE_INFRA !== "1")
 		await context?.close().catch(() => undefined);
 		if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 		await m?.stop();
+		await geo?.close();
 	});
 
 	test("the customer rates a delivered order from its page, once; the catalog filters by brand and shows the rating", async () => {
@@ -86,8 +99,12 @@ if (!hasChromium && process.env.REQUIRE_INFRA !== "1")
 		expect(await page.locator("#rating-form").count()).toBe(0);
 
 		await page.goto(`${base}/#/shop`);
-		await page.fill("#search-form [name=lat]", String(HOME.lat));
-		await page.fill("#search-form [name=lng]", String(HOME.lng));
+		// The address by CEP and number (the stub's Praça da Sé, where the shop delivers); no coordinates typed.
+		await page.fill("#addr-cep", "01001000");
+		await page.waitForSelector("#addr-pin:has-text('Praça da Sé')");
+		await page.fill("#addr-number", "1");
+		await page.press("#addr-number", "Tab");
+		await page.waitForSelector("#addr-pin:has-text('Praça da Sé, 1')");
 		await page.selectOption("#search-form [name=brand]", "supergasbras");
 		await page.selectOption("#search-form [name=sort]", "rating");
 		const [request] = await Promise.all([

@@ -11,6 +11,7 @@ import path from "path";
 import type { BrowserContext, Page } from "playwright-core";
 import { gatewayUrl, waitFor } from "../helpers/broker";
 import { GeoStub, startGeoStub } from "../helpers/geo-stub";
+import { openNav } from "./harness";
 import { createCustomer, createProduct, createSupplier, localHhmm, Market, startMarket } from "../helpers/market";
 
 jest.setTimeout(90_000);
@@ -147,7 +148,7 @@ if (!available && process.env.REQUIRE_INFRA !== "1")
 			await sup.fill("#login-form [name=password]", "supplier-pass-1");
 			await sup.click("#login-form button[type=submit]");
 			await sup.waitForURL(/#\/orders$/);
-			await sup.click("#nav a[href='#/profile']");
+			await openNav(sup, "/profile");
 			await sup.waitForSelector("#supplier-profile-form #biz-map .leaflet-marker-icon");
 			await sup.fill("#supplier-profile-form [name=open]", "00:00");
 			await sup.fill("#supplier-profile-form [name=close]", "23:59");

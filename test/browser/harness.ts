@@ -27,6 +27,12 @@ export const SIZES = [
 ];
 export const MIN_TOUCH_PX = 44;
 
+/** Follows a navigation link; on a phone a role with many screens has them behind the Menu button. */
+export async function openNav(page: Page, hash: string): Promise<void> {
+	if (await page.locator("#menu-toggle").isVisible()) await page.click("#menu-toggle");
+	await page.click(`#nav a[href='#${hash}']`);
+}
+
 /** `describe` that needs Chromium: runs with it, skips loudly without it, fails under REQUIRE_INFRA=1. */
 export function describeWithChromium(title: string, body: () => void): void {
 	const ok = fs.existsSync(CHROMIUM);

@@ -13,19 +13,13 @@ import type { BrowserContext, Page } from "playwright-core";
 import { ADMIN, gatewayUrl, waitFor } from "../helpers/broker";
 import { createProduct, createSupplier, HOME, login, Market, startMarket } from "../helpers/market";
 import { ALL_SERVICES } from "../../lib/infra/config";
-import { Browser, describeWithChromium, launchBrowser, SCREENSHOT_DIR } from "./harness";
+import { Browser, describeWithChromium, launchBrowser, openNav, SCREENSHOT_DIR } from "./harness";
 import { GeoStub, startGeoStub } from "../helpers/geo-stub";
 
 jest.setTimeout(60_000);
 
 const screenshot = (page: Page, name: string) =>
 	page.screenshot({ path: path.join(SCREENSHOT_DIR, `webapp-${name}.png`), fullPage: true });
-
-/** Follows a navigation link; on a phone a role with many screens has them behind the Menu button. */
-async function openNav(page: Page, hash: string) {
-	if (await page.locator("#menu-toggle").isVisible()) await page.click("#menu-toggle");
-	await page.click(`#nav a[href='#${hash}']`);
-}
 
 describeWithChromium("web app in a browser", () => {
 	let m: Market;
