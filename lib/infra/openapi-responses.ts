@@ -101,7 +101,7 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 			distanceKm: { type: "number" },
 			deliveryAddress: { type: "object" },
 			deliveryLocation: point,
-			paymentMethod: { enum: ["card", "pix", "cash"] },
+			paymentMethod: { enum: ["card", "pix", "cash", "voucher"] },
 			paymentStatus: { type: "string" },
 			paymentId: { type: ["string", "null"] },
 			status: { enum: ["created", "confirmed", "in_transit", "delivered", "cancelled"] },
@@ -375,5 +375,18 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		status: 200,
 		description: "A file of the API reference page",
 		content: { "text/css": { type: "string" }, "text/javascript": { type: "string" } },
+	},
+	"api.geoCep": { status: 200, description: "The CEP's address", errors: [404, 503] },
+	"api.geoSearch": { status: 200, description: "Places for the address in words", errors: [503] },
+	"api.geoReverse": { status: 200, description: "The address at the point", errors: [404, 503] },
+	"api.leafletAsset": {
+		status: 200,
+		description: "A Leaflet file (ESM build or CSS) from the installed package",
+		content: { "text/css": { type: "string" }, "text/javascript": { type: "string" } },
+	},
+	"api.leafletImage": {
+		status: 200,
+		description: "A Leaflet marker image",
+		content: { "image/png": { type: "string" } },
 	},
 };
