@@ -8,21 +8,20 @@
  *   order.delivered ─► orders.receiptFacts ─► provider.issue ─► receipt stored with receipt.issued
  *   (a provider failure throws: the event is retried with backoff, then dead-lettered → an alert)
  *
- * Suppliers' names and CNPJs come from supplier.created (kind `suppliers`).
+ * The supplier's name and CNPJ are asked of users (users.supplierFacts) when a receipt is issued: the CNPJ is not carried on events.
  */
 import { Context, Service, ServiceSchema } from "moleculer";
 import { DbMethods, DbMixin } from "../mixins/db.mixin";
 import { BusinessEventHandlers, EventsMethods, EventsMixin } from "../mixins/events.mixin";
 import type { Ctx } from "../lib/contracts/common";
 import { RECEIPT_PARAMS } from "../lib/contracts/receipts";
-import type { Receipt, ReceiptSupplier } from "../lib/contracts/receipts";
+import type { Receipt } from "../lib/contracts/receipts";
 import { mayFetchReceipt } from "../lib/domain/receipt";
 import type { ReceiptOrder } from "../lib/domain/receipt";
 import { config } from "../lib/infra/config";
 import { clientError, forbidden, isConflict, notFound } from "../lib/infra/errors";
 import { nowIso } from "../lib/infra/ids";
 import { ReceiptProvider, receiptProvider } from "../lib/infra/receipts";
-import { UniqueViolationError } from "../lib/infra/store/types";
 
 interface OwnMethods {
 	issueFor(ctx: Context | null, orderId: string): Promise<Receipt | null>;
@@ -40,7 +39,6 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 		DbMixin<Receipt>({
 			collection: "receipts",
 			indexes: [{ fields: { supplierId: 1, issuedAt: -1 } }, { fields: { customerId: 1, issuedAt: -1 } }],
-			kinds: { suppliers: {} },
 			// The receipt prints the customer's CPF and the supplier's CNPJ.
 			sealed: ["body"],
 		}),
@@ -82,16 +80,6 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 	},
 
 	businessEvents: {
-		async "supplier.created"(envelope) {
-			const { supplierId, name } = envelope.data;
-			const fields = { name, updatedAt: nowIso() };
-			const suppliers = this.kind<ReceiptSupplier>("suppliers");
-			if (await suppliers.updateOne({ _id: supplierId }, { $set: fields })) return;
-			await suppliers.insert({ _id: supplierId, ...fields }).catch(async (err: unknown) => {
-				if (!(err instanceof UniqueViolationError)) throw err;
-				await suppliers.updateOne({ _id: supplierId }, { $set: fields });
-			});
-		},
 		async "order.delivered"(envelope, ctx) {
 			await this.issueFor(ctx, envelope.data.orderId);
 		},
@@ -108,7 +96,6 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 				this.logger.warn({ orderId }, "No receipt: the order is not delivered");
 				return null;
 			}
-			const supplier = await this.kind<ReceiptSupplier>("suppliers").findById(order.supplierId);
 			// The CNPJ is read from users now: it is not carried on events (nothing sensitive in the queues).
 			const facts = await call<{ name: string; cnpj: string | null } | null, { id: string }>("users.supplierFacts", {
 				id: order.supplierId,
@@ -117,7 +104,7 @@ const ReceiptsService: ServiceSchema<{ rest: string }, ThisService> = {
 			const issued = await this.provider.issue({
 				order,
 				supplier: {
-					name: supplier?.name || facts?.name || order.supplierName || order.supplierId,
+					name: facts?.name || order.supplierName || order.supplierId,
 					cnpj: facts?.cnpj || null,
 				},
 				number: `GR-${issuedAt.slice(0, 10).replace(/-/g, "")}-${orderId}`,

@@ -347,3 +347,9 @@ export function genericType(status: number): ErrorType {
 	};
 	return byStatus[status] ?? (status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST");
 }
+
+/** A domain refusal's type with its status from this catalogue (domain rules never pick a status themselves). */
+export const refusal = (type: ErrorType): { code: number; type: ErrorType } => ({
+	code: ERROR_CATALOGUE[type].status,
+	type,
+});

@@ -17,12 +17,6 @@ export interface Receipt extends StoredDoc {
 	issuedAt: string;
 }
 
-/** The receipts service's read model of suppliers (kind `suppliers`, `_id` = supplierId), from supplier.created (the CNPJ is asked of users when a receipt is issued). */
-export interface ReceiptSupplier extends StoredDoc {
-	name: string;
-	updatedAt: string;
-}
-
 export const RECEIPT_PARAMS = {
 	get: { id: idParam },
 	issue: { orderId: idParam },

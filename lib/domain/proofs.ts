@@ -3,7 +3,7 @@
  * it is required when the customer was absent and the cylinder was left with someone, whose name
  * is recorded. The photo is seen by the order's customer, its supplier and admins.
  */
-import type { ErrorType } from "../contracts/error-catalogue";
+import { ErrorType, refusal } from "../contracts/error-catalogue";
 import { sniffContentType } from "./documents";
 
 export const MAX_PROOF_BYTES = 10 * 1024 * 1024;
@@ -19,20 +19,19 @@ export interface ProofOrder {
 }
 
 export interface ProofProblem {
-	code: 403 | 404 | 409 | 415 | 422;
+	code: number;
 	type: ErrorType;
 	message: string;
 }
 
 /** Why `user` may not attach a proof to the order (null: they may): its courier, while delivering it. */
 export function attachProblem(order: ProofOrder | null, user: { id: string; role: string }): ProofProblem | null {
-	if (!order || !order.customerId) return { code: 404, type: "NOT_FOUND", message: "order not found" };
+	if (!order || !order.customerId) return { ...refusal("NOT_FOUND"), message: "order not found" };
 	if (user.role !== "courier" || order.courierId !== user.id)
-		return { code: 403, type: "FORBIDDEN", message: "Only the order's courier attaches its proof of delivery" };
+		return { ...refusal("FORBIDDEN"), message: "Only the order's courier attaches its proof of delivery" };
 	if (order.status !== "in_transit")
 		return {
-			code: 409,
-			type: "NOT_IN_TRANSIT",
+			...refusal("NOT_IN_TRANSIT"),
 			message: "A proof of delivery is attached while the order is in transit",
 		};
 	return null;
@@ -40,10 +39,10 @@ export function attachProblem(order: ProofOrder | null, user: { id: string; role
 
 /** The photo's type from its bytes (JPEG or PNG), or a problem. */
 export function photoProblem(content: Buffer): ProofProblem | { contentType: ProofPhotoType } {
-	if (content.length === 0) return { code: 422, type: "UNPROCESSABLE", message: "The photo is empty" };
+	if (content.length === 0) return { ...refusal("UNPROCESSABLE"), message: "The photo is empty" };
 	const type = sniffContentType(content.subarray(0, 16));
 	if (type === "image/jpeg" || type === "image/png") return { contentType: type };
-	return { code: 415, type: "UNSUPPORTED_FILE_TYPE", message: "The photo is not a JPEG or PNG" };
+	return { ...refusal("UNSUPPORTED_FILE_TYPE"), message: "The photo is not a JPEG or PNG" };
 }
 
 /** The name of whoever received the cylinder for an absent customer, tidied; null when none was given. */
@@ -72,8 +71,7 @@ export function deliveryProofProblem(
 	if (leftWith === undefined) return null;
 	if (!proof || !proof.leftWith)
 		return {
-			code: 422,
-			type: "PROOF_PHOTO_REQUIRED",
+			...refusal("PROOF_PHOTO_REQUIRED"),
 			message: "Attach a photo naming who received the cylinder before closing a delivery for an absent customer",
 		};
 	return null;

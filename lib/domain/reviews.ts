@@ -3,7 +3,7 @@
  * (1–5, an optional comment), once per order. Averages are kept per supplier and per courier; a
  * rating at or below LOW_RATING_MAX is shown to admins as an alert (lib/domain/alert-rules.ts).
  */
-import type { ErrorType } from "../contracts/error-catalogue";
+import { ErrorType, refusal } from "../contracts/error-catalogue";
 
 export const MIN_RATING = 1;
 export const MAX_RATING = 5;
@@ -30,7 +30,7 @@ export interface ReviewRequest {
 
 /** A refusal as data: the service turns it into a client error. */
 export interface ReviewProblem {
-	code: 403 | 404 | 409 | 422;
+	code: number;
 	type: ErrorType;
 	message: string;
 	field?: string;
@@ -42,15 +42,14 @@ export function reviewProblem(
 	user: { id: string; role: string },
 	request: ReviewRequest,
 ): ReviewProblem | null {
-	if (!order || !order.customerId) return { code: 404, type: "NOT_FOUND", message: "order not found" };
+	if (!order || !order.customerId) return { ...refusal("NOT_FOUND"), message: "order not found" };
 	if (user.role !== "customer" || order.customerId !== user.id)
-		return { code: 403, type: "FORBIDDEN", message: "Only the order's customer can rate it" };
+		return { ...refusal("FORBIDDEN"), message: "Only the order's customer can rate it" };
 	if (order.status !== "delivered")
-		return { code: 409, type: "NOT_DELIVERED", message: "An order can be rated once it is delivered" };
+		return { ...refusal("NOT_DELIVERED"), message: "An order can be rated once it is delivered" };
 	if (request.courierRating !== undefined && !order.courierId)
 		return {
-			code: 422,
-			type: "UNPROCESSABLE",
+			...refusal("UNPROCESSABLE"),
 			message: "No courier delivered this order",
 			field: "courierRating",
 		};
