@@ -446,11 +446,8 @@ function openCheckout(container, offer, where, navigate, schedule) {
 	container.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-/** The field an API error names first (error bodies carry field problems as data.fields). */
-function firstField(err) {
-	const fields = err && err.data && err.data.fields;
-	return Array.isArray(fields) && fields.length ? fields[0].field : undefined;
-}
+/** The field an API error names first (http.js's ApiError lists them in `fields`). */
+const firstField = (err) => (err && err.fields && err.fields[0] ? err.fields[0].field : undefined);
 
 function orderBody(offer, where, values, extra) {
 	const address = { lat: where.lat, lng: where.lng };
