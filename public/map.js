@@ -367,3 +367,53 @@ export function trackingMap(destination) {
 export function keep(container, el) {
 	if (el.parentNode !== container) replace(container, el);
 }
+
+const COURIER_COLOURS = { available: "#1f8a4c", busy: "#f26b1d", offline: "#7a8696" };
+// São Paulo's centre: where the map opens before any courier has a position.
+const DEFAULT_CENTER = { lat: -23.5505, lng: -46.6333 };
+
+/**
+ * The admin's map of couriers: one dot per courier with a known position, coloured by status,
+ * labelled with its `label` (name · plate). Returns { element, update(couriers) }; the map is made
+ * once and its dots replaced on each update.
+ */
+export function couriersMap() {
+	const el = h("div", {
+		class: "map map-couriers",
+		id: "couriers-map",
+		role: "region",
+		"aria-label": t("Mapa dos entregadores", "Couriers map"),
+	});
+	let view = null;
+	let layer = null;
+	let pending = [];
+	const located = (list) => list.filter((c) => c.position && Number.isFinite(c.position.lat));
+	function update(list) {
+		pending = list;
+		if (!view) return;
+		const points = located(list);
+		if (layer) layer.remove();
+		layer = view.L.layerGroup(
+			points.map((c) =>
+				view.L.circleMarker([c.position.lat, c.position.lng], {
+					radius: 8,
+					color: COURIER_COLOURS[c.status] || COURIER_COLOURS.offline,
+					fillOpacity: 0.85,
+					interactive: false,
+				}).bindTooltip(c.label || c.id, { permanent: points.length <= 20, direction: "top" }),
+			),
+		).addTo(view.map);
+		el.dataset.couriers = String(points.length);
+		if (points.length)
+			view.map.fitBounds(
+				points.map((c) => [c.position.lat, c.position.lng]),
+				{ padding: [30, 30], maxZoom: 15 },
+			);
+	}
+	const ready = createMap(el, DEFAULT_CENTER, 11).then((v) => {
+		view = v;
+		if (!v) el.hidden = true;
+		else update(pending);
+	});
+	return { element: el, update, ready };
+}

@@ -172,15 +172,22 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 
 	businessEvents: {
 		async "payment.processed"(envelope, ctx) {
-			const { orderId, paymentId, status } = envelope.data;
-			await this.recordPayment(ctx, orderId, paymentId, status);
+			const { orderId, paymentId, status, method } = envelope.data;
+			await this.recordPayment(ctx, orderId, paymentId, status, rules.paymentMethodOf(method));
 			// A PIX chosen to pay again within the retry window: the order now waits for it (failed → pending
 			// only while the window is open; a late `pending` otherwise never overwrites `failed`).
 			if (status === "pending")
 				await this.compareAndSet(
 					ctx,
 					{ _id: orderId, status: "created", paymentStatus: "failed", paymentRetryUntil: { $gt: nowIso() } },
-					{ $set: { paymentStatus: "pending", paymentId, updatedAt: nowIso() } },
+					{
+						$set: {
+							paymentStatus: "pending",
+							paymentId,
+							paymentMethod: rules.paymentMethodOf(method) ?? "pix",
+							updatedAt: nowIso(),
+						},
+					},
 				);
 			if (status === "captured" || status === "authorized") await this.moveBySaga(ctx, orderId, "confirmed");
 		},
@@ -288,8 +295,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				orderId: order._id,
 			});
 			const problem = deliveryProofProblem(leftWith, proof);
-			if (problem)
-				throw clientError(problem.type, problem.message, { fields: ["leftWith"] });
+			if (problem) throw clientError(problem.type, problem.message, { fields: ["leftWith"] });
 		},
 
 		transitionError(problem: TransitionProblem, order: Order, data: Record<string, unknown> = {}): Error {

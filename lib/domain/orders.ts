@@ -7,7 +7,7 @@ import type { AuthUser, Role } from "./access";
 import type { OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderInTransit } from "../contracts/events";
 import type { PendingEvent } from "../contracts/events";
 import type { CreateOrderParams, ListOrdersParams, Order, OrderPaymentState, StockAction } from "../contracts/orders";
-import type { ReservationForOrder, TrackingView } from "../contracts/orders";
+import type { PaymentMethod, ReservationForOrder, TrackingView } from "../contracts/orders";
 import type { Filter } from "../infra/store/types";
 import { Actor, historyEntry, OrderStatus, promisedBy, scheduledSlotProblem, timestampField } from "./order-status";
 import { cylinderCount, orderLines, orderTotals } from "./pricing";
@@ -322,4 +322,11 @@ export function paymentRepairFor(
 	if (isLivePaymentStatus(status) || retryWindowOpen) return "wait";
 	if (pix === "waiting" && status === "none") return "wait";
 	return "cancel";
+}
+
+const PAYMENT_METHODS: readonly PaymentMethod[] = ["card", "pix", "cash", "voucher"];
+
+/** A payment event's method as an order's payment method; undefined for anything else (never stored). */
+export function paymentMethodOf(method: unknown): PaymentMethod | undefined {
+	return PAYMENT_METHODS.find((m) => m === method);
 }

@@ -23,6 +23,8 @@ import {
 	toCents,
 } from "../ui.js";
 import { METADATA_FIELDS } from "./verification.js";
+import { paymentFailureText } from "../reasons.js";
+import { couriersMap } from "../map.js";
 
 /** A loader that fills `box` with one card per row of `fetchPage()`, or the empty text; errors shown in place. */
 export function listLoader(box, fetchPage, card, emptyText) {
@@ -360,7 +362,7 @@ function paymentCard(p, reload) {
 			"p",
 			{ class: "muted" },
 			`${t("Capturado", "Captured")}: ${money(p.capturedCents || 0)} · ${t("Reembolsado", "Refunded")}: ${money(p.refundedCents || 0)}`,
-			p.failureReason ? ` · ${t("Motivo", "Reason")}: ${p.failureReason}` : "",
+			p.failureReason ? ` · ${t("Motivo", "Reason")}: ${paymentFailureText(p.failureReason)}` : "",
 		),
 		refundable > 0
 			? form(
@@ -519,17 +521,29 @@ export async function couriers(root) {
 		["busy", badge("busy").textContent],
 		["offline", badge("offline").textContent],
 	]);
+	const map = couriersMap();
 	const load = listLoader(
 		listBox,
-		() => get("/api/couriers", { status: status.value, pageSize: 100 }),
+		async () => {
+			const page = await get("/api/couriers", { status: status.value, pageSize: 100 });
+			const labels = await Promise.all(page.rows.map(courierLabel));
+			map.update(page.rows.map((c, i) => ({ ...c, label: labels[i] })));
+			return page;
+		},
 		courierCard,
 		t("Nenhum entregador.", "No couriers."),
 	);
 	status.addEventListener("change", load);
-	replace(root, section(t("Entregadores", "Couriers"), field(t("Situação", "Status"), status), listBox));
+	replace(root, section(t("Entregadores", "Couriers"), field(t("Situação", "Status"), status), map.element, listBox));
 	await load();
 	const timer = setInterval(load, 15_000);
 	return () => clearInterval(timer);
+}
+
+/** "Ana · ABC1D23" for the map (the users service's name, the courier's plate). */
+async function courierLabel(c) {
+	const info = await userInfo(c.id);
+	return [info && info.name, c.vehicle && c.vehicle.plate].filter(Boolean).join(" · ") || shortId(c.id);
 }
 
 function courierCard(c) {

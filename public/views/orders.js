@@ -90,7 +90,14 @@ function orderTable(orders, user) {
 					user.role === "customer" ? h("td", {}, o.supplierName || "—") : null,
 					h("td", {}, itemsSummary(o.items)),
 					h("td", {}, money(o.totalCents)),
-					h("td", {}, badge(o.status)),
+					h(
+						"td",
+						{},
+						badge(o.status),
+						o.status === "cancelled" && o.cancelReason
+							? h("span", { class: "muted reason" }, ` ${cancelReasonText(o.cancelReason)}`)
+							: null,
+					),
 				),
 			),
 		),

@@ -160,6 +160,20 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 		browser.takeProblems(); // offline fetches of the API fail by design
 	});
 
+	test("the admin sees the couriers on a map, named by plate, following the status filter", async () => {
+		const page = pages.admin;
+		await page.goto(`${base}/#/admin/couriers`);
+		await page.waitForSelector("#couriers-map[data-couriers]");
+		expect(Number(await page.getAttribute("#couriers-map", "data-couriers"))).toBeGreaterThanOrEqual(1);
+		await page.waitForFunction(
+			"[...document.querySelectorAll('#couriers-map .leaflet-tooltip')].some((t) => t.textContent.includes('ABC1D23'))",
+		);
+		// Offline couriers (no position) are listed but not drawn: the count follows the filter.
+		await page.selectOption("select[name=status]", "offline");
+		await page.waitForFunction("document.querySelector('#couriers-map').dataset.couriers === '0'");
+		expect(browser.takeProblems()).toEqual([]);
+	});
+
 	test("the admin reads alerts in words with a link, and enrols in MFA with a QR code", async () => {
 		const page = pages.admin;
 		await waitFor(async () => {

@@ -184,5 +184,8 @@ describe("checkout", () => {
 		);
 		await m.broker.call("payments.confirmPix", { paymentId: pix.body.id });
 		await waitForStatus(m, id, customer.token, "confirmed");
+		// The order names the method that paid it, not the declined card first chosen.
+		const paid = (await m.api.get(`/api/orders/${id}`, { token: customer.token })).body;
+		expect(paid).toMatchObject({ paymentMethod: "pix", paymentStatus: "captured" });
 	});
 });

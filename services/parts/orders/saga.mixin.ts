@@ -74,12 +74,23 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> = {
 			return updated || this.moveBySaga(ctx, orderId, to, extra);
 		},
 
-		/** Records the latest payment state on the order, never going back (a late "pending" after "captured"). */
-		async recordPayment(this: ThisService, ctx, orderId, paymentId, status) {
+		/**
+		 * Records the latest payment state on the order, never going back (a late "pending" after "captured").
+		 * `method`: how the order is being paid now (a PIX after a declined card), so the order, its receipt and
+		 * its statement name the method that paid rather than the one first chosen.
+		 */
+		async recordPayment(this: ThisService, ctx, orderId, paymentId, status, method) {
 			await this.compareAndSet(
 				ctx,
 				{ _id: orderId, paymentStatus: { $in: paymentStatusesBefore(status) } },
-				{ $set: { paymentStatus: status, ...(paymentId ? { paymentId } : {}), updatedAt: nowIso() } },
+				{
+					$set: {
+						paymentStatus: status,
+						...(paymentId ? { paymentId } : {}),
+						...(method ? { paymentMethod: method } : {}),
+						updatedAt: nowIso(),
+					},
+				},
 			);
 		},
 

@@ -9,6 +9,7 @@ import type {
 	CustomerView,
 	Order,
 	OrderView,
+	PaymentMethod,
 	UpdateStatusParams,
 } from "../../../lib/contracts/orders";
 import type { Actor, OrderStatus, TransitionProblem } from "../../../lib/domain/order-status";
@@ -45,7 +46,13 @@ export interface OwnMethods {
 	repairStuckOrders(): Promise<number>;
 	repairUnpaidOrder(ctx: Context, order: Order): Promise<boolean>;
 	repaired(kind: string, orderId: string): void;
-	recordPayment(ctx: Context, orderId: string, paymentId: string | null, status: PaymentStatus): Promise<void>;
+	recordPayment(
+		ctx: Context,
+		orderId: string,
+		paymentId: string | null,
+		status: PaymentStatus,
+		method?: PaymentMethod,
+	): Promise<void>;
 	assignCourier(ctx: Context, data: CourierAssigned): Promise<void>;
 	upsertCustomer(customer: CustomerView): Promise<void>;
 	migrateLegacyRecords(): Promise<void>;
