@@ -6,3 +6,5 @@ process.env.METRICS_PORT = process.env.METRICS_PORT || "0";
 process.env.DATA_DIR = process.env.DATA_DIR || ":memory:";
 // A declined payment cancels the order at once unless a test opens the retry window (production: 10 min).
 process.env.PAYMENT_RETRY_GRACE_MS = process.env.PAYMENT_RETRY_GRACE_MS || "0";
+// The nearest courier with room is assigned at once unless a test turns job offers on (production: 45 s offers).
+process.env.DISPATCH_OFFER_MS = process.env.DISPATCH_OFFER_MS || "0";

@@ -115,7 +115,7 @@ export function readConfig() {
 		dispatch: {
 			retryMs: int("DISPATCH_RETRY_MS", 15_000),
 			/** How long a courier has to accept a job offer; 0 = no offers, the nearest courier is assigned at once. */
-			offerMs: int("DISPATCH_OFFER_MS", 0),
+			offerMs: int("DISPATCH_OFFER_MS", 45_000),
 			initialRadiusKm: Number(str("DISPATCH_RADIUS_KM", "5")),
 			radiusGrowth: Number(str("DISPATCH_RADIUS_GROWTH", "1.5")),
 			maxRadiusKm: Number(str("DISPATCH_MAX_RADIUS_KM", "30")),
