@@ -312,4 +312,27 @@ describe("ledger (analytics)", () => {
 		);
 		expect(listed.rows.map((r) => r.id)).toEqual([`statement:supplier:s2:${DAY}`]);
 	});
+
+	test("a refund made before the delivery is reversed when the sale is booked, once", async () => {
+		// refund.processed (payments' topic) may come before order.delivered (orders' topic)
+		await send(envelope("refund.processed", { orderId: "o7", refundId: "r7", paymentId: "p7", amountCents: 2_500 }));
+		await new Promise((r) => setTimeout(r, 200));
+		expect(await entries("o7")).toEqual([]);
+		const delivery = delivered("o7", { supplierId: "s7", courierId: null, totalCents: 10_000 });
+		await send(delivery);
+		const rows = (await waitFor(async () => {
+			const r = await entries("o7");
+			return r.length === 2 ? r : undefined;
+		})) as Entry[];
+		await send(delivery);
+		await send(envelope("refund.processed", { orderId: "o7", refundId: "r7", paymentId: "p7", amountCents: 2_500 }));
+		await new Promise((r) => setTimeout(r, 200));
+		expect(await entries("o7")).toHaveLength(2);
+		const sum = (k: keyof Entry) => rows.reduce((n, r) => n + (r[k] as number), 0);
+		// 10 % commission on what was kept (75.00), no courier: the supplier nets the rest
+		expect([sum("grossCents"), sum("commissionCents"), sum("courierFeeCents"), sum("supplierNetCents")]).toEqual([
+			7_500, 750, 0, 6_750,
+		]);
+		expect(rows.map((r) => r.id).sort()).toEqual(["refund:r7", "sale:o7"]);
+	});
 });

@@ -58,6 +58,8 @@ export const LEDGER_KINDS: Record<string, { indexes?: IndexSpec[] }> = {
 		],
 	},
 	commissions: {},
+	/** Refunds of orders not delivered yet (`_id` = refund id): reversed when the sale is recorded. */
+	early_refunds: { indexes: [{ fields: { orderId: 1 } }] },
 	payouts: { indexes: [{ fields: { startedAt: -1 } }] },
 };
 
@@ -70,6 +72,7 @@ export interface LedgerMethods {
 	commissionFor(supplierId: string): Promise<number>;
 	recordSale(envelope: EventEnvelope<OrderDelivered>): Promise<LedgerEntry | null>;
 	recordReversal(envelope: EventEnvelope<RefundProcessed>): Promise<LedgerEntry | null>;
+	reverseEarlyRefunds(orderId: string): Promise<void>;
 	statementFor(party: Party, partyId: string, from: string, to: string): Promise<Statement>;
 	statementScope(me: AuthUser, p: StatementParams): { party: Party; partyId: string; from: string; to: string };
 	storeStatement(ctx: Context | null, s: Statement, requestedBy: string, id?: string): Promise<Report>;
@@ -86,6 +89,12 @@ type LedgerService = Service &
 
 const ledger = (s: LedgerService) => s.kind<LedgerEntry>("ledger");
 const payouts = (s: LedgerService) => s.kind<PayoutRun>("payouts");
+
+interface EarlyRefund extends StoredDoc {
+	orderId: string;
+	envelope: EventEnvelope<RefundProcessed>;
+}
+const earlyRefunds = (s: LedgerService) => s.kind<EarlyRefund>("early_refunds");
 
 async function insertOnce<T extends StoredDoc>(c: Collection<T>, doc: T): Promise<T | null> {
 	try {
@@ -269,7 +278,7 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 				? courierFeeCents(distanceKm, { baseCents: cfg.courierFeeBaseCents, perKmCents: cfg.courierFeePerKmCents })
 				: null;
 			const split = saleSplit(Math.max(0, Math.round(d.totalCents)), commissionBps, fee);
-			return insertOnce(ledger(this), {
+			const sale = await insertOnce(ledger(this), {
 				_id: id,
 				kind: "sale",
 				orderId: d.orderId,
@@ -284,19 +293,33 @@ export const ledgerSchema: Partial<ServiceSchema> = {
 				refundedCents: 0,
 				eventId: envelope.id,
 			});
+			if (sale) await this.reverseEarlyRefunds(d.orderId);
+			return sale;
+		},
+
+		/** Refunds made before the delivery (kept by recordReversal) reversed now that the sale exists. */
+		async reverseEarlyRefunds(this: LedgerService, orderId: string) {
+			for (const early of await earlyRefunds(this).find({ query: { orderId } }))
+				await this.recordReversal(early.envelope);
 		},
 
 		/**
 		 * A refund of a delivered order reverses its shares in proportion. The sale records each
 		 * refund's cumulative range first (compare-and-set on refundedCents: concurrent refunds take
 		 * turns), then the reversal entry is written from that record, so a redelivery after a crash
-		 * writes the same entry. A refund of an order never delivered has no sale: nothing to reverse.
+		 * writes the same entry. A refund of an order not delivered yet has no sale: it is kept, and
+		 * reversed when the sale is recorded (a partial refund before delivery lowers what is shared).
 		 */
 		async recordReversal(this: LedgerService, envelope: EventEnvelope<RefundProcessed>) {
 			const d = envelope.data;
 			const entryId = `refund:${d.refundId}`;
 			if (await ledger(this).findById(entryId)) return null;
 			let sale = await ledger(this).findById(`sale:${d.orderId}`);
+			if (!sale) {
+				await insertOnce(earlyRefunds(this), { _id: d.refundId, orderId: d.orderId, envelope });
+				// The sale may have been recorded (and its early refunds read) meanwhile: look again.
+				sale = await ledger(this).findById(`sale:${d.orderId}`);
+			}
 			let range = sale?.reversals?.[d.refundId];
 			for (let attempt = 0; sale && !range && attempt < 20; attempt++) {
 				const before = sale.refundedCents ?? 0;
