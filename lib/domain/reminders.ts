@@ -101,7 +101,13 @@ export type MutedList = string[];
 
 export const mutedKey = (kind: string, channel: string) => `${kind}:${channel}`;
 
+/** Kinds a user cannot turn off: security notices (an account locked after failed sign-ins). */
+export const ALWAYS_ON_KINDS: readonly string[] = ["account_locked"];
+
+export const isAlwaysOn = (kind: string) => ALWAYS_ON_KINDS.includes(kind);
+
 export function isMuted(muted: MutedList | undefined, kind: string, channel: string): boolean {
+	if (isAlwaysOn(kind)) return false;
 	return !!muted && (muted.includes(mutedKey(kind, channel)) || muted.includes(mutedKey(kind, "*")));
 }
 

@@ -143,6 +143,7 @@ const PHRASES: Record<string, string> = {
 	"This document was reviewed meanwhile": "Este documento foi analisado enquanto isso",
 	"A newer upload replaced this document": "Um envio mais recente substituiu este documento",
 	"Not a cursor from this list": "Não é um cursor desta lista",
+	"Security notices cannot be turned off": "Avisos de segurança não podem ser desligados",
 	"You can only see your own notifications": "Você só pode ver as suas próprias notificações",
 	"You can only mark your own notifications": "Você só pode marcar as suas próprias notificações",
 	"Give exactly one of userId or role": "Informe exatamente um entre userId e role",

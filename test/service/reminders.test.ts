@@ -148,6 +148,18 @@ describe("reorder reminders", () => {
 		);
 		expect(prefs.kinds.reorder_reminder).toEqual({ inapp: false, email: false, sms: false, push: false });
 		expect(prefs.kinds.order_delivered.inapp).toBe(true);
+		// Security notices stay on: refused in words, and nothing changes.
+		await expect(
+			broker.call("notifications.setPreference", { kind: "account_locked", channel: "*", enabled: false }, as("joao")),
+		).rejects.toMatchObject({ code: 422, type: "UNPROCESSABLE" });
+		const after = await broker.call<typeof prefs & { alwaysOn: string[] }, object>(
+			"notifications.getPreferences",
+			{},
+			as("joao"),
+		);
+		expect(after.kinds.account_locked).toEqual({ inapp: true, email: true, sms: true, push: true });
+		expect(after.alwaysOn).toEqual(["account_locked"]);
+		expect(after.muted).toEqual(prefs.muted);
 		expect(
 			(await broker.call<typeof prefs, object>("notifications.getPreferences", {}, as("ana"))).kinds.reorder_reminder
 				.inapp,

@@ -2,12 +2,13 @@
  * Notification preferences: each user may turn a kind of message (a template: reorder_reminder,
  * order_delivered…) off on a channel, or on every channel ("*"). Kept in the record kind
  * `preferences` (`_id` = user id, `muted`: "kind:channel" pairs); createMessages skips muted
- * channels (lib/domain/reminders.ts isMuted).
+ * channels (lib/domain/reminders.ts isMuted). Security notices (ALWAYS_ON_KINDS) cannot be muted.
  */
 import { Service, ServiceSchema } from "moleculer";
 import type { Ctx } from "../../../lib/contracts/common";
 import { CHANNELS, TEMPLATE_NAMES } from "../../../lib/domain/templates";
-import { isMuted, MutedList, setMuted } from "../../../lib/domain/reminders";
+import { ALWAYS_ON_KINDS, isAlwaysOn, isMuted, MutedList, setMuted } from "../../../lib/domain/reminders";
+import { unprocessable } from "../../../lib/infra/errors";
 import { nowIso } from "../../../lib/infra/ids";
 import type { Collection, StoredDoc } from "../../../lib/infra/store/types";
 
@@ -31,6 +32,7 @@ function preferencesView(muted: MutedList) {
 			TEMPLATE_NAMES.map((kind) => [kind, Object.fromEntries(CHANNELS.map((c) => [c, !isMuted(muted, kind, c)]))]),
 		),
 		muted,
+		alwaysOn: ALWAYS_ON_KINDS,
 	};
 }
 
@@ -54,6 +56,8 @@ export const preferencesSchema: Partial<ServiceSchema> = {
 			async handler(this: PrefService, ctx: Ctx<{ kind: string; channel: string; enabled: boolean }>) {
 				const userId = ctx.meta.user!.id;
 				const { kind, channel, enabled } = ctx.params;
+				if (!enabled && isAlwaysOn(kind))
+					throw unprocessable("Security notices cannot be turned off", { field: "kind" });
 				for (let attempt = 0; attempt < 5; attempt++) {
 					const current = await prefs(this).findById(userId);
 					const muted = setMuted(current?.muted ?? [], kind, channel, enabled);
