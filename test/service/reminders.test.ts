@@ -141,7 +141,7 @@ describe("reorder reminders", () => {
 				as("joao"),
 			),
 		).rejects.toMatchObject({ code: 422 });
-		const prefs = await broker.call<{ kinds: Record<string, Record<string, boolean>> }, object>(
+		const prefs = await broker.call<{ kinds: Record<string, Record<string, boolean>>; muted: string[] }, object>(
 			"notifications.setPreference",
 			{ kind: "reorder_reminder", channel: "*", enabled: false },
 			as("joao"),

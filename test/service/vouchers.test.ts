@@ -187,7 +187,7 @@ describe("vouchers (Gás do Povo)", () => {
 		const longAgo = new Date(Date.now() - 3_600_000).toISOString();
 		await payments.compareAndSet(
 			null,
-			{ _id: paid.id },
+			{ _id: paid!.id },
 			{
 				$set: { status: "processing", processingSince: longAgo, pendingToken: claimed.paymentToken },
 				$unset: { providerRef: 1 },
@@ -208,11 +208,15 @@ describe("vouchers (Gás do Povo)", () => {
 		const report = await broker.call<{ repairs: { kind: string; orderId: string }[] }, object>("payments.reconcile", {
 			graceMs: 0,
 		});
-		expect(report.repairs).toContainEqual(expect.objectContaining({ kind: "processing_recharged", orderId: "ov-crash" }));
+		expect(report.repairs).toContainEqual(
+			expect.objectContaining({ kind: "processing_recharged", orderId: "ov-crash" }),
+		);
 		expect(await paymentOf("ov-crash")).toMatchObject({ status: "authorized", method: "voucher" });
 		// redeemed once: one voucher.redeemed, and the voucher cannot be claimed again
 		expect(recorder.ofType("voucher.redeemed").filter((e) => e.data.orderId === "ov-crash")).toHaveLength(1);
-		await expect(claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c })).rejects.toMatchObject({
+		await expect(
+			claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c }),
+		).rejects.toMatchObject({
 			code: 409,
 		});
 		orderRows.delete("ov-crash");
