@@ -174,54 +174,6 @@ describe("vouchers (Gás do Povo)", () => {
 		).toEqual({ ok: true, voucherId: c });
 	});
 
-	test("a crash after the voucher was redeemed, before payments recorded it: reconciliation authorizes, the voucher is used once", async () => {
-		const c = code();
-		const claimed = await claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c });
-		const paid = await orderWithVoucher("ov-crash", claimed.paymentToken);
-		expect(paid).toMatchObject({ status: "authorized" });
-		// As if the process died after vouchers.redeem answered and before the outcome was written:
-		// the payment is still `processing` with the token it was charging.
-		const payments = broker.getLocalService("payments") as unknown as {
-			compareAndSet(ctx: null, q: object, u: object): Promise<unknown>;
-		};
-		const longAgo = new Date(Date.now() - 3_600_000).toISOString();
-		await payments.compareAndSet(
-			null,
-			{ _id: paid!.id },
-			{
-				$set: { status: "processing", processingSince: longAgo, pendingToken: claimed.paymentToken },
-				$unset: { providerRef: 1 },
-			},
-		);
-		const now = new Date().toISOString();
-		orderRows.set("ov-crash", {
-			orderId: "ov-crash",
-			status: "created",
-			customerId: "cu1",
-			supplierId: "s1",
-			totalCents: 11_000,
-			paymentMethod: "voucher",
-			wasPaid: false,
-			createdAt: longAgo,
-			updatedAt: now,
-		});
-		const report = await broker.call<{ repairs: { kind: string; orderId: string }[] }, object>("payments.reconcile", {
-			graceMs: 0,
-		});
-		expect(report.repairs).toContainEqual(
-			expect.objectContaining({ kind: "processing_recharged", orderId: "ov-crash" }),
-		);
-		expect(await paymentOf("ov-crash")).toMatchObject({ status: "authorized", method: "voucher" });
-		// redeemed once: one voucher.redeemed, and the voucher cannot be claimed again
-		expect(recorder.ofType("voucher.redeemed").filter((e) => e.data.orderId === "ov-crash")).toHaveLength(1);
-		await expect(
-			claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c }),
-		).rejects.toMatchObject({
-			code: 409,
-		});
-		orderRows.delete("ov-crash");
-	});
-
 	test("redeem refuses another customer, another supplier, an amount above the programme's, an unknown token", async () => {
 		const claimed = await claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: code() });
 		const base = {
@@ -300,5 +252,53 @@ describe("vouchers (Gás do Povo)", () => {
 		});
 		await expect(broker.call("vouchers.redemptions", {}, admin)).rejects.toMatchObject({ code: 422 });
 		expect(await broker.call("vouchers.redemptions", { supplierId: "s2" }, admin)).toMatchObject({ rows: [] });
+	});
+
+	test("a crash after the voucher was redeemed, before payments recorded it: reconciliation authorizes, the voucher is used once", async () => {
+		const c = code();
+		const claimed = await claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c });
+		const paid = await orderWithVoucher("ov-crash", claimed.paymentToken);
+		expect(paid).toMatchObject({ status: "authorized" });
+		// As if the process died after vouchers.redeem answered and before the outcome was written:
+		// the payment is still `processing` with the token it was charging.
+		const payments = broker.getLocalService("payments") as unknown as {
+			compareAndSet(ctx: null, q: object, u: object): Promise<unknown>;
+		};
+		const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+		await payments.compareAndSet(
+			null,
+			{ _id: paid!.id },
+			{
+				$set: { status: "processing", processingSince: longAgo, pendingToken: claimed.paymentToken },
+				$unset: { providerRef: 1 },
+			},
+		);
+		const now = new Date().toISOString();
+		orderRows.set("ov-crash", {
+			orderId: "ov-crash",
+			status: "created",
+			customerId: "cu1",
+			supplierId: "s1",
+			totalCents: 11_000,
+			paymentMethod: "voucher",
+			wasPaid: false,
+			createdAt: longAgo,
+			updatedAt: now,
+		});
+		const report = await broker.call<{ repairs: { kind: string; orderId: string }[] }, object>("payments.reconcile", {
+			graceMs: 0,
+		});
+		expect(report.repairs).toContainEqual(
+			expect.objectContaining({ kind: "processing_recharged", orderId: "ov-crash" }),
+		);
+		expect(await paymentOf("ov-crash")).toMatchObject({ status: "authorized", method: "voucher" });
+		// redeemed once: one voucher.redeemed, and the voucher cannot be claimed again
+		expect(recorder.ofType("voucher.redeemed").filter((e) => e.data.orderId === "ov-crash")).toHaveLength(1);
+		await expect(
+			claim({ supplierId: "s1", productId: "p13-s1", cpf: OTHER_BENEFICIARY, code: c }),
+		).rejects.toMatchObject({
+			code: 409,
+		});
+		orderRows.delete("ov-crash");
 	});
 });
