@@ -69,6 +69,8 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 				{ fields: { updatedAt: 1 } },
 				{ fields: { stockAction: 1 }, sparse: true },
 				{ fields: { idempotencyKey: 1 }, unique: true, sparse: true },
+				// Start-up's legacy migration looks for kind "user" records: an index, not a scan of every order.
+				{ fields: { kind: 1 }, sparse: true },
 			],
 			kinds: { customers: {} },
 			// A card token waiting for payments is encrypted at rest (and gone once taken).
