@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Backs up every SQLite store in DATA_DIR with SQLite's online backup, which is consistent and
+ * Backs up every SQLite store in DATA_DIR with VACUUM INTO (one consistent snapshot per file), which is
  * safe while the platform runs and writes:
  *
  *   node scripts/backup.js [--to <folder>]     (default: DATA_DIR/backups)

@@ -443,15 +443,18 @@ class SqliteLedger implements EventLedger {
 }
 
 /**
- * Copies a live SQLite database to `dest` with SQLite's online backup (consistent even while the
- * platform writes to it). The copy is a plain database file (mode 0600).
+ * Copies a live SQLite database to `dest` as one consistent snapshot (VACUUM INTO; safe while the
+ * platform writes to it). The copy is a compact plain database file (mode 0600).
  */
 export async function backupSqlite(file: string, dest: string): Promise<void> {
 	const db = new Database(file, { fileMustExist: true });
 	try {
 		db.pragma("busy_timeout = 5000");
 		privateFile(dest);
-		await db.backup(dest);
+		// VACUUM INTO copies one snapshot (a WAL read transaction: writers carry on) into a compact file.
+		// SQLite's backup API restarts whenever another connection writes: under steady load (a 300 MB
+		// notifications file during an order flood) it did not finish in 7 minutes.
+		db.prepare("VACUUM INTO ?").run(dest);
 		narrowIfPresent(dest);
 	} finally {
 		db.close();
