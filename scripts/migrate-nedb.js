@@ -80,6 +80,7 @@ function collectionFiles(dir) {
 async function main() {
 	const { config } = require(dist("lib", "infra", "config.js"));
 	const { openStore } = require(dist("lib", "infra", "store", "index.js"));
+	const { SEALING_MARKS } = require(dist("lib", "infra", "store", "sealed.js"));
 	const cfg = config();
 	const from = path.resolve(option("from", cfg.dataDir));
 	if (cfg.mongoUri && !cfg.databaseUrl)
@@ -98,6 +99,8 @@ async function main() {
 			// PostgreSQL: planner statistics now, rather than when autovacuum gets to the new table.
 			if (typeof store.analyze === "function") await store.analyze(name);
 			const ledger = await importLedger(store, path.join(from, `${name}${LEDGER_SUFFIX}`));
+			// Imported documents may hold values of sealed fields in plain text: the next start seals them.
+			await (await store.collection(SEALING_MARKS)).removeMany({});
 			total += counts.imported;
 			console.log(
 				`${name}: ${counts.imported} imported, ${counts.existing} already there` +

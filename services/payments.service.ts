@@ -91,7 +91,13 @@ const PaymentsService: ServiceSchema<Settings, ThisService> = {
 		EventsMixin,
 		DbMixin<Payment>({
 			collection: "payments",
-			indexes: [{ fields: { orderId: 1 }, unique: true }, { fields: { customerId: 1 } }, { fields: { status: 1 } }],
+			indexes: [
+				{ fields: { orderId: 1 }, unique: true },
+				{ fields: { customerId: 1 } },
+				{ fields: { status: 1 } },
+				// Reconciliation reads the newest payments: an index walk, not a sort of every payment.
+				{ fields: { createdAt: -1 } },
+			],
 			kinds: { provider_keys: {} },
 			// The card token of a charge in flight is encrypted at rest (and unset with its outcome).
 			sealed: ["pendingToken"],

@@ -2,14 +2,24 @@
  * A collection whose named top-level fields are sealed at rest (lib/infra/field-crypto.ts): values
  * are encrypted on every write and opened on every read, whatever the database, so SQLite,
  * PostgreSQL and MongoDB hold the same ciphertext. Values stored before sealing are read as they
- * are and rewritten sealed by `sealLegacyValues` (DbMixin runs it when the service starts).
+ * are and rewritten sealed by `sealLegacyValues` (DbMixin runs it when the service starts, once per
+ * store: a mark in `sealing_marks` says it was done; the NeDB import clears the marks).
  *
  * A sealed field can be set, unset and tested with `$exists`; it cannot be compared, indexed or
  * updated by a dotted path (the ciphertext is randomised), and such a query is a programming error.
  */
 import { EventEnvelope } from "../../domain/events";
 import { fieldsKey, isSealed, openValue, sealValue } from "../field-crypto";
-import { Collection, Filter, FindOptions, ServiceStore, SortSpec, StoredDoc, UpdateSpec } from "./types";
+import {
+	Collection,
+	Filter,
+	FindOptions,
+	ServiceStore,
+	SortSpec,
+	StoredDoc,
+	UniqueViolationError,
+	UpdateSpec,
+} from "./types";
 
 export class SealedCollection<T extends StoredDoc> implements Collection<T> {
 	constructor(
@@ -141,6 +151,13 @@ export class SealedCollection<T extends StoredDoc> implements Collection<T> {
 	}
 }
 
+/** Where a store remembers which collections' legacy values were sealed (an import clears it). */
+export const SEALING_MARKS = "sealing_marks";
+
+interface SealingMark extends StoredDoc {
+	at: string;
+}
+
 /**
  * `collection` with `fields` sealed (as it is when there are none); values stored before sealing
  * are rewritten sealed now, and then the store compacts its files so the plain values are gone.
@@ -153,10 +170,18 @@ export async function withSealedFields<T extends StoredDoc>(
 ): Promise<Collection<T>> {
 	if (!fields || fields.length === 0) return collection;
 	const sealed = new SealedCollection(collection, fields, fieldsKey(log));
+	// Once per store, collection and fields (a mark): every later write is sealed, and a pass reads
+	// every document holding the field (all receipts' bodies), which made start-up grow with history.
+	const marks = await store.collection<SealingMark>(SEALING_MARKS);
+	const markId = `${collection.name}:${[...fields].sort().join(",")}`;
+	if (await marks.findById(markId)) return sealed;
 	const rewritten = await sealed.sealLegacyValues();
 	if (rewritten > 0) {
 		log(`${collection.name}: sealed ${rewritten} value(s) of ${fields.join(", ")} stored in plain text before`);
 		if (store.compact) await store.compact();
 	}
+	await marks.insert({ _id: markId, at: new Date().toISOString() }).catch((err: unknown) => {
+		if (!(err instanceof UniqueViolationError)) throw err; // another instance marked it first
+	});
 	return sealed;
 }

@@ -15,7 +15,7 @@
  *   window has closed.
  */
 import { Context, Endpoint, ServiceSchema } from "moleculer";
-import type { PaymentForOrder } from "../../../lib/contracts/orders";
+import type { PaymentForOrder, StockAction } from "../../../lib/contracts/orders";
 import type { PendingEvent } from "../../../lib/contracts/events";
 import { paymentRepairFor } from "../../../lib/domain/orders";
 import { pixExpired } from "../../../lib/domain/payments";
@@ -81,7 +81,12 @@ const schema: Partial<ServiceSchema<Settings, ThisService>> & { timers: TimerJob
 			let repaired = 0;
 			const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 			const owing = await this.findEntities({
-				query: { stockAction: { $exists: true }, updatedAt: { $lte: ago(this.cfg.paymentDeadlineMs / 4) } },
+				// Named values, not $exists: the planner then takes the sparse stockAction index instead
+				// of walking every order older than the cut-off on the updatedAt index.
+				query: {
+					stockAction: { $in: ["release", "commit"] satisfies StockAction[] },
+					updatedAt: { $lte: ago(this.cfg.paymentDeadlineMs / 4) },
+				},
 				limit: 100,
 			});
 			for (const order of owing) {
