@@ -117,6 +117,36 @@ async function setUpMarket(broker, base, request, { stock, customers = 50 }) {
 	return { admin, supplier: { id: user.id, token, productId: product.body.id }, customers: people };
 }
 
+/**
+ * The market of an earlier run (`--reuse`): its supplier and customers (emails carry that run's pid)
+ * sign in again, and the supplier's P13 gets `stock` more cylinders.
+ */
+async function reuseMarket(base, request, { pid, stock, customers = 50 }) {
+	const admin = {
+		token: await login(request, base, process.env.ADMIN_EMAIL || "admin@bench.local", "bench-admin-password-1"),
+	};
+	const signedIn = await request(base, "POST", "/api/auth/login", {
+		email: `history-supplier-${pid}@bench.local`,
+		password: PASSWORD,
+	});
+	if (signedIn.status !== 200) throw new Error(`supplier login failed: ${signedIn.status}`);
+	const { token, user } = signedIn.body;
+	const supplierId = user.id;
+	const products = await request(base, "GET", `/api/products?supplierId=${supplierId}&inStock=false`, undefined, token);
+	const product = products.body.rows[0];
+	const topped = await request(base, "PUT", `/api/products/${product.id}`, { stock: product.stock + stock }, token);
+	if (topped.status !== 200) throw new Error(`stock top-up failed: ${topped.status} ${JSON.stringify(topped.body)}`);
+	const people = await inBatches(
+		Array.from({ length: customers }, (_, i) => i),
+		10,
+		async (n) => {
+			const mail = `history-customer-${pid}-${n}@bench.local`;
+			return { token: await login(request, base, mail) };
+		},
+	);
+	return { admin, supplier: { id: supplierId, token, productId: product.id }, customers: people };
+}
+
 function newOrder(market) {
 	return {
 		supplierId: market.supplier.id,
@@ -127,4 +157,4 @@ function newOrder(market) {
 	};
 }
 
-module.exports = { freePort, waitReady, childRss, dirSizeMb, joinCluster, setUpMarket, newOrder };
+module.exports = { freePort, waitReady, childRss, dirSizeMb, joinCluster, setUpMarket, reuseMarket, newOrder };

@@ -8,6 +8,7 @@
  *
  *   npm run bench:history -- [--orders 100000] [--checkpoints 0,25000,50000,100000] [--concurrency 20]
  *        [--window 2000] [--deliver] [--keep]
+ *   npm run bench:history -- --reuse <kept DATA_DIR> --reuse-pid <that run's pid> --stored <orders> [--deliver]
  *
  * --deliver: a month of history rather than a pile of open orders: each client, after each order,
  * takes an order placed at least a second earlier and has the admin carry it (in_transit, then
@@ -24,13 +25,29 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { option, flag, httpClient, percentile } = require("./common");
-const { freePort, waitReady, childRss, dirSizeMb, joinCluster, setUpMarket, newOrder } = require("./history-lib");
+const {
+	freePort,
+	waitReady,
+	childRss,
+	dirSizeMb,
+	joinCluster,
+	setUpMarket,
+	reuseMarket,
+	newOrder,
+} = require("./history-lib");
 
 const ORDERS = Number(option("orders", 100_000));
-const CHECKPOINTS = option("checkpoints", "0,25000,50000,100000")
-	.split(",")
-	.map(Number)
-	.filter((n) => n <= ORDERS);
+// --reuse <DATA_DIR> --reuse-pid <pid> --stored <n>: measure again on the data an earlier run kept
+// (--keep), e.g. after a change, without filling it again: one checkpoint at <n> orders.
+const REUSE = option("reuse", "");
+const REUSE_PID = option("reuse-pid", "");
+const STORED = Number(option("stored", 0));
+const CHECKPOINTS = REUSE
+	? [STORED]
+	: option("checkpoints", "0,25000,50000,100000")
+			.split(",")
+			.map(Number)
+			.filter((n) => n <= ORDERS);
 const CONCURRENCY = Number(option("concurrency", 20));
 const WINDOW = Number(option("window", 2000));
 const DELIVER = flag("deliver");
@@ -172,7 +189,7 @@ function lostEvents(counts) {
 const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "—");
 
 async function main() {
-	const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-history-"));
+	const dataDir = REUSE ? path.resolve(REUSE) : fs.mkdtempSync(path.join(os.tmpdir(), "gasrapido-history-"));
 	const [port, metricsPort] = [await freePort(), await freePort()];
 	const namespace = `hist${process.pid}`;
 	const env = platformEnv(dataDir, port, metricsPort, namespace);
@@ -183,9 +200,12 @@ async function main() {
 
 	let platform = await startPlatform(env, base);
 	const broker = await joinCluster(NATS, namespace);
-	const market = await setUpMarket(broker, base, request, { stock: ORDERS + WINDOW * CHECKPOINTS.length + 100 });
+	const stock = ORDERS + WINDOW * CHECKPOINTS.length + 100;
+	const market = REUSE
+		? await reuseMarket(base, request, { pid: REUSE_PID, stock })
+		: await setUpMarket(broker, base, request, { stock });
 	const rows = [];
-	let stored = 0;
+	let stored = REUSE ? STORED : 0;
 	for (const checkpoint of CHECKPOINTS) {
 		if (checkpoint > stored) {
 			const fill = await placeOrders(base, market, checkpoint - stored);
@@ -251,7 +271,7 @@ async function main() {
 	);
 	if (DELIVER)
 		console.log(`  delivered behind the flood: ${toDeliver.length} left open, ${deliveryFailures} deliveries refused`);
-	if (!flag("keep")) fs.rmSync(dataDir, { recursive: true, force: true });
+	if (!flag("keep") && !REUSE) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 main().catch((err) => {
