@@ -10,7 +10,7 @@ import path from "path";
 import { Collection, ServiceStore, StoredDoc } from "../../lib/infra/store/types";
 import { SqliteStore } from "../../lib/infra/store/sqlite";
 import { PostgresStore } from "../../lib/infra/store/postgres";
-import { SealedCollection, withSealedFields } from "../../lib/infra/store/sealed";
+import { SEALING_MARKS, SealedCollection, withSealedFields } from "../../lib/infra/store/sealed";
 import { deriveFieldsKey, isSealed, openValue, sealValue } from "../../lib/infra/field-crypto";
 import { describeWithInfra, INFRA } from "../helpers/infra";
 
@@ -86,6 +86,15 @@ function sealedContract(name: string, open: () => Promise<{ store: ServiceStore;
 			expect(await rewrapped.findById("old1")).toMatchObject({ secret: SECRET, facts: { cnpj: CNPJ } });
 			expect(await raw.findById("old2")).toEqual({ _id: "old2", name: "Old too", n: 1 });
 			expect(await new SealedCollection(raw, ["secret", "facts"], KEY).sealLegacyValues()).toBe(0);
+
+			// The pass is made once per store (a mark): the next start reads no document for it. An
+			// import of old data clears the marks (scripts/migrate-nedb.js), and the next start seals it.
+			await raw.insert({ _id: "imported", name: "Imported", secret: SECRET });
+			await withSealedFields(store, raw, ["secret", "facts"], () => undefined);
+			expect((await raw.findById("imported"))!.secret).toBe(SECRET);
+			await (await store.collection(SEALING_MARKS)).removeMany({});
+			await withSealedFields(store, raw, ["secret", "facts"], () => undefined);
+			expect(isSealed((await raw.findById("imported"))!.secret)).toBe(true);
 		});
 	});
 }
