@@ -438,7 +438,7 @@ export async function admin(root, { query: routeQuery }) {
 			const res = await get("/api/ledger/payouts", { pageSize: 20 });
 			replace(
 				payoutsBox,
-				res.rows.length ? res.rows.map(payoutCard) : empty(t("Nenhum repasse feito ainda.", "No payouts yet.")),
+				res.rows.length ? res.rows.map((run) => payoutCard(run, loadPayouts)) : empty(t("Nenhum repasse feito ainda.", "No payouts yet.")),
 			);
 		} catch (err) {
 			replace(payoutsBox, errorLine(err));
@@ -714,7 +714,24 @@ function payoutLines(lines, names) {
 	);
 }
 
-function payoutCard(run) {
+/** A run left running (the server stopped during it) is resumed with its own id: what it paid stays paid once. */
+function resumeButton(run, onDone, box) {
+	const button = h("button", { type: "button", class: "resume-payout" }, t("Retomar repasse", "Resume the payout"));
+	button.addEventListener("click", async () => {
+		if (!confirm(t("Retomar este repasse?", "Resume this payout?"))) return;
+		button.disabled = true;
+		try {
+			await post("/api/ledger/payouts", { party: run.party, runId: run.id });
+			await onDone();
+		} catch (err) {
+			replace(box, errorLine(mfaHint(err)));
+			button.disabled = false;
+		}
+	});
+	return button;
+}
+
+function payoutCard(run, onDone) {
 	const linesBox = h("div", {});
 	const details = h("div", {});
 	const who = h("span", {});
@@ -776,6 +793,14 @@ function payoutCard(run) {
 			who,
 		),
 		linesBox,
-		run.entryCount ? [h("div", { class: "actions" }, more), details] : null,
+		run.entryCount || run.status === "running"
+			? h(
+					"div",
+					{ class: "actions" },
+					run.entryCount ? more : null,
+					run.status === "running" ? resumeButton(run, onDone, details) : null,
+				)
+			: null,
+		details,
 	);
 }
