@@ -206,10 +206,7 @@ async function partyScreen(root, user, party) {
 			entriesBox,
 		),
 		supplier
-			? section(
-					t("Gás do Povo: vales a reembolsar", "Gás do Povo: vouchers to be reimbursed"),
-					redemptionsBox,
-				)
+			? section(t("Gás do Povo: vales a reembolsar", "Gás do Povo: vouchers to be reimbursed"), redemptionsBox)
 			: null,
 	);
 	if (supplier) supplierNotes(user.id, note);
@@ -225,7 +222,9 @@ function supplierNotes(supplierId, note) {
 	]).then(([rate, accreditation]) =>
 		replace(
 			note,
-			rate ? [t("Comissão da plataforma: ", "Platform commission: "), h("strong", {}, bpsText(rate.commissionBps)), ". "] : "",
+			rate
+				? [t("Comissão da plataforma: ", "Platform commission: "), h("strong", {}, bpsText(rate.commissionBps)), ". "]
+				: "",
 			accreditation
 				? accreditation.accredited
 					? t(
@@ -292,7 +291,15 @@ function dataTable(attrs, columns, rows, rowAttrs) {
 	return h(
 		"table",
 		{ class: "table", ...attrs },
-		h("thead", {}, h("tr", {}, columns.map(([heading]) => h("th", {}, heading)))),
+		h(
+			"thead",
+			{},
+			h(
+				"tr",
+				{},
+				columns.map(([heading]) => h("th", {}, heading)),
+			),
+		),
 		h(
 			"tbody",
 			{},
@@ -438,7 +445,9 @@ export async function admin(root, { query: routeQuery }) {
 			const res = await get("/api/ledger/payouts", { pageSize: 20 });
 			replace(
 				payoutsBox,
-				res.rows.length ? res.rows.map((run) => payoutCard(run, loadPayouts)) : empty(t("Nenhum repasse feito ainda.", "No payouts yet.")),
+				res.rows.length
+					? res.rows.map((run) => payoutCard(run, loadPayouts))
+					: empty(t("Nenhum repasse feito ainda.", "No payouts yet.")),
 			);
 		} catch (err) {
 			replace(payoutsBox, errorLine(err));
@@ -455,7 +464,15 @@ export async function admin(root, { query: routeQuery }) {
 
 async function showSupplier(box, supplierId) {
 	if (!supplierId) {
-		replace(box, empty(t("Escolha uma revenda para ver a comissão e o Gás do Povo.", "Choose a supplier to see its commission and Gás do Povo.")));
+		replace(
+			box,
+			empty(
+				t(
+					"Escolha uma revenda para ver a comissão e o Gás do Povo.",
+					"Choose a supplier to see its commission and Gás do Povo.",
+				),
+			),
+		);
 		return;
 	}
 	const id = encodeURIComponent(supplierId);
@@ -528,7 +545,10 @@ function commissionCard(supplierId, initial) {
 				const bps = percentToBps(values.commissionPercent);
 				if (!Number.isFinite(bps))
 					throw new ApiError(422, {
-						message: t("Digite a comissão em porcentagem, por exemplo 12,5.", "Type the commission as a percent, e.g. 12.5."),
+						message: t(
+							"Digite a comissão em porcentagem, por exemplo 12,5.",
+							"Type the commission as a percent, e.g. 12.5.",
+						),
 						data: { fields: [{ field: "commissionPercent" }] },
 					});
 				await save(bps);
@@ -579,9 +599,15 @@ function commissionError(err) {
 		const limit = /(-?\d+)\D*$/.exec(p.message || "");
 		let message = p.message;
 		if (limit && p.type === "numberMax")
-			message = t(`A comissão pode ser no máximo ${bpsText(Number(limit[1]))}.`, `The commission may be at most ${bpsText(Number(limit[1]))}.`);
+			message = t(
+				`A comissão pode ser no máximo ${bpsText(Number(limit[1]))}.`,
+				`The commission may be at most ${bpsText(Number(limit[1]))}.`,
+			);
 		else if (limit && p.type === "numberMin")
-			message = t(`A comissão deve ser no mínimo ${bpsText(Number(limit[1]))}.`, `The commission must be at least ${bpsText(Number(limit[1]))}.`);
+			message = t(
+				`A comissão deve ser no mínimo ${bpsText(Number(limit[1]))}.`,
+				`The commission must be at least ${bpsText(Number(limit[1]))}.`,
+			);
 		return { ...p, field: "commissionPercent", message };
 	});
 	return err;
@@ -595,7 +621,10 @@ function accreditationCard(supplierId, accredited) {
 		replace(
 			state,
 			on
-				? t("Credenciada: os clientes podem pagar o P13 com o vale.", "Accredited: customers may pay for a P13 with the voucher.")
+				? t(
+						"Credenciada: os clientes podem pagar o P13 com o vale.",
+						"Accredited: customers may pay for a P13 with the voucher.",
+					)
 				: t("Não credenciada: a revenda não aceita o vale.", "Not accredited: the supplier does not take the voucher."),
 		);
 	paint(accredited);
@@ -618,7 +647,12 @@ function accreditationCard(supplierId, accredited) {
 		"div",
 		{ class: "card inset", id: "accreditation" },
 		h("h3", {}, "Gás do Povo"),
-		h("label", { class: "check" }, toggle, t("Revenda credenciada no Gás do Povo", "Supplier accredited for Gás do Povo")),
+		h(
+			"label",
+			{ class: "check" },
+			toggle,
+			t("Revenda credenciada no Gás do Povo", "Supplier accredited for Gás do Povo"),
+		),
 		state,
 		messages,
 	);
@@ -634,7 +668,11 @@ function payoutRun(onDone) {
 		],
 		{ id: "payout-party" },
 	);
-	const button = h("button", { type: "button", id: "payout-run" }, t("Pagar lançamentos em aberto", "Pay open entries"));
+	const button = h(
+		"button",
+		{ type: "button", id: "payout-run" },
+		t("Pagar lançamentos em aberto", "Pay open entries"),
+	);
 	const result = h("div", { id: "payout-result", "aria-live": "polite" });
 	// A run id kept until the server answers: a retry after a lost answer resumes the same run.
 	let pending = null;
@@ -645,7 +683,11 @@ function payoutRun(onDone) {
 			`Pay every open entry of ${partyText(who).toLowerCase()} now? Each entry is paid once only.`,
 		);
 		if (!confirm(question)) return;
-		if (!pending || pending.party !== who) pending = { party: who, runId: `web-${who}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}` };
+		if (!pending || pending.party !== who)
+			pending = {
+				party: who,
+				runId: `web-${who}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+			};
 		button.disabled = true;
 		replace(result, h("p", { class: "muted" }, t("Pagando…", "Paying…")));
 		try {
@@ -692,7 +734,9 @@ async function runSummary(run) {
 		h(
 			"p",
 			{ class: "success", id: "payout-done" },
-			run.alreadyRun ? t("Este repasse já tinha sido feito: ", "This payout had already run: ") : t("Repasse feito: ", "Payout done: "),
+			run.alreadyRun
+				? t("Este repasse já tinha sido feito: ", "This payout had already run: ")
+				: t("Repasse feito: ", "Payout done: "),
 			t(`${run.entries} lançamento(s), total `, `${run.entries} entr${run.entries === 1 ? "y" : "ies"}, total `),
 			h("strong", {}, money(run.totalCents)),
 			".",
@@ -737,8 +781,14 @@ function payoutCard(run, onDone) {
 	const who = h("span", {});
 	payeeName(run.requestedBy).then((name) => replace(who, name));
 	if (run.lines.length)
-		Promise.all(run.lines.map((l) => payeeName(l.partyId))).then((names) => replace(linesBox, payoutLines(run.lines, names)));
-	const more = h("button", { type: "button", class: "secondary payout-details" }, t("Ver lançamentos pagos", "See the entries paid"));
+		Promise.all(run.lines.map((l) => payeeName(l.partyId))).then((names) =>
+			replace(linesBox, payoutLines(run.lines, names)),
+		);
+	const more = h(
+		"button",
+		{ type: "button", class: "secondary payout-details" },
+		t("Ver lançamentos pagos", "See the entries paid"),
+	);
 	more.addEventListener("click", async () => {
 		more.disabled = true;
 		try {

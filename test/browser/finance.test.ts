@@ -50,7 +50,11 @@ describeWithChromium("commissions, statements, payouts and Gás do Povo in the w
 		base = gatewayUrl(m.broker);
 		admin = await adminToken(m.api);
 		// A P13 without deposit: a Gás do Povo order must cost at most GAS_DO_POVO_MAX_CENTS.
-		shop = await shopWithCourier(m, { type: "P13", priceCents: 11_000, depositCents: 0 }, { businessName: "Gás Centro" });
+		shop = await shopWithCourier(
+			m,
+			{ type: "P13", priceCents: 11_000, depositCents: 0 },
+			{ businessName: "Gás Centro" },
+		);
 		browser = await launchBrowser();
 		pages.admin = await signedInPage(browser.context, base, await session(ADMIN.email, ADMIN.password));
 		pages.supplier = await signedInPage(browser.context, base, await session(shop.supplier.email, "supplier-pass-1"));
@@ -145,7 +149,7 @@ describeWithChromium("commissions, statements, payouts and Gás do Povo in the w
 			const res = await m.api.get(`/api/ledger/orders/${order.id}/entries`, { token: admin });
 			return res.body.length ? (res.body as Entry[]) : undefined;
 		}, 8000);
-		entry = entries[0];
+		entry = entries![0];
 		expect(entry.commissionBps).toBe(1250);
 		expect(entry.courierFeeCents).toBeGreaterThan(0);
 
@@ -250,14 +254,14 @@ describeWithChromium("commissions, statements, payouts and Gás do Povo in the w
 		await page.click("#payout-run");
 		await page.waitForSelector("#payout-done");
 		expect(
-			cents(
-				await page.textContent(`#payout-result tr.payout-line[data-party-id="${shop.courier.id}"] .amount`),
-			),
+			cents(await page.textContent(`#payout-result tr.payout-line[data-party-id="${shop.courier.id}"] .amount`)),
 		).toBe(entry.courierFeeCents);
 
 		// Details of a run: the entries it paid, with the order.
 		await waitFor(async () => (await page.locator("#payouts-list .payout-card").count()) === 3, 5000);
-		const card = page.locator("#payouts-list .payout-card[data-party='supplier']").filter({ has: page.locator(".payout-details") });
+		const card = page
+			.locator("#payouts-list .payout-card[data-party='supplier']")
+			.filter({ has: page.locator(".payout-details") });
 		await card.locator(".payout-details").click();
 		await card.locator(`.payout-entries a[href="#/orders/${entry.orderId}"]`).waitFor();
 
@@ -265,7 +269,10 @@ describeWithChromium("commissions, statements, payouts and Gás do Povo in the w
 			token: admin,
 		});
 		expect(statement.body.totals).toMatchObject({ unpaidCents: 0, paidCents: entry.supplierNetCents });
-		expectClean("admin-finance-payouts", await checkScreen(page, base, "admin-finance-payouts", "/admin/finance", ".payout-card"));
+		expectClean(
+			"admin-finance-payouts",
+			await checkScreen(page, base, "admin-finance-payouts", "/admin/finance", ".payout-card"),
+		);
 
 		// The supplier and the courier now see their entries paid.
 		const supplierPage = pages.supplier;
