@@ -15,6 +15,7 @@ import * as verification from "./views/verification.js";
 import * as admin from "./views/admin.js";
 import * as notifications from "./views/notifications.js";
 import * as backoffice from "./views/backoffice.js";
+import * as finance from "./views/finance.js";
 
 const ROUTES = [
 	{ path: "/login", view: auth.login, public: true },
@@ -35,6 +36,9 @@ const ROUTES = [
 	{ path: "/admin/payments", view: backoffice.payments, roles: ["admin"] },
 	{ path: "/admin/security", view: backoffice.security, roles: ["admin"] },
 	{ path: "/admin/couriers", view: backoffice.couriers, roles: ["admin"] },
+	{ path: "/statement", view: finance.statement, roles: ["supplier"] },
+	{ path: "/earnings", view: finance.earnings, roles: ["courier"] },
+	{ path: "/admin/finance", view: finance.admin, roles: ["admin"] },
 	{ path: "/notifications", view: notifications.render },
 ];
 
@@ -46,6 +50,7 @@ const NAV = {
 	supplier: [
 		["/orders", "Pedidos recebidos", "Incoming orders"],
 		["/products", "Produtos e estoque", "Products & stock"],
+		["/statement", "Extrato", "Statement"],
 		["/profile", "Dados da revenda", "Business profile"],
 		["/invites", "Convidar entregador", "Invite a courier"],
 		["/verification", "Verificação", "Verification"],
@@ -53,6 +58,7 @@ const NAV = {
 	],
 	courier: [
 		["/courier", "Minhas entregas", "My deliveries"],
+		["/earnings", "Meus ganhos", "My earnings"],
 		["/verification", "Verificação", "Verification"],
 	],
 	admin: [
@@ -62,6 +68,7 @@ const NAV = {
 		["/admin/alerts", "Alertas", "Alerts"],
 		["/admin/users", "Usuários", "Users"],
 		["/admin/payments", "Pagamentos", "Payments"],
+		["/admin/finance", "Financeiro", "Finance"],
 		["/admin/couriers", "Entregadores", "Couriers"],
 		["/metrics", "Métricas", "Metrics"],
 		["/admin/notify", "Enviar aviso", "Send notice"],

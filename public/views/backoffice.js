@@ -306,7 +306,7 @@ function userCard(u, me, reload) {
 }
 
 /** A 403 that asks for MFA points to the enrolment screen. */
-function mfaHint(err) {
+export function mfaHint(err) {
 	if (err instanceof ApiError && err.status === 403 && /mfa/i.test(`${err.message} ${err.type || ""}`))
 		err.message = `${err.message} — ${t("ative o MFA em Segurança (#/admin/security).", "turn on MFA under Security (#/admin/security).")}`;
 	return err;

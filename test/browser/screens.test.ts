@@ -105,8 +105,10 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 		["supplier", "supplier-products", () => "/products", "main .card"],
 		["supplier", "supplier-invites", () => "/invites", "#invite-form"],
 		["supplier", "supplier-metrics", () => "/metrics", "main .card"],
+		["supplier", "supplier-statement-empty", () => "/statement", "#statement-totals"],
 		["courier", "courier", () => "/courier", `.assigned[data-order-id]`],
 		["courier", "courier-verification", () => "/verification", "main .card"],
+		["courier", "courier-earnings-empty", () => "/earnings", "#statement-totals"],
 		["admin", "admin-verification", () => "/admin/verification", "#review-queue"],
 		["admin", "admin-alerts", () => "/admin/alerts", "main .card"],
 		["admin", "admin-orders", () => "/orders", "#orders-list tr[data-order-id]"],
@@ -116,6 +118,7 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 		["admin", "admin-payments", () => "/admin/payments", "#payments-list .payment-card"],
 		["admin", "admin-couriers", () => "/admin/couriers", "#couriers-list .courier-card a[href^='#/orders/']"],
 		["admin", "admin-security", () => "/admin/security", "#mfa-start"],
+		["admin", "admin-finance-empty", () => "/admin/finance", "#payouts-list > *"],
 	];
 
 	for (const [role, name, hash, ready] of SCREENS)

@@ -50,9 +50,11 @@ export async function shopWithCourier(
 	};
 }
 
-/** An order of `shop` placed by a new customer, taken to in_transit by the shop's courier. */
-export async function orderInTransit(m: Market, shop: Shop, extra: Record<string, unknown> = {}) {
-	const customer = await createCustomer(m);
+type Customer = Awaited<ReturnType<typeof createCustomer>>;
+
+/** An order of `shop` placed by `customer` (a new one by default), taken to in_transit by the shop's courier. */
+export async function orderInTransit(m: Market, shop: Shop, extra: Record<string, unknown> = {}, who?: Customer) {
+	const customer = who ?? (await createCustomer(m));
 	const placed = await m.api.post("/api/orders", orderBody(shop.supplier.id, shop.product.id, extra), {
 		token: customer.token,
 	});
@@ -73,8 +75,8 @@ export async function orderInTransit(m: Market, shop: Shop, extra: Record<string
 }
 
 /** The same, delivered with the handover code. */
-export async function deliveredOrder(m: Market, shop: Shop, extra: Record<string, unknown> = {}) {
-	const { customer, order } = await orderInTransit(m, shop, extra);
+export async function deliveredOrder(m: Market, shop: Shop, extra: Record<string, unknown> = {}, who?: Customer) {
+	const { customer, order } = await orderInTransit(m, shop, extra, who);
 	const res = await m.api.put(
 		`/api/orders/${order.id}/status`,
 		{ status: "delivered", handoverCode: order.handoverCode },
