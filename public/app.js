@@ -15,6 +15,9 @@ import * as verification from "./views/verification.js";
 import * as admin from "./views/admin.js";
 import * as notifications from "./views/notifications.js";
 import * as backoffice from "./views/backoffice.js";
+import * as preferences from "./views/preferences.js";
+import * as reorder from "./views/reorder.js";
+import * as reviews from "./views/reviews.js";
 
 const ROUTES = [
 	{ path: "/login", view: auth.login, public: true },
@@ -36,6 +39,9 @@ const ROUTES = [
 	{ path: "/admin/security", view: backoffice.security, roles: ["admin"] },
 	{ path: "/admin/couriers", view: backoffice.couriers, roles: ["admin"] },
 	{ path: "/notifications", view: notifications.render },
+	{ path: "/preferences", view: preferences.render },
+	{ path: "/reorder/:id", view: reorder.render, roles: ["customer"] },
+	{ path: "/suppliers/:id/reviews", view: reviews.render, public: true },
 ];
 
 const NAV = {
