@@ -255,6 +255,10 @@ describeWithChromium("the customer's checkout extras, reorder, preferences and r
 		};
 		expect(await analytics.sendDueReminders(new Date(Date.now() + 200 * 86_400_000))).toBeGreaterThan(0);
 
+		await waitFor(async () => {
+			const res = await m.api.get("/api/notifications?pageSize=50", { token: customer.token });
+			return res.body.rows.some((n: { template: string }) => n.template === "reorder_reminder");
+		}, 10_000);
 		await page.goto(`${base}/#/notifications`);
 		const link = page.locator(`#notifications-list a.button[href="#/reorder/${firstOrder.id}"]`);
 		await link.waitFor({ timeout: 10_000 });
