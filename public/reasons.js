@@ -12,12 +12,18 @@ const PAYMENT = {
 	pix_expired: ["o PIX expirou sem ser pago", "the PIX expired unpaid"],
 	unknown: ["o pagamento não foi aprovado", "the payment was not approved"],
 	voucher_missing: ["faltou o vale Gás do Povo", "the Gás do Povo voucher was missing"],
-	voucher_unavailable: ["o vale Gás do Povo não pôde ser conferido agora", "the Gás do Povo voucher could not be checked now"],
+	voucher_unavailable: [
+		"o vale Gás do Povo não pôde ser conferido agora",
+		"the Gás do Povo voucher could not be checked now",
+	],
 };
 
 /** Why a Gás do Povo voucher was refused (the API's `data.reason`), in words. */
 const VOUCHER = {
-	invalid_cpf: ["o CPF do beneficiário não é válido (confira os dígitos)", "the beneficiary's CPF is not valid (check the digits)"],
+	invalid_cpf: [
+		"o CPF do beneficiário não é válido (confira os dígitos)",
+		"the beneficiary's CPF is not valid (check the digits)",
+	],
 	invalid_code: ["o código do vale deve ser como GDP-12345678", "the voucher code must look like GDP-12345678"],
 	not_accredited: ["esta revenda não é credenciada no Gás do Povo", "this supplier is not accredited for Gás do Povo"],
 	not_p13: ["o Gás do Povo cobre só o botijão P13", "Gás do Povo covers a P13 refill only"],

@@ -298,7 +298,9 @@ export function empty(text) {
  * not all the same, the two mod-11 check digits right.
  */
 export function isValidCpf(text) {
-	const cpf = String(text || "").trim().replace(/[.\-\s]/g, "");
+	const cpf = String(text || "")
+		.trim()
+		.replace(/[.\-\s]/g, "");
 	if (!/^\d{11}$/.test(cpf) || /^(\d)\1{10}$/.test(cpf)) return false;
 	const digit = (base) => {
 		const sum = [...base].reduce((acc, d, i) => acc + Number(d) * (base.length + 1 - i), 0);

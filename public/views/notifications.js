@@ -48,7 +48,10 @@ export async function render(root, { refreshBadge }) {
 		{ class: "button secondary", id: "preferences-link", href: "#/preferences" },
 		t("Preferências de aviso", "Notification preferences"),
 	);
-	replace(root, section(t("Notificações", "Notifications"), h("div", { class: "actions" }, markAll, prefsLink), listBox));
+	replace(
+		root,
+		section(t("Notificações", "Notifications"), h("div", { class: "actions" }, markAll, prefsLink), listBox),
+	);
 	await load();
 	const timer = setInterval(load, 20_000);
 	return () => clearInterval(timer);

@@ -129,7 +129,11 @@ export async function render(root, { params, navigate }) {
 				t("Entregar em: ", "Deliver to: "),
 				addressLine(preview.deliveryAddress || {}) || t("o mesmo endereço", "the same address"),
 			),
-			h("p", { class: "total", id: "reorder-total" }, `${t("Total estimado", "Estimated total")}: ${money(totalCents)}`),
+			h(
+				"p",
+				{ class: "total", id: "reorder-total" },
+				`${t("Total estimado", "Estimated total")}: ${money(totalCents)}`,
+			),
 			place,
 			h("p", {}, h("a", { href: "#/shop" }, t("Escolher outra revenda", "Choose another supplier"))),
 		),

@@ -35,7 +35,9 @@ function summaryBox(summary) {
 		h(
 			"ul",
 			{ class: "histogram" },
-			[5, 4, 3, 2, 1].map((n) => h("li", {}, `${stars(n)} `, h("span", { class: "muted" }, String(histogram[n - 1] || 0)))),
+			[5, 4, 3, 2, 1].map((n) =>
+				h("li", {}, `${stars(n)} `, h("span", { class: "muted" }, String(histogram[n - 1] || 0))),
+			),
 		),
 	);
 }
@@ -44,7 +46,11 @@ function reviewItem(r) {
 	return h(
 		"li",
 		{ class: "review", dataset: { orderId: r.orderId } },
-		h("span", { class: "rating", "aria-label": t(`${r.rating} de 5`, `${r.rating} of 5`), role: "img" }, stars(r.rating)),
+		h(
+			"span",
+			{ class: "rating", "aria-label": t(`${r.rating} de 5`, `${r.rating} of 5`), role: "img" },
+			stars(r.rating),
+		),
 		" ",
 		h("small", { class: "muted" }, dateTime(r.createdAt)),
 		r.comment ? h("blockquote", {}, r.comment) : null,

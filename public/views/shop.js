@@ -486,7 +486,10 @@ function openCheckout(container, offer, where, navigate, schedule, user) {
 			const extra = {};
 			const problems = [];
 			if (values.phone && !PHONE.test(values.phone))
-				problems.push({ field: "phone", message: t("use só números, como (11) 91234-5678", "digits only, like (11) 91234-5678") });
+				problems.push({
+					field: "phone",
+					message: t("use só números, como (11) 91234-5678", "digits only, like (11) 91234-5678"),
+				});
 			if (values.cpf && !isValidCpf(values.cpf))
 				problems.push({ field: "cpf", message: t("confira os dígitos", "check the digits") });
 			if (problems.length)
@@ -541,7 +544,10 @@ function openCheckout(container, offer, where, navigate, schedule, user) {
 					};
 				if (firstField(err) === "cpf")
 					throw {
-						message: t("CPF na nota inválido: confira os números.", "The CPF for the receipt is not valid: check the digits."),
+						message: t(
+							"CPF na nota inválido: confira os números.",
+							"The CPF for the receipt is not valid: check the digits.",
+						),
 						fields: [{ field: "cpf", message: "" }],
 					};
 				if (firstField(err) === "deliveryAddress.phone")
@@ -588,12 +594,19 @@ async function claimVoucher(offer, values, claimed) {
 	const code = (values.voucherCode || "").toUpperCase();
 	const problems = [];
 	if (!isValidCpf(cpf)) problems.push({ field: "voucherCpf", message: t("confira os dígitos", "check the digits") });
-	if (!VOUCHER_CODE.test(code)) problems.push({ field: "voucherCode", message: t("como GDP-12345678", "like GDP-12345678") });
+	if (!VOUCHER_CODE.test(code))
+		problems.push({ field: "voucherCode", message: t("como GDP-12345678", "like GDP-12345678") });
 	if (problems.length)
-		throw { message: t("Confira os dados do vale Gás do Povo", "Check the Gás do Povo voucher details"), fields: problems };
+		throw {
+			message: t("Confira os dados do vale Gás do Povo", "Check the Gás do Povo voucher details"),
+			fields: problems,
+		};
 	if (Number(values.quantity) !== 1)
 		throw {
-			message: t("O vale Gás do Povo paga um botijão por pedido.", "A Gás do Povo voucher pays one cylinder per order."),
+			message: t(
+				"O vale Gás do Povo paga um botijão por pedido.",
+				"A Gás do Povo voucher pays one cylinder per order.",
+			),
 			fields: [{ field: "quantity", message: "" }],
 		};
 	const key = `${cpf.replace(/\D/g, "")}|${code}`;

@@ -43,7 +43,7 @@ describeWithChromium("the customer's checkout extras, reorder, preferences and r
 	let page: Page;
 	let customer: { id: string; email: string; token: string };
 	let accredited: { id: string; token: string };
-	let plain: { id: string };
+	let plain: { id: string; token: string };
 	let accreditedProduct: { id: string };
 	let plainProduct: { id: string };
 	let courier: { id: string; token: string; email: string };
@@ -66,7 +66,11 @@ describeWithChromium("the customer's checkout extras, reorder, preferences and r
 		accredited = await createSupplier(m, { businessName: "Gás do Bairro", location: SHOP_AT });
 		accreditedProduct = await createProduct(m, accredited.token, { type: "P13", priceCents: 11_000, stock: 50 });
 		courier = await availableCourier(m, accredited.id, SHOP_AT);
-		const put = await m.api.put(`/api/vouchers/accreditations/${accredited.id}`, { accredited: true }, { token: admin });
+		const put = await m.api.put(
+			`/api/vouchers/accreditations/${accredited.id}`,
+			{ accredited: true },
+			{ token: admin },
+		);
 		expect(put.status).toBe(200);
 		plain = await createSupplier(m, { businessName: "Gás Central", location: { lat: -23.552, lng: -46.634 } });
 		plainProduct = await createProduct(m, plain.token, { type: "P13", priceCents: 12_500, stock: 50 });
@@ -277,10 +281,7 @@ describeWithChromium("the customer's checkout extras, reorder, preferences and r
 		expect(await page.textContent("#reorder-supplier")).toContain("mesma revenda");
 		expect(await page.textContent(".reorder-items")).toContain("1× P13");
 		expect(await page.isChecked("#reorder-form input[name=paymentMethod][value=cash]")).toBe(true);
-		expectClean(
-			"reorder",
-			await checkScreen(page, base, "reorder", `/reorder/${firstOrder.id}`, "#reorder-preview"),
-		);
+		expectClean("reorder", await checkScreen(page, base, "reorder", `/reorder/${firstOrder.id}`, "#reorder-preview"));
 		const before = (await myOrders()).length;
 		await page.click("#place-reorder");
 		await page.waitForURL((url) => /#\/orders\/[^/]+$/.test(url.hash) && !url.hash.endsWith(firstOrder.id));
