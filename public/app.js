@@ -16,6 +16,9 @@ import * as admin from "./views/admin.js";
 import * as notifications from "./views/notifications.js";
 import * as backoffice from "./views/backoffice.js";
 import * as finance from "./views/finance.js";
+import * as preferences from "./views/preferences.js";
+import * as reorder from "./views/reorder.js";
+import * as reviews from "./views/reviews.js";
 
 const ROUTES = [
 	{ path: "/login", view: auth.login, public: true },
@@ -40,6 +43,9 @@ const ROUTES = [
 	{ path: "/earnings", view: finance.earnings, roles: ["courier"] },
 	{ path: "/admin/finance", view: finance.admin, roles: ["admin"] },
 	{ path: "/notifications", view: notifications.render },
+	{ path: "/preferences", view: preferences.render },
+	{ path: "/reorder/:id", view: reorder.render, roles: ["customer"] },
+	{ path: "/suppliers/:id/reviews", view: reviews.render, public: true },
 ];
 
 const NAV = {

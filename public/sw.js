@@ -5,7 +5,7 @@
  * (/api/…) is never cached: orders, positions and payments are always live.
  * Bump VERSION when the list changes: the old cache is deleted when the new worker activates.
  */
-const VERSION = "gasrapido-shell-v1";
+const VERSION = "gasrapido-shell-v2";
 const SHELL = [
 	"/",
 	"/index.html",
@@ -25,6 +25,9 @@ const SHELL = [
 	"/views/admin.js",
 	"/views/notifications.js",
 	"/views/backoffice.js",
+	"/views/preferences.js",
+	"/views/reorder.js",
+	"/views/reviews.js",
 	"/manifest.webmanifest",
 	"/icons/icon-192.png",
 	"/icons/icon-512.png",

@@ -121,6 +121,7 @@ export const PAYMENT_TEXT = {
 	card: ["Cartão", "Card"],
 	pix: ["PIX", "PIX"],
 	cash: ["Dinheiro na entrega", "Cash on delivery"],
+	voucher: ["Vale Gás do Povo", "Gás do Povo voucher"],
 };
 export const paymentText = (method) => (PAYMENT_TEXT[method] ? t(...PAYMENT_TEXT[method]) : method);
 
@@ -290,6 +291,24 @@ export function section(title, ...children) {
 
 export function empty(text) {
 	return h("p", { class: "empty" }, text);
+}
+
+/**
+ * CPF check digits, as the server checks them (lib/domain/cpf.ts): 11 digits (dots and dash allowed),
+ * not all the same, the two mod-11 check digits right.
+ */
+export function isValidCpf(text) {
+	const cpf = String(text || "")
+		.trim()
+		.replace(/[.\-\s]/g, "");
+	if (!/^\d{11}$/.test(cpf) || /^(\d)\1{10}$/.test(cpf)) return false;
+	const digit = (base) => {
+		const sum = [...base].reduce((acc, d, i) => acc + Number(d) * (base.length + 1 - i), 0);
+		const rest = (sum * 10) % 11;
+		return rest === 10 ? 0 : rest;
+	};
+	const first = digit(cpf.slice(0, 9));
+	return `${first}${digit(cpf.slice(0, 9) + first)}` === cpf.slice(9);
 }
 
 /** A new id per checkout attempt (Idempotency-Key). */

@@ -6,6 +6,7 @@
  */
 import { get, post, put, streamEvents } from "../http.js";
 import { afterSale } from "./after-sale.js";
+import { reorderLink } from "./reorder.js";
 import { addressLine, trackingMap } from "../map.js";
 import { cancelReasonText, paymentFailureText } from "../reasons.js";
 import { tokenizeCard } from "./shop.js";
@@ -216,6 +217,7 @@ function paintDetail(root, state, user, liveBox, reload) {
 				o.cancelReason ? fact(t("Motivo do cancelamento", "Cancel reason"), cancelReasonText(o.cancelReason)) : null,
 			),
 			actions,
+			reorderLink(o, user),
 			afterSale(o, user),
 			h("h3", {}, t("Histórico", "History")),
 			h(

@@ -2,12 +2,31 @@
  * The customer's price comparison and checkout: where to deliver (CEP and number, or the device's
  * location, confirmed on the map; never coordinates typed), which cylinder, offers of open suppliers
  * sorted by price or distance, closed ones apart with their next opening and a "schedule" action;
- * then quantity, exchange, when (now or a slot), payment (a card tokenized by the provider, PIX, or
- * cash with change), and POST /api/orders with an Idempotency-Key.
+ * then quantity, exchange, when (now or a slot), a phone for the courier, "CPF na nota", payment (a
+ * card tokenized by the provider, PIX, cash with change, or a Gás do Povo voucher for a P13 at an
+ * accredited supplier: claimed through POST /api/vouchers/claims, the order paid with the claim's
+ * token), and POST /api/orders with an Idempotency-Key. Each offer's rating links to the supplier's
+ * reviews (#/suppliers/<id>/reviews).
  */
 import { get, post } from "../http.js";
 import { addressLine, addressPicker } from "../map.js";
-import { empty, field, form, h, input, km, money, replace, section, select, t, toCents, uuid } from "../ui.js";
+import { voucherRefusalText } from "../reasons.js";
+import {
+	empty,
+	field,
+	form,
+	h,
+	input,
+	isValidCpf,
+	km,
+	money,
+	replace,
+	section,
+	select,
+	t,
+	toCents,
+	uuid,
+} from "../ui.js";
 
 const CYLINDERS = [
 	["P13", t("P13 — botijão de cozinha (13 kg)", "P13 — household (13 kg)")],
@@ -57,7 +76,7 @@ export function openingText(iso) {
 	return timeFormat().format(at);
 }
 
-export function render(root, { navigate }) {
+export function render(root, { navigate, user }) {
 	const saved = savedAddress();
 	const results = h("div", { id: "offers", class: "offers" });
 	const checkout = h("div", { id: "checkout" });
@@ -102,7 +121,7 @@ export function render(root, { navigate }) {
 				pageSize: 50,
 			});
 			showOffers(results, offers.rows, (offer, schedule) =>
-				openCheckout(checkout, offer, picker.value(), navigate, schedule),
+				openCheckout(checkout, offer, picker.value(), navigate, schedule, user),
 			);
 		},
 	);
@@ -131,7 +150,12 @@ function offerCard(offer, onChoose) {
 			"div",
 			{ class: "offer-head" },
 			h("h3", {}, offer.supplier.name),
-			h("span", { class: "rating" }, `★ ${offer.supplier.rating ?? "—"} (${offer.supplier.ratingCount ?? 0})`),
+			h(
+				"a",
+				{ class: "rating", href: `#/suppliers/${encodeURIComponent(offer.supplier.id)}/reviews` },
+				`★ ${offer.supplier.rating ?? "—"} (${offer.supplier.ratingCount ?? 0})`,
+				h("span", { class: "sr-only" }, t(" — ver avaliações", " — see reviews")),
+			),
 		),
 		h(
 			"p",
@@ -313,9 +337,55 @@ export async function tokenizeCard(values) {
 	}
 }
 
+/** The phone pattern the server accepts for deliveryAddress.phone (lib/contracts/orders.ts). */
+const PHONE = /^\+?[0-9 ()-]{8,20}$/;
+/** Gás do Povo codes (lib/domain/vouchers.ts). */
+const VOUCHER_CODE = /^GDP-\d{8}$/;
+
+/** The Gás do Povo fields: the beneficiary's CPF and the voucher's code (shown when the voucher is chosen). */
+function voucherFields() {
+	const box = h(
+		"div",
+		{ class: "voucher-form", id: "voucher-fields" },
+		h(
+			"p",
+			{ class: "hint" },
+			t(
+				"O Gás do Povo paga um botijão P13 de famílias beneficiárias. Informe o CPF do beneficiário e o código do vale.",
+				"Gás do Povo pays one P13 refill for beneficiary families. Enter the beneficiary's CPF and the voucher code.",
+			),
+		),
+		field(
+			t("CPF do beneficiário", "Beneficiary's CPF"),
+			input("voucherCpf", { inputmode: "numeric", placeholder: "000.000.000-00", autocomplete: "off", maxlength: 14 }),
+		),
+		field(
+			t("Código do vale", "Voucher code"),
+			input("voucherCode", { placeholder: "GDP-12345678", autocomplete: "off", maxlength: 12 }),
+		),
+	);
+	box.hidden = true;
+	return box;
+}
+
+/** A voucher claim refused (422 VOUCHER_REFUSED or 409 with data.reason) → the problem in words, on its field. */
+function voucherRefusal(err) {
+	const reason = err && err.data && err.data.reason;
+	const words = voucherRefusalText(reason);
+	if (!words) return err;
+	const at = { invalid_cpf: "voucherCpf", not_beneficiary: "voucherCpf", invalid_code: "voucherCode" }[reason];
+	return {
+		message: t("Vale Gás do Povo não aceito: ", "Gás do Povo voucher not accepted: ") + words,
+		fields: [{ field: at || "voucherCode", message: "" }],
+		reason,
+	};
+}
+
 /** The checkout form for one offer; a new Idempotency-Key per attempt, kept only to retry an attempt with no answer. */
-function openCheckout(container, offer, where, navigate, schedule) {
+function openCheckout(container, offer, where, navigate, schedule, user) {
 	let attempt = null;
+	/** The voucher claimed in this checkout (kept to retry the order with it: a claim holds the voucher). */
+	let claimed = null;
 	const quantity = input("quantity", { type: "number", min: 1, max: 50, value: "1", required: true });
 	const exchange = input("exchange", { type: "checkbox", checked: true });
 	const card = cardFields();
@@ -324,9 +394,11 @@ function openCheckout(container, offer, where, navigate, schedule) {
 		input("changeFor", { inputmode: "decimal", placeholder: "100,00" }),
 	);
 	change.hidden = true;
+	const voucher = voucherFields();
 	const estimate = h("p", { class: "total", id: "estimate" });
 	const method = (value, text, checked) =>
 		h("label", { class: "radio" }, h("input", { type: "radio", name: "paymentMethod", value, checked }), text);
+	const voucherChoice = h("div", { id: "voucher-choice" });
 	const slots = slotOptions(offer);
 	const slotSelect = select(
 		"slot",
@@ -365,6 +437,17 @@ function openCheckout(container, offer, where, navigate, schedule) {
 				h("p", { id: "checkout-address" }, addressLine(where)),
 				field(t("Complemento (apto, bloco)", "Complement (flat, block)"), input("complement", { maxlength: 100 })),
 				field(t("Observações para o entregador", "Notes for the courier"), input("notes", { maxlength: 300 })),
+				field(
+					t("Telefone para o entregador", "Phone for the courier"),
+					input("phone", {
+						type: "tel",
+						autocomplete: "tel",
+						maxlength: 20,
+						placeholder: "(11) 91234-5678",
+						value: (user && user.phone) || "",
+					}),
+					t("Para ele ligar se precisar (não aparece na nota).", "So they can call if needed (not on the receipt)."),
+				),
 			),
 			h(
 				"fieldset",
@@ -387,8 +470,10 @@ function openCheckout(container, offer, where, navigate, schedule) {
 				method("card", t("Cartão", "Card"), true),
 				method("pix", "PIX"),
 				method("cash", t("Dinheiro na entrega", "Cash on delivery")),
+				voucherChoice,
 				card,
 				change,
+				voucher,
 			),
 			estimate,
 			h(
@@ -399,6 +484,21 @@ function openCheckout(container, offer, where, navigate, schedule) {
 		],
 		async (values) => {
 			const extra = {};
+			const problems = [];
+			if (values.phone && !PHONE.test(values.phone))
+				problems.push({
+					field: "phone",
+					message: t("use só números, como (11) 91234-5678", "digits only, like (11) 91234-5678"),
+				});
+			if (values.cpf && !isValidCpf(values.cpf))
+				problems.push({ field: "cpf", message: t("confira os dígitos", "check the digits") });
+			if (problems.length)
+				throw {
+					message: problems.some((p) => p.field === "cpf")
+						? t("CPF na nota inválido: confira os números.", "The CPF for the receipt is not valid: check the digits.")
+						: t("Confira o telefone para o entregador.", "Check the phone for the courier."),
+					fields: problems,
+				};
 			if (values.when === "later") {
 				const slot = slots[Number(values.slot)];
 				if (!slot)
@@ -415,6 +515,19 @@ function openCheckout(container, offer, where, navigate, schedule) {
 				extra.changeForCents = cents;
 			}
 			if (values.paymentMethod === "card") extra.paymentToken = (await tokenizeCard(values)).token;
+			if (values.paymentMethod === "voucher") {
+				claimed = await claimVoucher(offer, values, claimed);
+				const qty = Number(values.quantity) || 1;
+				const unit = values.exchange ? offer.priceCents : offer.priceWithoutExchangeCents;
+				if (qty * unit + (offer.deliveryFeeCents || 0) > claimed.maxCents)
+					throw {
+						message: t(
+							`O vale cobre pedidos de até ${money(claimed.maxCents)}; este custa mais.`,
+							`The voucher covers orders up to ${money(claimed.maxCents)}; this one costs more.`,
+						),
+					};
+				extra.paymentToken = claimed.paymentToken;
+			}
 			const body = orderBody(offer, where, values, extra);
 			const same = JSON.stringify({ ...body, paymentToken: undefined });
 			const key = attempt && attempt.unanswered && attempt.same === same ? attempt.key : uuid();
@@ -429,6 +542,19 @@ function openCheckout(container, offer, where, navigate, schedule) {
 						message: t("O troco deve ser para um valor maior que o total", "Change must be for more than the total"),
 						fields: [{ field: "changeFor", message: "" }],
 					};
+				if (firstField(err) === "cpf")
+					throw {
+						message: t(
+							"CPF na nota inválido: confira os números.",
+							"The CPF for the receipt is not valid: check the digits.",
+						),
+						fields: [{ field: "cpf", message: "" }],
+					};
+				if (firstField(err) === "deliveryAddress.phone")
+					throw {
+						message: t("Confira o telefone para o entregador.", "Check the phone for the courier."),
+						fields: [{ field: "phone", message: "" }],
+					};
 				throw err;
 			}
 		},
@@ -437,6 +563,7 @@ function openCheckout(container, offer, where, navigate, schedule) {
 		const chosen = checkoutForm.querySelector("input[name=paymentMethod]:checked").value;
 		card.hidden = chosen !== "card";
 		change.hidden = chosen !== "cash";
+		voucher.hidden = chosen !== "voucher";
 		slotField.hidden = !whenLater.checked;
 		updateEstimate();
 	});
@@ -444,6 +571,57 @@ function openCheckout(container, offer, where, navigate, schedule) {
 	updateEstimate();
 	replace(container, h("section", { class: "card" }, checkoutForm));
 	container.scrollIntoView({ behavior: "smooth", block: "start" });
+	offerVoucher(offer, voucherChoice, method);
+}
+
+/** Gás do Povo is offered for a P13 at a supplier accredited for it (GET /api/vouchers/accreditations/:id). */
+async function offerVoucher(offer, holder, method) {
+	if (offer.type !== "P13") return;
+	try {
+		const res = await get(`/api/vouchers/accreditations/${encodeURIComponent(offer.supplier.id)}`);
+		if (res.accredited) replace(holder, method("voucher", t("Vale Gás do Povo", "Gás do Povo voucher")));
+	} catch {
+		// Not offered when it cannot be known; the other methods stay.
+	}
+}
+
+/**
+ * Claims the voucher (POST /api/vouchers/claims) unless this checkout already holds a claim for the
+ * same CPF and code; the CPF's check digits and the code's shape are checked first, as the server does.
+ */
+async function claimVoucher(offer, values, claimed) {
+	const cpf = values.voucherCpf || "";
+	const code = (values.voucherCode || "").toUpperCase();
+	const problems = [];
+	if (!isValidCpf(cpf)) problems.push({ field: "voucherCpf", message: t("confira os dígitos", "check the digits") });
+	if (!VOUCHER_CODE.test(code))
+		problems.push({ field: "voucherCode", message: t("como GDP-12345678", "like GDP-12345678") });
+	if (problems.length)
+		throw {
+			message: t("Confira os dados do vale Gás do Povo", "Check the Gás do Povo voucher details"),
+			fields: problems,
+		};
+	if (Number(values.quantity) !== 1)
+		throw {
+			message: t(
+				"O vale Gás do Povo paga um botijão por pedido.",
+				"A Gás do Povo voucher pays one cylinder per order.",
+			),
+			fields: [{ field: "quantity", message: "" }],
+		};
+	const key = `${cpf.replace(/\D/g, "")}|${code}`;
+	if (claimed && claimed.key === key && Date.parse(claimed.expiresAt) > Date.now() + 30_000) return claimed;
+	try {
+		const claim = await post("/api/vouchers/claims", {
+			supplierId: offer.supplier.id,
+			productId: offer.id,
+			cpf,
+			code,
+		});
+		return { ...claim, key };
+	} catch (err) {
+		throw voucherRefusal(err);
+	}
 }
 
 /** The field an API error names first (http.js's ApiError lists them in `fields`). */
@@ -453,7 +631,7 @@ function orderBody(offer, where, values, extra) {
 	const address = { lat: where.lat, lng: where.lng };
 	for (const key of ["street", "number", "district", "city", "state"]) if (where[key]) address[key] = where[key];
 	if (/^\d{5}-?\d{3}$/.test(where.cep || "")) address.postcode = where.cep;
-	for (const key of ["complement", "notes"]) if (values[key]) address[key] = values[key];
+	for (const key of ["complement", "notes", "phone"]) if (values[key]) address[key] = values[key];
 	return {
 		supplierId: offer.supplier.id,
 		items: [{ productId: offer.id, quantity: Number(values.quantity), exchange: !!values.exchange }],

@@ -6,7 +6,8 @@
  * reminder time has come, once per last order; notifications tells the customer in their language
  * with a one-tap reorder link (unless they turned reorder_reminder off). POST /api/reorders places
  * the reorder: the last order again at the same supplier if it is open and has stock, else at the
- * best alternative.
+ * best alternative; GET /api/reorders/preview says what that would order now, without placing it
+ * (the web app's #/reorder/<orderId> screen shows it before the one tap).
  */
 import { Context, Service, ServiceSchema } from "moleculer";
 import type { Ctx } from "../../../lib/contracts/common";
@@ -19,6 +20,7 @@ import {
 	estimateRunOut,
 	OfferLike,
 	reorderChoice,
+	ReorderChoice,
 	ReorderLine,
 	RunOutEstimate,
 	withDelivery,
@@ -45,8 +47,26 @@ export const REMINDER_KINDS: Record<string, { indexes?: IndexSpec[] }> = {
 	consumption: { indexes: [{ fields: { customerId: 1 } }, { fields: { pendingRemindAt: 1 } }] },
 };
 
+/** A catalog row as products.list answers it (the part a reorder reads). */
+type CatalogOffer = OfferLike & {
+	brand?: string;
+	priceWithoutExchangeCents?: number;
+	deliveryFeeCents?: number | null;
+	supplier: { id: string; name?: string };
+};
+
+interface ReorderPlan {
+	orderId: string;
+	last: OrderForReorder;
+	choice: ReorderChoice;
+	offers: CatalogOffer[];
+	/** What the reorder pays with unless told: PIX if the last order was paid by PIX, else cash. */
+	paymentMethod: "pix" | "cash";
+}
+
 export interface ReminderMethods {
 	reminderCfg: AppConfig["reminders"];
+	planReorder(ctx: Context, orderId?: string): Promise<ReorderPlan>;
 	recordConsumption(envelope: EventEnvelope<OrderDelivered>): Promise<void>;
 	sendDueReminders(now?: Date): Promise<number>;
 }
@@ -91,6 +111,36 @@ export const remindersSchema: Partial<ServiceSchema> = {
 			},
 		},
 
+		/** What a one-tap reorder of the last order (or `orderId`) would order now, without placing it. */
+		reorderPreview: {
+			rest: "GET /reorders/preview",
+			auth: { roles: ["customer"] },
+			params: { orderId: { ...idParam, optional: true } },
+			async handler(this: RemindersService, ctx: Ctx<{ orderId?: string }>) {
+				const { orderId, last, choice, offers, paymentMethod } = await this.planReorder(ctx, ctx.params.orderId);
+				const byId = new Map(offers.map((o) => [o.id, o]));
+				const first = byId.get(choice.items[0].productId);
+				return {
+					reorderOf: orderId,
+					sameSupplier: choice.sameSupplier,
+					supplier: { id: choice.supplierId, name: first?.supplier.name ?? null },
+					items: choice.items.map((i) => {
+						const o = byId.get(i.productId);
+						return {
+							...i,
+							type: o?.type,
+							brand: o?.brand,
+							priceCents: o?.priceCents,
+							priceWithoutExchangeCents: o?.priceWithoutExchangeCents,
+						};
+					}),
+					deliveryFeeCents: first?.deliveryFeeCents ?? null,
+					deliveryAddress: last.deliveryAddress,
+					paymentMethod,
+				};
+			},
+		},
+
 		/** One tap: the last order (or `orderId`) again, same supplier if it can, else the best alternative. */
 		reorder: {
 			rest: "POST /reorders",
@@ -104,35 +154,8 @@ export const remindersSchema: Partial<ServiceSchema> = {
 				this: RemindersService,
 				ctx: Ctx<{ orderId?: string; paymentMethod?: string; paymentToken?: string }>,
 			) {
-				const me = ctx.meta.user!;
-				let orderId = ctx.params.orderId;
-				if (!orderId) {
-					const mine = await consumption(this).find({ query: { customerId: me.id } });
-					const latest = mine
-						.map((c) => c.deliveries[c.deliveries.length - 1])
-						.filter(Boolean)
-						.sort((a, b) => (a.at < b.at ? 1 : -1))[0];
-					if (!latest) throw notFound("delivered order to reorder");
-					orderId = latest.orderId;
-				}
-				// orders checks that the order is the caller's (the call carries the caller's meta).
-				const last = await ctx.call<OrderForReorder, { id: string }>("orders.get", { id: orderId });
-				if (last.customerId !== me.id) throw forbidden("This is not your order");
-				const types = [...cylindersByType(last.items)].map(([type]) => type);
-				const offers: OfferLike[] = [];
-				for (const type of types) {
-					const page = await ctx.call<{ rows: OfferLike[] }, object>("products.list", {
-						type,
-						...last.deliveryLocation,
-						pageSize: 100,
-						page: 1,
-					});
-					offers.push(...page.rows);
-				}
-				const choice = reorderChoice(last, offers);
-				if (!choice)
-					throw unprocessable("No supplier open near you has these cylinders now", { reason: "no_supplier" });
-				const paymentMethod = ctx.params.paymentMethod ?? (last.paymentMethod === "pix" ? "pix" : "cash");
+				const { orderId, last, choice, paymentMethod: usual } = await this.planReorder(ctx, ctx.params.orderId);
+				const paymentMethod = ctx.params.paymentMethod ?? usual;
 				if (paymentMethod === "card" && !ctx.params.paymentToken)
 					throw unprocessable("A card payment needs a paymentToken", { fields: ["paymentToken"] });
 				const { lat, lng } = last.deliveryLocation;
@@ -150,6 +173,38 @@ export const remindersSchema: Partial<ServiceSchema> = {
 	},
 
 	methods: {
+		/** The order to repeat (the caller's latest delivered one unless `orderId`), and what repeating it orders now. */
+		async planReorder(this: RemindersService, ctx: Context, requested?: string): Promise<ReorderPlan> {
+			const me = (ctx.meta as { user: { id: string } }).user;
+			let orderId = requested;
+			if (!orderId) {
+				const mine = await consumption(this).find({ query: { customerId: me.id } });
+				const latest = mine
+					.map((c) => c.deliveries[c.deliveries.length - 1])
+					.filter(Boolean)
+					.sort((a, b) => (a.at < b.at ? 1 : -1))[0];
+				if (!latest) throw notFound("delivered order to reorder");
+				orderId = latest.orderId;
+			}
+			// orders checks that the order is the caller's (the call carries the caller's meta).
+			const last = await ctx.call<OrderForReorder, { id: string }>("orders.get", { id: orderId });
+			if (last.customerId !== me.id) throw forbidden("This is not your order");
+			const types = [...cylindersByType(last.items)].map(([type]) => type);
+			const offers: CatalogOffer[] = [];
+			for (const type of types) {
+				const page = await ctx.call<{ rows: CatalogOffer[] }, object>("products.list", {
+					type,
+					...last.deliveryLocation,
+					pageSize: 100,
+					page: 1,
+				});
+				offers.push(...page.rows);
+			}
+			const choice = reorderChoice(last, offers);
+			if (!choice) throw unprocessable("No supplier open near you has these cylinders now", { reason: "no_supplier" });
+			return { orderId, last, choice, offers, paymentMethod: last.paymentMethod === "pix" ? "pix" : "cash" };
+		},
+
 		async recordConsumption(this: RemindersService, envelope: EventEnvelope<OrderDelivered>) {
 			const d = envelope.data;
 			const at = d.deliveredAt || envelope.time;
