@@ -5,7 +5,7 @@
  * (/api/…) is never cached: orders, positions and payments are always live.
  * Bump VERSION when the list changes: the old cache is deleted when the new worker activates.
  */
-const VERSION = "gasrapido-shell-v1";
+const VERSION = "gasrapido-shell-v2";
 const SHELL = [
 	"/",
 	"/index.html",
@@ -20,6 +20,7 @@ const SHELL = [
 	"/views/orders.js",
 	"/views/courier.js",
 	"/views/supplier.js",
+	"/views/supplier-day.js",
 	"/views/invites.js",
 	"/views/verification.js",
 	"/views/admin.js",
