@@ -156,6 +156,8 @@ describeWithChromium("the supplier's day view", () => {
 		const id = await place("Rua de São Bento");
 		await waitFor(async () => (await orderOf(id)).courierId === courier!.id, 8000);
 		const doomed = await place("Rua do Sol");
+		// The page is still on #/today (the screen check): come back to it afresh.
+		await supplierPage.goto(`${base}/#/orders`);
 		await supplierPage.goto(`${base}/#/today`);
 		await inLane("new", id);
 		expect(await card(id).locator(".courier").textContent()).toMatch(/Entregador \d+ · placa abc1d23/i);
