@@ -10,6 +10,7 @@ import * as shop from "./views/shop.js";
 import * as orders from "./views/orders.js";
 import * as courier from "./views/courier.js";
 import * as supplier from "./views/supplier.js";
+import * as supplierDay from "./views/supplier-day.js";
 import * as invites from "./views/invites.js";
 import * as verification from "./views/verification.js";
 import * as admin from "./views/admin.js";
@@ -27,6 +28,8 @@ const ROUTES = [
 	{ path: "/orders", view: orders.list },
 	{ path: "/orders/:id", view: orders.detail },
 	{ path: "/courier", view: courier.render, roles: ["courier"] },
+	{ path: "/today", view: supplierDay.today, roles: ["supplier"] },
+	{ path: "/my-couriers", view: supplierDay.myCouriers, roles: ["supplier"] },
 	{ path: "/products", view: supplier.products, roles: ["supplier"] },
 	{ path: "/profile", view: supplier.profile, roles: ["supplier"] },
 	{ path: "/invites", view: invites.render, roles: ["supplier", "admin"] },
@@ -54,7 +57,9 @@ const NAV = {
 		["/orders", "Meus pedidos", "My orders"],
 	],
 	supplier: [
+		["/today", "Hoje", "Today"],
 		["/orders", "Pedidos recebidos", "Incoming orders"],
+		["/my-couriers", "Meus entregadores", "My couriers"],
 		["/products", "Produtos e estoque", "Products & stock"],
 		["/statement", "Extrato", "Statement"],
 		["/profile", "Dados da revenda", "Business profile"],
@@ -85,8 +90,7 @@ const NAV = {
 export function homeFor(user) {
 	if (!user) return "/login";
 	return (
-		{ customer: "/shop", supplier: "/orders", courier: "/courier", admin: "/admin/verification" }[user.role] ||
-		"/orders"
+		{ customer: "/shop", supplier: "/today", courier: "/courier", admin: "/admin/verification" }[user.role] || "/orders"
 	);
 }
 

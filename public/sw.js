@@ -20,6 +20,7 @@ const SHELL = [
 	"/views/orders.js",
 	"/views/courier.js",
 	"/views/supplier.js",
+	"/views/supplier-day.js",
 	"/views/invites.js",
 	"/views/verification.js",
 	"/views/admin.js",

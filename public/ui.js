@@ -76,6 +76,8 @@ const STATUS_TEXT = {
 	cancelled: ["Cancelado", "Cancelled"],
 	pending: ["Pendente", "Pending"],
 	accepted: ["Aceito", "Accepted"],
+	preparing: ["Em preparo", "Being prepared"],
+	ready: ["Pronto", "Ready"],
 	revoked: ["Revogado", "Revoked"],
 	expired: ["Expirado", "Expired"],
 	claimed: ["Em uso", "Being used"],

@@ -67,6 +67,7 @@ interface Settings extends ServiceSettingSchema {
 type OwnMethods = {
 	profileOwner(ctx: Ctx<CreateCourierParams>): Promise<{ id: string; supplierId: string | null }>;
 	getCourierOr404(courierId: string): Promise<Courier>;
+	contactOf(ctx: Context, courierId: string): Promise<{ name: string; phone: string | null } | null>;
 	view(courier: Courier): CourierView;
 	announceOrderStatus(ctx: Context | null, update: Omit<OrderStatusUpdate, "at">): void;
 	openOrderStream(orderId: string, view: TrackingView): Promise<PassThrough>;
@@ -170,7 +171,14 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 				if (atLat !== undefined && atLng !== undefined)
 					rows = nearPoint(rows, { lat: atLat, lng: atLng }, radiusKm ?? 10);
 				const offset = (page - 1) * pageSize;
-				return { rows: rows.slice(offset, offset + pageSize), total: rows.length, page, pageSize };
+				// Each courier of the page with its name, for the supplier's and the admin's lists.
+				const named = await Promise.all(
+					rows.slice(offset, offset + pageSize).map(async (c) => ({
+						...c,
+						name: (await this.contactOf(ctx, c.id))?.name ?? null,
+					})),
+				);
+				return { rows: named, total: rows.length, page, pageSize };
 			},
 		},
 
@@ -259,13 +267,7 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 				const etaMinutes = deliveryEtaMinutes(position, { to, pickup: via, pickedUp: !via });
 				const [record, contact] = await Promise.all([
 					this.findEntity(ctx.params.courierId),
-					ctx
-						.call<{ name: string; phone: string | null } | null, { id: string }>(
-							"users.contact",
-							{ id: ctx.params.courierId },
-							{ timeout: 300, retries: 0 },
-						)
-						.catch(() => null),
+					this.contactOf(ctx, ctx.params.courierId),
 				]);
 				const courier = {
 					name: contact?.name ?? null,
@@ -335,6 +337,17 @@ const CouriersService: ServiceSchema<Settings, ThisService> = {
 			if (user.role !== "courier") throw unprocessable("That user is not a courier", { field: "userId" });
 			if (user.status !== "active") throw conflict("That courier is not verified yet");
 			return { id: userId, supplierId: supplierId || user.supplierId || null };
+		},
+
+		/** A courier's name and phone (users.contact, cached there); null when users does not answer in time. */
+		contactOf(this: ThisService, ctx: Context, courierId: string) {
+			return ctx
+				.call<{ name: string; phone: string | null } | null, { id: string }>(
+					"users.contact",
+					{ id: courierId },
+					{ timeout: 300, retries: 0 },
+				)
+				.catch(() => null);
 		},
 
 		async getCourierOr404(this: ThisService, courierId: string) {

@@ -8,7 +8,9 @@
  *   payments charges ──► payment.processed (captured / authorized) ──► `confirmed`, order.confirmed
  *                   └──► payment.failed ──► `cancelled`, stock released, order.cancelled
  *   cancelled after payment ──► order.cancelled { wasPaid } ──► payments refunds
- *   courier.assigned ──► courierId recorded; courier: in_transit, then delivered with the handover code
+ *   confirmed: the supplier prepares it (accepted → preparing → ready, order.preparation) and hands it to
+ *              the assigned courier (in_transit), or the courier picks it up; delivered with the handover code
+ *   courier.assigned ──► courierId recorded
  *
  * Every status change is checked by lib/domain/order-status and written with a compare-and-set on
  * the current status that appends the history entry and records the status's event (one atomic
@@ -18,7 +20,8 @@
  *
  * Status changes and saga steps: ./parts/orders/saga.mixin.ts. Jobs (payment deadline, unpaid sweep,
  * on TimersMixin): ./parts/orders/jobs.mixin.ts. Internal actions for payments and couriers, and the
- * customers read model: ./parts/orders/internal.mixin.ts.
+ * customers read model: ./parts/orders/internal.mixin.ts. The supplier's preparation stages
+ * (PUT /api/orders/:id/preparation): ./parts/orders/preparation.mixin.ts.
  */
 import crypto from "crypto";
 import { ServiceSchema } from "moleculer";
@@ -41,6 +44,7 @@ import { clientError, forbidden, notFound, unprocessable } from "../lib/infra/er
 import { newId, nowIso, numericCode } from "../lib/infra/ids";
 import { OrderInternalMixin } from "./parts/orders/internal.mixin";
 import { OrderJobsMixin } from "./parts/orders/jobs.mixin";
+import { OrderPreparationMixin } from "./parts/orders/preparation.mixin";
 import { OrderSagaMixin } from "./parts/orders/saga.mixin";
 import type { OwnMethods, Settings, ThisService } from "./parts/orders/types";
 
@@ -57,6 +61,7 @@ const OrdersService: ServiceSchema<Settings, ThisService> = {
 		OrderSagaMixin,
 		OrderJobsMixin,
 		OrderInternalMixin,
+		OrderPreparationMixin,
 		DbMixin<Order>({
 			collection: "orders",
 			indexes: [

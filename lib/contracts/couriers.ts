@@ -116,6 +116,8 @@ export type CourierView = Omit<Courier, "_id" | "assignments" | "busySince" | "p
 	currentOrderId: string | null;
 	/** Set by the list action when it filters by distance. */
 	distanceKm?: number;
+	/** Set by the list action: the courier's name (null when users did not answer in time). */
+	name?: string | null;
 };
 
 /** What couriers broadcast between instances when a courier's status or orders change. */

@@ -153,6 +153,15 @@ export interface OrderInTransit {
 	paymentMethod?: string;
 	inTransitAt?: string;
 }
+/** The supplier reached a preparation stage of a confirmed order (lib/domain/preparation.ts). */
+export interface OrderPreparation {
+	orderId: string;
+	customerId: string;
+	supplierId: string;
+	courierId: string | null;
+	stage: "accepted" | "preparing" | "ready";
+	at: string;
+}
 export interface OrderDelivered {
 	orderId: string;
 	customerId: string;
@@ -369,6 +378,7 @@ export interface EventMap {
 	"inventory.updated": InventoryUpdated;
 	"order.created": OrderCreated;
 	"order.confirmed": OrderConfirmed;
+	"order.preparation": OrderPreparation;
 	"order.in_transit": OrderInTransit;
 	"order.delivered": OrderDelivered;
 	"order.cancelled": OrderCancelled;
@@ -423,6 +433,7 @@ export const EVENT_NAMES: EventName[] = [
 	"inventory.updated",
 	"order.created",
 	"order.confirmed",
+	"order.preparation",
 	"order.in_transit",
 	"order.delivered",
 	"order.cancelled",

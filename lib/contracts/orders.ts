@@ -4,7 +4,9 @@ import type { Point, Role } from "./common";
 import type { HistoryEntry, OrderStatus, TimeSlot } from "../domain/order-status";
 import type { OrderLine, OrderTotals, PricedProduct } from "../domain/pricing";
 import type { OrderPaymentStatus as PaymentStatus } from "../domain/payment-status";
+import type { PreparationStage } from "../domain/preparation";
 import { ORDER_STATUSES } from "../domain/order-status";
+import { PREPARATION_STAGES } from "../domain/preparation";
 import { idParam, isoTimeParam, optionalId, pageParams, timeRangeParams } from "./params";
 
 export type { OrderStatus } from "../domain/order-status";
@@ -74,6 +76,11 @@ export interface Order extends StoredDoc {
 	paymentRetryUntil?: string;
 	paymentFailure?: string;
 	confirmedAt?: string;
+	/** The supplier's preparation of the confirmed order (lib/domain/preparation.ts); absent until accepted. */
+	preparation?: PreparationStage;
+	acceptedAt?: string;
+	preparingAt?: string;
+	readyAt?: string;
 	inTransitAt?: string;
 	deliveredAt?: string;
 	cancelledAt?: string;
@@ -156,6 +163,11 @@ export interface UpdateStatusParams {
 	handoverCode?: string;
 	/** Delivered to someone else for an absent customer: their name (a proof photo must be attached first). */
 	leftWith?: string;
+}
+
+export interface PreparationParams {
+	id: string;
+	stage: PreparationStage;
 }
 
 /** orders.trackingView: may this user follow this order live, and what the tracking stream needs. */
@@ -264,6 +276,11 @@ export const updateStatusParams = {
 	reason: { type: "string", min: 1, max: 500, trim: true, optional: true },
 	handoverCode: { type: "string", pattern: /^\d{4,8}$/, optional: true },
 	leftWith: { type: "string", min: 1, max: 120, trim: true, optional: true },
+} as const;
+
+export const preparationParams = {
+	id: idParam,
+	stage: { type: "enum", values: PREPARATION_STAGES },
 } as const;
 
 export const trackingViewParams = {

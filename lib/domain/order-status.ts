@@ -1,9 +1,11 @@
 /**
  * The order state machine: which status may follow which, who may make each move and what it needs.
  * `created → confirmed → in_transit → delivered`, and `cancelled` from created or confirmed.
+ * (While confirmed, the supplier prepares the order: lib/domain/preparation.ts.)
  * Pure: the orders service asks `checkTransition` and applies the answer with a compare-and-set.
  */
 import type { ErrorType } from "../contracts/error-catalogue";
+import type { PreparationStage } from "./preparation";
 
 export const ORDER_STATUSES = ["created", "confirmed", "in_transit", "delivered", "cancelled"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -91,10 +93,15 @@ function confirmProblem(actor: Actor): TransitionProblem | null {
 	return forbidden("Orders are confirmed by their payment (or by an admin)");
 }
 
+/** The assigned courier picks the order up, or its supplier hands it to that courier (one must be assigned). */
 function inTransitProblem(order: OrderParties, actor: Actor): TransitionProblem | null {
 	if (actor.role === "admin") return null;
 	if (actor.role === "courier" && isParty(order, actor)) return null;
-	return forbidden("Only the assigned courier (or an admin) can start the delivery");
+	if (actor.role === "supplier" && isParty(order, actor))
+		return order.courierId
+			? null
+			: { type: "INVALID_TRANSITION", message: "The order has no courier yet to hand it to" };
+	return forbidden("Only the assigned courier, the order's supplier (or an admin) can start the delivery");
 }
 
 function deliveredProblem(order: OrderParties, actor: Actor, input: TransitionInput): TransitionProblem | null {
@@ -152,6 +159,8 @@ export interface HistoryEntry {
 	role: ActorRole;
 	reason?: string;
 	note?: string;
+	/** A preparation stage the supplier reached (the status stays confirmed). */
+	stage?: PreparationStage;
 	/** In answers only: what the entry says to the reader, in their language (lib/domain/order-labels.ts). */
 	label?: string;
 }
@@ -160,11 +169,12 @@ export function historyEntry(
 	status: OrderStatus,
 	actor: Actor,
 	at: string,
-	extra: { reason?: string; note?: string } = {},
+	extra: { reason?: string; note?: string; stage?: PreparationStage } = {},
 ): HistoryEntry {
 	const entry: HistoryEntry = { status, at, by: actor.id, role: actor.role };
 	if (extra.reason) entry.reason = extra.reason;
 	if (extra.note) entry.note = extra.note;
+	if (extra.stage) entry.stage = extra.stage;
 	return entry;
 }
 

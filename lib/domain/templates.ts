@@ -63,6 +63,10 @@ export function orderRef(orderId: unknown): string {
 // Variables are interpolated as text: `${v.x}` of an unknown value is its String().
 const t = (pt: (v: Vars) => string, en: (v: Vars) => string) => ({ "pt-BR": pt, en });
 
+/** An order.preparation message's text for its stage (the preparing one for a stage not known here). */
+const byStage = (v: Vars, texts: { accepted: string; preparing: string; ready: string }): string =>
+	texts[String(v.stage) as keyof typeof texts] ?? texts.preparing;
+
 const TEMPLATES = {
 	order_confirmed: {
 		subject: t(
@@ -82,6 +86,36 @@ const TEMPLATES = {
 		body: t(
 			(v) => `Um entregador foi designado para o pedido ${v.ref} e chega em cerca de ${v.eta} minutos.`,
 			(v) => `A courier has been assigned to order ${v.ref} and arrives in about ${v.eta} minutes.`,
+		),
+	},
+	order_preparation: {
+		subject: t(
+			(v) =>
+				byStage(v, {
+					accepted: `Pedido ${v.ref} aceito pela revenda`,
+					preparing: `Pedido ${v.ref} em preparo`,
+					ready: `Pedido ${v.ref} pronto`,
+				}),
+			(v) =>
+				byStage(v, {
+					accepted: `Order ${v.ref} accepted by the supplier`,
+					preparing: `Order ${v.ref} is being prepared`,
+					ready: `Order ${v.ref} is ready`,
+				}),
+		),
+		body: t(
+			(v) =>
+				byStage(v, {
+					accepted: `A revenda aceitou seu pedido ${v.ref} e vai prepará-lo.`,
+					preparing: `A revenda está preparando seu pedido ${v.ref}.`,
+					ready: `Seu pedido ${v.ref} está pronto e aguarda o entregador.`,
+				}),
+			(v) =>
+				byStage(v, {
+					accepted: `The supplier accepted your order ${v.ref} and will prepare it.`,
+					preparing: `The supplier is preparing your order ${v.ref}.`,
+					ready: `Your order ${v.ref} is ready and waiting for the courier.`,
+				}),
 		),
 	},
 	order_in_transit: {
@@ -315,6 +349,7 @@ export interface PlanOptions {
 export const NOTIFIED_EVENTS = [
 	"order.created",
 	"order.confirmed",
+	"order.preparation",
 	"courier.assigned",
 	"order.in_transit",
 	"order.delivered",
@@ -353,6 +388,8 @@ export function plannedMessages(envelope: { type: string; data: object }, opts: 
 				...plan("courier_on_the_way", user(d.customerId), URGENT_CHANNELS, { ref, eta: d.etaMinutes ?? "?" }),
 				...plan("new_assignment", user(d.courierId), URGENT_CHANNELS, { ref, eta: d.etaMinutes ?? "?" }),
 			];
+		case "order.preparation":
+			return plan("order_preparation", user(d.customerId), ["inapp", "push"], { ref, stage: d.stage });
 		case "order.in_transit":
 			return plan("order_in_transit", user(d.customerId), ["inapp", "push"], { ref });
 		case "order.delivered":

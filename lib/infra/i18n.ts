@@ -102,8 +102,12 @@ const PHRASES: Record<string, string> = {
 	"This is not your order": "Este pedido não é seu",
 	"Orders are confirmed by their payment (or by an admin)":
 		"Pedidos são confirmados pelo pagamento (ou por um administrador)",
-	"Only the assigned courier (or an admin) can start the delivery":
-		"Só o entregador designado (ou um administrador) pode iniciar a entrega",
+	"Only the assigned courier, the order's supplier (or an admin) can start the delivery":
+		"Só o entregador designado, a revenda do pedido (ou um administrador) pode iniciar a entrega",
+	"The order has no courier yet to hand it to": "O pedido ainda não tem entregador para recebê-lo",
+	"Only the order's supplier (or an admin) can prepare it":
+		"Só a revenda do pedido (ou um administrador) pode prepará-lo",
+	"The preparation only moves forward": "O preparo só avança",
 	"Only the assigned courier (or an admin) can mark the order delivered":
 		"Só o entregador designado (ou um administrador) pode marcar o pedido como entregue",
 	"Couriers cannot cancel orders": "Entregadores não podem cancelar pedidos",

@@ -105,6 +105,10 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 			paymentStatus: { type: "string" },
 			paymentId: { type: ["string", "null"] },
 			status: { enum: ["created", "confirmed", "in_transit", "delivered", "cancelled"] },
+			preparation: {
+				enum: ["accepted", "preparing", "ready"],
+				description: "The supplier's preparation of a confirmed order; absent until accepted",
+			},
 			history: {
 				type: "array",
 				items: {
@@ -113,6 +117,7 @@ export const ENTITY_SCHEMAS: Record<string, JsonSchema> = {
 					properties: {
 						status: { type: "string" },
 						at: { type: "string" },
+						stage: { enum: ["accepted", "preparing", "ready"] },
 						label: { type: "string", description: "What the entry says, in the request's language" },
 					},
 				},
@@ -207,6 +212,12 @@ export const DECLARED_RESPONSES: Record<string, DeclaredResponse> = {
 		description: "The order with its new status",
 		content: json(ref("Order")),
 		errors: [423],
+	},
+	"orders.prepare": {
+		status: 200,
+		description:
+			"The order at the preparation stage asked for (accepted → preparing → ready, forward only; the same stage again answers it unchanged)",
+		content: json(ref("Order")),
 	},
 	"orders.list": { status: 200, description: "One page of orders, newest first", content: json(page("Order")) },
 	"orders.get": {

@@ -178,6 +178,9 @@ function paintDetail(root, state, user, liveBox, reload) {
 				h("h2", {}, t("Pedido ", "Order "), `#${shortId(o.id)}`),
 				h("span", { id: "order-status" }, badge(o.status)),
 			),
+			o.status === "confirmed" && PREPARATION_LINE[o.preparation]
+				? h("p", { id: "order-preparation", class: "success" }, t(...PREPARATION_LINE[o.preparation]))
+				: null,
 			o.handoverCode && !FINAL.includes(o.status)
 				? h(
 						"p",
@@ -234,6 +237,7 @@ function paintDetail(root, state, user, liveBox, reload) {
 						roleText(entry.role) || entry.role,
 						entry.reason ? ` · ${cancelReasonText(entry.reason)}` : "",
 						entry.note ? ` · ${entry.note}` : "",
+						entry.stage ? ` · ${entry.label || statusText(entry.stage)}` : "",
 					),
 				),
 			),
@@ -244,6 +248,13 @@ function paintDetail(root, state, user, liveBox, reload) {
 	if (o.paymentMethod !== "cash" && o.paymentStatus === "pending" && user.role === "customer")
 		showPixCode(actions, o.id);
 }
+
+/** What the supplier's preparation stage (lib/domain/preparation.ts) tells the order's parties. */
+const PREPARATION_LINE = {
+	accepted: ["A revenda aceitou o pedido", "The supplier accepted the order"],
+	preparing: ["A revenda está preparando o pedido", "The supplier is preparing the order"],
+	ready: ["Pedido pronto, aguardando o entregador", "Order ready, waiting for the courier"],
+};
 
 const fact = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
 

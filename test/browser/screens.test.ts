@@ -149,7 +149,7 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 			() => page.evaluate("navigator.serviceWorker.ready.then((r) => !!r.active)") as Promise<boolean>,
 			10_000,
 		);
-		await waitFor(() => page.evaluate("caches.has('gasrapido-shell-v1')") as Promise<boolean>, 10_000);
+		await waitFor(() => page.evaluate("caches.has('gasrapido-shell-v2')") as Promise<boolean>, 10_000);
 		// Offline, the shell still opens (from the cache); the API is not cached.
 		await page.reload();
 		await browser.context.setOffline(true);

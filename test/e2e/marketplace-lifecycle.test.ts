@@ -241,6 +241,108 @@ describe("delivery", () => {
 	});
 });
 
+describe("the supplier's preparation and handover", () => {
+	const ofOrder = (type: string, orderId: string) => m.events.ofType(type).filter((e) => e.data.orderId === orderId);
+
+	it("accepts, prepares and readies a confirmed order, forward only, recorded and announced; others are refused", async () => {
+		const { supplier, customer, order } = await confirmedOrder();
+		const other = await createSupplier(m);
+		const prepare = (stage: string, token = supplier.token) =>
+			m.api.put(`/api/orders/${order.id}/preparation`, { stage }, { token });
+
+		expect((await prepare("accepted", customer.token)).status).toBe(403);
+		const foreign = await prepare("accepted", other.token);
+		expect(foreign.status).toBe(403);
+		expect(foreign.body.type).toBe("FORBIDDEN");
+		expect((await prepare("started")).status).toBe(422);
+
+		const accepted = await prepare("accepted");
+		expect(accepted.status).toBe(200);
+		expect(accepted.body).toMatchObject({
+			status: "confirmed",
+			preparation: "accepted",
+			acceptedAt: expect.any(String),
+		});
+		const again = await prepare("accepted");
+		expect(again.status).toBe(200);
+		expect(again.body.history.filter((h: any) => h.stage === "accepted")).toHaveLength(1);
+		expect((await prepare("preparing")).body.preparation).toBe("preparing");
+		const back = await prepare("accepted");
+		expect(back.status).toBe(409);
+		expect(back.body).toMatchObject({ type: "INVALID_TRANSITION", message: "O preparo só avança" });
+		const ready = await prepare("ready");
+		expect(ready.body).toMatchObject({ status: "confirmed", preparation: "ready", readyAt: expect.any(String) });
+
+		const seen = (
+			await m.api.get(`/api/orders/${order.id}`, { token: customer.token, headers: { "Accept-Language": "en" } })
+		).body;
+		expect(seen.preparation).toBe("ready");
+		expect(
+			seen.history.filter((h: any) => h.stage).map((h: any) => [h.stage, h.status, h.by, h.role, h.label]),
+		).toEqual([
+			["accepted", "confirmed", supplier.id, "supplier", "Accepted by the supplier"],
+			["preparing", "confirmed", supplier.id, "supplier", "Being prepared"],
+			["ready", "confirmed", supplier.id, "supplier", "Ready for the courier"],
+		]);
+		await waitFor(() => ofOrder("order.preparation", order.id).length === 3);
+		expect(ofOrder("order.preparation", order.id).map((e) => [e.data.stage, e.actor, e.data.customerId])).toEqual([
+			["accepted", supplier.id, customer.id],
+			["preparing", supplier.id, customer.id],
+			["ready", supplier.id, customer.id],
+		]);
+	});
+
+	it("refuses a stage on an order that is not confirmed (409)", async () => {
+		const { supplier, order } = await confirmedOrder();
+		const cancel = { status: "cancelled", reason: "sem estoque" };
+		expect((await m.api.put(`/api/orders/${order.id}/status`, cancel, { token: supplier.token })).status).toBe(200);
+		const late = await m.api.put(
+			`/api/orders/${order.id}/preparation`,
+			{ stage: "accepted" },
+			{ token: supplier.token },
+		);
+		expect(late.status).toBe(409);
+		expect(late.body).toMatchObject({ type: "INVALID_TRANSITION", data: { status: "cancelled" } });
+		expect(ofOrder("order.preparation", order.id)).toHaveLength(0);
+	});
+
+	it("lets the supplier hand the order to its assigned courier, and not before one is assigned", async () => {
+		const { supplier, customer, order } = await confirmedOrder();
+		const handOver = (token = supplier.token) =>
+			m.api.put(`/api/orders/${order.id}/status`, { status: "in_transit" }, { token });
+		const early = await handOver();
+		expect(early.status).toBe(409);
+		expect(early.body).toMatchObject({
+			type: "INVALID_TRANSITION",
+			message: "O pedido ainda não tem entregador para recebê-lo",
+		});
+		expect((await m.api.get(`/api/orders/${order.id}`, { token: customer.token })).body.status).toBe("confirmed");
+
+		const courier = await createCourier();
+		await publish("courier.assigned", { orderId: order.id, courierId: courier.id, etaMinutes: 6 });
+		await waitFor(async () => (await m.api.get(`/api/orders/${order.id}`, { token: courier.token })).status === 200);
+		expect((await handOver(customer.token)).status).toBe(403);
+		expect((await handOver((await createSupplier(m)).token)).status).toBe(403);
+		const moved = await handOver();
+		expect(moved.status).toBe(200);
+		expect(moved.body.status).toBe("in_transit");
+		expect(moved.body.history[moved.body.history.length - 1]).toMatchObject({
+			status: "in_transit",
+			by: supplier.id,
+			role: "supplier",
+		});
+		await waitFor(() => ofOrder("order.in_transit", order.id).length === 1);
+		expect(ofOrder("order.in_transit", order.id)[0].data.courierId).toBe(courier.id);
+		// Handed over: the preparation is over, and the courier delivers with the customer's code.
+		const prepare = { stage: "ready" };
+		expect((await m.api.put(`/api/orders/${order.id}/preparation`, prepare, { token: supplier.token })).status).toBe(
+			409,
+		);
+		const put = (body: object) => m.api.put(`/api/orders/${order.id}/status`, body, { token: courier.token });
+		expect((await put({ status: "delivered", handoverCode: order.handoverCode })).body.status).toBe("delivered");
+	});
+});
+
 describe("PIX", () => {
 	it("is pending with a copy-paste code until the transfer arrives, then confirms the order", async () => {
 		const supplier = await createSupplier(m);

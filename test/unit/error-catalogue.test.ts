@@ -149,7 +149,7 @@ describe("error catalogue", () => {
 				if (!hasPortuguese(text) && !TYPES.some((t) => ERROR_CATALOGUE[t].message.en === text))
 					missing.push(`${s.file}: ${text}`);
 			}
-			if (/lib[\\/]domain[\\/](order-status|invites|catalog)\.ts$/.test(s.file))
+			if (/lib[\\/]domain[\\/](order-status|preparation|invites|catalog)\.ts$/.test(s.file))
 				for (const m of s.text.matchAll(domain))
 					if (!hasPortuguese(m[1]) && !TYPES.some((t) => ERROR_CATALOGUE[t].message.en === m[1]))
 						missing.push(`${s.file}: ${m[1]}`);

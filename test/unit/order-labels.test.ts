@@ -1,6 +1,7 @@
 /** Order-history labels (lib/domain/order-labels.ts) in pt-BR (default) and English. */
 import { historyLabel, labelledHistory } from "../../lib/domain/order-labels";
 import { ORDER_STATUSES } from "../../lib/domain/order-status";
+import { PREPARATION_STAGES } from "../../lib/domain/preparation";
 
 test("every status and the courier note have a label in both languages, and they differ", () => {
 	for (const status of ORDER_STATUSES) {
@@ -11,6 +12,16 @@ test("every status and the courier note have a label in both languages, and they
 	}
 	expect(historyLabel({ status: "confirmed", note: "courier assigned" }, "pt-BR")).toBe("Entregador designado");
 	expect(historyLabel({ status: "confirmed", note: "courier assigned" }, "en")).toBe("Courier assigned");
+});
+
+test("each preparation stage reads in both languages (the status stays confirmed)", () => {
+	for (const stage of PREPARATION_STAGES) {
+		const pt = historyLabel({ status: "confirmed", stage }, "pt-BR");
+		expect(pt).not.toBe(historyLabel({ status: "confirmed" }, "pt-BR"));
+		expect(historyLabel({ status: "confirmed", stage }, "en")).not.toBe(pt);
+	}
+	expect(historyLabel({ status: "confirmed", stage: "preparing" }, "pt-BR")).toBe("Em preparo");
+	expect(historyLabel({ status: "confirmed", stage: "ready" }, "en")).toBe("Ready for the courier");
 });
 
 test("labelledHistory keeps each entry and adds its label; anything but en reads Portuguese", () => {

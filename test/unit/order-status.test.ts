@@ -54,14 +54,26 @@ describe("order status machine", () => {
 		expect(checkTransition(order("created"), "confirmed", customer)).toMatchObject({ type: "FORBIDDEN" });
 	});
 
-	it("lets only the assigned courier or an admin start the delivery", () => {
+	it("lets the assigned courier, the order's supplier (handing it to that courier) or an admin start the delivery", () => {
 		expect(checkTransition(order("confirmed"), "in_transit", courier)).toBeNull();
 		expect(checkTransition(order("confirmed"), "in_transit", admin)).toBeNull();
+		expect(checkTransition(order("confirmed"), "in_transit", supplier)).toBeNull();
 		expect(checkTransition(order("confirmed"), "in_transit", otherCourier)).toMatchObject({ type: "FORBIDDEN" });
 		expect(checkTransition(order("confirmed", { courierId: null }), "in_transit", courier)).toMatchObject({
 			type: "FORBIDDEN",
 		});
-		expect(checkTransition(order("confirmed"), "in_transit", supplier)).toMatchObject({ type: "FORBIDDEN" });
+		expect(checkTransition(order("confirmed"), "in_transit", { id: "s2", role: "supplier" })).toMatchObject({
+			type: "FORBIDDEN",
+		});
+		expect(checkTransition(order("confirmed"), "in_transit", customer)).toMatchObject({ type: "FORBIDDEN" });
+	});
+
+	it("refuses the supplier's handover while no courier is assigned (409), and before payment", () => {
+		expect(checkTransition(order("confirmed", { courierId: null }), "in_transit", supplier)).toEqual({
+			type: "INVALID_TRANSITION",
+			message: "The order has no courier yet to hand it to",
+		});
+		expect(checkTransition(order("created"), "in_transit", supplier)).toMatchObject({ type: "INVALID_TRANSITION" });
 	});
 
 	it("needs the right handover code from the courier to deliver", () => {

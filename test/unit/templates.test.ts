@@ -3,6 +3,7 @@ import {
 	inviteLink,
 	localizedVars,
 	normalizeLocale,
+	NOTIFIED_EVENTS,
 	orderRef,
 	plannedMessages,
 	render,
@@ -77,5 +78,23 @@ describe("templates", () => {
 		expect(msg.vars.link).toBe("https://gas.example/#/register?invite=abc%2F123");
 		expect(render("invitation", "pt-BR", localizedVars(msg.vars, "pt-BR")).body).toContain("como entregador");
 		expect(inviteLink("http://localhost:3000", "c")).toBe("http://localhost:3000/#/register?invite=c");
+	});
+
+	it("tells the customer each preparation stage of their order, in Portuguese and English", () => {
+		const data = { orderId: "o-abcdef", customerId: "c", supplierId: "s", courierId: null, at: "t" };
+		const [msg, ...rest] = plannedMessages({ type: "order.preparation", data: { ...data, stage: "preparing" } }, opts);
+		expect(rest).toEqual([]);
+		expect(msg).toMatchObject({
+			template: "order_preparation",
+			recipient: { kind: "user", userId: "c" },
+			channels: ["inapp", "push"],
+		});
+		expect(render("order_preparation", "pt-BR", msg.vars).body).toBe("A revenda está preparando seu pedido #ABCDEF.");
+		expect(render("order_preparation", "en", msg.vars).body).toBe("The supplier is preparing your order #ABCDEF.");
+		const text = (stage: string, locale: string) => render("order_preparation", locale, { ref: "#X", stage }).subject;
+		expect(text("accepted", "pt-BR")).toBe("Pedido #X aceito pela revenda");
+		expect(text("ready", "en")).toBe("Order #X is ready");
+		expect(text("something-new", "pt-BR")).toBe("Pedido #X em preparo");
+		expect(NOTIFIED_EVENTS).toContain("order.preparation");
 	});
 });
