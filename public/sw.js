@@ -5,7 +5,7 @@
  * (/api/…) is never cached: orders, positions and payments are always live.
  * Bump VERSION when the list changes: the old cache is deleted when the new worker activates.
  */
-const VERSION = "gasrapido-shell-v2";
+const VERSION = "gasrapido-shell-v3";
 const SHELL = [
 	"/",
 	"/index.html",
@@ -15,6 +15,9 @@ const SHELL = [
 	"/ui.js",
 	"/pwa.js",
 	"/responsive.js",
+	"/map.js",
+	"/maps.css",
+	"/reasons.js",
 	"/views/auth.js",
 	"/views/shop.js",
 	"/views/orders.js",
@@ -29,6 +32,8 @@ const SHELL = [
 	"/views/preferences.js",
 	"/views/reorder.js",
 	"/views/reviews.js",
+	"/views/after-sale.js",
+	"/views/finance.js",
 	"/manifest.webmanifest",
 	"/icons/icon-192.png",
 	"/icons/icon-512.png",

@@ -97,8 +97,7 @@ const ProofsService: ServiceSchema<{ rest: string }, ThisService> = {
 					await this.insertEntity(ctx, proof, [event]);
 				} catch (err) {
 					await this.files.remove(fileId);
-					if (isConflict(err))
-						throw clientError("PROOF_EXISTS", "This order already has its proof of delivery");
+					if (isConflict(err)) throw clientError("PROOF_EXISTS", "This order already has its proof of delivery");
 					throw err;
 				}
 				ctx.meta.$statusCode = 201;

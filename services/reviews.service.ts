@@ -110,8 +110,7 @@ const ReviewsService: ServiceSchema<{ rest: string }, ThisService> = {
 				try {
 					await this.insertEntity(ctx, review, [event]);
 				} catch (err) {
-					if (isConflict(err))
-						throw clientError("ALREADY_RATED", "This order is already rated");
+					if (isConflict(err)) throw clientError("ALREADY_RATED", "This order is already rated");
 					throw err;
 				}
 				await this.countReview(ctx, review);

@@ -4,6 +4,8 @@
  * targets of 44 px on the phone; a screenshot of each under test-results/screenshots/.
  * The platform runs in-process with a confirmed order assigned to a courier, so the lists have rows.
  */
+import fs from "fs";
+import path from "path";
 import { ALL_SERVICES } from "../../lib/infra/config";
 import type { Page } from "playwright-core";
 import { ADMIN, gatewayUrl, waitFor } from "../helpers/broker";
@@ -149,7 +151,16 @@ describeWithChromium("every role's screens at 390 px and desktop", () => {
 			() => page.evaluate("navigator.serviceWorker.ready.then((r) => !!r.active)") as Promise<boolean>,
 			10_000,
 		);
-		await waitFor(() => page.evaluate("caches.has('gasrapido-shell-v2')") as Promise<boolean>, 10_000);
+		// Every script and stylesheet of the app is in the shell (a view left out would not open offline).
+		const worker = await (await fetch(`${base}/sw.js`)).text();
+		const version = /const VERSION = "([^"]+)"/.exec(worker)![1];
+		const publicDir = path.resolve(__dirname, "../../public");
+		const appFiles = [
+			...fs.readdirSync(publicDir).filter((f) => /\.(js|css)$/.test(f) && f !== "sw.js"),
+			...fs.readdirSync(path.join(publicDir, "views")).map((f) => `views/${f}`),
+		];
+		for (const file of appFiles) expect(worker).toContain(`"/${file}"`);
+		await waitFor(() => page.evaluate(`caches.has('${version}')`) as Promise<boolean>, 10_000);
 		// Offline, the shell still opens (from the cache); the API is not cached.
 		await page.reload();
 		await browser.context.setOffline(true);
