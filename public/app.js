@@ -89,6 +89,8 @@ const NAV = {
 
 export function homeFor(user) {
 	if (!user) return "/login";
+	// A supplier or courier still being verified starts with its verification, not an empty day.
+	if (user.status === "pending_verification" && ["supplier", "courier"].includes(user.role)) return "/verification";
 	return (
 		{ customer: "/shop", supplier: "/today", courier: "/courier", admin: "/admin/verification" }[user.role] || "/orders"
 	);

@@ -82,8 +82,8 @@ export async function register(root, { query, navigate, homeFor }) {
 			}
 			await post("/api/users", body);
 			const user = await signIn(values.email, values.password);
-			// A new supplier or courier starts with its verification (documents), not an empty orders page.
-			navigate(user.status === "pending_verification" ? "/verification" : homeFor(user));
+			// A new supplier or courier starts with its verification (homeFor), not an empty orders page.
+			navigate(homeFor(user));
 		},
 	);
 	const intro = invite
