@@ -147,7 +147,7 @@ if (!available && process.env.REQUIRE_INFRA !== "1")
 			await sup.fill("#login-form [name=email]", night.email);
 			await sup.fill("#login-form [name=password]", "supplier-pass-1");
 			await sup.click("#login-form button[type=submit]");
-			await sup.waitForURL(/#\/orders$/);
+			await sup.waitForURL(/#\/today$/); // the supplier starts on its day view
 			await openNav(sup, "/profile");
 			await sup.waitForSelector("#supplier-profile-form #biz-map .leaflet-marker-icon");
 			await sup.fill("#supplier-profile-form [name=open]", "00:00");
