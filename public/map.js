@@ -129,15 +129,21 @@ export function addressPicker({ saved = {}, idPrefix = "addr", onChange = () => 
 		onChange(value());
 	};
 
+	// The map being made: a second showMap meanwhile (a CEP answer and the saved point) waits for it
+	// instead of making another map in the same element (Leaflet: "Map container is already initialized").
+	let opening = null;
 	async function showMap() {
 		if (state.lat === null) return;
+		if (opening) await opening;
 		if (view) {
 			marker.setLatLng([state.lat, state.lng]);
 			view.map.setView([state.lat, state.lng], Math.max(view.map.getZoom(), 16));
 			return;
 		}
+		if (opening) return; // Leaflet could not be loaded: the fallback is shown
 		mapBox.hidden = false;
-		view = await createMap(mapBox, state);
+		opening = createMap(mapBox, state);
+		view = await opening;
 		if (!view) {
 			mapBox.hidden = true;
 			fallback.hidden = false;
