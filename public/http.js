@@ -141,9 +141,9 @@ export async function upload(path, formData) {
 	return parse(await authedFetch(path, { method: "POST", body: formData }));
 }
 
-/** Fetches a protected file and hands it to the browser as a download. */
-export async function download(path, fallbackName) {
-	const res = await authedFetch(path);
+/** Fetches a protected file (with `query`, if any) and hands it to the browser as a download. */
+export async function download(path, fallbackName, query) {
+	const res = await authedFetch(withQuery(path, query));
 	if (!res.ok) return parse(res);
 	const disposition = res.headers.get("Content-Disposition") || "";
 	const match = /filename="([^"]+)"/.exec(disposition);

@@ -65,6 +65,9 @@ export function dateTime(iso) {
 	return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang() === "en" ? "en-GB" : "pt-BR");
 }
 
+/** An order's short number as people read it: "#A1B2C3" (the id's last six characters). */
+export const shortId = (id) => `#${String(id).slice(-6).toUpperCase()}`;
+
 export const km = (value) =>
 	Number.isFinite(value) ? `${value.toLocaleString("pt-BR", { maximumFractionDigits: 1 })} km` : "—";
 
@@ -109,6 +112,22 @@ export function statusText(status) {
 }
 
 export const badge = (status) => h("span", { class: `badge badge-${status}` }, statusText(status));
+
+const VEHICLE_TEXT = {
+	motorcycle: ["Moto", "Motorcycle"],
+	car: ["Carro", "Car"],
+	van: ["Van", "Van"],
+	truck: ["Caminhão", "Truck"],
+	bicycle: ["Bicicleta", "Bicycle"],
+};
+/** The vehicle types a courier may register, as the couriers service accepts them. */
+export const VEHICLE_TYPES = Object.keys(VEHICLE_TEXT);
+
+/** "motorcycle" → "Moto"; an unknown type as it is. */
+export function vehicleText(type) {
+	const text = VEHICLE_TEXT[type];
+	return text ? t(text[0], text[1]) : type || "";
+}
 
 const ROLE_TEXT = {
 	customer: ["Cliente", "Customer"],

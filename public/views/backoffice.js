@@ -19,6 +19,7 @@ import {
 	roleText,
 	section,
 	select,
+	shortId,
 	t,
 	toCents,
 } from "../ui.js";
@@ -143,8 +144,6 @@ const RULE_TEXT = {
 	manual: ["Alerta manual", "Manual alert"],
 };
 export const ruleText = (rule) => (RULE_TEXT[rule] ? t(...RULE_TEXT[rule]) : rule);
-
-const shortId = (id) => `#${String(id).slice(-6).toUpperCase()}`;
 
 /** The alert in words, with links to what it is about (the order, the product's supplier). */
 export async function alertWords(a) {
@@ -526,8 +525,7 @@ export async function couriers(root) {
 		listBox,
 		async () => {
 			const page = await get("/api/couriers", { status: status.value, pageSize: 100 });
-			const labels = await Promise.all(page.rows.map(courierLabel));
-			map.update(page.rows.map((c, i) => ({ ...c, label: labels[i] })));
+			map.update(page.rows.map((c) => ({ ...c, label: courierLabel(c) })));
 			return page;
 		},
 		courierCard,
@@ -541,14 +539,10 @@ export async function couriers(root) {
 }
 
 /** "Ana · ABC1D23" for the map (the users service's name, the courier's plate). */
-async function courierLabel(c) {
-	const info = await userInfo(c.id);
-	return [info && info.name, c.vehicle && c.vehicle.plate].filter(Boolean).join(" · ") || shortId(c.id);
-}
+const courierLabel = (c) => [c.name, c.vehicle && c.vehicle.plate].filter(Boolean).join(" · ") || shortId(c.id);
 
 function courierCard(c) {
-	const who = h("h3", {}, c.vehicle ? c.vehicle.plate : c.id);
-	userInfo(c.id).then((info) => info && replace(who, info.name, " · ", c.vehicle ? c.vehicle.plate : ""));
+	const who = h("h3", {}, courierLabel(c)); // the list names each courier: no request per card
 	const p = c.position;
 	return h(
 		"article",

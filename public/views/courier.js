@@ -20,21 +20,15 @@ import {
 	replace,
 	section,
 	select,
+	shortId,
 	showError,
 	t,
+	VEHICLE_TYPES,
+	vehicleText,
 } from "../ui.js";
 import { orderActions } from "./orders.js";
 
 const AUTO_SEND_MS = 5_000;
-const VEHICLES = [
-	["motorcycle", t("Moto", "Motorcycle")],
-	["car", t("Carro", "Car")],
-	["van", "Van"],
-	["truck", t("Caminhão", "Truck")],
-	["bicycle", t("Bicicleta", "Bicycle")],
-];
-
-const vehicleText = (type) => (VEHICLES.find(([value]) => value === type) || [type, type])[1];
 
 export async function render(root, ctx) {
 	const { user } = ctx;
@@ -83,7 +77,13 @@ function profileForm(onCreated) {
 		form(
 			{ id: "courier-profile-form" },
 			[
-				field(t("Veículo", "Vehicle"), select("vehicleType", VEHICLES)),
+				field(
+					t("Veículo", "Vehicle"),
+					select(
+						"vehicleType",
+						VEHICLE_TYPES.map((type) => [type, vehicleText(type)]),
+					),
+				),
 				field(t("Placa", "Plate"), input("plate", { required: true, placeholder: "ABC1D23" })),
 				field(
 					t("Capacidade (botijões)", "Capacity (cylinders)"),
@@ -435,8 +435,6 @@ export function ordersInRouteOrder(stops) {
 	for (const stop of stops) if (!seen.has(stop.order.id)) seen.set(stop.order.id, stop.order);
 	return [...seen.values()];
 }
-
-const shortId = (id) => `#${id.slice(-6).toUpperCase()}`;
 
 function routeList(stops) {
 	if (stops.length < 2) return null;

@@ -9,10 +9,24 @@
  * the screens show its amounts with money() and never recompute a split.
  */
 import { ApiError, download, get, post, put } from "../http.js";
-import { dateTime, empty, errorLine, field, form, h, input, lang, money, replace, section, select, t } from "../ui.js";
-import { mfaHint, userInfo } from "./backoffice.js";
+import {
+	dateTime,
+	empty,
+	errorLine,
+	field,
+	form,
+	h,
+	input,
+	lang,
+	money,
+	replace,
+	section,
+	select,
+	shortId,
+	t,
+} from "../ui.js";
+import { listLoader, mfaHint, userInfo } from "./backoffice.js";
 
-const shortId = (id) => `#${String(id).slice(-6).toUpperCase()}`;
 const orderLink = (orderId) => h("a", { href: `#/orders/${encodeURIComponent(orderId)}` }, shortId(orderId));
 const locale = () => (lang() === "en" ? "en-GB" : "pt-BR");
 const percentFormat = () => new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 2 });
@@ -27,12 +41,6 @@ export function percentToBps(text) {
 	const value = Number(clean);
 	return Number.isFinite(value) ? Math.round(value * 100) : NaN;
 }
-
-const query = (params) => {
-	const q = new URLSearchParams();
-	for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null) q.set(key, value);
-	return q.toString();
-};
 
 // ---- the period picker ----
 
@@ -119,7 +127,7 @@ function periodPicker(prefix, onChange) {
 	return picker;
 }
 
-/** A button that downloads the CSV at `target()` ([path, fallback file name]); problems said below it. */
+/** A button that downloads the CSV at `target()` ([path, fallback file name, query]); problems said below it. */
 function csvDownload(id, text, target) {
 	const button = h("button", { type: "button", class: "secondary", id }, text);
 	const problem = h("div", {});
@@ -172,7 +180,7 @@ async function partyScreen(root, user, party) {
 	const picker = periodPicker("statement", () => load());
 	const csv = csvDownload("statement-csv", t("Baixar CSV", "Download CSV"), () => {
 		const { from, to } = picker.range();
-		return [`/api/ledger/statements?${query({ party, from, to, format: "csv" })}`, `${party}-statement.csv`];
+		return ["/api/ledger/statements", `${party}-statement.csv`, { party, from, to, format: "csv" }];
 	});
 
 	async function load() {
@@ -377,8 +385,9 @@ const voucherBadge = (status) =>
 async function loadRedemptions(box, range, supplierId, asAdmin = false) {
 	const params = { ...range, ...(asAdmin ? { supplierId } : {}) };
 	const csv = csvDownload("redemptions-csv", t("Baixar CSV do Gás do Povo", "Download the Gás do Povo CSV"), () => [
-		`/api/vouchers/redemptions?${query({ ...params, format: "csv" })}`,
+		"/api/vouchers/redemptions",
 		"gas-do-povo.csv",
+		{ ...params, format: "csv" },
 	]);
 	try {
 		const report = await get("/api/vouchers/redemptions", params);
@@ -440,19 +449,12 @@ export async function admin(root, { query: routeQuery }) {
 		);
 		showSupplier(supplierBox, supplierSelect.value);
 	});
-	const loadPayouts = async () => {
-		try {
-			const res = await get("/api/ledger/payouts", { pageSize: 20 });
-			replace(
-				payoutsBox,
-				res.rows.length
-					? res.rows.map((run) => payoutCard(run, loadPayouts))
-					: empty(t("Nenhum repasse feito ainda.", "No payouts yet.")),
-			);
-		} catch (err) {
-			replace(payoutsBox, errorLine(err));
-		}
-	};
+	const loadPayouts = listLoader(
+		payoutsBox,
+		() => get("/api/ledger/payouts", { pageSize: 20 }),
+		payoutCard,
+		t("Nenhum repasse feito ainda.", "No payouts yet."),
+	);
 	replace(
 		root,
 		section(t("Financeiro", "Finance"), field(t("Revenda", "Supplier"), supplierSelect), supplierBox),

@@ -27,12 +27,13 @@ import {
 	roleText,
 	section,
 	select,
+	shortId,
 	statusText,
 	t,
+	vehicleText,
 } from "../ui.js";
 
 const FINAL = ["delivered", "cancelled"];
-const shortId = (id) => id.slice(-6).toUpperCase();
 
 export async function list(root, { user }) {
 	const rows = h("div", { id: "orders-list" });
@@ -86,7 +87,7 @@ function orderTable(orders, user) {
 				h(
 					"tr",
 					{ dataset: { orderId: o.id } },
-					h("td", {}, h("a", { href: `#/orders/${o.id}` }, `#${shortId(o.id)}`)),
+					h("td", {}, h("a", { href: `#/orders/${o.id}` }, shortId(o.id))),
 					h("td", {}, dateTime(o.createdAt)),
 					user.role === "customer" ? h("td", {}, o.supplierName || "—") : null,
 					h("td", {}, itemsSummary(o.items)),
@@ -175,7 +176,7 @@ function paintDetail(root, state, user, liveBox, reload) {
 			h(
 				"div",
 				{ class: "offer-head" },
-				h("h2", {}, t("Pedido ", "Order "), `#${shortId(o.id)}`),
+				h("h2", {}, t("Pedido ", "Order "), shortId(o.id)),
 				h("span", { id: "order-status" }, badge(o.status)),
 			),
 			o.status === "confirmed" && PREPARATION_LINE[o.preparation]
@@ -348,11 +349,6 @@ function courierCard(who) {
 			: null,
 	);
 }
-
-const vehicleText = (type) =>
-	({ motorcycle: t("Moto", "Motorcycle"), car: t("Carro", "Car"), van: "Van", truck: t("Caminhão", "Truck") })[type] ||
-	type ||
-	"";
 
 function paintLive(liveBox, state) {
 	const box = state.liveInfo;

@@ -15,6 +15,7 @@ const WORK = ["inapp", "email"];
 const KINDS = {
 	customer: [
 		["order_confirmed", "Pedido confirmado", "Order confirmed", CUSTOMER],
+		["order_preparation", "Pedido em preparo", "Order being prepared", ["inapp", "push"]],
 		["courier_on_the_way", "Entregador designado", "Courier assigned", URGENT],
 		["order_in_transit", "Pedido a caminho", "Order on its way", ["inapp", "push"]],
 		["order_delivered", "Pedido entregue", "Order delivered", CUSTOMER],

@@ -25,11 +25,12 @@ import {
 	paymentText,
 	replace,
 	section,
+	shortId,
 	t,
+	vehicleText,
 } from "../ui.js";
 
 const REFRESH_MS = 10_000;
-const shortId = (id) => `#${id.slice(-6).toUpperCase()}`;
 
 const LANES = [
 	["new", "Novos", "New"],
@@ -298,15 +299,6 @@ function cancelForm(o, onChanged) {
 
 // ── The supplier's couriers ─────────────────────────────────────────────────────────────────
 
-const VEHICLE_TEXT = {
-	motorcycle: ["Moto", "Motorcycle"],
-	car: ["Carro", "Car"],
-	van: ["Van", "Van"],
-	truck: ["Caminhão", "Truck"],
-	bicycle: ["Bicicleta", "Bicycle"],
-};
-const vehicleText = (v) => (v && VEHICLE_TEXT[v.type] ? t(...VEHICLE_TEXT[v.type]) : (v && v.type) || "—");
-
 export async function myCouriers(root) {
 	const listBox = h("div", { id: "my-couriers" });
 	const load = async () => {
@@ -376,7 +368,11 @@ function courierTable(rows) {
 					{ dataset: { courierId: c.id } },
 					h("td", { class: "name" }, c.name || t("Entregador", "Courier")),
 					h("td", {}, badge(c.status)),
-					h("td", {}, `${vehicleText(c.vehicle)}${c.vehicle && c.vehicle.plate ? ` · ${c.vehicle.plate}` : ""}`),
+					h(
+						"td",
+						{},
+						`${(c.vehicle && vehicleText(c.vehicle.type)) || "—"}${c.vehicle && c.vehicle.plate ? ` · ${c.vehicle.plate}` : ""}`,
+					),
 					h("td", { class: "load" }, `${c.load ?? 0}/${c.capacity} ${t("botijões", "cylinders")}`),
 					h(
 						"td",
