@@ -214,6 +214,15 @@ describe("commissions, vouchers and payouts over HTTP", () => {
 			return res.body.length ? res.body : undefined;
 		});
 		expect(estimates[0]).toMatchObject({ cylinderType: "P13", basis: "default", lastOrderId: orderId });
+		// The preview says what one tap would order, without placing it; its refusals like the POST's.
+		const preview = await m.api.get(`/api/reorders/preview?orderId=${orderId}`, { token: customer.token });
+		expect(preview.status).toBe(200);
+		expect(preview.body).toMatchObject({ reorderOf: orderId, sameSupplier: true, supplier: { id: supplier.id } });
+		expect((await m.api.get("/api/reorders/preview", { token: supplier.token })).status).toBe(403);
+		expect((await m.api.get(`/api/reorders/preview?orderId=${"x".repeat(65)}`, { token: customer.token })).status).toBe(
+			422,
+		);
+		expect((await m.api.get("/api/reorders/preview?orderId=nosuchorder1", { token: customer.token })).status).toBe(404);
 		expect((await m.api.post("/api/reorders", {}, { token: supplier.token })).status).toBe(403);
 		expect((await m.api.post("/api/reorders", { paymentMethod: "card" }, { token: customer.token })).status).toBe(422);
 		const reorder = await m.api.post("/api/reorders", {}, { token: customer.token });
